@@ -70,7 +70,7 @@ type EntityRef struct {
 
 // Reason is one detector family's contribution to an alert.
 type Reason struct {
-	Detector string `json:"detector"`
+	Detector string  `json:"detector"`
 	Score    float64 `json:"score"`
 	// Summary is one plain sentence a moderator reads, with its figures.
 	Summary string `json:"summary"`
