@@ -148,7 +148,7 @@ func (e *Engine) scoreColocation(h *hostState, ev *hostEval) float64 {
 	cut := e.now.Add(-e.cfg.Window)
 	hNew := h.isNew(&e.cfg)
 	consider := func(ref placeRef, kind placeKind, keys []string) {
-		if !e.regular(h, ref) {
+		if !e.regular(h, ref, kind) {
 			return
 		}
 		others, fresh := 0, 0
@@ -165,7 +165,7 @@ func (e *Engine) scoreColocation(h *hostState, ev *hostEval) float64 {
 					continue
 				}
 				oh := e.hosts[o.key]
-				if oh == nil || !e.regular(oh, o) {
+				if oh == nil || !e.regular(oh, o, kind) {
 					continue
 				}
 				others++
@@ -223,9 +223,11 @@ func (e *Engine) scoreColocation(h *hostState, ev *hostEval) float64 {
 	return clamp01(best)
 }
 
-// regular: at least RegularShare of the host's broadcasts came from this place.
-func (e *Engine) regular(h *hostState, ref placeRef) bool {
-	if h.streams == 0 {
+// regular: at least RegularShare of the host's broadcasts came from this place,
+// and more than one unless it is a device: one visit to a cell or network is a
+// passer-by (a mall, a cafe), while one phone shared is already a link.
+func (e *Engine) regular(h *hostState, ref placeRef, kind placeKind) bool {
+	if h.streams == 0 || (kind != placeDevice && ref.sessions < 2) {
 		return false
 	}
 	return float64(ref.sessions)/float64(h.streams) >= e.cfg.Colocation.RegularShare
