@@ -40,7 +40,9 @@ func TestSchedule(t *testing.T) {
 		w := newWorld(t)
 		for i, id := range []string{"s1", "s2"} {
 			h := hostSpec{id: id, device: "ds" + id, created: oldAcct(), lat: -6.2 + float64(i), lon: 106.8}
-			nights(10, func(d int) { w.broadcast(h, at(d, 26.5), 1.5, streamOpt{chats: []string{"sahur sahur", "jangan lupa niat puasa"}}) })
+			nights(10, func(d int) {
+				w.broadcast(h, at(d, 26.5), 1.5, streamOpt{chats: []string{"sahur sahur", "jangan lupa niat puasa"}})
+			})
 		}
 		w.run()
 		assertNoAlert(t, w, "s1", "s2")
