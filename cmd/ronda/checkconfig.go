@@ -1,0 +1,85 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/ronda-watch/ronda/analyzer"
+)
+
+func cmdCheckConfig(_ context.Context, e *env, args []string) error {
+	fs := newFlags(e, "check-config", "FILE | --defaults", `
+Check an analyzer configuration file: unknown keys and invalid values are errors, every
+one of them reported. On success print "ok" and the effective configuration (the file
+over the defaults) as YAML.`, `
+  ronda check-config ronda.yaml
+  ronda check-config --defaults > ronda.yaml`)
+	defaults := fs.Bool("defaults", false, "print the default configuration instead of checking a file")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *defaults {
+		if fs.NArg() > 0 {
+			return usagef("--defaults takes no file")
+		}
+		return writeConfig(e.stdout, analyzer.DefaultConfig(), "Ronda analyzer configuration: the defaults.")
+	}
+	if fs.NArg() != 1 {
+		return usagef("want one configuration file, got %d arguments", fs.NArg())
+	}
+	path := fs.Arg(0)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("read config: %w", err)
+	}
+	cfg, err := analyzer.ParseConfig(b)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "%s: not ok\n", path)
+		for _, line := range errorLines(err) {
+			fmt.Fprintf(e.stderr, "  %s\n", line)
+		}
+		return errReported
+	}
+	fmt.Fprintln(e.stdout, "ok")
+	return writeConfig(e.stdout, cfg, "Effective configuration of "+path+" (the file over the defaults).")
+}
+
+func cmdConfig(_ context.Context, e *env, args []string) error {
+	fs := newFlags(e, "config", "defaults", `
+Print configuration. 'ronda config defaults' prints the default analyzer configuration
+as YAML, a starting point for a configuration file.`, `
+  ronda config defaults > ronda.yaml`)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 || fs.Arg(0) != "defaults" {
+		return usagef("want 'ronda config defaults'")
+	}
+	return writeConfig(e.stdout, analyzer.DefaultConfig(), "Ronda analyzer configuration: the defaults.")
+}
+
+// writeConfig prints cfg as YAML that check-config accepts back.
+func writeConfig(w io.Writer, cfg analyzer.Config, title string) error {
+	b, err := yaml.Marshal(cfg)
+	if err != nil {
+		return fmt.Errorf("encode config: %w", err)
+	}
+	fmt.Fprintf(w, "# %s\n# Each setting is documented on its field of analyzer.Config (analyzer/config.go).\n%s", title, b)
+	return nil
+}
+
+// errorLines splits a joined error into one line per problem.
+func errorLines(err error) []string {
+	var lines []string
+	for _, l := range strings.Split(err.Error(), "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			lines = append(lines, l)
+		}
+	}
+	return lines
+}

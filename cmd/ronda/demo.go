@@ -1,0 +1,72 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/ronda-watch/ronda/analyzer"
+	"github.com/ronda-watch/ronda/sidecar/replay"
+	"github.com/ronda-watch/ronda/sidecar/simulate"
+)
+
+func cmdDemo(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "demo", "[flags]", `
+Simulate a world with trafficking rings and benign lookalikes into a temporary
+directory, replay it through the analyzer with its labels and print what was found
+against the ground truth. The directory is removed afterwards.`, `
+  ronda demo
+  ronda demo --seed 7 --days 14 --hosts 340 --rings 3 --out alerts.ndjson`)
+	var (
+		o   simulate.Options
+		out string
+	)
+	fs.Int64Var(&o.Seed, "seed", 1, "random seed of the world")
+	fs.IntVar(&o.Days, "days", 7, "days of activity")
+	fs.IntVar(&o.Hosts, "hosts", 150, "number of benign hosts, lookalikes included (the rings add their victims)")
+	fs.IntVar(&o.Rings, "rings", 2, "number of exploitation rings")
+	fs.StringVar(&o.Region, "region", "id", "id (Indonesia) or ph (Philippines)")
+	fs.StringVar(&out, "out", "", "also write the alerts here as NDJSON")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected arguments %q", fs.Args())
+	}
+	o.Start = time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
+	if err := o.Validate(); err != nil {
+		return usagef("%v", err)
+	}
+
+	dir, err := os.MkdirTemp("", "ronda-demo-")
+	if err != nil {
+		return fmt.Errorf("demo directory: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	events := filepath.Join(dir, "events.ndjson")
+	labels := filepath.Join(dir, "labels.json")
+
+	began := time.Now()
+	l, stats, err := simulateTo(ctx, e, o, events)
+	if err != nil {
+		return err
+	}
+	if err := writeLabels(labels, l); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stderr, "simulated %d days: %d hosts, %d streams, %d events in %s; %d positive hosts and %d positive accounts to find\n",
+		o.Days, stats.Hosts, stats.Streams, stats.Events, time.Since(began).Round(time.Millisecond),
+		len(l.PositiveHosts), len(l.PositiveAccounts))
+
+	ro := replay.Options{In: events, Out: out, Labels: labels, Config: analyzer.DefaultConfig(), Logger: e.log}
+	if e.stderrTTY {
+		ro.Progress = e.stderr
+	}
+	s, err := replay.Run(ctx, ro)
+	if err == nil || s.Lines > 0 || s.Interrupted {
+		s.Write(e.stdout)
+	}
+	return err
+}

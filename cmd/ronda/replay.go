@@ -1,0 +1,98 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/ronda-watch/ronda/analyzer"
+	"github.com/ronda-watch/ronda/analyzer/backtest"
+	"github.com/ronda-watch/ronda/sidecar/replay"
+)
+
+func cmdReplay(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "replay", "--in FILE [flags]", `
+Replay an event file (NDJSON, plain or gzip, in event-time order) through the analyzer
+as fast as the CPU allows, exactly as the live service would see it. With --labels the
+alerts are scored against the scenario's ground truth and every missed goal is marked
+FAIL in the summary, which goes to stdout.`, `
+  ronda replay --in events.ndjson.gz
+  ronda replay --in events.ndjson.gz --labels labels.json --out alerts.ndjson --check
+  zcat events.ndjson.gz | ronda replay --in - --rejects rejects.ndjson`)
+	var (
+		o          replay.Options
+		configPath string
+		progress   bool
+		check      bool
+	)
+	fs.StringVar(&o.In, "in", "", "event file, plain or gzip; - reads stdin (required)")
+	fs.StringVar(&o.Out, "out", "", "write alerts here as NDJSON, one version a line; - is stdout")
+	fs.StringVar(&o.Labels, "labels", "", "scenario labels.json: score the alerts against it")
+	fs.StringVar(&configPath, "config", "", "analyzer configuration YAML (default: the built-in defaults)")
+	fs.StringVar(&o.Rejects, "rejects", "", "write rejected and late lines here as NDJSON (default: count them, log the first 20)")
+	fs.DurationVar(&o.Lateness, "lateness", 0, "how far behind the newest event time an event may arrive; later ones are reported late")
+	fs.BoolVar(&progress, "progress", false, "show progress on stderr even when it is not a terminal")
+	fs.BoolVar(&check, "check", false, "exit 3 when a backtest goal is missed (needs --labels)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if o.In == "" && fs.NArg() == 1 {
+		o.In = fs.Arg(0)
+	} else if fs.NArg() > 0 {
+		return usagef("unexpected arguments %q", fs.Args())
+	}
+	switch {
+	case o.In == "":
+		return usagef("--in is required")
+	case check && o.Labels == "":
+		return usagef("--check needs --labels")
+	case o.Lateness < 0:
+		return usagef("--lateness must not be negative")
+	}
+
+	o.Config = analyzer.DefaultConfig()
+	if configPath != "" {
+		cfg, err := loadConfig(configPath)
+		if err != nil {
+			return err
+		}
+		o.Config = cfg
+	}
+	if progress || e.stderrTTY {
+		o.Progress = e.stderr
+	}
+	o.Logger = e.log
+
+	// With alerts on stdout the summary moves to stderr, so stdout stays NDJSON.
+	summaryTo := e.stdout
+	if o.Out == "-" {
+		summaryTo = e.stderr
+	}
+	s, err := replay.Run(ctx, o)
+	if err == nil || s.Lines > 0 || s.Interrupted {
+		s.Write(summaryTo)
+	}
+	if err != nil {
+		return err
+	}
+	if check && s.Backtest != nil {
+		if fails := s.Backtest.Check(backtest.IssueGoals()); len(fails) > 0 {
+			e.log.Warn("backtest goals missed", "count", len(fails))
+			return errGoalsMissed
+		}
+	}
+	return nil
+}
+
+// loadConfig reads and validates a configuration file.
+func loadConfig(path string) (analyzer.Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return analyzer.Config{}, fmt.Errorf("read config: %w", err)
+	}
+	cfg, err := analyzer.ParseConfig(b)
+	if err != nil {
+		return analyzer.Config{}, fmt.Errorf("config %s: %w", path, err)
+	}
+	return cfg, nil
+}
