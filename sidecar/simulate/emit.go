@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"strconv"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -21,18 +22,21 @@ import (
 // (a test checks this on whole worlds); it exists because reflection-based
 // encoding would be most of the generation time.
 func WriteNDJSON(ctx context.Context, opts Options, w io.Writer, gz bool) (Labels, Stats, error) {
-	out := w
+	enc := &encoder{w: w, buf: make([]byte, 0, bufSize)}
 	var zw *gzip.Writer
 	if gz {
+		// Compression runs beside generation, on full buffers, in order.
 		zw, _ = gzip.NewWriterLevel(w, gzip.BestSpeed) // the level is valid, so no error
-		out = zw
+		enc.p = startPipe(zw)
 	}
-	enc := &encoder{w: out, buf: make([]byte, 0, 1<<18)}
 	l, st, err := generate(ctx, opts, enc.write, true)
 	if err == nil {
 		err = enc.flush()
 	}
-	if zw != nil {
+	if enc.p != nil {
+		if perr := enc.p.close(); err == nil && perr != nil {
+			err = fmt.Errorf("simulate: write: %w", perr)
+		}
 		if cerr := zw.Close(); err == nil && cerr != nil {
 			err = fmt.Errorf("simulate: close gzip: %w", cerr)
 		}
@@ -40,17 +44,73 @@ func WriteNDJSON(ctx context.Context, opts Options, w io.Writer, gz bool) (Label
 	return l, st, err
 }
 
-// encoder buffers encoded lines.
+const bufSize = 1 << 18
+
+// encoder buffers encoded lines and writes them to w, or hands full buffers
+// to a pipe.
 type encoder struct {
 	w   io.Writer
+	p   *pipe
 	buf []byte
 	tc  timeCache
+}
+
+// pipe writes buffers to w in a goroutine of its own.
+type pipe struct {
+	work chan []byte
+	free chan []byte
+	done chan struct{}
+	mu   sync.Mutex
+	err  error
+}
+
+func startPipe(w io.Writer) *pipe {
+	const n = 3
+	p := &pipe{work: make(chan []byte, n), free: make(chan []byte, n), done: make(chan struct{})}
+	for range n - 1 {
+		p.free <- make([]byte, 0, bufSize)
+	}
+	go func() {
+		defer close(p.done)
+		for b := range p.work {
+			if p.error() == nil {
+				if _, err := w.Write(b); err != nil {
+					p.mu.Lock()
+					p.err = err
+					p.mu.Unlock()
+				}
+			}
+			p.free <- b[:0]
+		}
+	}()
+	return p
+}
+
+func (p *pipe) error() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.err
+}
+
+// send hands b over and returns an empty buffer.
+func (p *pipe) send(b []byte) ([]byte, error) {
+	if err := p.error(); err != nil {
+		return b[:0], err
+	}
+	p.work <- b
+	return <-p.free, nil
+}
+
+func (p *pipe) close() error {
+	close(p.work)
+	<-p.done
+	return p.err
 }
 
 func (c *encoder) write(e *event.Event) error {
 	c.buf = c.tc.appendEvent(c.buf, e)
 	c.buf = append(c.buf, '\n')
-	if len(c.buf) >= 1<<18-1<<16 {
+	if len(c.buf) >= bufSize-1<<16 {
 		return c.flush()
 	}
 	return nil
@@ -58,6 +118,14 @@ func (c *encoder) write(e *event.Event) error {
 
 func (c *encoder) flush() error {
 	if len(c.buf) == 0 {
+		return nil
+	}
+	if c.p != nil {
+		var err error
+		c.buf, err = c.p.send(c.buf)
+		if err != nil {
+			return fmt.Errorf("write: %w", err)
+		}
 		return nil
 	}
 	_, err := c.w.Write(c.buf)
@@ -194,12 +262,14 @@ func optStrings(b []byte, key string, xs []string) []byte {
 // appendTime writes t as time.Time.MarshalJSON does (RFC 3339 with nanoseconds
 // when there are any); whole UTC seconds, the generator's own, take a fast path.
 func (tc *timeCache) appendTime(b []byte, t time.Time) []byte {
-	if t.Location() != time.UTC || t.Nanosecond() != 0 || t.Year() < 1000 || t.Year() > 9999 {
+	// Years 1000 to 9999, where the fast path's four-digit years hold.
+	const lo, hi = -30610224000, 253402300799
+	sec := t.Unix()
+	if sec < lo || sec > hi || t.Nanosecond() != 0 || t.Location() != time.UTC {
 		b = append(b, '"')
 		b = t.AppendFormat(b, time.RFC3339Nano)
 		return append(b, '"')
 	}
-	sec := t.Unix()
 	day := sec / 86400
 	if sec < 0 && sec%86400 != 0 {
 		day--
@@ -240,17 +310,25 @@ func appendFloat(b []byte, f float64) []byte {
 
 const hexDigits = "0123456789abcdef"
 
+// safeASCII marks the bytes encoding/json writes as they are (HTML escaped).
+var safeASCII = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
+
 // appendString quotes s as encoding/json does, HTML characters escaped.
 func appendString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
+		if safeASCII[c] {
+			i++
+			continue
+		}
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
 			b = append(b, s[start:i]...)
 			switch c {
 			case '\\', '"':

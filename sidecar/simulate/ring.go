@@ -267,7 +267,7 @@ func (w *world) ringNight(rg *ring, L int, out []*session) []*session {
 				order = slices.Delete(order, k, k+1)
 			}
 		}
-		start := 20 + clamp(r.NormFloat64()*0.25, -0.08, 0.75)
+		start := 20.02 + min(math.Abs(r.NormFloat64())*0.25, 0.75)
 		end := 28 + clamp(r.NormFloat64()*0.3, -0.75, 0.75)
 		ws := make([]float64, len(order))
 		var sum float64
