@@ -69,7 +69,7 @@ func writeConfig(w io.Writer, cfg analyzer.Config, title string) error {
 	if err != nil {
 		return fmt.Errorf("encode config: %w", err)
 	}
-	fmt.Fprintf(w, "# %s\n# Each setting is documented on its field of analyzer.Config (analyzer/config.go).\n%s", title, b)
+	fmt.Fprintf(w, "# %s\n# deploy/ronda.yaml is the same configuration with every setting documented.\n%s", title, b)
 	return nil
 }
 

@@ -342,7 +342,7 @@ func TestSummaryWrite(t *testing.T) {
 		Elapsed: 2 * time.Second, EventsPerSec: 617283.5,
 		AlertsBySeverity: map[string]int{"high": 1, "low": 2}, AlertVersions: 7,
 		Backtest: &rep,
-		Engine:   analyzer.Stats{Events: 1234567, Streams: 3, Hosts: 2, Accounts: 1500, Devices: 2, Clusters: 4, Evicted: 9000},
+		Engine:   analyzer.Stats{Events: 1234567, Streams: 3, Hosts: 2, Accounts: 1500, Places: 7, Evicted: 9000},
 	}
 	var b bytes.Buffer
 	s.Write(&b)
@@ -350,7 +350,7 @@ func TestSummaryWrite(t *testing.T) {
 		"events    1,234,567 analysed of 1,234,600 lines in 2s (617,283 events/s)",
 		"skipped   12 rejected, 3 unknown type, 2 duplicate, 1 late",
 		"alerts    3 (high 1, low 2) in 7 versions",
-		"engine    1,507 live entities (2 hosts, 1,500 accounts, 3 streams), 4 clusters, 9,000 evicted",
+		"engine    1,512 live entities (2 hosts, 1,500 accounts, 3 streams, 7 places), 9,000 evicted",
 		"hosts     recall 0.50 (1 of 2)  precision 1.00 (1 of 1 flagged)",
 		"delay     median 5.0 h, max 5.0 h",
 		"load      2.5 alerts per 1,000 streams (3 alerts, 1 at medium+, over 1,200 streams)",

@@ -37,9 +37,9 @@ func (s Summary) Write(w io.Writer) {
 	}
 	fmt.Fprintf(w, " in %d versions\n", s.AlertVersions)
 	if e := s.Engine; e.Events > 0 {
-		fmt.Fprintf(w, "engine    %s live entities (%s hosts, %s accounts, %s streams), %d clusters, %s evicted\n",
+		fmt.Fprintf(w, "engine    %s live entities (%s hosts, %s accounts, %s streams, %s places), %s evicted\n",
 			thousands(uint64(e.LiveEntities())), thousands(uint64(e.Hosts)), thousands(uint64(e.Accounts)),
-			thousands(uint64(e.Streams)), e.Clusters, thousands(e.Evicted))
+			thousands(uint64(e.Streams)), thousands(uint64(e.Places)), thousands(e.Evicted))
 	}
 
 	if s.Backtest != nil {
