@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -63,13 +64,19 @@ as YAML, a starting point for a configuration file.`, `
 	return writeConfig(e.stdout, analyzer.DefaultConfig(), "Ronda analyzer configuration: the defaults.")
 }
 
-// writeConfig prints cfg as YAML that check-config accepts back.
+// writeConfig prints cfg as YAML that check-config accepts back, indented as
+// deploy/ronda.yaml is.
 func writeConfig(w io.Writer, cfg analyzer.Config, title string) error {
-	b, err := yaml.Marshal(cfg)
-	if err != nil {
+	var b bytes.Buffer
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(cfg); err != nil {
 		return fmt.Errorf("encode config: %w", err)
 	}
-	fmt.Fprintf(w, "# %s\n# deploy/ronda.yaml is the same configuration with every setting documented.\n%s", title, b)
+	if err := enc.Close(); err != nil {
+		return fmt.Errorf("encode config: %w", err)
+	}
+	fmt.Fprintf(w, "# %s\n# deploy/ronda.yaml is the same configuration with every setting documented.\n%s", title, b.Bytes())
 	return nil
 }
 
