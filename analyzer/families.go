@@ -180,7 +180,9 @@ func (e *Engine) scoreColocation(h *hostState, ev *hostEval) float64 {
 		kinds++
 		var s float64
 		if kind == placeDevice {
-			s = 0.55 + 0.1*float64(min(others-1, 3))
+			// Siblings lend each other a phone; one shared by new accounts
+			// at night is a den's.
+			s = 0.45 + 0.1*float64(min(others-1, 3))
 			if hNew && fresh > 0 {
 				s += 0.2
 			}
@@ -269,8 +271,12 @@ func (e *Engine) scoreRecruitment(h *hostState, ev *hostEval) float64 {
 	if h.agency != "" {
 		consider(h.agency, "agency", 0.4)
 	}
-	for _, b := range h.beneficiaries {
-		consider(b.id, "payout", 0.4)
+	if h.payoutOther > h.payoutSelf && h.isNew(&e.cfg) {
+		// Paying a lure-posting account only says "recruited" of a new host
+		// whose money mostly goes there.
+		for _, b := range h.beneficiaries {
+			consider(b.id, "payout", 0.4)
+		}
 	}
 	return clamp01(best)
 }
@@ -297,7 +303,11 @@ func (e *Engine) scoreMoney(h *hostState, ev *hostEval) float64 {
 			top = &h.beneficiaries[i]
 		}
 	}
-	s := 0.35 + foreign
+	// Weighted by how much of the host's money goes elsewhere: a host who
+	// mostly cashes out to itself and now and then to another is not "someone
+	// else takes the money".
+	share := float64(h.payoutOther) / float64(h.payoutOther+h.payoutSelf)
+	s := 0.35*share + foreign
 	b := e.accounts[top.id]
 	ev.beneficiary = top.id
 	if b != nil {
@@ -307,11 +317,13 @@ func (e *Engine) scoreMoney(h *hostState, ev *hostEval) float64 {
 				ev.benNewPayers++
 			}
 		}
-		if ev.benNewPayers >= mc.MinNewPayers {
-			s += 0.3
+		// The indicator is a beneficiary taking the coins of several new
+		// hosts: it speaks of the new ones, not of an old account that pays it.
+		if ev.benNewPayers >= mc.MinNewPayers && h.isNew(&e.cfg) {
+			s += 0.3 * share
 		}
 		if b.lure >= e.cfg.Recruitment.MinAdScore {
-			s += 0.15
+			s += 0.15 * share
 		}
 		if b.legit && h.agency == b.id && !h.isNew(&e.cfg) {
 			s -= 0.25
@@ -394,18 +406,28 @@ func (e *Engine) scoreAccountAge(h *hostState, ev *hostEval) float64 {
 }
 
 // severity combines the families: exploitation shows as several indicators
-// together, so severity counts the pattern families present and rises with a
-// minor's presence, never with one loud family.
+// together, so severity counts the families present and rises with a minor's
+// presence, never with one loud family. When and where someone broadcasts
+// (schedule, co-location) is context: night owls share student houses. It
+// takes exploitation evidence (recruitment, money, audience, an external
+// signal), a minor, or new accounts sharing one phone to make context an alert.
 func (e *Engine) severity(h *hostState, ev *hostEval) Severity {
 	strong := e.cfg.Scoring.Strong
-	p := 0
-	for _, i := range [...]int{iSchedule, iColocation, iRecruitment, iMoney, iAudience, iSignal} {
+	ctx, exp := 0, 0
+	for _, i := range [...]int{iSchedule, iColocation} {
 		if ev.scores[i] >= strong {
-			p++
+			ctx++
 		}
 	}
+	for _, i := range [...]int{iRecruitment, iMoney, iAudience, iSignal} {
+		if ev.scores[i] >= strong {
+			exp++
+		}
+	}
+	p := ctx + exp
 	minor := ev.scores[iAge] >= strong
 	fresh := ev.scores[iAccountAge] >= strong
+	den := ev.scores[iColocation] >= strong && ev.colocKind == placeDevice && fresh
 	var s Severity
 	switch {
 	case p >= 4:
@@ -418,14 +440,14 @@ func (e *Engine) severity(h *hostState, ev *hostEval) Severity {
 		if minor || fresh {
 			s = SeverityHigh
 		}
-	case p == 2:
+	case p == 2 && (exp > 0 || minor || den):
 		s = SeverityMedium
 		if minor {
 			s = SeverityHigh
 		}
-	case p == 1 && minor:
+	case p == 1 && minor && (exp > 0 || fresh):
 		s = SeverityMedium
-	case p == 1 || minor:
+	case p >= 1 || minor:
 		s = SeverityLow
 	}
 	if h.decisive && s < SeverityHigh {
