@@ -155,8 +155,9 @@ const (
 // records where the values of the fields it knows are, then the fields of the
 // event's type are read from there. On the sample of BenchmarkDecode that is
 // more than twice as fast as a fastjson tree followed by the checks fastjson
-// leaves out (it takes NaN, bad escapes and invalid UTF-8), and a little
-// faster than encoding/json, go-json or sonic decoding with no checks at all.
+// leaves out (it takes NaN, bad escapes and invalid UTF-8), and faster than
+// go-json, sonic or encoding/json decoding into an Event with none of these
+// checks (BenchmarkRef*).
 //
 // Decoding follows EVENTS.md strictly where a lax reading would let two
 // receivers disagree about the same bytes:

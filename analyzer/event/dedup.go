@@ -12,9 +12,10 @@ type DedupStats struct {
 // Deduper drops repeated event ids: the contract makes the id the dedup key, so
 // the same id sent twice is one event (EVENTS.md "Common fields"). Memory is
 // bounded twice: an id is forgotten once it is older than the window, in event
-// time relative to the latest time seen, and the oldest ids are forgotten
-// beyond the capacity. A duplicate that arrives after its id was forgotten
-// passes; Stats().Forgotten says how often that could have happened.
+// time relative to the latest time seen, and the oldest ids (in event time,
+// ties in arrival order) are forgotten beyond the capacity. A duplicate that
+// arrives after its id was forgotten passes; Stats().Forgotten says how often
+// that could have happened.
 //
 // A Deduper runs on event time only, so replay and live drop the same events.
 // Not safe for concurrent use.
@@ -22,23 +23,42 @@ type Deduper struct {
 	window   time.Duration
 	capacity int
 
-	ids    map[string]struct{}
-	byAge  []dedupEntry // min-heap on (at, seq): the oldest id on top
-	seq    uint64
-	latest time.Time
-	any    bool // latest is set
-	stats  DedupStats
+	ids map[string]struct{}
+	// The remembered ids by age: those that arrived in event-time order sit in
+	// a FIFO (already sorted, so O(1)), the stragglers in a min-heap; the oldest
+	// is the older of the two fronts.
+	fifo      []dedupEntry
+	head      int // fifo[head:] is live
+	straggler []dedupEntry
+	seq       uint64
+	latest    instant // the latest event time seen
+	cutoff    instant // latest - window
+	any       bool    // latest is set
+	stats     DedupStats
+}
+
+// instant is an event time as Unix seconds and nanoseconds: cheaper to compare
+// than a time.Time, and good for every year RFC 3339 can write.
+type instant struct {
+	sec  int64
+	nsec int32
+}
+
+func instantOf(t time.Time) instant { return instant{t.Unix(), int32(t.Nanosecond())} }
+
+func (a instant) before(b instant) bool {
+	return a.sec < b.sec || a.sec == b.sec && a.nsec < b.nsec
 }
 
 type dedupEntry struct {
-	at  time.Time
+	at  instant
 	seq uint64
 	id  string
 }
 
 func (a *dedupEntry) less(b *dedupEntry) bool {
-	if c := a.at.Compare(b.at); c != 0 {
-		return c < 0
+	if a.at != b.at {
+		return a.at.before(b.at)
 	}
 	return a.seq < b.seq
 }
@@ -47,8 +67,7 @@ func (a *dedupEntry) less(b *dedupEntry) bool {
 // A window <= 0 forgets by capacity only; a capacity <= 0 sets no count limit
 // (then memory grows with the ids in one window).
 func NewDeduper(window time.Duration, capacity int) *Deduper {
-	d := &Deduper{window: window, capacity: capacity, ids: make(map[string]struct{})}
-	return d
+	return &Deduper{window: window, capacity: capacity, ids: make(map[string]struct{})}
 }
 
 // Seen reports whether id was seen before and is still remembered: true means
@@ -56,28 +75,33 @@ func NewDeduper(window time.Duration, capacity int) *Deduper {
 // at is already outside the window is not remembered (and counts as
 // forgotten): it would be forgotten at once.
 func (d *Deduper) Seen(id string, at time.Time) bool {
-	if !d.any || at.After(d.latest) {
-		d.latest, d.any = at, true
-	}
-	var cutoff time.Time
-	if d.window > 0 {
-		cutoff = d.latest.Add(-d.window)
-		for len(d.byAge) > 0 && d.byAge[0].at.Before(cutoff) {
-			d.forgetOldest()
+	now := instantOf(at)
+	if !d.any || d.latest.before(now) {
+		d.latest, d.any = now, true
+		if d.window > 0 {
+			d.cutoff = instantOf(at.Add(-d.window))
+			for d.live() > 0 && d.oldest().at.before(d.cutoff) {
+				d.forgetOldest()
+			}
 		}
 	}
 	if _, ok := d.ids[id]; ok {
 		d.stats.Duplicates++
 		return true
 	}
-	if d.window > 0 && at.Before(cutoff) {
+	if d.window > 0 && now.before(d.cutoff) {
 		d.stats.Forgotten++
 		return false
 	}
 	d.ids[id] = struct{}{}
-	d.push(dedupEntry{at: at, seq: d.seq, id: id})
+	e := dedupEntry{at: now, seq: d.seq, id: id}
 	d.seq++
-	if d.capacity > 0 && len(d.byAge) > d.capacity {
+	if n := len(d.fifo); n == d.head || !now.before(d.fifo[n-1].at) {
+		d.fifo = append(d.fifo, e)
+	} else {
+		d.pushStraggler(e)
+	}
+	if d.capacity > 0 && d.live() > d.capacity {
 		d.forgetOldest()
 	}
 	return false
@@ -86,18 +110,48 @@ func (d *Deduper) Seen(id string, at time.Time) bool {
 // Stats returns the counts so far.
 func (d *Deduper) Stats() DedupStats {
 	s := d.stats
-	s.Live = len(d.ids)
+	s.Live = d.live()
 	return s
 }
 
-func (d *Deduper) forgetOldest() {
-	delete(d.ids, d.byAge[0].id)
-	d.pop()
-	d.stats.Forgotten++
+func (d *Deduper) live() int { return len(d.fifo) - d.head + len(d.straggler) }
+
+// fifoFirst reports whether the oldest entry is the front of the FIFO rather
+// than the top of the straggler heap; live must be > 0.
+func (d *Deduper) fifoFirst() bool {
+	return d.head < len(d.fifo) && (len(d.straggler) == 0 || d.fifo[d.head].less(&d.straggler[0]))
 }
 
-func (d *Deduper) push(e dedupEntry) {
-	h := append(d.byAge, e)
+func (d *Deduper) oldest() *dedupEntry {
+	if d.fifoFirst() {
+		return &d.fifo[d.head]
+	}
+	return &d.straggler[0]
+}
+
+func (d *Deduper) forgetOldest() {
+	d.stats.Forgotten++
+	if !d.fifoFirst() {
+		delete(d.ids, d.straggler[0].id)
+		d.popStraggler()
+		return
+	}
+	delete(d.ids, d.fifo[d.head].id)
+	d.fifo[d.head] = dedupEntry{} // let the id go
+	d.head++
+	switch {
+	case d.head == len(d.fifo):
+		d.fifo, d.head = d.fifo[:0], 0
+	case d.head >= 1024 && d.head*2 >= len(d.fifo):
+		// Slide the live part down so that the backing array stops growing.
+		n := copy(d.fifo, d.fifo[d.head:])
+		clear(d.fifo[n:])
+		d.fifo, d.head = d.fifo[:n], 0
+	}
+}
+
+func (d *Deduper) pushStraggler(e dedupEntry) {
+	h := append(d.straggler, e)
 	for i := len(h) - 1; i > 0; {
 		parent := (i - 1) / 2
 		if !h[i].less(&h[parent]) {
@@ -106,11 +160,11 @@ func (d *Deduper) push(e dedupEntry) {
 		h[i], h[parent] = h[parent], h[i]
 		i = parent
 	}
-	d.byAge = h
+	d.straggler = h
 }
 
-func (d *Deduper) pop() {
-	h := d.byAge
+func (d *Deduper) popStraggler() {
+	h := d.straggler
 	last := len(h) - 1
 	h[0] = h[last]
 	h[last] = dedupEntry{} // let the id go
@@ -129,5 +183,5 @@ func (d *Deduper) pop() {
 		h[i], h[small] = h[small], h[i]
 		i = small
 	}
-	d.byAge = h
+	d.straggler = h
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+
+	kgzip "github.com/klauspost/compress/gzip"
 )
 
 const (
@@ -283,7 +285,7 @@ func TestReaderFatal(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err = readAll(t, r); !errors.Is(err, gzip.ErrHeader) {
+		if _, err = readAll(t, r); !errors.Is(err, kgzip.ErrHeader) {
 			t.Fatalf("got %v, want gzip.ErrHeader", err)
 		}
 	})
