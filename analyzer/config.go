@@ -116,8 +116,8 @@ type MoneyConfig struct {
 
 // AudienceConfig: chat that directs the host, followed by gifts; paid private rooms.
 type AudienceConfig struct {
-	// GiftAfterDirective is how soon after a directive a gift counts as paying for
-	// it. Default 5m.
+	// GiftAfterDirective is how soon after a directive a gift from the same viewer
+	// counts as paying for it. Default 5m.
 	GiftAfterDirective time.Duration `yaml:"gift_after_directive"`
 	// FullDirectedGifts is how many directed gifts count fully. Default 10.
 	FullDirectedGifts int `yaml:"full_directed_gifts"`

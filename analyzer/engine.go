@@ -351,7 +351,10 @@ func (e *Engine) gift(ev *event.Event, at time.Time) {
 	if _, ok := s.senders[k]; ok || len(s.senders) < maxStreamSenders {
 		s.senders[k] += ev.Coins
 	}
-	if !s.lastDir.IsZero() && at.Sub(s.lastDir) <= e.cfg.Audience.GiftAfterDirective {
+	// A gift pays for a directive when the viewer who gave the directive sends
+	// it soon after: on a busy stream gifts follow any line within minutes.
+	if d, ok := s.directors[k]; ok && at.Sub(d) <= e.cfg.Audience.GiftAfterDirective {
+		delete(s.directors, k)
 		s.directed++
 		h.directedGifts++
 	}
@@ -369,15 +372,29 @@ func (e *Engine) chat(ev *event.Event, at time.Time) {
 		}
 		return
 	}
-	if cues := text.Directive(ev.Text); len(cues) > 0 {
-		s.lastDir = at
-		s.host.directives++
-		for _, c := range cues {
-			if c == "age_question" || c == "school_question" {
-				s.host.ageQuestion++
-				break
-			}
+	cues := text.Directive(ev.Text)
+	if len(cues) == 0 {
+		return
+	}
+	directs := false
+	for _, c := range cues {
+		switch c {
+		case "age_question", "alone_check":
+			// Grooming questions: weak age evidence, not a directive to perform.
+			s.host.ageQuestion++
+		default:
+			directs = true
 		}
+	}
+	if !directs {
+		return
+	}
+	s.host.directives++
+	if s.directors == nil {
+		s.directors = make(map[uint64]time.Time, 4)
+	}
+	if len(s.directors) < maxStreamDirectors {
+		s.directors[e.hashID(ev.SenderID)] = at
 	}
 }
 

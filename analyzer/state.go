@@ -9,14 +9,15 @@ import (
 // by evict, so the engine's memory follows the window, not the input's length.
 
 const (
-	maxHostDevices   = 4  // devices remembered per host
-	maxHostPlaces    = 4  // location cells remembered per host
-	maxHostNets      = 4  // network prefixes remembered per host
-	maxPlaceHosts    = 32 // hosts remembered per place; more marks it public
-	maxPlaceSessions = 16 // recent sessions per place, for shifts
-	maxLinks         = 16 // recruiters, DM targets, beneficiaries, payers per entity
-	maxStreamSenders = 256
-	maxDayBuckets    = 64
+	maxHostDevices     = 4  // devices remembered per host
+	maxHostPlaces      = 4  // location cells remembered per host
+	maxHostNets        = 4  // network prefixes remembered per host
+	maxPlaceHosts      = 32 // hosts remembered per place; more marks it public
+	maxPlaceSessions   = 16 // recent sessions per place, for shifts
+	maxLinks           = 16 // recruiters, DM targets, beneficiaries, payers per entity
+	maxStreamSenders   = 256
+	maxStreamDirectors = 64 // viewers whose directive awaits a gift, per stream
+	maxDayBuckets      = 64
 )
 
 // dayStat is one local broadcast day of a host (noon to noon, so a night is one day).
@@ -128,23 +129,23 @@ type session struct {
 }
 
 type streamState struct {
-	id       string
-	host     *hostState
-	start    time.Time
-	last     time.Time
-	loc      *time.Location
-	device   string
-	cell     string
-	net      string
-	country  string
-	lastDir  time.Time
-	senders  map[uint64]int64
-	coins    int64
-	beats    uint32
-	private  uint32
-	directed uint32
-	folded   time.Time
-	together bool
+	id        string
+	host      *hostState
+	start     time.Time
+	last      time.Time
+	loc       *time.Location
+	device    string
+	cell      string
+	net       string
+	country   string
+	directors map[uint64]time.Time // pseudonymised viewer → last directive
+	senders   map[uint64]int64
+	coins     int64
+	beats     uint32
+	private   uint32
+	directed  uint32
+	folded    time.Time
+	together  bool
 }
 
 // hashID pseudonymises a viewer id for in-memory counting: viewer ids are never
