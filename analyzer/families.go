@@ -182,7 +182,7 @@ func (e *Engine) scoreColocation(h *hostState, ev *hostEval) float64 {
 		if kind == placeDevice {
 			// Siblings lend each other a phone; one shared by new accounts
 			// at night is a den's.
-			s = 0.45 + 0.1*float64(min(others-1, 3))
+			s = 0.4 + 0.1*float64(min(others-1, 3))
 			if hNew && fresh > 0 {
 				s += 0.2
 			}
@@ -290,7 +290,7 @@ func (e *Engine) scoreMoney(h *hostState, ev *hostEval) float64 {
 	if h.coins > 0 {
 		ev.foreignNightShare = float64(h.foreignNightCoins) / float64(h.coins)
 		if float64(h.topCoins)/float64(h.coins) < mc.WhaleShare {
-			foreign = 0.2 * clamp01(ev.foreignNightShare/mc.ForeignNightShare)
+			foreign = 0.15 * clamp01(ev.foreignNightShare/mc.ForeignNightShare)
 		}
 	}
 	if h.payoutOther == 0 {
@@ -307,7 +307,9 @@ func (e *Engine) scoreMoney(h *hostState, ev *hostEval) float64 {
 	// mostly cashes out to itself and now and then to another is not "someone
 	// else takes the money".
 	share := float64(h.payoutOther) / float64(h.payoutOther+h.payoutSelf)
-	s := 0.35*share + foreign
+	// One payout elsewhere plus foreign fans stays under strong (0.3 + 0.15):
+	// teens are paid out to a parent, hosts to a partner.
+	s := 0.3*share + foreign
 	b := e.accounts[top.id]
 	ev.beneficiary = top.id
 	if b != nil {
@@ -335,7 +337,9 @@ func (e *Engine) scoreMoney(h *hostState, ev *hostEval) float64 {
 	return clamp01(s)
 }
 
-// scoreAudience: viewers direct the host and pay right after; paid private rooms.
+// scoreAudience: viewers direct the host and pay right after; paid private
+// rooms. Private rooms alone are a feature adults use (a DJ's VIP room), so
+// alone they stay under strong.
 func (e *Engine) scoreAudience(h *hostState, ev *hostEval) float64 {
 	ac := e.cfg.Audience
 	beats, priv := h.beats, h.privateBeats
@@ -348,8 +352,11 @@ func (e *Engine) scoreAudience(h *hostState, ev *hostEval) float64 {
 	if beats > 0 {
 		ev.privateShare = float64(priv) / float64(beats)
 	}
+	// A share over a handful of heartbeats is noise: the private-room share
+	// counts fully from two hours of heartbeats on.
+	sure := clamp01(float64(beats) / 24)
 	s := 0.6*clamp01(float64(dir)/float64(ac.FullDirectedGifts)) +
-		0.6*clamp01(ev.privateShare/ac.FullPrivateShare) +
+		0.45*clamp01(ev.privateShare/ac.FullPrivateShare)*sure +
 		0.1*clamp01(float64(h.directives)/20)
 	return clamp01(s)
 }
@@ -365,7 +372,9 @@ func (e *Engine) scoreAge(h *hostState, ev *hostEval) float64 {
 		case years < e.cfg.Age.Adult:
 			s, ev.ageSource = 0.9, "declared"
 		case years == e.cfg.Age.Adult:
-			s, ev.ageSource = 0.4, "declared"
+			// Born in the year that makes 18 this year: a minor until the
+			// birthday, so a weak cue.
+			s, ev.ageSource = 0.35, "declared"
 		}
 	}
 	if h.ageCues > 0 {
@@ -380,8 +389,9 @@ func (e *Engine) scoreAge(h *hostState, ev *hostEval) float64 {
 	if h.ageSignal >= e.cfg.Age.MinSignalScore && h.ageSignal > s {
 		s, ev.ageSource = h.ageSignal, "classifier"
 	}
-	if h.ageQuestion >= 3 {
-		s += 0.1
+	// Viewers asking age or school back up another cue; they never make one.
+	if h.ageQuestion >= 3 && s > 0 {
+		s += 0.05
 	}
 	if s > 0 && h.verified == 0 {
 		s += 0.05
@@ -449,6 +459,10 @@ func (e *Engine) severity(h *hostState, ev *hostEval) Severity {
 		s = SeverityMedium
 	case p >= 1 || minor:
 		s = SeverityLow
+	}
+	// Context and vulnerability alone ask for a look, not for urgency.
+	if exp == 0 && s > SeverityMedium {
+		s = SeverityMedium
 	}
 	if h.decisive && s < SeverityHigh {
 		s = SeverityHigh
