@@ -31,14 +31,14 @@ type alertState struct {
 // evaluateDirty scores every host marked since the last call; hosts that reach
 // the minimum severity join (or open) the alert of the hosts they are linked to.
 func (e *Engine) evaluateDirty() {
-	seen := make(map[*hostState]bool, len(e.dirty))
+	e.evalGen++
 	var changed []*alertState
 	for i := 0; i < len(e.dirty); i++ {
 		h := e.dirty[i]
-		if seen[h] {
+		if h.evalGen == e.evalGen {
 			continue
 		}
-		seen[h] = true
+		h.evalGen = e.evalGen
 		if e.hosts[h.id] != h {
 			continue // evicted meanwhile
 		}
@@ -51,7 +51,7 @@ func (e *Engine) evaluateDirty() {
 		linked := e.linkedHosts(h)
 		// Linked hosts are scored now too, so a ring joins one alert together.
 		for _, l := range linked {
-			if !seen[l] {
+			if l.evalGen != e.evalGen {
 				e.dirty = append(e.dirty, l)
 			}
 		}

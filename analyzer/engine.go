@@ -31,6 +31,7 @@ type Engine struct {
 
 	nextSweep time.Time
 	nextEvict time.Time
+	evalGen   uint64
 	dirty     []*hostState
 	out       []Alert
 	stats     Stats

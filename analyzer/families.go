@@ -214,7 +214,14 @@ func (e *Engine) scoreColocation(h *hostState, ev *hostEval) float64 {
 		consider(r, placeDevice, []string{r.key})
 	}
 	for _, r := range h.places {
-		consider(r, placeCell, append([]string{r.key}, geohash.Neighbors(r.key)...))
+		keys := []string{r.key}
+		if p := e.places[r.key]; p != nil {
+			if p.near == nil {
+				p.near = geohash.Neighbors(r.key)
+			}
+			keys = append(keys, p.near...)
+		}
+		consider(r, placeCell, keys)
 	}
 	for _, r := range h.nets {
 		consider(r, placeNet, []string{r.key})

@@ -70,9 +70,10 @@ type hostState struct {
 
 	recruiters []acctLink // accounts that DMed the host before it began hosting
 
-	eval   hostEval
-	alert  *alertState
-	signal [numDetectors]float64 // last family scores emitted as signals
+	eval    hostEval
+	evalGen uint64 // the evaluation round that last scored this host
+	alert   *alertState
+	signal  [numDetectors]float64 // last family scores emitted as signals
 }
 
 // placeRef is a host's use of a device, cell or network.
@@ -116,6 +117,7 @@ const (
 
 type placeState struct {
 	key      string
+	near     []string // a cell's neighbouring cells, computed once
 	kind     placeKind
 	lastSeen time.Time
 	hosts    []placeRef // hosts seen here, with their sessions here

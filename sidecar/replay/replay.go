@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"os"
 	"reflect"
+	"runtime/metrics"
 	"time"
 
 	"github.com/ronda-watch/ronda/analyzer"
@@ -115,6 +116,9 @@ type Summary struct {
 	// Interrupted says the context ended the replay before the end of the input;
 	// the figures cover what was read until then.
 	Interrupted bool
+	// PeakHeap is the largest live Go heap sampled during the replay (every
+	// 65,536 events), in bytes: what the windows and bounded state cost.
+	PeakHeap uint64
 }
 
 // Run replays opts.In through a new analyzer. When the context ends it stops,
@@ -187,6 +191,8 @@ type run struct {
 	versions                        int
 	err                             error // first output error
 	stopped                         bool  // the context ended the replay
+	peakHeap                        uint64
+	heapSample                      []metrics.Sample
 }
 
 const outBuffer = 256 << 10
@@ -262,6 +268,9 @@ func (r *run) loop(ctx context.Context) error {
 				return r.interrupted(ctx)
 			}
 			r.progress.tick(r.events, len(r.severity))
+			if n&65535 == 0 {
+				r.sampleHeap()
+			}
 		}
 		n++
 		ev, err := r.reader.Next()
@@ -305,6 +314,18 @@ func (r *run) loop(ctx context.Context) error {
 	}
 	r.emit(r.eng.Flush())
 	return r.err
+}
+
+// sampleHeap records the live heap: runtime/metrics reads it without stopping
+// the world.
+func (r *run) sampleHeap() {
+	if r.heapSample == nil {
+		r.heapSample = []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	}
+	metrics.Read(r.heapSample)
+	if v := r.heapSample[0].Value; v.Kind() == metrics.KindUint64 && v.Uint64() > r.peakHeap {
+		r.peakHeap = v.Uint64()
+	}
 }
 
 func (r *run) interrupted(ctx context.Context) error {
@@ -440,6 +461,7 @@ func (r *run) summary(elapsed time.Duration) Summary {
 		AlertVersions:    r.versions,
 		Interrupted:      r.stopped,
 		Engine:           r.eng.Stats(),
+		PeakHeap:         r.peakHeap,
 	}
 	if r.reader != nil {
 		s.Lines = r.reader.Stats().Lines

@@ -41,6 +41,9 @@ func (s Summary) Write(w io.Writer) {
 			thousands(uint64(e.LiveEntities())), thousands(uint64(e.Hosts)), thousands(uint64(e.Accounts)),
 			thousands(uint64(e.Streams)), thousands(uint64(e.Places)), thousands(e.Evicted))
 	}
+	if s.PeakHeap > 0 {
+		fmt.Fprintf(w, "memory    peak heap %.1f MiB while replaying\n", float64(s.PeakHeap)/(1<<20))
+	}
 
 	if s.Backtest != nil {
 		writeBacktest(w, *s.Backtest)
