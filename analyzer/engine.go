@@ -556,13 +556,14 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// sweep ends idle streams and evicts state past the window, at most once a
-// minute of event time.
+// sweep ends idle streams, at most every sweepEvery of event time, and evicts
+// state past the window every evictEvery. An idle stream ends at its last
+// event whenever the sweep finds it, so a later sweep changes no figure.
 func (e *Engine) sweep() {
 	if e.now.Before(e.nextSweep) {
 		return
 	}
-	e.nextSweep = e.now.Add(time.Minute)
+	e.nextSweep = e.now.Add(sweepEvery)
 	for _, s := range e.streams {
 		if e.now.Sub(s.last) >= e.cfg.StreamIdle {
 			e.endStream(s)
@@ -571,12 +572,17 @@ func (e *Engine) sweep() {
 	if e.now.Before(e.nextEvict) {
 		return
 	}
-	e.nextEvict = e.now.Add(time.Hour)
+	e.nextEvict = e.now.Add(evictEvery)
 	e.evict()
 }
 
-// evict drops entities with no event within the window. It runs on the hour of
-// event time; its cost is one pass over the live entities.
+const (
+	sweepEvery = 2 * time.Minute
+	evictEvery = 3 * time.Hour
+)
+
+// evict drops entities with no event within the window. It runs every
+// evictEvery of event time; its cost is one pass over the live entities.
 func (e *Engine) evict() {
 	cut := e.now.Add(-e.cfg.Window)
 	for id, h := range e.hosts {

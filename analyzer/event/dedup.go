@@ -20,9 +20,9 @@ type DedupStats struct {
 // arrives after its id was forgotten passes; Stats().Forgotten says how often
 // that could have happened.
 //
-// Ids are remembered as a 64-bit keyed hash, not as strings: the map's 64-bit
-// fast path is several times cheaper than string keys, and memory per id is
-// fixed. With a random seed per Deduper a false duplicate (two live ids with
+// Ids are remembered as a 64-bit keyed hash, not as strings, in an
+// open-addressing set (idset.go): several times cheaper than a map of strings,
+// and memory per id is fixed. With a random seed per Deduper a false duplicate (two live ids with
 // the same 64 bits) has a probability near n²/2^65: about 3·10^-8 with a full
 // million ids, 2·10^-11 for a day of a busy node's events.
 //
@@ -33,7 +33,7 @@ type Deduper struct {
 	capacity int
 
 	seed maphash.Seed
-	ids  map[idKey]struct{}
+	ids  idSet
 	// The remembered ids by age: those that arrived in event-time order sit in
 	// a FIFO (already sorted, so O(1)), the stragglers in a min-heap; the oldest
 	// is the older of the two fronts.
@@ -79,7 +79,7 @@ func (a *dedupEntry) less(b *dedupEntry) bool {
 // A window <= 0 forgets by capacity only; a capacity <= 0 sets no count limit
 // (then memory grows with the ids in one window).
 func NewDeduper(window time.Duration, capacity int) *Deduper {
-	return &Deduper{window: window, capacity: capacity, ids: make(map[idKey]struct{}), seed: maphash.MakeSeed()}
+	return &Deduper{window: window, capacity: capacity, seed: maphash.MakeSeed()}
 }
 
 // Seen reports whether id was seen before and is still remembered: true means
@@ -98,7 +98,7 @@ func (d *Deduper) Seen(idStr string, at time.Time) bool {
 			}
 		}
 	}
-	if _, ok := d.ids[id]; ok {
+	if d.ids.has(id) {
 		d.stats.Duplicates++
 		return true
 	}
@@ -106,7 +106,7 @@ func (d *Deduper) Seen(idStr string, at time.Time) bool {
 		d.stats.Forgotten++
 		return false
 	}
-	d.ids[id] = struct{}{}
+	d.ids.add(id)
 	e := dedupEntry{at: now, seq: d.seq, id: id}
 	d.seq++
 	if n := len(d.fifo); n == d.head || !now.before(d.fifo[n-1].at) {
@@ -145,11 +145,11 @@ func (d *Deduper) oldest() *dedupEntry {
 func (d *Deduper) forgetOldest() {
 	d.stats.Forgotten++
 	if !d.fifoFirst() {
-		delete(d.ids, d.straggler[0].id)
+		d.ids.remove(d.straggler[0].id)
 		d.popStraggler()
 		return
 	}
-	delete(d.ids, d.fifo[d.head].id)
+	d.ids.remove(d.fifo[d.head].id)
 	d.fifo[d.head] = dedupEntry{} // let the id go
 	d.head++
 	switch {
