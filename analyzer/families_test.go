@@ -227,3 +227,79 @@ func TestExternalSignal(t *testing.T) {
 		assertStrong(t, w, "h1", iAge)
 	})
 }
+
+func TestRecruitment(t *testing.T) {
+	t.Parallel()
+	t.Run("lure ad and DMs to accounts that soon host", func(t *testing.T) {
+		w := newWorld(t)
+		w.post("rec", "ad", "L0wongan kerja toko, cewek usia 16-20, g4ji 5jt + bonus target koin, k0s disediakan. DM aja", "", at(-6, 9))
+		for i, id := range []string{"r1", "r2"} {
+			w.link("rec", id, "dm", at(-4+i, 19))
+			w.broadcast(hostSpec{id: id, device: "d" + id, created: newAcct(-3)}, at(0, 21), 2, streamOpt{})
+		}
+		w.run()
+		assertStrong(t, w, "r1", iRecruitment)
+		assertStrong(t, w, "r2", iRecruitment)
+	})
+	t.Run("English lure in a DM", func(t *testing.T) {
+		w := newWorld(t)
+		w.post("rec", "dm", "Hiring young girls 16-20 for online work, free lodging, high salary, message me on WhatsApp", "r1", at(-3, 19))
+		w.broadcast(hostSpec{id: "r1", device: "d1", created: newAcct(-2)}, at(0, 21), 2, streamOpt{})
+		w.run()
+		assertStrong(t, w, "r1", iRecruitment)
+	})
+	t.Run("lookalike: real shop ad and a friend's DM", func(t *testing.T) {
+		w := newWorld(t)
+		w.post("shop", "ad", "Lowongan kasir minimarket Bandung, shift pagi/siang, gaji sesuai UMK, BPJS. Lamaran ke tokomaju.co.id/karir", "", at(-6, 9))
+		w.link("shop", "j1", "dm", at(-4, 10))
+		w.post("shop", "dm", "Halo, lamaran kamu sudah kami terima, wawancara hari Senin jam 10", "j1", at(-4, 10.1))
+		w.link("friend", "j1", "dm", at(-2, 10))
+		w.broadcast(hostSpec{id: "j1", device: "dj", created: newAcct(-3)}, at(0, 16), 2, streamOpt{})
+		w.run()
+		assertWeak(t, w, "j1", iRecruitment)
+		assertNoAlert(t, w, "j1", "shop")
+	})
+	t.Run("lookalike: legit agency recruiting 21+", func(t *testing.T) {
+		w := newWorld(t)
+		w.post("ag", "ad", "Agency kami membuka rekrutmen host live streaming untuk jualan produk kecantikan, jam kerja 10.00-17.00, gaji pokok + komisi, min usia 21. Kantor di Jakarta", "", at(-10, 9))
+		for i, id := range []string{"a1", "a2"} {
+			w.link("ag", id, "dm", at(-5+i, 11))
+			w.link(id, "ag", "agency", at(-3+i, 11))
+			w.broadcast(hostSpec{id: id, device: "d" + id, created: newAcct(-20)}, at(0, 11+float64(i)), 3, streamOpt{})
+		}
+		w.run()
+		assertWeak(t, w, "a1", iRecruitment)
+		assertNoAlert(t, w, "ag", "a1", "a2")
+	})
+}
+
+func TestAudience(t *testing.T) {
+	t.Parallel()
+	t.Run("directives paid by the directing viewer, private rooms", func(t *testing.T) {
+		w := newWorld(t)
+		w.broadcast(hostSpec{id: "h1", device: "d1"}, at(0, 21), 3, streamOpt{private: 0.3,
+			chats: []string{"buka dong", "pc yuk kak", "ayo show"}, chatEvery: 10 * 60e9, giftAfterDir: true})
+		w.run()
+		assertStrong(t, w, "h1", iAudience)
+		assertNoAlert(t, w, "h1") // one family alone
+	})
+	t.Run("lookalike: banter and song requests on a busy stream", func(t *testing.T) {
+		w := newWorld(t)
+		nights(3, func(d int) {
+			w.broadcast(hostSpec{id: "s1", device: "d1", created: oldAcct()}, at(d, 20), 3, streamOpt{gifts: 200, coins: 10,
+				chats: []string{"buka lagu dong kak", "request dangdut", "suaranya bagus", "mabar yuk", "share dong kak"}, chatEvery: 2 * 60e9, giftAfterDir: true})
+		})
+		w.run()
+		assertWeak(t, w, "s1", iAudience)
+		assertNoAlert(t, w, "s1")
+	})
+	t.Run("lookalike: a DJ's occasional VIP room", func(t *testing.T) {
+		w := newWorld(t)
+		nights(4, func(d int) {
+			w.broadcast(hostSpec{id: "dj", device: "d1", created: oldAcct()}, at(d, 23), 4, streamOpt{private: 0.2, gifts: 50, coins: 20})
+		})
+		w.run()
+		assertWeak(t, w, "dj", iAudience)
+		assertNoAlert(t, w, "dj")
+	})
+}

@@ -125,9 +125,11 @@ type placeState struct {
 	sessions []session  // recent sessions here, for shifts
 }
 
+// session is a broadcast at a place, in Unix seconds (end 0 while live): 32
+// bytes, since every place keeps several.
 type session struct {
 	host       string
-	start, end time.Time
+	start, end int64
 }
 
 type streamState struct {

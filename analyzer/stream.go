@@ -20,8 +20,8 @@ func (e *Engine) endStream(s *streamState) {
 		}
 		if p := e.places[key]; p != nil {
 			for i := len(p.sessions) - 1; i >= 0; i-- {
-				if p.sessions[i].host == h.id && p.sessions[i].end.IsZero() {
-					p.sessions[i].end = s.last
+				if p.sessions[i].host == h.id && p.sessions[i].end == 0 {
+					p.sessions[i].end = s.last.Unix()
 					break
 				}
 			}
@@ -85,12 +85,13 @@ func (e *Engine) registerPlaces(s *streamState) {
 				if pk.kind == placeCell && !(h.isNew(&e.cfg) && e.hostIsNew(o.host)) {
 					continue
 				}
-				live := o.end.IsZero() && s.start.Sub(o.start) < 24*time.Hour
-				shift := !o.end.IsZero() && s.start.Sub(o.end) <= e.cfg.Schedule.ShiftGap && !s.start.Before(o.start)
+				start := s.start.Unix()
+				live := o.end == 0 && start-o.start < 24*3600
+				shift := o.end != 0 && start-o.end <= int64(e.cfg.Schedule.ShiftGap/time.Second) && start >= o.start
 				if live || shift {
 					together = true
 					if oh := e.hosts[o.host]; oh != nil {
-						e.markTogether(oh, o.start, o.end)
+						e.markTogether(oh, time.Unix(o.start, 0), time.Unix(o.end, 0))
 						e.markDirty(oh)
 					}
 				}
@@ -100,7 +101,7 @@ func (e *Engine) registerPlaces(s *streamState) {
 			copy(p.sessions, p.sessions[1:])
 			p.sessions = p.sessions[:len(p.sessions)-1]
 		}
-		p.sessions = append(p.sessions, session{host: h.id, start: s.start})
+		p.sessions = append(p.sessions, session{host: h.id, start: s.start.Unix()})
 	}
 	if together {
 		s.together = true
@@ -109,7 +110,7 @@ func (e *Engine) registerPlaces(s *streamState) {
 
 // markTogether flags the local day of a session as broadcast with another host.
 func (e *Engine) markTogether(h *hostState, start, end time.Time) {
-	if end.IsZero() {
+	if end.Unix() == 0 {
 		end = start
 	}
 	loc := h.tz

@@ -33,6 +33,9 @@ FAIL in the summary, which goes to stdout.`, `
 	fs.DurationVar(&o.Lateness, "lateness", 0, "how far behind the newest event time an event may arrive; later ones are reported late")
 	fs.BoolVar(&progress, "progress", false, "show progress on stderr even when it is not a terminal")
 	fs.BoolVar(&check, "check", false, "exit 3 when a backtest goal is missed (needs --labels)")
+	var cpuProfile, memProfile string
+	fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the replay here (go tool pprof)")
+	fs.StringVar(&memProfile, "memprofile", "", "write a heap profile here at the end of the replay, before the engine is released")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -68,7 +71,14 @@ FAIL in the summary, which goes to stdout.`, `
 	if o.Out == "-" {
 		summaryTo = e.stderr
 	}
+	stopProfiles, err := startProfiles(cpuProfile, memProfile, &o)
+	if err != nil {
+		return err
+	}
 	s, err := replay.Run(ctx, o)
+	if perr := stopProfiles(); perr != nil && err == nil {
+		err = perr
+	}
 	if err == nil || s.Lines > 0 || s.Interrupted {
 		s.Write(summaryTo)
 	}
