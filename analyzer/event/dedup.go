@@ -112,7 +112,7 @@ func (d *Deduper) Seen(idStr string, at time.Time) bool {
 	if n := len(d.fifo); n == d.head || !now.before(d.fifo[n-1].at) {
 		d.fifo = append(d.fifo, e)
 	} else {
-		d.pushStraggler(e)
+		d.straggler = heapPush(d.straggler, e)
 	}
 	if d.capacity > 0 && d.live() > d.capacity {
 		d.forgetOldest()
@@ -146,7 +146,7 @@ func (d *Deduper) forgetOldest() {
 	d.stats.Forgotten++
 	if !d.fifoFirst() {
 		d.ids.remove(d.straggler[0].id)
-		d.popStraggler()
+		d.straggler = heapPop(d.straggler)
 		return
 	}
 	d.ids.remove(d.fifo[d.head].id)
@@ -161,40 +161,4 @@ func (d *Deduper) forgetOldest() {
 		clear(d.fifo[n:])
 		d.fifo, d.head = d.fifo[:n], 0
 	}
-}
-
-func (d *Deduper) pushStraggler(e dedupEntry) {
-	h := append(d.straggler, e)
-	for i := len(h) - 1; i > 0; {
-		parent := (i - 1) / 2
-		if !h[i].less(&h[parent]) {
-			break
-		}
-		h[i], h[parent] = h[parent], h[i]
-		i = parent
-	}
-	d.straggler = h
-}
-
-func (d *Deduper) popStraggler() {
-	h := d.straggler
-	last := len(h) - 1
-	h[0] = h[last]
-	h[last] = dedupEntry{} // let the id go
-	h = h[:last]
-	for i := 0; ; {
-		small, l, r := i, 2*i+1, 2*i+2
-		if l < len(h) && h[l].less(&h[small]) {
-			small = l
-		}
-		if r < len(h) && h[r].less(&h[small]) {
-			small = r
-		}
-		if small == i {
-			break
-		}
-		h[i], h[small] = h[small], h[i]
-		i = small
-	}
-	d.straggler = h
 }

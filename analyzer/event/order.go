@@ -77,7 +77,7 @@ func (o *Orderer) Push(ev *Event) bool {
 		slot = int32(len(o.slab))
 		o.slab = append(o.slab, *ev)
 	}
-	o.push(orderEntry{sec: ev.At.Unix(), nsec: int32(ev.At.Nanosecond()), slot: slot, seq: o.seq})
+	o.queue = heapPush(o.queue, orderEntry{sec: ev.At.Unix(), nsec: int32(ev.At.Nanosecond()), slot: slot, seq: o.seq})
 	o.seq++
 	if !o.hasNewest || ev.At.After(o.newest) {
 		o.newest, o.hasNewest = ev.At, true
@@ -127,45 +127,10 @@ func (o *Orderer) Stats() OrderStats {
 
 func (o *Orderer) releaseOldest(fn func(*Event)) {
 	slot := o.queue[0].slot
-	o.pop()
+	o.queue = heapPop(o.queue)
 	ev := &o.slab[slot]
 	o.mark, o.hasMark = ev.At, true
 	fn(ev)
 	*ev = Event{} // let go of what it references
 	o.free = append(o.free, slot)
-}
-
-func (o *Orderer) push(e orderEntry) {
-	h := append(o.queue, e)
-	for i := len(h) - 1; i > 0; {
-		parent := (i - 1) / 2
-		if !h[i].less(&h[parent]) {
-			break
-		}
-		h[i], h[parent] = h[parent], h[i]
-		i = parent
-	}
-	o.queue = h
-}
-
-func (o *Orderer) pop() {
-	h := o.queue
-	last := len(h) - 1
-	h[0] = h[last]
-	h = h[:last]
-	for i := 0; ; {
-		small, l, r := i, 2*i+1, 2*i+2
-		if l < len(h) && h[l].less(&h[small]) {
-			small = l
-		}
-		if r < len(h) && h[r].less(&h[small]) {
-			small = r
-		}
-		if small == i {
-			break
-		}
-		h[i], h[small] = h[small], h[i]
-		i = small
-	}
-	o.queue = h
 }

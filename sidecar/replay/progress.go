@@ -16,17 +16,17 @@ type progress struct {
 	now   func() time.Time
 	start time.Time
 	last  time.Time
-	in    *countingReader
+	read  func() int64 // input bytes consumed so far
 	size  int64 // -1 when unknown (stdin)
 }
 
 // newProgress returns nil when w is nil. On a terminal the line is redrawn in place
 // at most 4 times a second; elsewhere (a log file, CI) a plain line every 10 seconds.
-func newProgress(w io.Writer, now func() time.Time, start time.Time, in *countingReader, size int64) *progress {
+func newProgress(w io.Writer, now func() time.Time, start time.Time, read func() int64, size int64) *progress {
 	if w == nil {
 		return nil
 	}
-	p := &progress{w: w, now: now, start: start, last: start, in: in, size: size, every: 10 * time.Second}
+	p := &progress{w: w, now: now, start: start, last: start, read: read, size: size, every: 10 * time.Second}
 	if f, ok := w.(interface{ Fd() uintptr }); ok && term.IsTerminal(int(f.Fd())) {
 		p.tty = true
 		p.every = 250 * time.Millisecond
@@ -56,9 +56,9 @@ func (p *progress) done(events uint64, alerts int) {
 }
 
 func (p *progress) write(t time.Time, events uint64, alerts int, final bool) {
-	where := fmt.Sprintf("%.1f MB read", float64(p.in.n)/1e6)
+	where := fmt.Sprintf("%.1f MB read", float64(p.read())/1e6)
 	if p.size > 0 {
-		where = fmt.Sprintf("%5.1f%%", 100*float64(p.in.n)/float64(p.size))
+		where = fmt.Sprintf("%5.1f%%", 100*float64(p.read())/float64(p.size))
 	}
 	rate := 0.0
 	if d := t.Sub(p.start).Seconds(); d > 0 {

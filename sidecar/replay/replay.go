@@ -156,7 +156,7 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 		return Summary{}, err
 	}
 	start := opts.Now()
-	r.progress = newProgress(opts.Progress, opts.Now, start, r.input, r.size)
+	r.progress = newProgress(opts.Progress, opts.Now, start, func() int64 { return r.reader.Stats().BytesIn }, r.size)
 
 	err = r.loop(ctx)
 	if ferr := r.flush(); err == nil {
@@ -175,7 +175,6 @@ type run struct {
 	tracker *backtest.Tracker
 
 	inFile  *os.File
-	input   *countingReader
 	size    int64 // input bytes, -1 when unknown
 	reader  *event.Reader
 	dedup   *event.Deduper
@@ -215,8 +214,7 @@ func (r *run) open() error {
 			r.size = st.Size()
 		}
 	}
-	r.input = &countingReader{r: in}
-	rd, err := event.NewReader(r.input)
+	rd, err := event.NewReader(in)
 	if err != nil {
 		return fmt.Errorf("read %s: %w", o.In, err)
 	}
@@ -486,17 +484,4 @@ func (r *run) summary(elapsed time.Duration) Summary {
 		s.Backtest = &rep
 	}
 	return s
-}
-
-// countingReader counts the bytes read from the input file, compressed or not, for
-// the progress percentage.
-type countingReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
 }
