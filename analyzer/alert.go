@@ -113,3 +113,20 @@ type Signal struct {
 	Summary  string
 	Evidence map[string]any
 }
+
+// Session is one ended broadcast, for analysts' trend tables: when, where
+// (coarsened), for how long, at night or not, and the money it drew.
+type Session struct {
+	StreamID, HostID string
+	Start, End       time.Time
+	// Minutes and NightMinutes are in the host's local time.
+	Minutes, NightMinutes int
+	// Device is the device id; Cell a location cell (geohash); Network an address
+	// prefix. Empty when the event did not carry them.
+	Device, Cell, Network string
+	TZ                    string
+	Coins, ForeignCoins   int64
+	Gifts                 int
+	Heartbeats, Private   int
+	DirectedGifts         int
+}

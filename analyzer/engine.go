@@ -38,6 +38,8 @@ type Engine struct {
 
 	// OnSignal, when set, receives every signal a detector raises.
 	OnSignal func(Signal)
+	// OnSession, when set, receives every broadcast when it ends.
+	OnSession func(Session)
 }
 
 // Stats describes the engine's state, for progress lines, metrics and the
@@ -335,7 +337,8 @@ func (e *Engine) gift(ev *event.Event, at time.Time) {
 		h = e.host(ev.HostID)
 	}
 	h.coins += ev.Coins
-	if ev.SenderCountry != "" && !sameCountry(ev.SenderCountry, h.tz, e.defTZ) {
+	foreign := ev.SenderCountry != "" && !sameCountry(ev.SenderCountry, h.tz, e.defTZ)
+	if foreign {
 		h.foreignCoins += ev.Coins
 		if senderNight(ev.SenderCountry, at) {
 			h.foreignNightCoins += ev.Coins
@@ -345,6 +348,10 @@ func (e *Engine) gift(ev *event.Event, at time.Time) {
 		return
 	}
 	s.coins += ev.Coins
+	s.gifts++
+	if foreign {
+		s.foreign += ev.Coins
+	}
 	if s.senders == nil {
 		s.senders = make(map[uint64]int64, 16)
 	}

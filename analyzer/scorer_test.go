@@ -182,3 +182,26 @@ func TestConfigValidate(t *testing.T) {
 		t.Errorf("overrides not applied over defaults: %+v", c)
 	}
 }
+
+func TestSessions(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	var got []Session
+	w.e.OnSession = func(s Session) { got = append(got, s) }
+	w.broadcast(hostSpec{id: "h1", device: "d1", ip: "36.1.2.3", lat: -6.2, lon: 106.8}, at(0, 19), 3, streamOpt{gifts: 10, coins: 5, country: "AU", private: 0.5})
+	w.run()
+	if len(got) != 1 {
+		t.Fatalf("%d sessions, want 1", len(got))
+	}
+	s := got[0]
+	if s.HostID != "h1" || s.Device != "d1" || s.Network != "36.1.2.0/24" || s.Cell == "" || s.TZ != "Asia/Jakarta" {
+		t.Errorf("session places: %+v", s)
+	}
+	// 19:00-22:00 local: three hours, two of them after 20:00.
+	if s.Minutes != 180 || s.NightMinutes != 120 {
+		t.Errorf("minutes %d night %d, want 180 and 120", s.Minutes, s.NightMinutes)
+	}
+	if s.Coins != 50 || s.ForeignCoins != 50 || s.Gifts != 10 || s.Heartbeats == 0 || s.Private == 0 {
+		t.Errorf("session money: %+v", s)
+	}
+}

@@ -149,6 +149,10 @@ type streamState struct {
 	private   uint32
 	directed  uint32
 	folded    time.Time
+	gifts     uint32
+	foreign   int64
+	minutes   int
+	night     int
 	together  bool
 }
 

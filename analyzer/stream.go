@@ -2,6 +2,7 @@ package analyzer
 
 import (
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -45,6 +46,19 @@ func (e *Engine) endStream(s *streamState) {
 	h.beats += s.beats
 	h.privateBeats += s.private
 	delete(e.streams, s.id)
+	if e.OnSession != nil {
+		tz := ""
+		if s.loc != nil {
+			tz = s.loc.String()
+		}
+		e.OnSession(Session{
+			StreamID: s.id, HostID: h.id, Start: s.start, End: s.last,
+			Minutes: s.minutes, NightMinutes: s.night,
+			Device: strings.TrimPrefix(s.device, "device:"), Cell: s.cell, Network: s.net, TZ: tz,
+			Coins: s.coins, ForeignCoins: s.foreign, Gifts: int(s.gifts),
+			Heartbeats: int(s.beats), Private: int(s.private), DirectedGifts: int(s.directed),
+		})
+	}
 	e.markDirty(h)
 }
 
@@ -160,8 +174,10 @@ func (e *Engine) foldLive(s *streamState) {
 		}
 		d := h.day(localDay(t, s.loc), n)
 		d.minutes += mins
+		s.minutes += int(mins)
 		if e.isNight(lt.Hour()) {
 			d.nightMinutes += mins
+			s.night += int(mins)
 			if s.together {
 				d.shift = true
 			}
