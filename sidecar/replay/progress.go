@@ -17,7 +17,7 @@ type progress struct {
 	start time.Time
 	last  time.Time
 	read  func() int64 // input bytes consumed so far
-	size  int64 // -1 when unknown (stdin)
+	size  int64        // -1 when unknown (stdin)
 }
 
 // newProgress returns nil when w is nil. On a terminal the line is redrawn in place
