@@ -53,8 +53,12 @@ func (e *Engine) explain(i int, h *hostState, n int, hosts []*hostState) (string
 		if ev.minutes > 0 {
 			share = float64(ev.nightMinutes) / float64(ev.minutes)
 		}
-		s := fmt.Sprintf("%s broadcast %d%% of %.1f hours between %02d:00 and %02d:00 local time, on %s of %d days",
-			who, pct(share), float64(ev.minutes)/60, sc.NightStart, sc.NightEnd, plural(ev.nights, "night", "nights"), ev.activeDays)
+		lead := "The host broadcast"
+		if n > 1 {
+			lead = fmt.Sprintf("%d hosts broadcast mostly at night; the most regular broadcast", n)
+		}
+		s := fmt.Sprintf("%s %d%% of %.1f hours between %02d:00 and %02d:00 local time, on %s of %s",
+			lead, pct(share), float64(ev.minutes)/60, sc.NightStart, sc.NightEnd, plural(ev.nights, "night", "nights"), plural(ev.activeDays, "day", "days"))
 		if ev.togetherNights > 0 {
 			s += fmt.Sprintf(", %s in shifts or side by side with other hosts at one device or place", plural(ev.togetherNights, "night", "nights"))
 		}
@@ -106,8 +110,12 @@ func (e *Engine) explain(i int, h *hostState, n int, hosts []*hostState) (string
 		return s + ".", map[string]any{"beneficiary": ev.beneficiary, "coins": coins, "payers": ev.benPayers,
 			"new_payers": fresh, "foreign_night_share": round3(ev.foreignNightShare)}
 	case iAudience:
-		return fmt.Sprintf("Viewers directed %s in chat %d times, followed within minutes by %d gifts; %d%% of heartbeats were in paid private rooms.",
-				strings.ToLower(who), ev.directives, ev.directed, pct(ev.privateShare)),
+		target := "the host"
+		if n > 1 {
+			target = fmt.Sprintf("%d hosts (figures for the most directed)", n)
+		}
+		return fmt.Sprintf("Viewers directed %s in chat %d times, followed within minutes by %d gifts from the same viewers; %d%% of heartbeats were in paid private rooms.",
+				target, ev.directives, ev.directed, pct(ev.privateShare)),
 			map[string]any{"directives": ev.directives, "directed_gifts": ev.directed, "private_share": round3(ev.privateShare)}
 	case iAge:
 		var s string
@@ -126,7 +134,11 @@ func (e *Engine) explain(i int, h *hostState, n int, hosts []*hostState) (string
 		}
 		return s + ".", map[string]any{"age_years": ev.ageYears, "source": ev.ageSource, "verified": h.verified == 1}
 	case iAccountAge:
-		return fmt.Sprintf("%s began broadcasting %.0f days after the account was created.", who, ev.accountDays),
+		if n > 1 {
+			return fmt.Sprintf("%d hosts began broadcasting within days of creating their accounts (the newest after %.0f days).", n, ev.accountDays),
+				map[string]any{"account_days": round3(ev.accountDays), "hosts": n}
+		}
+		return fmt.Sprintf("The host began broadcasting %.0f days after the account was created.", ev.accountDays),
 			map[string]any{"account_days": round3(ev.accountDays)}
 	case iSignal:
 		return fmt.Sprintf("External classifier label %q scored %.2f.", h.extLabel, h.extSignal),

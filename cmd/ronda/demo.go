@@ -3,8 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/ronda-watch/ronda/analyzer"
@@ -60,13 +63,53 @@ against the ground truth. The directory is removed afterwards.`, `
 		o.Days, stats.Hosts, stats.Streams, stats.Events, time.Since(began).Round(time.Millisecond),
 		len(l.PositiveHosts), len(l.PositiveAccounts))
 
-	ro := replay.Options{In: events, Out: out, Labels: labels, Config: analyzer.DefaultConfig(), Logger: e.log}
+	// Keep the latest version of each alert, to show a moderator's view of them.
+	latest := map[string]analyzer.Alert{}
+	ro := replay.Options{In: events, Out: out, Labels: labels, Config: analyzer.DefaultConfig(), Logger: e.log,
+		Sink: func(a analyzer.Alert) {
+			if a.MergedInto == "" {
+				latest[a.ID] = a
+			} else {
+				delete(latest, a.ID)
+			}
+		}}
 	if e.stderrTTY {
 		ro.Progress = e.stderr
 	}
 	s, err := replay.Run(ctx, ro)
 	if err == nil || s.Lines > 0 || s.Interrupted {
 		s.Write(e.stdout)
+		writeAlerts(e.stdout, latest)
 	}
 	return err
+}
+
+// writeAlerts prints each alert as a moderator would read it: who, where and why.
+func writeAlerts(w io.Writer, alerts map[string]analyzer.Alert) {
+	list := make([]analyzer.Alert, 0, len(alerts))
+	for _, a := range alerts {
+		list = append(list, a)
+	}
+	sort.Slice(list, func(i, j int) bool {
+		if list[i].Severity != list[j].Severity {
+			return list[i].Severity > list[j].Severity
+		}
+		return list[i].ID < list[j].ID
+	})
+	for _, a := range list {
+		byKind := map[string][]string{}
+		for _, en := range a.Entities {
+			byKind[en.Kind] = append(byKind[en.Kind], en.ID)
+		}
+		fmt.Fprintf(w, "\nalert %s  %s  score %.2f  %s %s  (version %d, %s)\n", a.ID, strings.ToUpper(a.Severity.String()), a.Score,
+			a.Subject.Kind, a.Subject.ID, a.Updates, a.At.UTC().Format("2006-01-02 15:04"))
+		for _, k := range []string{analyzer.KindHost, analyzer.KindAccount, analyzer.KindDevice, analyzer.KindLocation, analyzer.KindNetwork} {
+			if ids := byKind[k]; len(ids) > 0 {
+				fmt.Fprintf(w, "  %-9s %s\n", k+"s", strings.Join(ids, " "))
+			}
+		}
+		for _, r := range a.Reasons {
+			fmt.Fprintf(w, "  - %s\n", r.Summary)
+		}
+	}
 }
