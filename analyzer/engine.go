@@ -338,11 +338,8 @@ func (e *Engine) gift(ev *event.Event, at time.Time) {
 	}
 	h.coins += ev.Coins
 	foreign := ev.SenderCountry != "" && !sameCountry(ev.SenderCountry, h.tz, e.defTZ)
-	if foreign {
-		h.foreignCoins += ev.Coins
-		if senderNight(ev.SenderCountry, at) {
-			h.foreignNightCoins += ev.Coins
-		}
+	if foreign && senderNight(ev.SenderCountry, at) {
+		h.foreignNightCoins += ev.Coins
 	}
 	if s == nil {
 		return
@@ -429,10 +426,6 @@ func (e *Engine) post(ev *event.Event, at time.Time) {
 	if r.Score > a.lure {
 		a.lure = r.Score
 		a.lureCues = append(a.lureCues[:0], r.Lures...)
-		a.lureText = ev.Kind
-	}
-	if (ev.Kind == "ad" || ev.Kind == "post") && r.Score >= e.cfg.Recruitment.MinAdScore {
-		a.ads++
 	}
 	if r.Score >= e.cfg.Recruitment.MinAdScore {
 		// A lure makes every host this account already reached worth a new look.
@@ -490,8 +483,7 @@ func (e *Engine) link(ev *event.Event, at time.Time) {
 	case "agency":
 		h := e.host(ev.FromID)
 		h.agency = ev.ToID
-		a := e.account(ev.ToID)
-		a.agencyOf++
+		e.account(ev.ToID)
 		e.markDirty(h)
 	case "referral":
 		// from was invited by to: an invitation into hosting is a recruitment path.

@@ -50,11 +50,11 @@ type hostState struct {
 	nets    []placeRef
 
 	// money
-	coins, foreignNightCoins, foreignCoins int64
-	topCoins                               int64 // top-3 senders' coins summed per stream
-	payoutOther, payoutSelf                int64
-	payMethods                             uint8 // bit set of risky methods seen
-	beneficiaries                          []acctLink
+	coins, foreignNightCoins int64
+	topCoins                 int64 // top-3 senders' coins summed per stream
+	payoutOther, payoutSelf  int64
+	payMethods               uint8 // bit set of risky methods seen
+	beneficiaries            []acctLink
 
 	// audience
 	directives, directedGifts uint32
@@ -96,15 +96,11 @@ type acctState struct {
 
 	lure      float64 // best recruitment lure score of its ads, posts, bios, DMs
 	lureCues  []string
-	lureText  string
-	ads       uint32
 	legit     bool // bio or ad with legitimacy cues (adult-only, application address)
 	dmTargets []acctLink
 	recruits  []acctLink // DM targets that started hosting soon after
 
-	payers     []acctLink // hosts paying out to it
-	agencyOf   uint32     // hosts that declared it their agency
-	legitHosts uint32     // of those, hosts with old accounts
+	payers []acctLink // hosts paying out to it
 }
 
 type placeKind uint8
@@ -141,7 +137,6 @@ type streamState struct {
 	device    string
 	cell      string
 	net       string
-	country   string
 	directors map[uint64]time.Time // pseudonymised viewer → last directive
 	senders   map[uint64]int64
 	coins     int64
@@ -207,15 +202,6 @@ func addLink(links []acctLink, id string, coins int64, at time.Time) []acctLink 
 		return links
 	}
 	return append(links, acctLink{id: id, coins: coins, at: at})
-}
-
-func findLink(links []acctLink, id string) *acctLink {
-	for i := range links {
-		if links[i].id == id {
-			return &links[i]
-		}
-	}
-	return nil
 }
 
 func (h *hostState) isNew(cfg *Config) bool {
