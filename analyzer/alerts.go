@@ -9,7 +9,9 @@ import (
 	"time"
 )
 
-var errRestartNeeded = errors.New("window, cell precision and network prefixes cannot change without a restart")
+// ErrRestartNeeded: SetConfig was given a change that keys state (window, cell
+// precision, network prefixes); the process must restart to apply it.
+var ErrRestartNeeded = errors.New("window, cell precision and network prefixes cannot change without a restart")
 
 // alertState is one open alert: a cluster of linked hosts that reached the
 // minimum severity, and the accounts, devices and places behind them.

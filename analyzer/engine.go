@@ -91,7 +91,7 @@ func (e *Engine) SetConfig(cfg Config) error {
 	}
 	if cfg.Window != e.cfg.Window || cfg.Colocation.CellPrecision != e.cfg.Colocation.CellPrecision ||
 		cfg.Colocation.IPv4Prefix != e.cfg.Colocation.IPv4Prefix || cfg.Colocation.IPv6Prefix != e.cfg.Colocation.IPv6Prefix {
-		return errRestartNeeded
+		return ErrRestartNeeded
 	}
 	loc, _ := time.LoadLocation(cfg.DefaultTZ)
 	e.cfg, e.defTZ = cfg, loc
