@@ -32,6 +32,7 @@ type Engine struct {
 	nextSweep time.Time
 	nextEvict time.Time
 	evalGen   uint64
+	started   time.Time // event time of the first stream.start, for isNew
 	dirty     []*hostState
 	out       []Alert
 	stats     Stats
@@ -240,6 +241,9 @@ func (e *Engine) markDirty(h *hostState) {
 func (e *Engine) streamStart(ev *event.Event, at time.Time) {
 	if old := e.streams[ev.StreamID]; old != nil {
 		e.endStream(old)
+	}
+	if e.started.IsZero() {
+		e.started = at
 	}
 	h := e.host(ev.HostID)
 	if ev.Host != nil {

@@ -146,7 +146,7 @@ func (e *Engine) scoreColocation(h *hostState, ev *hostEval) float64 {
 	best := 0.0
 	kinds := 0
 	cut := e.now.Add(-e.cfg.Window)
-	hNew := h.isNew(&e.cfg)
+	hNew := e.isNew(h)
 	consider := func(ref placeRef, kind placeKind, keys []string) {
 		if !e.regular(h, ref, kind) {
 			return
@@ -169,7 +169,7 @@ func (e *Engine) scoreColocation(h *hostState, ev *hostEval) float64 {
 					continue
 				}
 				others++
-				if oh.isNew(&e.cfg) {
+				if e.isNew(oh) {
 					fresh++
 				}
 			}
@@ -278,7 +278,7 @@ func (e *Engine) scoreRecruitment(h *hostState, ev *hostEval) float64 {
 	if h.agency != "" {
 		consider(h.agency, "agency", 0.4)
 	}
-	if h.payoutOther > h.payoutSelf && h.isNew(&e.cfg) {
+	if h.payoutOther > h.payoutSelf && e.isNew(h) {
 		// Paying a lure-posting account only says "recruited" of a new host
 		// whose money mostly goes there.
 		for _, b := range h.beneficiaries {
@@ -322,19 +322,19 @@ func (e *Engine) scoreMoney(h *hostState, ev *hostEval) float64 {
 	if b != nil {
 		ev.benPayers = len(b.payers)
 		for _, p := range b.payers {
-			if ph := e.hosts[p.id]; ph != nil && ph.isNew(&e.cfg) {
+			if ph := e.hosts[p.id]; ph != nil && e.isNew(ph) {
 				ev.benNewPayers++
 			}
 		}
 		// The indicator is a beneficiary taking the coins of several new
 		// hosts: it speaks of the new ones, not of an old account that pays it.
-		if ev.benNewPayers >= mc.MinNewPayers && h.isNew(&e.cfg) {
+		if ev.benNewPayers >= mc.MinNewPayers && e.isNew(h) {
 			s += 0.3 * share
 		}
 		if b.lure >= e.cfg.Recruitment.MinAdScore {
 			s += 0.15 * share
 		}
-		if b.legit && h.agency == b.id && !h.isNew(&e.cfg) {
+		if b.legit && h.agency == b.id && !e.isNew(h) {
 			s -= 0.25
 		}
 	}

@@ -68,7 +68,7 @@ func (e *Engine) explain(i int, h *hostState, n int, hosts []*hostState) (string
 		what := map[placeKind]string{placeDevice: "one device", placeCell: "one location cell", placeNet: "one home network"}[ev.colocKind]
 		s := fmt.Sprintf("%d hosts broadcast regularly from %s", ev.colocHosts, what)
 		if ev.colocNew > 0 {
-			s += fmt.Sprintf(", %d of them new accounts", ev.colocNew+boolInt(h.isNew(&e.cfg)))
+			s += fmt.Sprintf(", %d of them new accounts", ev.colocNew+boolInt(e.isNew(h)))
 		}
 		return s + ".", map[string]any{"place": strings.TrimPrefix(ev.colocKey, "device:"), "place_kind": []string{"device", "location", "network"}[ev.colocKind],
 			"hosts": ev.colocHosts, "new_accounts": ev.colocNew}

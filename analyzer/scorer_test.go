@@ -205,3 +205,19 @@ func TestSessions(t *testing.T) {
 		t.Errorf("session money: %+v", s)
 	}
 }
+
+// Without a creation time, a host is new to hosting when Ronda had already
+// watched broadcasts for NewAccount before its first one.
+func TestNewWithoutCreationTime(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.broadcast(hostSpec{id: "early", device: "d0"}, at(0, 12), 1, streamOpt{})
+	w.broadcast(hostSpec{id: "soon", device: "d1"}, at(5, 12), 1, streamOpt{})
+	w.broadcast(hostSpec{id: "late", device: "d2"}, at(31, 12), 1, streamOpt{})
+	w.run()
+	for id, want := range map[string]bool{"early": false, "soon": false, "late": true} {
+		if got := w.e.isNew(w.e.hosts[id]); got != want {
+			t.Errorf("isNew(%s) = %v, want %v", id, got, want)
+		}
+	}
+}

@@ -204,6 +204,16 @@ func addLink(links []acctLink, id string, coins int64, at time.Time) []acctLink 
 	return append(links, acctLink{id: id, coins: coins, at: at})
 }
 
-func (h *hostState) isNew(cfg *Config) bool {
-	return !h.created.IsZero() && !h.firstStream.IsZero() && h.firstStream.Sub(h.created) < cfg.AccountAge.NewAccount
+// isNew says whether h began hosting soon after its account was created. When
+// the app sends no creation time, a host first seen broadcasting after Ronda
+// had watched broadcasts for at least NewAccount is new to hosting, which is
+// what the indicator is about; before that, newness is unknown (not new).
+func (e *Engine) isNew(h *hostState) bool {
+	if h.firstStream.IsZero() {
+		return false
+	}
+	if !h.created.IsZero() {
+		return h.firstStream.Sub(h.created) < e.cfg.AccountAge.NewAccount
+	}
+	return !e.started.IsZero() && h.firstStream.Sub(e.started) >= e.cfg.AccountAge.NewAccount
 }

@@ -96,7 +96,7 @@ func (e *Engine) registerPlaces(s *streamState) {
 				}
 				// Households and student houses stream side by side too; at a
 				// shared cell only new accounts count as shifts.
-				if pk.kind == placeCell && !(h.isNew(&e.cfg) && e.hostIsNew(o.host)) {
+				if pk.kind == placeCell && !(e.isNew(h) && e.hostIsNew(o.host)) {
 					continue
 				}
 				start := s.start.Unix()
@@ -138,7 +138,7 @@ func (e *Engine) markTogether(h *hostState, start, end time.Time) {
 
 func (e *Engine) hostIsNew(id string) bool {
 	h := e.hosts[id]
-	return h != nil && h.isNew(&e.cfg)
+	return h != nil && e.isNew(h)
 }
 
 func (e *Engine) windowDays() int {
