@@ -211,8 +211,10 @@ func TestSessions(t *testing.T) {
 func TestNewWithoutCreationTime(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
-	w.broadcast(hostSpec{id: "early", device: "d0"}, at(0, 12), 1, streamOpt{})
-	w.broadcast(hostSpec{id: "soon", device: "d1"}, at(5, 12), 1, streamOpt{})
+	for _, d := range []int{0, 12, 24} { // within the window, so nobody is evicted
+		w.broadcast(hostSpec{id: "early", device: "d0"}, at(d, 12), 1, streamOpt{})
+		w.broadcast(hostSpec{id: "soon", device: "d1"}, at(d+5, 12), 1, streamOpt{})
+	}
 	w.broadcast(hostSpec{id: "late", device: "d2"}, at(31, 12), 1, streamOpt{})
 	w.run()
 	for id, want := range map[string]bool{"early": false, "soon": false, "late": true} {
