@@ -55,12 +55,11 @@ type Server struct {
 // FreePort returns a loopback TCP port that was free a moment ago.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := freePort()
 	if err != nil {
-		t.Fatalf("chtest: free port: %v", err)
+		t.Fatalf("chtest: %v", err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return p
 }
 
 // serverCommand finds the server binary: Debian's /usr/sbin or /usr/bin
@@ -90,28 +89,67 @@ func Start(t testing.TB) *Server { return StartWith(t, Config{}) }
 // environment has CI=true: there a missing server is a failure.
 func StartWith(t testing.TB, cfg Config) *Server {
 	t.Helper()
-	bin := serverCommand()
-	if bin == nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("chtest: clickhouse-server not installed (CI=true); install it: apt-get install -y clickhouse-server clickhouse-client")
-		}
-		t.Skip("chtest: clickhouse-server not installed; apt-get install -y clickhouse-server clickhouse-client to run this test")
+	if !Available() {
+		SkipOrFail(t)
 	}
-	s := &Server{dir: t.TempDir(), bin: bin, nativePort: cfg.NativePort, httpPort: cfg.HTTPPort}
-	if s.nativePort == 0 {
-		s.nativePort = FreePort(t)
+	s, err := Launch(t.TempDir(), cfg)
+	if s != nil {
+		t.Cleanup(s.Stop)
 	}
-	if s.httpPort == 0 {
-		s.httpPort = FreePort(t)
-	}
-	if err := s.writeConfig(cfg.Extra); err != nil {
-		t.Fatalf("chtest: %v", err)
-	}
-	t.Cleanup(s.Stop)
-	if err := s.start(); err != nil {
+	if err != nil {
 		t.Fatalf("chtest: %v", err)
 	}
 	return s
+}
+
+// Launch starts a server in dir without a test, for a TestMain that shares one
+// server across a package's tests. The caller stops it (Stop) and removes dir.
+// It returns ErrNotInstalled without a binary.
+func Launch(dir string, cfg Config) (*Server, error) {
+	bin := serverCommand()
+	if bin == nil {
+		return nil, ErrNotInstalled
+	}
+	s := &Server{dir: dir, bin: bin, nativePort: cfg.NativePort, httpPort: cfg.HTTPPort}
+	var err error
+	if s.nativePort == 0 {
+		if s.nativePort, err = freePort(); err != nil {
+			return nil, err
+		}
+	}
+	if s.httpPort == 0 {
+		if s.httpPort, err = freePort(); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.writeConfig(cfg.Extra); err != nil {
+		return nil, err
+	}
+	if err := s.start(); err != nil {
+		return s, err
+	}
+	return s, nil
+}
+
+// ErrNotInstalled says no clickhouse-server binary was found.
+var ErrNotInstalled = errors.New("clickhouse-server not installed")
+
+// SkipOrFail skips a test (or fails it under CI=true) for a missing server.
+func SkipOrFail(t testing.TB) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("chtest: clickhouse-server not installed (CI=true); install it: apt-get install -y clickhouse-server clickhouse-client")
+	}
+	t.Skip("chtest: clickhouse-server not installed; apt-get install -y clickhouse-server clickhouse-client to run this test")
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // NativeAddr is host:port of the native protocol.

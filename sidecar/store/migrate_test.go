@@ -1,0 +1,82 @@
+package store
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestMigrateIdempotent(t *testing.T) {
+	s := sharedServer(t)
+	conn := connect(t, s)
+	opts := Options{Database: freshDB(t)}
+	got, err := Migrate(ctxT(t), conn, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(Migrations) {
+		t.Fatalf("first run applied %v, want all %d", got, len(Migrations))
+	}
+	got, err = Migrate(ctxT(t), conn, opts)
+	if err != nil || len(got) != 0 {
+		t.Fatalf("second run applied %v, %v; want none", got, err)
+	}
+	// Statements themselves are idempotent too: re-run every one.
+	for _, m := range Migrations {
+		for _, q := range m.SQL(opts) {
+			if err := conn.Exec(ctxT(t), q); err != nil {
+				t.Fatalf("re-run migration %d: %v\n%s", m.Version, err, q)
+			}
+		}
+	}
+	out, err := s.Client("SELECT name FROM system.tables WHERE database = '" + opts.Database + "' ORDER BY name")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tables := strings.Fields(out)
+	for _, want := range []string{"events", "signals", "stream_sessions", "alerts", "actions",
+		"schema_migrations", "trend_sessions", "trend_daily_streams", "trend_hourly_alerts"} {
+		if !slices.Contains(tables, want) {
+			t.Errorf("table %s missing; have %v", want, tables)
+		}
+	}
+	out, _ = s.Client("SELECT count() FROM " + opts.Database + ".schema_migrations FINAL")
+	if strings.TrimSpace(out) != "2" {
+		t.Errorf("schema_migrations rows %q, want 2", out)
+	}
+}
+
+func TestRetentionDropsOldPartitions(t *testing.T) {
+	s := sharedServer(t)
+	conn := connect(t, s)
+	opts := Options{Database: freshDB(t), RetentionDays: 30}
+	if _, err := Migrate(ctxT(t), conn, opts); err != nil {
+		t.Fatal(err)
+	}
+	ttl, err := SupportsTTL(conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = ApplyRetention(ctxT(t), conn, opts)
+	if !ttl && err != ErrNoTTL || ttl && err != nil {
+		t.Fatalf("ApplyRetention with ttl=%v: %v", ttl, err)
+	}
+	now := time.Date(2024, 6, 30, 12, 0, 0, 0, time.UTC)
+	for _, d := range []string{"2024-01-02", "2024-06-01", "2024-06-29"} {
+		if _, err := s.Client("INSERT INTO " + opts.Database + ".events (day, at, id, type) VALUES ('" + d + "', '" + d + " 10:00:00', 'e" + d + "', 'gift')"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := DropOlderThan(ctxT(t), conn, opts, 30, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 {
+		t.Errorf("dropped %d partitions, want 1 (2024-01-02)", n)
+	}
+	out, _ := s.Client("SELECT groupArray(toString(day)) FROM (SELECT day FROM " + opts.Database + ".events ORDER BY day)")
+	if strings.TrimSpace(out) != "['2024-06-01','2024-06-29']" {
+		t.Errorf("left %s", out)
+	}
+}
