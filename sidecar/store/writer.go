@@ -1,0 +1,606 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/sony/gobreaker/v2"
+
+	"github.com/ronda-watch/ronda/analyzer"
+	"github.com/ronda-watch/ronda/analyzer/event"
+	"github.com/ronda-watch/ronda/sidecar/spool"
+)
+
+// WriterOptions configure a Writer. Zero values take the defaults.
+type WriterOptions struct {
+	// DSN of ClickHouse (clickhouse://user:pass@host:9000/db); the Writer opens
+	// its own native LZ4 connection. Ignored when Conn is set.
+	DSN string
+	// Conn, when set, is used instead of opening DSN; the caller closes it.
+	Conn driver.Conn
+	// Schema names the database and cluster (the same Options as Migrate).
+	Schema Options
+	// Pseudonymizer holds the HMAC key for viewer ids and the coarsening of
+	// places and addresses.
+	Pseudonymizer Pseudonymizer
+	// BatchRows flushes a table's buffer at this many rows. Default 10000.
+	BatchRows int
+	// FlushInterval flushes a non-empty buffer at this age. Default 1s.
+	FlushInterval time.Duration
+	// BufferRows bounds each table's in-memory buffer; rows past it are
+	// dropped (reason buffer_full). Default 20 × BatchRows.
+	BufferRows int
+	// InsertTimeout bounds one insert. Default 10s.
+	InsertTimeout time.Duration
+	// BreakerFailures consecutive failed inserts open the breaker. Default 3.
+	BreakerFailures uint32
+	// BreakerTimeout is how long the breaker stays open before one trial
+	// insert. Default 5s.
+	BreakerTimeout time.Duration
+	// Spool receives batches that cannot be written; the caller opens and
+	// closes it. Without Spool or SpoolDir such batches are dropped (reason
+	// no_spool).
+	Spool *spool.Spool
+	// SpoolDir, when Spool is nil, is opened (and closed by Close) with
+	// SpoolMaxBytes and the RejectNew policy: when full, new batches are dropped
+	// with reason spool_full, counted and logged, and what is spooled is kept.
+	SpoolDir      string
+	SpoolMaxBytes int64
+	// Registerer receives the metrics; nil registers none.
+	Registerer prometheus.Registerer
+	// Logger; nil discards.
+	Logger *slog.Logger
+	// Now is the clock for the ingested column; default time.Now.
+	Now func() time.Time
+}
+
+func (o *WriterOptions) validate() error {
+	if o.DSN == "" && o.Conn == nil {
+		return errors.New("writer: want DSN or Conn")
+	}
+	if err := o.Schema.validate(); err != nil {
+		return err
+	}
+	if o.BatchRows <= 0 {
+		o.BatchRows = 10000
+	}
+	if o.FlushInterval <= 0 {
+		o.FlushInterval = time.Second
+	}
+	if o.BufferRows <= 0 {
+		o.BufferRows = 20 * o.BatchRows
+	}
+	if o.BufferRows < o.BatchRows {
+		return fmt.Errorf("writer: BufferRows %d below BatchRows %d", o.BufferRows, o.BatchRows)
+	}
+	if o.InsertTimeout <= 0 {
+		o.InsertTimeout = 10 * time.Second
+	}
+	if o.BreakerFailures == 0 {
+		o.BreakerFailures = 3
+	}
+	if o.BreakerTimeout <= 0 {
+		o.BreakerTimeout = 5 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return nil
+}
+
+// Drop reasons, the label of ronda_store_rows_dropped_total.
+const (
+	DropBufferFull  = "buffer_full"  // the table's buffer was full (ClickHouse and spool too slow)
+	DropSpoolFull   = "spool_full"   // a failed batch did not fit in the spool
+	DropSpoolError  = "spool_error"  // the spool refused the batch for another reason
+	DropNoSpool     = "no_spool"     // a failed batch and no spool configured
+	DropUndecodable = "undecodable"  // a spooled record this version cannot read
+	DropClosed      = "closed"       // a row offered after Close
+	DropNotKept     = "not_kept"     // an event type the store does not keep (chat, heartbeat)
+)
+
+type tableBuf struct {
+	rows  []Row
+	since time.Time // when the oldest buffered row arrived
+}
+
+// Writer batches rows into ClickHouse. Its intake methods never block: rows go
+// into bounded per-table buffers, flushed by size or age by Run. A failed insert,
+// or any insert while the breaker is open or older batches wait in the spool,
+// sends the batch to the spool, which Run drains in order once ClickHouse is back.
+type Writer struct {
+	opts     WriterOptions
+	conn     driver.Conn
+	ownConn  bool
+	sp       *spool.Spool
+	ownSpool bool
+	cb       *gobreaker.CircuitBreaker[struct{}]
+	m        *metrics
+	log      *slog.Logger
+
+	mu     sync.Mutex
+	bufs   map[string]*tableBuf
+	closed bool
+	kick   chan struct{}
+
+	flushMu sync.Mutex // one flusher at a time: keeps batches in order
+
+	runMu     sync.Mutex
+	runCancel context.CancelFunc
+	runDone   chan struct{}
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// NewWriter validates opts, opens the connection (lazily: ClickHouse may be away
+// at start) and the spool.
+func NewWriter(opts WriterOptions) (*Writer, error) {
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	w := &Writer{opts: opts, conn: opts.Conn, sp: opts.Spool, log: opts.Logger,
+		bufs: map[string]*tableBuf{}, kick: make(chan struct{}, 1)}
+	if w.conn == nil {
+		o, err := clickhouse.ParseDSN(opts.DSN)
+		if err != nil {
+			return nil, fmt.Errorf("writer: clickhouse dsn: %w", err)
+		}
+		o.Protocol = clickhouse.Native
+		o.Compression = &clickhouse.Compression{Method: clickhouse.CompressionLZ4}
+		o.DialTimeout = min(opts.InsertTimeout, 5*time.Second)
+		o.ReadTimeout = opts.InsertTimeout
+		if opts.Schema.Cluster != "" {
+			if o.Settings == nil {
+				o.Settings = clickhouse.Settings{}
+			}
+			// Acknowledge an insert only once every shard has it, not when it is
+			// queued on the receiving node.
+			o.Settings["insert_distributed_sync"] = 1
+		}
+		conn, err := clickhouse.Open(o)
+		if err != nil {
+			return nil, fmt.Errorf("writer: open clickhouse: %w", err)
+		}
+		w.conn, w.ownConn = conn, true
+	}
+	if w.sp == nil && opts.SpoolDir != "" {
+		sp, err := spool.Open(spool.Options{Dir: opts.SpoolDir, MaxBytes: opts.SpoolMaxBytes,
+			Full: spool.RejectNew, Logger: opts.Logger})
+		if err != nil {
+			if w.ownConn {
+				w.conn.Close()
+			}
+			return nil, fmt.Errorf("writer: %w", err)
+		}
+		w.sp, w.ownSpool = sp, true
+	}
+	w.m = newMetrics(opts.Registerer)
+	w.cb = gobreaker.NewCircuitBreaker[struct{}](gobreaker.Settings{
+		Name:        "clickhouse",
+		MaxRequests: 1,
+		Timeout:     opts.BreakerTimeout,
+		ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= opts.BreakerFailures },
+		OnStateChange: func(_ string, from, to gobreaker.State) {
+			w.m.breaker.Set(float64(to))
+			w.log.Warn("clickhouse breaker", "from", from.String(), "to", to.String())
+		},
+	})
+	return w, nil
+}
+
+// Event queues an event worth keeping (see Keep); others are counted as not_kept.
+func (w *Writer) Event(ev *event.Event) {
+	if !Keep(ev.Type) {
+		w.m.dropped.WithLabelValues(TableEvents, DropNotKept).Inc()
+		return
+	}
+	r := w.opts.Pseudonymizer.NewEventRow(ev, w.opts.Now())
+	w.add(&r)
+}
+
+// Signal queues a detector's signal.
+func (w *Writer) Signal(s analyzer.Signal) {
+	r := NewSignalRow(s, w.opts.Now())
+	w.add(&r)
+}
+
+// Session queues an ended broadcast.
+func (w *Writer) Session(s analyzer.Session) {
+	r := NewSessionRow(s, w.opts.Now())
+	w.add(&r)
+}
+
+// Alert queues one alert version.
+func (w *Writer) Alert(a analyzer.Alert) {
+	r := NewAlertRow(a, w.opts.Now())
+	w.add(&r)
+}
+
+// Action queues a moderator action.
+func (w *Writer) Action(a ActionRow) {
+	r := NewActionRow(a, w.opts.Now())
+	w.add(&r)
+}
+
+func (w *Writer) add(r Row) {
+	t := r.table()
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		w.m.dropped.WithLabelValues(t, DropClosed).Inc()
+		return
+	}
+	b := w.bufs[t]
+	if b == nil {
+		b = &tableBuf{}
+		w.bufs[t] = b
+	}
+	if len(b.rows) >= w.opts.BufferRows {
+		w.mu.Unlock()
+		w.m.dropped.WithLabelValues(t, DropBufferFull).Inc()
+		return
+	}
+	if len(b.rows) == 0 {
+		b.since = time.Now()
+	}
+	b.rows = append(b.rows, r)
+	full := len(b.rows) >= w.opts.BatchRows
+	w.mu.Unlock()
+	if full {
+		select {
+		case w.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Run flushes buffers by size and age and drains the spool while ClickHouse
+// answers, until ctx ends or Close is called. Close flushes what is left.
+func (w *Writer) Run(ctx context.Context) error {
+	w.runMu.Lock()
+	if w.runDone != nil {
+		w.runMu.Unlock()
+		return errors.New("writer: Run called twice")
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	w.runCancel, w.runDone = cancel, make(chan struct{})
+	done := w.runDone
+	w.runMu.Unlock()
+	defer close(done)
+	defer cancel()
+
+	tick := time.NewTicker(min(w.opts.FlushInterval/2, 250*time.Millisecond))
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-w.kick:
+		case <-tick.C:
+		}
+		w.flush(ctx, false)
+		w.drain(ctx)
+		w.updateSpoolGauge()
+	}
+}
+
+// take removes up to BatchRows rows of each table that is due.
+func (w *Writer) take(all bool) [][]Row {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out [][]Row
+	for _, t := range tableOrder {
+		b := w.bufs[t]
+		if b == nil {
+			continue
+		}
+		for len(b.rows) > 0 && (all || len(b.rows) >= w.opts.BatchRows || time.Since(b.since) >= w.opts.FlushInterval) {
+			n := min(len(b.rows), w.opts.BatchRows)
+			batch := make([]Row, n)
+			copy(batch, b.rows[:n])
+			b.rows = append(b.rows[:0], b.rows[n:]...)
+			out = append(out, batch)
+			if len(b.rows) < w.opts.BatchRows && !all {
+				break
+			}
+		}
+		if len(b.rows) > 0 {
+			b.since = time.Now() // the rest waits a full interval at most once more
+		}
+	}
+	return out
+}
+
+// tableOrder writes alerts' inputs before alerts.
+var tableOrder = []string{TableEvents, TableSignals, TableSessions, TableAlerts, TableActions}
+
+func (w *Writer) flush(ctx context.Context, all bool) {
+	w.flushMu.Lock()
+	defer w.flushMu.Unlock()
+	for _, batch := range w.take(all) {
+		w.write(ctx, batch)
+	}
+}
+
+// write inserts one batch, or spools it when older batches wait in the spool
+// (order), the breaker is open, or the insert fails.
+func (w *Writer) write(ctx context.Context, batch []Row) {
+	t := batch[0].table()
+	if w.sp == nil || w.sp.Len() == 0 {
+		err := w.insert(ctx, t, batch)
+		if err == nil {
+			return
+		}
+		w.log.Warn("clickhouse insert failed; spooling", "table", t, "rows", len(batch), "err", err)
+	}
+	w.spoolBatch(t, batch)
+}
+
+func (w *Writer) spoolBatch(t string, batch []Row) {
+	if w.sp == nil {
+		w.m.dropped.WithLabelValues(t, DropNoSpool).Add(float64(len(batch)))
+		w.log.Error("batch dropped: no spool", "table", t, "rows", len(batch))
+		return
+	}
+	rec, err := encodeBatch(t, batch)
+	if err == nil {
+		err = w.sp.Append(rec)
+	}
+	switch {
+	case err == nil:
+		w.m.spooled.WithLabelValues(t).Add(float64(len(batch)))
+	case errors.Is(err, spool.ErrFull):
+		w.m.dropped.WithLabelValues(t, DropSpoolFull).Add(float64(len(batch)))
+		w.log.Error("batch dropped: spool full", "table", t, "rows", len(batch))
+	default:
+		w.m.dropped.WithLabelValues(t, DropSpoolError).Add(float64(len(batch)))
+		w.log.Error("batch dropped: spool error", "table", t, "rows", len(batch), "err", err)
+	}
+}
+
+// insert sends one batch through the breaker with a bounded context.
+func (w *Writer) insert(ctx context.Context, t string, batch []Row) error {
+	_, err := w.cb.Execute(func() (struct{}, error) {
+		ictx, cancel := context.WithTimeout(ctx, w.opts.InsertTimeout)
+		defer cancel()
+		start := time.Now()
+		err := w.send(ictx, t, batch)
+		res := "ok"
+		if err != nil {
+			res = "error"
+		}
+		w.m.latency.WithLabelValues(t, res).Observe(time.Since(start).Seconds())
+		return struct{}{}, err
+	})
+	if err != nil {
+		return err
+	}
+	w.m.batch.WithLabelValues(t).Observe(float64(len(batch)))
+	w.m.written.WithLabelValues(t).Add(float64(len(batch)))
+	return nil
+}
+
+func (w *Writer) send(ctx context.Context, t string, batch []Row) error {
+	q := "INSERT INTO " + w.opts.Schema.Qualified(t) + " (" + strings.Join(quoteAll(columnsOf[t]), ", ") + ")"
+	b, err := w.conn.PrepareBatch(ctx, q)
+	if err != nil {
+		return fmt.Errorf("prepare %s: %w", t, err)
+	}
+	for _, r := range batch {
+		if err := b.Append(r.values()...); err != nil {
+			b.Abort()
+			return fmt.Errorf("append %s: %w", t, err)
+		}
+	}
+	if err := b.Send(); err != nil {
+		return fmt.Errorf("send %s: %w", t, err)
+	}
+	return nil
+}
+
+func quoteAll(cols []string) []string {
+	out := make([]string, len(cols))
+	for i, c := range cols {
+		out[i] = quoteIdent(c)
+	}
+	return out
+}
+
+// drain replays spooled batches in order while inserts succeed.
+func (w *Writer) drain(ctx context.Context) {
+	if w.sp == nil || w.sp.Len() == 0 || w.cb.State() == gobreaker.StateOpen {
+		return
+	}
+	w.flushMu.Lock()
+	defer w.flushMu.Unlock()
+	err := w.sp.Drain(ctx, func(rec []byte) error {
+		t, batch, err := decodeBatch(rec)
+		if err != nil {
+			w.m.dropped.WithLabelValues(t, DropUndecodable).Inc()
+			w.log.Error("spooled batch undecodable; dropped", "err", err)
+			return nil
+		}
+		if err := w.insert(ctx, t, batch); err != nil {
+			return err
+		}
+		w.m.drained.WithLabelValues(t).Add(float64(len(batch)))
+		return nil
+	})
+	if err != nil && ctx.Err() == nil {
+		w.log.Warn("spool drain paused", "err", err)
+	}
+}
+
+func (w *Writer) updateSpoolGauge() {
+	if w.sp != nil {
+		w.m.spoolBytes.Set(float64(w.sp.Stats().Bytes))
+	}
+}
+
+// Close stops intake and Run, then writes what is buffered: to ClickHouse when it
+// answers within ctx and nothing waits in the spool, to the spool otherwise.
+// Safe twice and on nil.
+func (w *Writer) Close(ctx context.Context) error {
+	if w == nil {
+		return nil
+	}
+	w.closeOnce.Do(func() {
+		w.mu.Lock()
+		w.closed = true
+		w.mu.Unlock()
+		w.runMu.Lock()
+		cancel, done := w.runCancel, w.runDone
+		w.runMu.Unlock()
+		if cancel != nil {
+			cancel()
+			<-done
+		}
+		if ctx.Err() == nil {
+			w.drain(ctx)
+		}
+		w.flush(ctx, true) // with ctx ended, inserts fail fast and batches spool
+		w.updateSpoolGauge()
+		if w.ownSpool {
+			w.closeErr = errors.Join(w.closeErr, w.sp.Close())
+		}
+		if w.ownConn {
+			w.closeErr = errors.Join(w.closeErr, w.conn.Close())
+		}
+	})
+	return w.closeErr
+}
+
+// Spooled reports the records waiting in the spool.
+func (w *Writer) Spooled() int {
+	if w.sp == nil {
+		return 0
+	}
+	return w.sp.Len()
+}
+
+// BreakerState is the breaker's state: closed, half-open or open.
+func (w *Writer) BreakerState() gobreaker.State { return w.cb.State() }
+
+// Spool record format, version 1: one byte 0x01, then a JSON object
+// {"table": name, "columns": [...], "rows": [{column: value, ...}, ...]}, each
+// row the table's Row type as JSON (keys are column names). The column list
+// documents what was written; decoding maps keys to the current Row type, so a
+// later version can still read old records.
+const spoolVersion = 1
+
+type spoolBatch struct {
+	Table   string          `json:"table"`
+	Columns []string        `json:"columns"`
+	Rows    json.RawMessage `json:"rows"`
+}
+
+func encodeBatch(t string, batch []Row) ([]byte, error) {
+	rows, err := json.Marshal(batch)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s batch: %w", t, err)
+	}
+	b, err := json.Marshal(spoolBatch{Table: t, Columns: columnsOf[t], Rows: rows})
+	if err != nil {
+		return nil, fmt.Errorf("encode %s batch: %w", t, err)
+	}
+	return append([]byte{spoolVersion}, b...), nil
+}
+
+func decodeBatch(rec []byte) (string, []Row, error) {
+	if len(rec) == 0 || rec[0] != spoolVersion {
+		return "", nil, fmt.Errorf("spool record version %v: want %d", rec[:min(1, len(rec))], spoolVersion)
+	}
+	var sb spoolBatch
+	if err := json.Unmarshal(rec[1:], &sb); err != nil {
+		return "", nil, fmt.Errorf("decode spool record: %w", err)
+	}
+	var out []Row
+	switch sb.Table {
+	case TableEvents:
+		out, err := decodeRows[EventRow](sb.Rows)
+		return sb.Table, out, err
+	case TableSignals:
+		out, err := decodeRows[SignalRow](sb.Rows)
+		return sb.Table, out, err
+	case TableSessions:
+		out, err := decodeRows[SessionRow](sb.Rows)
+		return sb.Table, out, err
+	case TableAlerts:
+		out, err := decodeRows[AlertRow](sb.Rows)
+		return sb.Table, out, err
+	case TableActions:
+		out, err := decodeRows[ActionRow](sb.Rows)
+		return sb.Table, out, err
+	}
+	return sb.Table, out, fmt.Errorf("spool record for unknown table %q", sb.Table)
+}
+
+func decodeRows[T any, P interface {
+	*T
+	Row
+}](raw json.RawMessage) ([]Row, error) {
+	var rows []T
+	if err := json.Unmarshal(raw, &rows); err != nil {
+		return nil, fmt.Errorf("decode spooled rows: %w", err)
+	}
+	if len(rows) == 0 {
+		return nil, errors.New("empty spooled batch")
+	}
+	out := make([]Row, len(rows))
+	for i := range rows {
+		out[i] = P(&rows[i])
+	}
+	return out, nil
+}
+
+type metrics struct {
+	batch      *prometheus.HistogramVec
+	latency    *prometheus.HistogramVec
+	breaker    prometheus.Gauge
+	spoolBytes prometheus.Gauge
+	dropped    *prometheus.CounterVec
+	written    *prometheus.CounterVec
+	spooled    *prometheus.CounterVec
+	drained    *prometheus.CounterVec
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		batch: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "ronda_store_batch_rows", Help: "Rows per batch written to ClickHouse.",
+			Buckets: prometheus.ExponentialBuckets(1, 4, 9)}, []string{"table"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "ronda_store_insert_seconds", Help: "Latency of one batch insert, by result.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 3, 10)}, []string{"table", "result"}),
+		breaker: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "ronda_store_breaker_state", Help: "ClickHouse circuit breaker: 0 closed, 1 half-open, 2 open."}),
+		spoolBytes: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "ronda_store_spool_bytes", Help: "Bytes of spool segments on disk."}),
+		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ronda_store_rows_dropped_total", Help: "Rows not written and not spooled, by reason."},
+			[]string{"table", "reason"}),
+		written: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ronda_store_rows_written_total", Help: "Rows inserted into ClickHouse (drained ones included)."},
+			[]string{"table"}),
+		spooled: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ronda_store_rows_spooled_total", Help: "Rows written to the disk spool."}, []string{"table"}),
+		drained: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ronda_store_rows_drained_total", Help: "Spooled rows inserted into ClickHouse."}, []string{"table"}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.batch, m.latency, m.breaker, m.spoolBytes, m.dropped, m.written, m.spooled, m.drained)
+	}
+	return m
+}
