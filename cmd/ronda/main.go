@@ -52,6 +52,7 @@ type command struct {
 
 var commands = []command{
 	{"replay", "replay an event file through the analyzer, optionally scored against labels", cmdReplay},
+	{"migrate", "create or upgrade the ClickHouse schema", cmdMigrate},
 	{"simulate", "generate a synthetic world of events and its labels", cmdSimulate},
 	{"demo", "simulate a world and replay it with its labels (the first thing to run)", cmdDemo},
 	{"check-config", "check a configuration file and print the effective configuration", cmdCheckConfig},

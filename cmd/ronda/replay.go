@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/ronda-watch/ronda/analyzer"
 	"github.com/ronda-watch/ronda/analyzer/backtest"
 	"github.com/ronda-watch/ronda/sidecar/replay"
+	"github.com/ronda-watch/ronda/sidecar/store"
 )
 
 func cmdReplay(ctx context.Context, e *env, args []string) error {
@@ -36,6 +38,10 @@ FAIL in the summary, which goes to stdout.`, `
 	var cpuProfile, memProfile string
 	fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the replay here (go tool pprof)")
 	fs.StringVar(&memProfile, "memprofile", "", "write a heap profile here at the end of the replay, before the engine is released")
+	var chDSN, chDB, chSpool string
+	fs.StringVar(&chDSN, "clickhouse", "", "also write events, signals, sessions and alerts to ClickHouse at this DSN (migrates the schema first)")
+	fs.StringVar(&chDB, "clickhouse-db", "ronda", "ClickHouse database, with --clickhouse")
+	fs.StringVar(&chSpool, "clickhouse-spool", "", "spool directory for batches ClickHouse does not take, with --clickhouse (default: none, such batches are counted as dropped)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -75,7 +81,21 @@ FAIL in the summary, which goes to stdout.`, `
 	if err != nil {
 		return err
 	}
+	var w *store.Writer
+	if chDSN != "" {
+		if w, err = startStore(ctx, e, chDSN, chDB, chSpool, &o); err != nil {
+			stopProfiles()
+			return err
+		}
+	}
 	s, err := replay.Run(ctx, o)
+	if w != nil {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+		if cerr := w.Close(cctx); cerr != nil && err == nil {
+			err = fmt.Errorf("clickhouse writer: %w", cerr)
+		}
+		cancel()
+	}
 	if perr := stopProfiles(); perr != nil && err == nil {
 		err = perr
 	}
@@ -105,4 +125,42 @@ func loadConfig(path string) (analyzer.Config, error) {
 		return analyzer.Config{}, fmt.Errorf("config %s: %w", path, err)
 	}
 	return cfg, nil
+}
+
+// startStore migrates the schema and starts the one ClickHouse writer, wired into
+// the replay: events, the engine's signals and sessions, and every alert version.
+// The HMAC key for viewer pseudonyms comes from RONDA_PSEUDONYM_KEY; without it
+// viewer ids are not kept.
+func startStore(ctx context.Context, e *env, dsn, db, spoolDir string, o *replay.Options) (*store.Writer, error) {
+	schema := store.Options{Database: db}
+	mctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	conn, err := store.Open(mctx, dsn)
+	if err != nil {
+		return nil, err
+	}
+	_, err = store.Migrate(mctx, conn, schema)
+	conn.Close()
+	if err != nil {
+		return nil, err
+	}
+	w, err := store.NewWriter(store.WriterOptions{DSN: dsn, Schema: schema, SpoolDir: spoolDir, Logger: e.log, Block: true,
+		Pseudonymizer: store.Pseudonymizer{Key: []byte(os.Getenv("RONDA_PSEUDONYM_KEY"))}})
+	if err != nil {
+		return nil, err
+	}
+	go w.Run(context.WithoutCancel(ctx)) // stopped by Close, which flushes
+	sink := o.Sink
+	o.Sink = func(a analyzer.Alert) {
+		w.Alert(a)
+		if sink != nil {
+			sink(a)
+		}
+	}
+	o.OnEvent = w.Event
+	o.Engine = func(eng *analyzer.Engine) {
+		eng.OnSignal = w.Signal
+		eng.OnSession = w.Session
+	}
+	return w, nil
 }

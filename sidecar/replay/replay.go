@@ -56,6 +56,12 @@ type Options struct {
 	Now func() time.Time
 	// Sink, when set, receives every alert version as it is raised.
 	Sink func(analyzer.Alert)
+	// OnEvent, when set, receives every event the engine analyses, before it is
+	// applied; the event is only valid during the call (a store copies what it keeps).
+	OnEvent func(*event.Event)
+	// Engine, when set, is called once with the engine before the first event:
+	// where a caller sets Engine.OnSignal and Engine.OnSession.
+	Engine func(*analyzer.Engine)
 	// Logger receives warnings (the first rejected lines); nil logs nothing.
 	Logger *slog.Logger
 	// Done, when set, runs after the last event is analysed and before the
@@ -150,6 +156,9 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 		tracker = backtest.NewTracker(l)
 	}
 
+	if opts.Engine != nil {
+		opts.Engine(eng)
+	}
 	r := &run{opts: opts, eng: eng, tracker: tracker, severity: make(map[string]analyzer.Severity)}
 	defer r.close()
 	if err := r.open(); err != nil {
@@ -343,6 +352,9 @@ func (r *run) apply(ev *event.Event) {
 	r.events++
 	if r.tracker != nil {
 		r.tracker.Event(ev)
+	}
+	if r.opts.OnEvent != nil {
+		r.opts.OnEvent(ev)
 	}
 	if alerts := r.eng.Apply(ev); len(alerts) > 0 {
 		r.emit(alerts)

@@ -39,6 +39,10 @@ type WriterOptions struct {
 	// BufferRows bounds each table's in-memory buffer; rows past it are
 	// dropped (reason buffer_full). Default 20 × BatchRows.
 	BufferRows int
+	// Block makes the intake methods wait for room instead of dropping when a
+	// buffer is full: for replay, where back-pressure on the reader is right. The
+	// live service leaves it false so intake never waits on ClickHouse.
+	Block bool
 	// InsertTimeout bounds one insert. Default 10s.
 	InsertTimeout time.Duration
 	// BreakerFailures consecutive failed inserts open the breaker. Default 3.
@@ -132,13 +136,14 @@ type Writer struct {
 
 	mu     sync.Mutex
 	bufs   map[string]*tableBuf
+	room   *sync.Cond // signalled when take frees buffer space (Block)
 	closed bool
 	kick   chan struct{}
 
 	flushMu sync.Mutex // one flusher at a time: keeps batches in order
 
 	runMu     sync.Mutex
-	runCancel context.CancelFunc
+	runCancel func() // stops Run's loop
 	runDone   chan struct{}
 	closeOnce sync.Once
 	closeErr  error
@@ -152,6 +157,7 @@ func NewWriter(opts WriterOptions) (*Writer, error) {
 	}
 	w := &Writer{opts: opts, conn: opts.Conn, sp: opts.Spool, log: opts.Logger,
 		bufs: map[string]*tableBuf{}, kick: make(chan struct{}, 1)}
+	w.room = sync.NewCond(&w.mu)
 	if w.conn == nil {
 		o, err := clickhouse.ParseDSN(opts.DSN)
 		if err != nil {
@@ -247,7 +253,14 @@ func (w *Writer) add(r Row) {
 		b = &tableBuf{}
 		w.bufs[t] = b
 	}
-	if len(b.rows) >= w.opts.BufferRows {
+	for w.opts.Block && len(b.rows) >= w.opts.BufferRows && !w.closed {
+		select {
+		case w.kick <- struct{}{}:
+		default:
+		}
+		w.room.Wait()
+	}
+	if len(b.rows) >= w.opts.BufferRows || w.closed {
 		w.mu.Unlock()
 		w.m.dropped.WithLabelValues(t, DropBufferFull).Inc()
 		return
@@ -274,18 +287,21 @@ func (w *Writer) Run(ctx context.Context) error {
 		w.runMu.Unlock()
 		return errors.New("writer: Run called twice")
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	w.runCancel, w.runDone = cancel, make(chan struct{})
+	// Close stops the loop between batches, never in the middle of an insert:
+	// inserts see ctx, not the stop.
+	stop := make(chan struct{})
+	w.runCancel, w.runDone = sync.OnceFunc(func() { close(stop) }), make(chan struct{})
 	done := w.runDone
 	w.runMu.Unlock()
 	defer close(done)
-	defer cancel()
 
 	tick := time.NewTicker(min(w.opts.FlushInterval/2, 250*time.Millisecond))
 	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
+			return nil
+		case <-stop:
 			return nil
 		case <-w.kick:
 		case <-tick.C:
@@ -300,13 +316,16 @@ func (w *Writer) Run(ctx context.Context) error {
 func (w *Writer) take(all bool) [][]Row {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	defer w.room.Broadcast()
 	var out [][]Row
 	for _, t := range tableOrder {
 		b := w.bufs[t]
 		if b == nil {
 			continue
 		}
+		took := false
 		for len(b.rows) > 0 && (all || len(b.rows) >= w.opts.BatchRows || time.Since(b.since) >= w.opts.FlushInterval) {
+			took = true
 			n := min(len(b.rows), w.opts.BatchRows)
 			batch := make([]Row, n)
 			copy(batch, b.rows[:n])
@@ -316,8 +335,8 @@ func (w *Writer) take(all bool) [][]Row {
 				break
 			}
 		}
-		if len(b.rows) > 0 {
-			b.since = time.Now() // the rest waits a full interval at most once more
+		if took && len(b.rows) > 0 {
+			b.since = time.Now() // the rest waits one more interval at most
 		}
 	}
 	return out
@@ -459,6 +478,7 @@ func (w *Writer) Close(ctx context.Context) error {
 	w.closeOnce.Do(func() {
 		w.mu.Lock()
 		w.closed = true
+		w.room.Broadcast()
 		w.mu.Unlock()
 		w.runMu.Lock()
 		cancel, done := w.runCancel, w.runDone

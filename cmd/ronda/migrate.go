@@ -1,0 +1,52 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/ronda-watch/ronda/sidecar/store"
+)
+
+func cmdMigrate(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "migrate", "--clickhouse DSN [flags]", `
+Create or upgrade Ronda's ClickHouse schema: apply the numbered migrations not yet
+recorded in the database's schema_migrations table. Safe to run any number of times.
+On a cluster, run it against every shard with --cluster.`, `
+  ronda migrate --clickhouse clickhouse://default@127.0.0.1:9000/default
+  ronda migrate --clickhouse clickhouse://default@shard1:9000/default --cluster ronda --database ronda`)
+	var (
+		dsn  string
+		opts store.Options
+	)
+	fs.StringVar(&dsn, "clickhouse", "", "ClickHouse DSN, native protocol (required)")
+	fs.StringVar(&opts.Database, "database", "ronda", "database for Ronda's tables")
+	fs.StringVar(&opts.Cluster, "cluster", "", "cluster name of remote_servers: local tables plus Distributed tables")
+	fs.IntVar(&opts.RetentionDays, "retention-days", 0, "keep this many days: a TTL where the server has one (19.6+); 0 keeps all")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if dsn == "" {
+		return usagef("--clickhouse is required")
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	conn, err := store.Open(ctx, dsn)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	applied, err := store.Migrate(ctx, conn, opts)
+	if err != nil {
+		return err
+	}
+	switch err := store.ApplyRetention(ctx, conn, opts); err {
+	case nil:
+	case store.ErrNoTTL:
+		e.log.Warn("server has no TTL: old days are dropped by the writer's retention (DropOlderThan)", "days", opts.RetentionDays)
+	default:
+		return err
+	}
+	fmt.Fprintf(e.stdout, "database %s: applied migrations %v (%d known)\n", opts.Database, applied, len(store.Migrations))
+	return nil
+}
