@@ -412,6 +412,10 @@ func (w *Writer) insert(ctx context.Context, t string, batch []Row) error {
 }
 
 func (w *Writer) send(ctx context.Context, t string, batch []Row) error {
+	if w.opts.Schema.Cluster != "" {
+		// Acknowledged only once every shard has the rows (an injected Conn too).
+		ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"insert_distributed_sync": 1}))
+	}
 	q := "INSERT INTO " + w.opts.Schema.Qualified(t) + " (" + strings.Join(quoteAll(columnsOf[t]), ", ") + ")"
 	b, err := w.conn.PrepareBatch(ctx, q)
 	if err != nil {
