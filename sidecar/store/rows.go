@@ -303,8 +303,7 @@ func (p Pseudonymizer) NewEventRow(ev *event.Event, ingested time.Time) EventRow
 	case event.TypeLink:
 		r.AccountID, r.Counterpart, r.Kind = ev.FromID, ev.ToID, ev.Rel
 	case event.TypePayout:
-		r.Counterpart, r.Amount, r.Currency, r.Method = ev.ToAccount, ev.Amount, ev.Currency, ev.Method
-		r.Kind = ev.Kind
+		r.Counterpart, r.Coins, r.Amount, r.Currency, r.Method = ev.ToAccount, ev.Coins, ev.Amount, ev.Currency, ev.Method
 	case event.TypeSignal:
 		r.Kind, r.Score, r.Counterpart = ev.Label, ev.Score, ev.ToID
 		if r.Kind == "" {
