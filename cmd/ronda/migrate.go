@@ -43,7 +43,13 @@ On a cluster, run it against every shard with --cluster.`, `
 	switch err := store.ApplyRetention(ctx, conn, opts); err {
 	case nil:
 	case store.ErrNoTTL:
-		e.log.Warn("server has no TTL: old days are dropped by the writer's retention (DropOlderThan)", "days", opts.RetentionDays)
+		// No table TTL (before 19.6): drop the day partitions past the limit now.
+		// Run migrate daily (cron, a systemd timer) to keep retention going.
+		n, err := store.DropOlderThan(ctx, conn, opts, opts.RetentionDays, time.Now())
+		if err != nil {
+			return err
+		}
+		e.log.Info("server has no TTL: dropped day partitions past the retention; run migrate daily to keep it", "days", opts.RetentionDays, "partitions", n)
 	default:
 		return err
 	}
