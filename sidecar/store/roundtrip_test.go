@@ -40,7 +40,7 @@ func sampleRows() []Row {
 		Minutes: 90, NightMinutes: 60, Device: "d1", Cell: "wdw4f8x", Network: "203.0.113.0/24", TZ: "Asia/Manila",
 		Coins: 1500, ForeignCoins: 1000, Gifts: 7, Heartbeats: 90, Private: 30, DirectedGifts: 2}, ing)
 	a := NewAlertRow(analyzer.Alert{ID: "al1", At: t0.Add(time.Hour), Severity: analyzer.SeverityHigh, Score: 0.9,
-		Subject: analyzer.EntityRef{Kind: "host", ID: "h1"},
+		Subject:  analyzer.EntityRef{Kind: "host", ID: "h1"},
 		Entities: []analyzer.EntityRef{{Kind: "host", ID: "h1"}, {Kind: "account", ID: "a1"}, {Kind: "location", ID: "wdw4f8x"}},
 		Reasons:  []analyzer.Reason{{Detector: "night", Score: 0.5, Summary: "x", Evidence: map[string]any{"n": 1}}},
 		Updates:  2}, ing)

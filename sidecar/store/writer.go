@@ -106,13 +106,13 @@ func (o *WriterOptions) validate() error {
 
 // Drop reasons, the label of ronda_store_rows_dropped_total.
 const (
-	DropBufferFull  = "buffer_full"  // the table's buffer was full (ClickHouse and spool too slow)
-	DropSpoolFull   = "spool_full"   // a failed batch did not fit in the spool
-	DropSpoolError  = "spool_error"  // the spool refused the batch for another reason
-	DropNoSpool     = "no_spool"     // a failed batch and no spool configured
-	DropUndecodable = "undecodable"  // a spooled record this version cannot read
-	DropClosed      = "closed"       // a row offered after Close
-	DropNotKept     = "not_kept"     // an event type the store does not keep (chat, heartbeat)
+	DropBufferFull  = "buffer_full" // the table's buffer was full (ClickHouse and spool too slow)
+	DropSpoolFull   = "spool_full"  // a failed batch did not fit in the spool
+	DropSpoolError  = "spool_error" // the spool refused the batch for another reason
+	DropNoSpool     = "no_spool"    // a failed batch and no spool configured
+	DropUndecodable = "undecodable" // a spooled record this version cannot read
+	DropClosed      = "closed"      // a row offered after Close
+	DropNotKept     = "not_kept"    // an event type the store does not keep (chat, heartbeat)
 )
 
 type tableBuf struct {
