@@ -127,40 +127,10 @@ func loadConfig(path string) (analyzer.Config, error) {
 	return cfg, nil
 }
 
-// startStore migrates the schema and starts the one ClickHouse writer, wired into
-// the replay: events, the engine's signals and sessions, and every alert version.
-// The HMAC key for viewer pseudonyms comes from RONDA_PSEUDONYM_KEY; without it
-// viewer ids are not kept.
+// startStore starts the one ClickHouse writer wired into the replay
+// (store.StartReplay). The HMAC key for viewer pseudonyms comes from
+// RONDA_PSEUDONYM_KEY; without it viewer ids are not kept.
 func startStore(ctx context.Context, e *env, dsn, db, spoolDir string, o *replay.Options) (*store.Writer, error) {
-	schema := store.Options{Database: db}
-	mctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	conn, err := store.Open(mctx, dsn)
-	if err != nil {
-		return nil, err
-	}
-	_, err = store.Migrate(mctx, conn, schema)
-	conn.Close()
-	if err != nil {
-		return nil, err
-	}
-	w, err := store.NewWriter(store.WriterOptions{DSN: dsn, Schema: schema, SpoolDir: spoolDir, Logger: e.log, Block: true,
-		Pseudonymizer: store.Pseudonymizer{Key: []byte(os.Getenv("RONDA_PSEUDONYM_KEY"))}})
-	if err != nil {
-		return nil, err
-	}
-	go w.Run(context.WithoutCancel(ctx)) // stopped by Close, which flushes
-	sink := o.Sink
-	o.Sink = func(a analyzer.Alert) {
-		w.Alert(a)
-		if sink != nil {
-			sink(a)
-		}
-	}
-	o.OnEvent = w.Event
-	o.Engine = func(eng *analyzer.Engine) {
-		eng.OnSignal = w.Signal
-		eng.OnSession = w.Session
-	}
-	return w, nil
+	return store.StartReplay(ctx, store.ReplayConfig{DSN: dsn, Database: db, SpoolDir: spoolDir, Logger: e.log,
+		Pseudonymizer: store.Pseudonymizer{Key: []byte(os.Getenv("RONDA_PSEUDONYM_KEY"))}}, o)
 }

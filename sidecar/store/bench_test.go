@@ -1,0 +1,369 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ronda-watch/ronda/analyzer"
+	"github.com/ronda-watch/ronda/sidecar/replay"
+	"github.com/ronda-watch/ronda/sidecar/simulate"
+	"github.com/ronda-watch/ronda/sidecar/store/chtest"
+)
+
+// Benchmarks against the package's shared real server:
+//
+//	go test -run '^$' -bench BenchmarkWriterVsClient -benchtime 1x -count 3 ./sidecar/store/
+//	go test -run '^$' -bench BenchmarkReplayIntoClickHouse -benchtime 1x -count 3 ./sidecar/store/
+//
+// BenchmarkWriterVsClient inserts the same rows, side by side in one run, through
+// the Writer and through clickhouse-client (JSONEachRow, TabSeparated and Native
+// on stdin), each into a freshly migrated database (same tables, same
+// materialized views, so the same work), and reports rows/s for each and the
+// ratio of the Writer to the fastest client path.
+
+const benchRows = 200_000
+
+var eventTypeMix = []struct {
+	typ    string
+	weight int
+}{{"gift", 60}, {"stream_start", 8}, {"stream_end", 8}, {"post", 8}, {"payout", 6}, {"signal", 6}, {"link", 4}}
+
+// benchEventRows returns n event rows, deterministic, in event-time order over
+// 14 days, with the columns each event type fills.
+func benchEventRows(n int) []EventRow {
+	rng := rand.New(rand.NewPCG(1, 2))
+	start := time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
+	step := 14 * 24 * time.Hour / time.Duration(n)
+	ing := time.Date(2025, 6, 20, 12, 0, 0, 0, time.UTC)
+	gifts := []string{"rose", "heart", "lion", "castle", "finger_heart", "galaxy"}
+	countries := []string{"ID", "ID", "ID", "PH", "US", "AU", "DE", "JP", "SG"}
+	zones := []string{"Asia/Jakarta", "Asia/Makassar", "Asia/Jayapura", "Asia/Manila"}
+	const b32 = "0123456789bcdefghjkmnpqrstuvwxyz"
+	total := 0
+	for _, m := range eventTypeMix {
+		total += m.weight
+	}
+	rows := make([]EventRow, n)
+	for i := range rows {
+		at := start.Add(time.Duration(i) * step)
+		k, typ := rng.IntN(total), ""
+		for _, m := range eventTypeMix {
+			if k < m.weight {
+				typ = m.typ
+				break
+			}
+			k -= m.weight
+		}
+		host := rng.IntN(340)
+		r := EventRow{Day: dayOf(at), At: second(at), ID: fmt.Sprintf("ev-%08d", i), Type: typ,
+			Node: "ingest-" + strconv.Itoa(i%4), StreamID: fmt.Sprintf("st-%04d-%05d", host, i/2000),
+			HostID: fmt.Sprintf("host-%04d", host), AccountID: fmt.Sprintf("acct-%05d", host*3+rng.IntN(3)),
+			Ingested: ing}
+		switch typ {
+		case "gift":
+			r.Counterpart = fmt.Sprintf("%016x", rng.Uint64())
+			r.Coins = int64(1 + rng.IntN(5000))
+			r.Kind = gifts[rng.IntN(len(gifts))]
+			r.Country = countries[rng.IntN(len(countries))]
+		case "stream_start":
+			r.DeviceID = fmt.Sprintf("dev-%05d", host+rng.IntN(2))
+			cell := []byte("qqguw")
+			for j := 0; j < 2; j++ {
+				cell = append(cell, b32[rng.IntN(32)])
+			}
+			r.Cell = string(cell)
+			r.Network = fmt.Sprintf("36.%d.%d.0/24", 64+rng.IntN(64), rng.IntN(256))
+			r.TZ = zones[host%len(zones)]
+			if rng.IntN(10) == 0 {
+				r.Counterpart = fmt.Sprintf("agency-%03d", rng.IntN(40))
+			}
+		case "stream_end":
+			r.Kind = "ended"
+		case "post":
+			r.Kind = []string{"ad", "bio", "dm", "status"}[rng.IntN(4)]
+			r.Counterpart = fmt.Sprintf("acct-%05d", rng.IntN(1020))
+		case "payout":
+			r.Counterpart = fmt.Sprintf("bene-%04d", rng.IntN(200))
+			r.Amount = float64(rng.IntN(5_000_000)) / 100
+			r.Currency, r.Method, r.Kind = "IDR", []string{"ewallet", "bank", "cash_agent"}[rng.IntN(3)], "weekly"
+		case "signal":
+			r.Kind = []string{"nudity", "minor", "hash_match"}[rng.IntN(3)]
+			r.Score = float64(rng.IntN(1000)) / 1000
+		case "link":
+			r.Counterpart = fmt.Sprintf("acct-%05d", rng.IntN(1020))
+			r.Kind = []string{"agency", "family", "manager"}[rng.IntN(3)]
+		}
+		rows[i] = r
+	}
+	return rows
+}
+
+// jsonEachRow encodes rows as ClickHouse JSONEachRow that 18.16 reads: Date
+// and DateTime as text, not RFC 3339.
+func jsonEachRow(rows []EventRow) []byte {
+	type jrow struct {
+		EventRow
+		Day      string `json:"day"`
+		At       string `json:"at"`
+		Ingested string `json:"ingested"`
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	for i := range rows {
+		r := &rows[i]
+		if err := enc.Encode(jrow{EventRow: *r, Day: r.Day.Format(time.DateOnly),
+			At: r.At.Format(time.DateTime), Ingested: r.Ingested.Format(time.DateTime)}); err != nil {
+			panic(err)
+		}
+	}
+	return buf.Bytes()
+}
+
+// clickhouseClient runs clickhouse-client against s with stdin and stdout.
+func clickhouseClient(s *chtest.Server, query string, stdin io.Reader, stdout io.Writer) error {
+	bin, err := exec.LookPath("clickhouse-client")
+	var args []string
+	if err != nil {
+		p, err2 := exec.LookPath("clickhouse")
+		if err2 != nil {
+			return errors.New("clickhouse-client not installed")
+		}
+		bin, args = p, []string{"client"}
+	}
+	args = append(args, "--host", "127.0.0.1", "--port", strconv.Itoa(s.NativePort()), "--query", query)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	var errb bytes.Buffer
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, &errb
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("clickhouse-client %q: %w: %s", query, err, strings.TrimSpace(errb.String()))
+	}
+	return nil
+}
+
+func mustQuery(tb testing.TB, s *chtest.Server, q string) string {
+	tb.Helper()
+	out, err := s.Client(q)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return strings.TrimSpace(out)
+}
+
+// freshSchema migrates a new database on s.
+func freshSchema(tb testing.TB, s *chtest.Server) Options {
+	tb.Helper()
+	conn := connect(tb, s)
+	o := Options{Database: freshDB(tb)}
+	if _, err := Migrate(ctxT(tb), conn, o); err != nil {
+		tb.Fatal(err)
+	}
+	return o
+}
+
+// tableDigest identifies a table's content: rows and an order-independent hash
+// of every column.
+func tableDigest(tb testing.TB, s *chtest.Server, o Options) string {
+	return mustQuery(tb, s, fmt.Sprintf("SELECT count(), sum(cityHash64(%s)) FROM %s FINAL",
+		strings.Join(quoteAll(EventColumns), ", "), o.Qualified(TableEvents)))
+}
+
+func BenchmarkWriterVsClient(b *testing.B) {
+	s := sharedServer(b)
+	rows := benchEventRows(benchRows)
+	jsonIn := jsonEachRow(rows)
+	cols := strings.Join(quoteAll(EventColumns), ", ")
+	b.ResetTimer()
+	var tWriter, tJSON, tTSV, tNative time.Duration
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		// (a) the Writer: default BatchRows (10,000), native protocol, LZ4.
+		ow := freshSchema(b, s)
+		w, err := NewWriter(WriterOptions{DSN: s.DSN(), Schema: ow, Block: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		start := time.Now()
+		go w.Run(context.Background())
+		for j := range rows {
+			w.add(&rows[j])
+		}
+		if err := w.Close(ctxT(b)); err != nil {
+			b.Fatal(err)
+		}
+		tWriter += time.Since(start)
+		b.StopTimer()
+		if w.Spooled() != 0 {
+			b.Fatalf("writer spooled %d batches", w.Spooled())
+		}
+		want := tableDigest(b, s, ow)
+		if !strings.HasPrefix(want, strconv.Itoa(benchRows)+"\t") {
+			b.Fatalf("writer: %s rows, want %d", want, benchRows)
+		}
+		// The client's inputs, prepared outside the timing: the same rows read
+		// back as TabSeparated and Native.
+		var tsvIn, nativeIn bytes.Buffer
+		sel := fmt.Sprintf("SELECT %s FROM %s FINAL ORDER BY id", cols, ow.Qualified(TableEvents))
+		if err := clickhouseClient(s, sel+" FORMAT TabSeparated", nil, &tsvIn); err != nil {
+			b.Fatal(err)
+		}
+		if err := clickhouseClient(s, sel+" FORMAT Native", nil, &nativeIn); err != nil {
+			b.Fatal(err)
+		}
+		// Dropped before the client runs, so its background merges take no CPU from them.
+		mustQuery(b, s, "DROP DATABASE "+quoteIdent(ow.Database))
+
+		// (b) clickhouse-client, one process per format, the rows on stdin.
+		for _, c := range []struct {
+			format string
+			in     []byte
+			total  *time.Duration
+		}{{"JSONEachRow", jsonIn, &tJSON}, {"TabSeparated", tsvIn.Bytes(), &tTSV}, {"Native", nativeIn.Bytes(), &tNative}} {
+			oc := freshSchema(b, s)
+			q := fmt.Sprintf("INSERT INTO %s (%s) FORMAT %s", oc.Qualified(TableEvents), cols, c.format)
+			b.StartTimer()
+			start := time.Now()
+			if err := clickhouseClient(s, q, bytes.NewReader(c.in), io.Discard); err != nil {
+				b.Fatal(err)
+			}
+			*c.total += time.Since(start)
+			b.StopTimer()
+			if got := tableDigest(b, s, oc); got != want {
+				b.Fatalf("client %s: table digest %s, want the writer's %s", c.format, got, want)
+			}
+			mustQuery(b, s, "DROP DATABASE "+quoteIdent(oc.Database))
+		}
+		b.StartTimer()
+	}
+	b.StopTimer()
+	rate := func(d time.Duration) float64 { return float64(benchRows) * float64(b.N) / d.Seconds() }
+	best := max(rate(tJSON), rate(tTSV), rate(tNative))
+	b.ReportMetric(rate(tWriter), "writer_rows/s")
+	b.ReportMetric(rate(tJSON), "client_json_rows/s")
+	b.ReportMetric(rate(tTSV), "client_tsv_rows/s")
+	b.ReportMetric(rate(tNative), "client_native_rows/s")
+	b.ReportMetric(rate(tWriter)/best, "writer/best_client")
+	b.ReportMetric(rate(tWriter)/rate(tJSON), "writer/client_json")
+	b.ReportMetric(0, "ns/op") // the sum of four paths; the rates above are the figures
+}
+
+// sharedScenario finds ../shared/scenarios/name relative to the go.mod
+// directory, or under $RONDA_SHARED.
+func sharedScenario(name string) (string, error) {
+	shared := os.Getenv("RONDA_SHARED")
+	if shared == "" {
+		dir, err := os.Getwd()
+		if err != nil {
+			return "", err
+		}
+		for {
+			if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+				shared = filepath.Join(dir, "..", "shared")
+				break
+			}
+			parent := filepath.Dir(dir)
+			if parent == dir {
+				return "", errors.New("no go.mod above the working directory")
+			}
+			dir = parent
+		}
+	}
+	p := filepath.Join(shared, "scenarios", name, "events.ndjson.gz")
+	if _, err := os.Stat(p); err != nil {
+		return "", err
+	}
+	return p, nil
+}
+
+var simWorld struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// simulatedWorld writes a 14-day world of Ronda's simulator about the size of
+// public-twoweeks, once per process.
+func simulatedWorld(b *testing.B) string {
+	simWorld.once.Do(func() {
+		// Beside the shared server's data: TestMain removes that directory.
+		simWorld.path = filepath.Join(sharedServer(b).Dir(), "bench-world.ndjson")
+		f, err := os.Create(simWorld.path)
+		if err != nil {
+			simWorld.err = err
+			return
+		}
+		_, _, err = simulate.WriteNDJSON(context.Background(), simulate.Options{Seed: 14, Days: 14, Hosts: 300, Rings: 3}, f, false)
+		simWorld.err = errors.Join(err, f.Close())
+	})
+	if simWorld.err != nil {
+		b.Fatal(simWorld.err)
+	}
+	return simWorld.path
+}
+
+// BenchmarkReplayIntoClickHouse replays an event file through replay.Run with
+// the ClickHouse writer wired as `ronda replay --clickhouse` wires it
+// (StartReplay), into a fresh database each time, and reports events/s from
+// the start (migration included) until Close has written every row.
+func BenchmarkReplayIntoClickHouse(b *testing.B) {
+	b.Run("public-twoweeks", func(b *testing.B) {
+		p, err := sharedScenario("public-twoweeks")
+		if err != nil {
+			b.Skipf("SKIPPED: public-twoweeks not available (../shared/scenarios beside the module, or RONDA_SHARED): %v", err)
+		}
+		benchReplayInto(b, p)
+	})
+	b.Run("simulated-14d", func(b *testing.B) { benchReplayInto(b, simulatedWorld(b)) })
+}
+
+func benchReplayInto(b *testing.B, path string) {
+	s := sharedServer(b)
+	var events uint64
+	var rows int
+	var total time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		db := freshDB(b)
+		o := replay.Options{In: path, Config: analyzer.DefaultConfig()}
+		start := time.Now()
+		w, err := StartReplay(ctxT(b), ReplayConfig{DSN: s.DSN(), Database: db}, &o)
+		if err != nil {
+			b.Fatal(err)
+		}
+		sum, err := replay.Run(ctxT(b), o)
+		if cerr := w.Close(ctxT(b)); err == nil {
+			err = cerr
+		}
+		total += time.Since(start)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		if w.Spooled() != 0 {
+			b.Fatalf("%d batches spooled", w.Spooled())
+		}
+		events += sum.Events
+		n, _ := strconv.Atoi(mustQuery(b, s, "SELECT count() FROM "+quoteIdent(db)+".events FINAL"))
+		rows += n
+		mustQuery(b, s, "DROP DATABASE "+quoteIdent(db))
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(events)/total.Seconds(), "events/s")
+	b.ReportMetric(float64(events)/float64(b.N), "events/op")
+	b.ReportMetric(float64(rows)/float64(b.N), "event_rows/op")
+}
