@@ -493,13 +493,10 @@ func (e *Engine) link(ev *event.Event, at time.Time) {
 		// from was invited by to: an invitation into hosting is a recruitment path.
 		a := e.account(ev.ToID)
 		e.dmTo(a, ev.FromID, at)
-	case "device":
-		// from logged in on a device first used by to: the two share a device.
-		key := "account-device:" + ev.ToID
-		p := e.place(placeDevice, key)
-		p.hosts, _ = touchRef(p.hosts, ev.FromID, at, maxPlaceHosts)
-		p.hosts, _ = touchRef(p.hosts, ev.ToID, at, maxPlaceHosts)
 	}
+	// rel "device" (from logged in on a device first used by to) and "follow"
+	// are not used: stream.start's device_id carries the device fact for hosts,
+	// and follows say nothing of exploitation.
 }
 
 func (e *Engine) payout(ev *event.Event, at time.Time) {
