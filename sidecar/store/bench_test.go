@@ -191,7 +191,7 @@ func BenchmarkWriterVsClient(b *testing.B) {
 	var tWriter, tJSON, tTSV, tNative time.Duration
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
-		// (a) the Writer: default BatchRows (10,000), native protocol, LZ4.
+		// (a) the Writer: default BatchRows (50,000), native protocol, LZ4.
 		ow := freshSchema(b, s)
 		w, err := NewWriter(WriterOptions{DSN: s.DSN(), Schema: ow, Block: true})
 		if err != nil {

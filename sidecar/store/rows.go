@@ -26,7 +26,9 @@ const (
 )
 
 // Row is one row of one table, with its values in the order of the table's
-// column list.
+// column list. The Writer does not use values (one []any per row): it appends
+// rows to a colBuf of the table (the row type's appendTo) and sends whole
+// columns; values serves reading back and checking that both orders agree.
 type Row interface {
 	table() string
 	values() []any
@@ -389,3 +391,209 @@ func NewActionRow(r ActionRow, ingested time.Time) ActionRow {
 
 // quoteIdent quotes a ClickHouse identifier.
 func quoteIdent(s string) string { return "`" + strings.ReplaceAll(s, "`", "``") + "`" }
+
+// colBuf holds one batch of one table column by column, as typed slices that
+// the driver appends whole (batch.Column(i).Append). It is reused between
+// batches: reset keeps the capacity.
+type colBuf interface {
+	add(Row)        // appends the row's fields; the row must be the table's type
+	columns() []any // the slices, in the table's column order
+	len() int
+	reset()
+}
+
+func newColBuf(t string) colBuf {
+	switch t {
+	case TableEvents:
+		return &eventCols{}
+	case TableSignals:
+		return &signalCols{}
+	case TableSessions:
+		return &sessionCols{}
+	case TableAlerts:
+		return &alertCols{}
+	case TableActions:
+		return &actionCols{}
+	}
+	panic("store: no column buffer for table " + t)
+}
+
+// trunc empties a column, keeping its capacity and dropping references.
+func trunc[T any](s *[]T) {
+	clear(*s)
+	*s = (*s)[:0]
+}
+
+type eventCols struct {
+	day, at, ingested                            []time.Time
+	id, typ, node, streamID, hostID, accountID   []string
+	counterpart, currency, method, country, kind []string
+	deviceID, cell, network, tz                  []string
+	coins                                        []int64
+	amount, score                                []float64
+	private                                      []uint8
+	viewers                                      []uint32
+}
+
+func (r *EventRow) appendTo(c *eventCols) {
+	c.day, c.at, c.id, c.typ = append(c.day, r.Day), append(c.at, r.At), append(c.id, r.ID), append(c.typ, r.Type)
+	c.node, c.streamID, c.hostID = append(c.node, r.Node), append(c.streamID, r.StreamID), append(c.hostID, r.HostID)
+	c.accountID, c.counterpart = append(c.accountID, r.AccountID), append(c.counterpart, r.Counterpart)
+	c.coins, c.amount, c.currency = append(c.coins, r.Coins), append(c.amount, r.Amount), append(c.currency, r.Currency)
+	c.method, c.country, c.kind = append(c.method, r.Method), append(c.country, r.Country), append(c.kind, r.Kind)
+	c.score, c.deviceID, c.cell = append(c.score, r.Score), append(c.deviceID, r.DeviceID), append(c.cell, r.Cell)
+	c.network, c.tz, c.private = append(c.network, r.Network), append(c.tz, r.TZ), append(c.private, r.Private)
+	c.viewers, c.ingested = append(c.viewers, r.Viewers), append(c.ingested, r.Ingested)
+}
+
+func (c *eventCols) add(r Row) { r.(*EventRow).appendTo(c) }
+func (c *eventCols) len() int  { return len(c.id) }
+func (c *eventCols) columns() []any {
+	return []any{c.day, c.at, c.id, c.typ, c.node, c.streamID, c.hostID, c.accountID, c.counterpart,
+		c.coins, c.amount, c.currency, c.method, c.country, c.kind, c.score, c.deviceID, c.cell,
+		c.network, c.tz, c.private, c.viewers, c.ingested}
+}
+func (c *eventCols) reset() {
+	for _, s := range []*[]time.Time{&c.day, &c.at, &c.ingested} {
+		trunc(s)
+	}
+	for _, s := range []*[]string{&c.id, &c.typ, &c.node, &c.streamID, &c.hostID, &c.accountID, &c.counterpart,
+		&c.currency, &c.method, &c.country, &c.kind, &c.deviceID, &c.cell, &c.network, &c.tz} {
+		trunc(s)
+	}
+	trunc(&c.coins)
+	trunc(&c.amount)
+	trunc(&c.score)
+	trunc(&c.private)
+	trunc(&c.viewers)
+}
+
+type signalCols struct {
+	day, at, ingested                                 []time.Time
+	detector, entityKind, entityID, summary, evidence []string
+	score                                             []float64
+}
+
+func (r *SignalRow) appendTo(c *signalCols) {
+	c.day, c.at, c.detector = append(c.day, r.Day), append(c.at, r.At), append(c.detector, r.Detector)
+	c.entityKind, c.entityID, c.score = append(c.entityKind, r.EntityKind), append(c.entityID, r.EntityID), append(c.score, r.Score)
+	c.summary, c.evidence, c.ingested = append(c.summary, r.Summary), append(c.evidence, r.Evidence), append(c.ingested, r.Ingested)
+}
+
+func (c *signalCols) add(r Row) { r.(*SignalRow).appendTo(c) }
+func (c *signalCols) len() int  { return len(c.day) }
+func (c *signalCols) columns() []any {
+	return []any{c.day, c.at, c.detector, c.entityKind, c.entityID, c.score, c.summary, c.evidence, c.ingested}
+}
+func (c *signalCols) reset() {
+	for _, s := range []*[]time.Time{&c.day, &c.at, &c.ingested} {
+		trunc(s)
+	}
+	for _, s := range []*[]string{&c.detector, &c.entityKind, &c.entityID, &c.summary, &c.evidence} {
+		trunc(s)
+	}
+	trunc(&c.score)
+}
+
+type sessionCols struct {
+	day, start, end, ingested                                        []time.Time
+	streamID, hostID, deviceID, cell, region, network, tz            []string
+	minutes, nightMinutes, gifts, heartbeats, privateBeats, directed []uint32
+	coins, foreignCoins                                              []int64
+}
+
+func (r *SessionRow) appendTo(c *sessionCols) {
+	c.day, c.start, c.end = append(c.day, r.Day), append(c.start, r.Start), append(c.end, r.End)
+	c.streamID, c.hostID, c.minutes = append(c.streamID, r.StreamID), append(c.hostID, r.HostID), append(c.minutes, r.Minutes)
+	c.nightMinutes, c.deviceID, c.cell = append(c.nightMinutes, r.NightMinutes), append(c.deviceID, r.DeviceID), append(c.cell, r.Cell)
+	c.region, c.network, c.tz = append(c.region, r.Region), append(c.network, r.Network), append(c.tz, r.TZ)
+	c.coins, c.foreignCoins, c.gifts = append(c.coins, r.Coins), append(c.foreignCoins, r.ForeignCoins), append(c.gifts, r.Gifts)
+	c.heartbeats, c.privateBeats = append(c.heartbeats, r.Heartbeats), append(c.privateBeats, r.PrivateBeats)
+	c.directed, c.ingested = append(c.directed, r.DirectedGifts), append(c.ingested, r.Ingested)
+}
+
+func (c *sessionCols) add(r Row) { r.(*SessionRow).appendTo(c) }
+func (c *sessionCols) len() int  { return len(c.day) }
+func (c *sessionCols) columns() []any {
+	return []any{c.day, c.start, c.end, c.streamID, c.hostID, c.minutes, c.nightMinutes, c.deviceID,
+		c.cell, c.region, c.network, c.tz, c.coins, c.foreignCoins, c.gifts, c.heartbeats,
+		c.privateBeats, c.directed, c.ingested}
+}
+func (c *sessionCols) reset() {
+	for _, s := range []*[]time.Time{&c.day, &c.start, &c.end, &c.ingested} {
+		trunc(s)
+	}
+	for _, s := range []*[]string{&c.streamID, &c.hostID, &c.deviceID, &c.cell, &c.region, &c.network, &c.tz} {
+		trunc(s)
+	}
+	for _, s := range []*[]uint32{&c.minutes, &c.nightMinutes, &c.gifts, &c.heartbeats, &c.privateBeats, &c.directed} {
+		trunc(s)
+	}
+	trunc(&c.coins)
+	trunc(&c.foreignCoins)
+}
+
+type alertCols struct {
+	day, at, ingested                                         []time.Time
+	id, severity, subjectKind, subjectID, reasons, mergedInto []string
+	updates                                                   []uint32
+	severityRank                                              []uint8
+	score                                                     []float64
+	entities, hosts, accounts, detectors                      [][]string
+}
+
+func (r *AlertRow) appendTo(c *alertCols) {
+	c.day, c.at, c.id, c.updates = append(c.day, r.Day), append(c.at, r.At), append(c.id, r.ID), append(c.updates, r.Updates)
+	c.severity, c.severityRank, c.score = append(c.severity, r.Severity), append(c.severityRank, r.SeverityRank), append(c.score, r.Score)
+	c.subjectKind, c.subjectID = append(c.subjectKind, r.SubjectKind), append(c.subjectID, r.SubjectID)
+	c.entities, c.hosts = append(c.entities, r.Entities), append(c.hosts, r.Hosts)
+	c.accounts, c.detectors = append(c.accounts, r.Accounts), append(c.detectors, r.Detectors)
+	c.reasons, c.mergedInto, c.ingested = append(c.reasons, r.Reasons), append(c.mergedInto, r.MergedInto), append(c.ingested, r.Ingested)
+}
+
+func (c *alertCols) add(r Row) { r.(*AlertRow).appendTo(c) }
+func (c *alertCols) len() int  { return len(c.day) }
+func (c *alertCols) columns() []any {
+	return []any{c.day, c.at, c.id, c.updates, c.severity, c.severityRank, c.score, c.subjectKind,
+		c.subjectID, c.entities, c.hosts, c.accounts, c.detectors, c.reasons, c.mergedInto, c.ingested}
+}
+func (c *alertCols) reset() {
+	for _, s := range []*[]time.Time{&c.day, &c.at, &c.ingested} {
+		trunc(s)
+	}
+	for _, s := range []*[]string{&c.id, &c.severity, &c.subjectKind, &c.subjectID, &c.reasons, &c.mergedInto} {
+		trunc(s)
+	}
+	for _, s := range []*[][]string{&c.entities, &c.hosts, &c.accounts, &c.detectors} {
+		trunc(s)
+	}
+	trunc(&c.updates)
+	trunc(&c.severityRank)
+	trunc(&c.score)
+}
+
+type actionCols struct {
+	day, at, ingested                                          []time.Time
+	actionID, alertID, moderator, action, target, reason, note []string
+}
+
+func (r *ActionRow) appendTo(c *actionCols) {
+	c.day, c.at, c.actionID = append(c.day, r.Day), append(c.at, r.At), append(c.actionID, r.ActionID)
+	c.alertID, c.moderator, c.action = append(c.alertID, r.AlertID), append(c.moderator, r.Moderator), append(c.action, r.Action)
+	c.target, c.reason, c.note = append(c.target, r.Target), append(c.reason, r.Reason), append(c.note, r.Note)
+	c.ingested = append(c.ingested, r.Ingested)
+}
+
+func (c *actionCols) add(r Row) { r.(*ActionRow).appendTo(c) }
+func (c *actionCols) len() int  { return len(c.day) }
+func (c *actionCols) columns() []any {
+	return []any{c.day, c.at, c.actionID, c.alertID, c.moderator, c.action, c.target, c.reason, c.note, c.ingested}
+}
+func (c *actionCols) reset() {
+	for _, s := range []*[]time.Time{&c.day, &c.at, &c.ingested} {
+		trunc(s)
+	}
+	for _, s := range []*[]string{&c.actionID, &c.alertID, &c.moderator, &c.action, &c.target, &c.reason, &c.note} {
+		trunc(s)
+	}
+}

@@ -32,12 +32,15 @@ type WriterOptions struct {
 	// Pseudonymizer holds the HMAC key for viewer ids and the coarsening of
 	// places and addresses.
 	Pseudonymizer Pseudonymizer
-	// BatchRows flushes a table's buffer at this many rows. Default 10000.
+	// BatchRows flushes a table's buffer at this many rows. Default 50000
+	// (fewer, larger inserts; FlushInterval still bounds the latency).
 	BatchRows int
 	// FlushInterval flushes a non-empty buffer at this age. Default 1s.
 	FlushInterval time.Duration
 	// BufferRows bounds each table's in-memory buffer; rows past it are
-	// dropped (reason buffer_full). Default 20 × BatchRows.
+	// dropped (reason buffer_full). Default 200000, or 4 × BatchRows if more.
+	// Batches taken from the buffer are held until written: the one being
+	// written, one queued, and the rest of the last take being built.
 	BufferRows int
 	// Block makes the intake methods wait for room instead of dropping when a
 	// buffer is full: for replay, where back-pressure on the reader is right. The
@@ -75,13 +78,13 @@ func (o *WriterOptions) validate() error {
 		return err
 	}
 	if o.BatchRows <= 0 {
-		o.BatchRows = 10000
+		o.BatchRows = 50000
 	}
 	if o.FlushInterval <= 0 {
 		o.FlushInterval = time.Second
 	}
 	if o.BufferRows <= 0 {
-		o.BufferRows = 20 * o.BatchRows
+		o.BufferRows = max(200000, 4*o.BatchRows)
 	}
 	if o.BufferRows < o.BatchRows {
 		return fmt.Errorf("writer: BufferRows %d below BatchRows %d", o.BufferRows, o.BatchRows)
@@ -140,7 +143,9 @@ type Writer struct {
 	closed bool
 	kick   chan struct{}
 
-	flushMu sync.Mutex // one flusher at a time: keeps batches in order
+	takeMu  sync.Mutex // one taker at a time: batches reach the sender in take order
+	flushMu sync.Mutex // one insert or drain at a time: keeps batches in order
+	colPool map[string]*sync.Pool
 
 	runMu     sync.Mutex
 	runCancel func() // stops Run's loop
@@ -158,6 +163,10 @@ func NewWriter(opts WriterOptions) (*Writer, error) {
 	w := &Writer{opts: opts, conn: opts.Conn, sp: opts.Spool, log: opts.Logger,
 		bufs: map[string]*tableBuf{}, kick: make(chan struct{}, 1)}
 	w.room = sync.NewCond(&w.mu)
+	w.colPool = map[string]*sync.Pool{}
+	for _, t := range tableOrder {
+		w.colPool[t] = &sync.Pool{New: func() any { return newColBuf(t) }}
+	}
 	if w.conn == nil {
 		o, err := clickhouse.ParseDSN(opts.DSN)
 		if err != nil {
@@ -297,6 +306,10 @@ func (w *Writer) Run(ctx context.Context) error {
 
 	tick := time.NewTicker(min(w.opts.FlushInterval/2, 250*time.Millisecond))
 	defer tick.Stop()
+	// The sender writes what flush builds, in order, while the next batch is
+	// being taken and built. Stopped (queue written) before Run returns.
+	s := w.startSender(ctx)
+	defer s.stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -306,7 +319,7 @@ func (w *Writer) Run(ctx context.Context) error {
 		case <-w.kick:
 		case <-tick.C:
 		}
-		w.flush(ctx, false)
+		w.flush(s, false)
 		w.drain(ctx)
 		w.updateSpoolGauge()
 	}
@@ -345,26 +358,79 @@ func (w *Writer) take(all bool) [][]Row {
 // tableOrder writes alerts' inputs before alerts.
 var tableOrder = []string{TableEvents, TableSignals, TableSessions, TableAlerts, TableActions}
 
-func (w *Writer) flush(ctx context.Context, all bool) {
-	w.flushMu.Lock()
-	defer w.flushMu.Unlock()
+// built is one batch: its rows (for the spool) and the same rows as columns
+// (for the insert).
+type built struct {
+	table string
+	rows  []Row
+	cols  colBuf
+}
+
+// build converts rows of table t into columns, in a buffer from the pool.
+func (w *Writer) build(t string, rows []Row) *built {
+	c := w.colPool[t].Get().(colBuf)
+	for _, r := range rows {
+		c.add(r)
+	}
+	return &built{table: t, rows: rows, cols: c}
+}
+
+func (w *Writer) release(b *built) {
+	b.cols.reset()
+	w.colPool[b.table].Put(b.cols)
+	b.cols, b.rows = nil, nil
+}
+
+// sender writes built batches one at a time, in the order they were queued.
+// The queue holds one batch: with the one being written and the one being
+// built, at most three batches exist as columns; the rest of a take waits as
+// rows.
+type sender struct {
+	ch   chan *built
+	done chan struct{}
+}
+
+func (w *Writer) startSender(ctx context.Context) *sender {
+	s := &sender{ch: make(chan *built, 1), done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		for b := range s.ch {
+			w.flushMu.Lock()
+			w.write(ctx, b)
+			w.flushMu.Unlock()
+			w.release(b)
+		}
+	}()
+	return s
+}
+
+// stop waits until every queued batch is written (or spooled).
+func (s *sender) stop() {
+	close(s.ch)
+	<-s.done
+}
+
+// flush takes the due batches, builds each and queues it for s; building the
+// next overlaps with writing the previous.
+func (w *Writer) flush(s *sender, all bool) {
+	w.takeMu.Lock()
+	defer w.takeMu.Unlock()
 	for _, batch := range w.take(all) {
-		w.write(ctx, batch)
+		s.ch <- w.build(batch[0].table(), batch)
 	}
 }
 
 // write inserts one batch, or spools it when older batches wait in the spool
 // (order), the breaker is open, or the insert fails.
-func (w *Writer) write(ctx context.Context, batch []Row) {
-	t := batch[0].table()
+func (w *Writer) write(ctx context.Context, b *built) {
 	if w.sp == nil || w.sp.Len() == 0 {
-		err := w.insert(ctx, t, batch)
+		err := w.insert(ctx, b)
 		if err == nil {
 			return
 		}
-		w.log.Warn("clickhouse insert failed; spooling", "table", t, "rows", len(batch), "err", err)
+		w.log.Warn("clickhouse insert failed; spooling", "table", b.table, "rows", len(b.rows), "err", err)
 	}
-	w.spoolBatch(t, batch)
+	w.spoolBatch(b.table, b.rows)
 }
 
 func (w *Writer) spoolBatch(t string, batch []Row) {
@@ -390,12 +456,13 @@ func (w *Writer) spoolBatch(t string, batch []Row) {
 }
 
 // insert sends one batch through the breaker with a bounded context.
-func (w *Writer) insert(ctx context.Context, t string, batch []Row) error {
+func (w *Writer) insert(ctx context.Context, b *built) error {
+	t := b.table
 	_, err := w.cb.Execute(func() (struct{}, error) {
 		ictx, cancel := context.WithTimeout(ctx, w.opts.InsertTimeout)
 		defer cancel()
 		start := time.Now()
-		err := w.send(ictx, t, batch)
+		err := w.sendCols(ictx, t, b.cols)
 		res := "ok"
 		if err != nil {
 			res = "error"
@@ -406,12 +473,20 @@ func (w *Writer) insert(ctx context.Context, t string, batch []Row) error {
 	if err != nil {
 		return err
 	}
-	w.m.batch.WithLabelValues(t).Observe(float64(len(batch)))
-	w.m.written.WithLabelValues(t).Add(float64(len(batch)))
+	w.m.batch.WithLabelValues(t).Observe(float64(len(b.rows)))
+	w.m.written.WithLabelValues(t).Add(float64(len(b.rows)))
 	return nil
 }
 
+// send inserts rows of table t at once, without breaker or spool (tests).
 func (w *Writer) send(ctx context.Context, t string, batch []Row) error {
+	b := w.build(t, batch)
+	defer w.release(b)
+	return w.sendCols(ctx, t, b.cols)
+}
+
+// sendCols inserts one batch, appending each column whole.
+func (w *Writer) sendCols(ctx context.Context, t string, cols colBuf) error {
 	if w.opts.Schema.Cluster != "" {
 		// Acknowledged only once every shard has the rows (an injected Conn too).
 		ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"insert_distributed_sync": 1}))
@@ -421,10 +496,10 @@ func (w *Writer) send(ctx context.Context, t string, batch []Row) error {
 	if err != nil {
 		return fmt.Errorf("prepare %s: %w", t, err)
 	}
-	for _, r := range batch {
-		if err := b.Append(r.values()...); err != nil {
+	for i, c := range cols.columns() {
+		if err := b.Column(i).Append(c); err != nil {
 			b.Abort()
-			return fmt.Errorf("append %s: %w", t, err)
+			return fmt.Errorf("append %s.%s: %w", t, columnsOf[t][i], err)
 		}
 	}
 	if err := b.Send(); err != nil {
@@ -455,7 +530,9 @@ func (w *Writer) drain(ctx context.Context) {
 			w.log.Error("spooled batch undecodable; dropped", "err", err)
 			return nil
 		}
-		if err := w.insert(ctx, t, batch); err != nil {
+		b := w.build(t, batch)
+		defer w.release(b)
+		if err := w.insert(ctx, b); err != nil {
 			return err
 		}
 		w.m.drained.WithLabelValues(t).Add(float64(len(batch)))
@@ -494,7 +571,9 @@ func (w *Writer) Close(ctx context.Context) error {
 		if ctx.Err() == nil {
 			w.drain(ctx)
 		}
-		w.flush(ctx, true) // with ctx ended, inserts fail fast and batches spool
+		s := w.startSender(ctx) // with ctx ended, inserts fail fast and batches spool
+		w.flush(s, true)
+		s.stop()
 		w.updateSpoolGauge()
 		if w.ownSpool {
 			w.closeErr = errors.Join(w.closeErr, w.sp.Close())
