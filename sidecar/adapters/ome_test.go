@@ -1,0 +1,99 @@
+package adapters
+
+import (
+	"crypto/hmac"
+	"crypto/sha1"
+	"encoding/base64"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/ronda-watch/ronda/analyzer/event"
+)
+
+const omeSecret = "ome-admission-secret-0123"
+
+func newOMEHandler(o Options) (http.Handler, error) {
+	return NewOME(o, ServerOptions{Secrets: []string{omeSecret}, HostParam: "host"})
+}
+
+func omeSig(secret string, body []byte) string {
+	m := hmac.New(sha1.New, []byte(secret))
+	m.Write(body)
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+func omeSign(r *http.Request, body []byte) { r.Header.Set("X-OME-Signature", omeSig(omeSecret, body)) }
+
+func TestOME(t *testing.T) {
+	t.Parallel()
+	at := func(s string) time.Time {
+		v, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	tests := []struct {
+		name   string
+		file   string
+		sign   func(*http.Request, []byte)
+		status int
+		body   string
+		want   []wantEvent
+	}{
+		{"incoming opening starts", "incoming_opening.json", omeSign, 200, `{"allowed":true}`, []wantEvent{{
+			typ: event.TypeStreamStart, streamID: "app/stream-4821", hostID: "host-carol", ip: "203.0.113.43", at: at("2025-06-02T13:05:00Z")}}},
+		{"incoming closing ends", "incoming_closing.json", omeSign, 200, `{}`, []wantEvent{{
+			typ: event.TypeStreamEnd, streamID: "app/stream-4821", at: at("2025-06-02T14:10:30Z")}}},
+		{"srt streamid", "srt_opening.json", omeSign, 200, `{"allowed":true}`, []wantEvent{{
+			typ: event.TypeStreamStart, streamID: "app/stream-77", hostID: "stream-77", ip: "192.0.2.44", at: at("2025-06-02T13:06:00Z")}}},
+		{"padded signature", "incoming_opening.json", func(r *http.Request, body []byte) {
+			m := hmac.New(sha1.New, []byte(omeSecret))
+			m.Write(body)
+			r.Header.Set("X-OME-Signature", base64.URLEncoding.EncodeToString(m.Sum(nil)))
+		}, 200, `{"allowed":true}`, []wantEvent{{
+			typ: event.TypeStreamStart, streamID: "app/stream-4821", hostID: "host-carol", ip: "203.0.113.43", at: at("2025-06-02T13:05:00Z")}}},
+		{"outgoing allowed and ignored", "outgoing_opening.json", omeSign, 200, `{"allowed":true}`, nil},
+		{"malformed", "malformed.json", omeSign, 400, "", nil},
+		{"time outside RFC 3339 allowed, not mapped", "year_zero.json", omeSign, 200, `{"allowed":true}`, nil},
+		{"no signature", "incoming_opening.json", nil, 401, "", nil},
+		{"wrong secret", "incoming_opening.json", func(r *http.Request, body []byte) {
+			r.Header.Set("X-OME-Signature", omeSig("another-secret-0000000", body))
+		}, 403, "", nil},
+		{"signature of another body", "incoming_opening.json", func(r *http.Request, _ []byte) {
+			r.Header.Set("X-OME-Signature", omeSig(omeSecret, fixture(t, "ome/incoming_closing.json")))
+		}, 403, "", nil},
+		{"signature not base64", "incoming_opening.json", func(r *http.Request, _ []byte) {
+			r.Header.Set("X-OME-Signature", "***")
+		}, 403, "", nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			rec := &recorder{}
+			h, err := newOMEHandler(testOptions(rec, nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := post(h, fixture(t, "ome/"+tc.file), tc.sign)
+			if w.Code != tc.status || (tc.body != "" && w.Body.String() != tc.body) {
+				t.Fatalf("answer %d %q, want %d %q", w.Code, w.Body, tc.status, tc.body)
+			}
+			checkEvents(t, rec.events(), tc.want)
+		})
+	}
+}
+
+func TestOMEConformance(t *testing.T) {
+	t.Parallel()
+	conformance{
+		adapter:        "ome",
+		newH:           newOMEHandler,
+		sign:           omeSign,
+		valid:          fixture(t, "ome/incoming_opening.json"),
+		allowedStatus:  200,
+		allowedBody:    `{"allowed":true}`,
+		sinkFailStatus: 200,
+	}.run(t)
+}
