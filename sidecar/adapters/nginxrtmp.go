@@ -27,6 +27,9 @@ import (
 // nginx-rtmp sends no time, so at is Options.Now. The event id hashes node,
 // call, clientid (one per connection), addr, app and name.
 //
+// Only POST, nginx-rtmp's default notify_method, is taken: with notify_method
+// get the publisher's arguments would share the URL's query with the secret.
+//
 // nginx-rtmp refuses the publish unless the answer is 2xx; Ronda answers 200
 // even when the Sink fails, since Ronda must not break publishing.
 type NginxRTMP struct {
