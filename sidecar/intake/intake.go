@@ -448,7 +448,12 @@ func (h *Handler) decode(body []byte, gz bool) ([]event.Event, *Answer, *refusal
 		return nil, nil, h.decodeFault(err)
 	}
 	ans := &Answer{Duplicates: []string{}, Rejected: []Rejected{}}
-	var evs []event.Event
+	// Sized from the body so that the events are not copied as the slice grows.
+	guess := 1024
+	if !gz {
+		guess = bytes.Count(body, []byte{'\n'}) + 1
+	}
+	evs := make([]event.Event, 0, min(guess, h.opts.MaxLines))
 	lines := 0
 	for {
 		ev, err := rd.Next()
@@ -493,7 +498,11 @@ func (h *Handler) dedupe(evs []event.Event, ans *Answer) []event.Event {
 			ans.Duplicates = append(ans.Duplicates, ev.ID)
 			continue
 		}
-		fresh = append(fresh, *ev)
+		if len(fresh) != i {
+			fresh = append(fresh, *ev)
+		} else {
+			fresh = fresh[:i+1] // in place already
+		}
 	}
 	clear(evs[len(fresh):]) // let the strings of dropped events go
 	return fresh
