@@ -1,0 +1,191 @@
+package hub
+
+import (
+	"context"
+	"errors"
+
+	"github.com/ronda-watch/ronda/analyzer"
+	"github.com/ronda-watch/ronda/sidecar/store"
+)
+
+// refuse answers the sender with an error. The error goes through the sender's
+// queue, after everything published before it.
+func (h *Hub) refuse(c *client, requestID, code, msg string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.refuseLocked(c, requestID, code, msg)
+}
+
+func (h *Hub) refuseLocked(c *client, requestID, code, msg string) {
+	if _, ok := h.clients[c]; !ok {
+		return
+	}
+	h.queueLocked(c, encode(outMsg{Type: "error", Seq: h.seq, RequestID: requestID, Code: code, Message: msg}))
+}
+
+// handle decodes and carries out one client message.
+func (h *Hub) handle(c *client, b []byte) {
+	m, err := decodeClient(b)
+	if err != nil {
+		var de *decodeError
+		if errors.As(err, &de) {
+			h.m.actions.WithLabelValues("invalid", "refused").Inc()
+			h.refuse(c, de.requestID, de.code, de.msg)
+		}
+		return
+	}
+	if m.Action == ActEscalate {
+		h.escalate(c, m)
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if code, msg := h.checkLocked(c, m); code != "" {
+		h.m.actions.WithLabelValues(m.Action, "refused").Inc()
+		h.refuseLocked(c, m.RequestID, code, msg)
+		return
+	}
+	h.applyLocked(c, m)
+}
+
+// checkLocked validates an action against the sender's role and the alert's
+// state; it returns an error code and message, or "" when the action may go.
+func (h *Hub) checkLocked(c *client, m inMsg) (code, msg string) {
+	need := RoleModerator
+	if m.Action == ActAssign || m.Action == ActEscalate {
+		need = RoleLead
+	}
+	if roleRank(c.role) < roleRank(need) {
+		return "forbidden", "a " + c.role + " may not " + m.Action + " (needs " + need + ")"
+	}
+	st := h.alerts[m.AlertID]
+	if st == nil {
+		return "unknown_alert", "no open alert " + m.AlertID
+	}
+	holder := st.holder(h.opts.Now())
+	heldByOther := holder != "" && holder != c.name
+	switch m.Action {
+	case ActClaim:
+		if heldByOther {
+			return "claimed", "claimed by " + holder
+		}
+	case ActAck:
+		if heldByOther && c.role != RoleLead {
+			return "claimed", "claimed by " + holder
+		}
+		if st.status != statusOpen {
+			return "bad_state", "alert is " + st.status + ", not open"
+		}
+	case ActAssign:
+		t, ok := h.byName(m.Target)
+		if !ok || roleRank(t.Role) < roleRank(RoleModerator) {
+			return "bad_target", "target must name a moderator or lead"
+		}
+	case ActEscalate:
+		if h.opts.Escalate == nil {
+			return "no_destination", "no escalation destination is configured"
+		}
+		if m.Note == "" {
+			return "note_required", "escalate needs a note"
+		}
+		if st.status == statusEscalated {
+			return "bad_state", "already escalated"
+		}
+	case ActDismiss:
+		if heldByOther && c.role != RoleLead {
+			return "claimed", "claimed by " + holder
+		}
+		if m.Reason == "" {
+			return "reason_required", "dismiss needs a reason"
+		}
+	case ActNote:
+		if m.Note == "" {
+			return "note_required", "note needs a note"
+		}
+	}
+	return "", ""
+}
+
+func (h *Hub) byName(name string) (Token, bool) {
+	for _, t := range h.opts.Tokens {
+		if t.Name == name {
+			return t, true
+		}
+	}
+	return Token{}, false
+}
+
+// applyLocked changes the alert, audits the action, acks the sender and tells
+// every other socket, in that order, as one sequence number.
+func (h *Hub) applyLocked(c *client, m inMsg) {
+	now := h.opts.Now()
+	st := h.alerts[m.AlertID]
+	if st == nil {
+		// Only after an escalation, when the alert was dismissed or merged meanwhile.
+		st = &alertState{status: statusDismissed}
+	}
+	switch m.Action {
+	case ActClaim:
+		st.claimedBy, st.claimUntil = c.name, now.Add(h.opts.ClaimTTL)
+	case ActAck:
+		st.status, st.ackedBy = statusAcked, c.name
+	case ActAssign:
+		st.claimedBy, st.claimUntil = m.Target, now.Add(h.opts.ClaimTTL)
+	case ActEscalate:
+		if st.status != statusDismissed {
+			st.status = statusEscalated
+		}
+		st.escalatedBy = c.name
+	case ActDismiss:
+		st.status, st.claimedBy = statusDismissed, ""
+		// A dismissed alert leaves the open set; a later version reopens it.
+		delete(h.alerts, m.AlertID)
+	}
+	row := store.ActionRow{At: now, ActionID: h.newActionIDLocked(), AlertID: m.AlertID, Moderator: c.name,
+		Action: m.Action, Target: m.Target, Reason: m.Reason, Note: m.Note}
+	if h.opts.Audit != nil {
+		h.opts.Audit(row)
+	}
+	h.m.actions.WithLabelValues(m.Action, "ok").Inc()
+	view := &actionView{ActionID: row.ActionID, AlertID: row.AlertID, Moderator: row.Moderator,
+		Action: row.Action, Target: row.Target, Reason: row.Reason, Note: row.Note, At: now.UTC()}
+	sv := st.view(now)
+	h.seq++
+	h.broadcastLocked(encode(outMsg{Type: "action", Seq: h.seq, Action: view, State: sv}), c)
+	if _, ok := h.clients[c]; ok {
+		h.queueLocked(c, encode(outMsg{Type: "ack", Seq: h.seq, RequestID: m.RequestID, Action: view, State: sv}))
+	}
+}
+
+// escalate checks, hands the alert to the destination outside the lock, and
+// records the action only when the destination took it.
+func (h *Hub) escalate(c *client, m inMsg) {
+	h.mu.Lock()
+	if code, msg := h.checkLocked(c, m); code != "" {
+		h.m.actions.WithLabelValues(m.Action, "refused").Inc()
+		h.refuseLocked(c, m.RequestID, code, msg)
+		h.mu.Unlock()
+		return
+	}
+	alert := h.alerts[m.AlertID].alert
+	h.mu.Unlock()
+	ctx, cancel := context.WithTimeout(h.ctx, h.opts.EscalateTimeout)
+	err := h.opts.Escalate(ctx, cloneAlert(alert), m.Note)
+	cancel()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err != nil {
+		h.opts.Logger.Warn("escalation failed", "alert", m.AlertID, "err", err)
+		h.m.actions.WithLabelValues(m.Action, "refused").Inc()
+		h.refuseLocked(c, m.RequestID, "escalation_failed", "the destination did not take it")
+		return
+	}
+	h.applyLocked(c, m)
+}
+
+// cloneAlert copies the slices a destination might keep or change.
+func cloneAlert(a analyzer.Alert) analyzer.Alert {
+	a.Entities = append([]analyzer.EntityRef(nil), a.Entities...)
+	a.Reasons = append([]analyzer.Reason(nil), a.Reasons...)
+	return a
+}

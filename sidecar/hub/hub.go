@@ -1,0 +1,341 @@
+// Package hub is the moderators' websocket hub, /v1/alerts/ws: it pushes every
+// alert version to authenticated moderator consoles, lets them act on alerts
+// (claim, ack, assign, escalate, dismiss, note), audits each action and tells the
+// other moderators.
+//
+// Every message the hub sends carries a hub sequence number, so a console that
+// reconnects with ?since=SEQ resumes exactly where it stopped, from a bounded
+// ring of recent messages, or gets a fresh snapshot when it was away too long.
+// A console that cannot keep up is cut off; it never holds back the others or
+// the publisher.
+//
+// The hub keeps only the open alerts and the recent messages in memory: it is not
+// the record. Actions go to Options.Audit (the ClickHouse writer) and alerts to
+// the writer by the caller. It does not score, store or log personal data, and it
+// never blocks Publish on a socket.
+package hub
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ronda-watch/ronda/analyzer"
+	"github.com/ronda-watch/ronda/sidecar/store"
+)
+
+// Path is where the hub is served.
+const Path = "/v1/alerts/ws"
+
+// Roles, weakest first. A token has exactly one.
+const (
+	// RoleViewer reads alerts and what moderators do, and acts on nothing.
+	RoleViewer = "viewer"
+	// RoleModerator may also claim, ack, dismiss and note.
+	RoleModerator = "moderator"
+	// RoleLead may also assign an alert to a moderator and escalate it.
+	RoleLead = "lead"
+)
+
+// Token is one bearer token, stored as the SHA-256 of the secret, never the
+// secret itself: `printf %s "$SECRET" | sha256sum` gives the hex.
+type Token struct {
+	// Name is the person or console the token belongs to; it is the moderator
+	// name in the audit trail and the target of assign. Unique.
+	Name string `yaml:"name"`
+	// Role is viewer, moderator or lead.
+	Role string `yaml:"role"`
+	// SHA256 is the lower- or upper-case hex SHA-256 of the token.
+	SHA256 string `yaml:"sha256"`
+}
+
+// Options configure a Hub. Zero values take the documented defaults.
+type Options struct {
+	// Tokens that may connect. At least one is required.
+	Tokens []Token
+	// AllowedOrigins are the exact Origin values (scheme://host[:port]) of the
+	// consoles allowed to connect from a browser, e.g. "https://mod.example.org".
+	// A request with any other Origin is refused (403). A request with no Origin
+	// (not a browser: a script, another service) is accepted with a valid token.
+	AllowedOrigins []string
+	// Audit receives every accepted action, in hub order, with a unique ActionID,
+	// the moderator's name and At from Now (Day and Ingested are left for the
+	// writer: store.Writer.Action fits). It is called with the hub's lock held and
+	// must return quickly. Nil: actions are not audited.
+	Audit func(store.ActionRow)
+	// Escalate hands an alert to the configured destination (a case system, a
+	// hotline) with the lead's note. Without it escalate is refused. It runs
+	// outside the hub's lock with EscalateTimeout; an error refuses the action.
+	Escalate func(ctx context.Context, alert analyzer.Alert, note string) error
+	// EscalateTimeout bounds one Escalate call. Default 10s.
+	EscalateTimeout time.Duration
+	// Now is the clock for claims, audit times and rate limits. Default time.Now.
+	Now func() time.Time
+	// ClaimTTL is how long a claim (or an assignment) holds an alert for one
+	// moderator before others may claim it. Claiming again renews it. Default 15m.
+	ClaimTTL time.Duration
+	// SendQueue is how many messages may wait for one socket. A socket whose
+	// queue is full is cut off with close code 1008 "too slow"; it may resume
+	// with ?since. Default 256.
+	SendQueue int
+	// Ring is how many recent messages are kept for resuming with ?since.
+	// Default 4096.
+	Ring int
+	// PingInterval is how often the hub pings each socket. A socket that sends
+	// nothing, not even a pong, for two intervals is closed. Default 30s.
+	PingInterval time.Duration
+	// WriteTimeout bounds one write to a socket. Default 10s.
+	WriteTimeout time.Duration
+	// BadTokenLimit is how many missing or wrong tokens one address may present
+	// within BadTokenWindow; past it every attempt from that address is answered
+	// 429 with Retry-After until the window has passed. Default 5.
+	BadTokenLimit int
+	// BadTokenWindow is the window of BadTokenLimit. Default 1m.
+	BadTokenWindow time.Duration
+	// MaxMessage is the largest message a client may send, in bytes. Default 16 KiB.
+	MaxMessage int64
+	// Registerer receives the hub's metrics (ronda_hub_*). Nil: not registered.
+	Registerer prometheus.Registerer
+	// Logger, default slog.Default(). Tokens and notes are never logged.
+	Logger *slog.Logger
+}
+
+func (o *Options) validate() error {
+	if len(o.Tokens) == 0 {
+		return errors.New("no tokens")
+	}
+	names := map[string]bool{}
+	for i, t := range o.Tokens {
+		if t.Name == "" {
+			return fmt.Errorf("token %d: no name", i)
+		}
+		if names[t.Name] {
+			return fmt.Errorf("token %d: name %q repeated", i, t.Name)
+		}
+		names[t.Name] = true
+		if roleRank(t.Role) == 0 {
+			return fmt.Errorf("token %q: role %q (want viewer, moderator or lead)", t.Name, t.Role)
+		}
+		if b, err := hex.DecodeString(t.SHA256); err != nil || len(b) != 32 {
+			return fmt.Errorf("token %q: sha256 is not 64 hex digits", t.Name)
+		}
+	}
+	for _, o := range o.AllowedOrigins {
+		if o == "" || o == "null" {
+			return fmt.Errorf("allowed origin %q", o)
+		}
+	}
+	for name, d := range map[string]time.Duration{"escalate timeout": o.EscalateTimeout, "claim ttl": o.ClaimTTL,
+		"ping interval": o.PingInterval, "write timeout": o.WriteTimeout, "bad token window": o.BadTokenWindow} {
+		if d < 0 {
+			return fmt.Errorf("%s %v is negative", name, d)
+		}
+	}
+	if o.SendQueue < 0 || o.Ring < 0 || o.BadTokenLimit < 0 || o.MaxMessage < 0 {
+		return errors.New("negative size or limit")
+	}
+	return nil
+}
+
+func (o *Options) defaults() {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&o.EscalateTimeout, 10*time.Second)
+	def(&o.ClaimTTL, 15*time.Minute)
+	def(&o.PingInterval, 30*time.Second)
+	def(&o.WriteTimeout, 10*time.Second)
+	def(&o.BadTokenWindow, time.Minute)
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.SendQueue == 0 {
+		o.SendQueue = 256
+	}
+	if o.Ring == 0 {
+		o.Ring = 4096
+	}
+	if o.BadTokenLimit == 0 {
+		o.BadTokenLimit = 5
+	}
+	if o.MaxMessage == 0 {
+		o.MaxMessage = 16 << 10
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+}
+
+// Hub is the moderators' websocket hub. Its methods are safe for concurrent use.
+type Hub struct {
+	opts     Options
+	m        *metrics
+	tokens   map[string]Token // by lower-case hex sha256
+	origins  map[string]bool
+	upgrader websocket.Upgrader
+	limiter  *limiter
+	instance string // prefix of action ids
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu      sync.Mutex
+	closed  bool
+	seq     uint64
+	ring    ring
+	alerts  map[string]*alertState
+	clients map[*client]struct{}
+	nextAct uint64
+}
+
+// New validates opts and builds a Hub; serve it at Path.
+func New(opts Options) (*Hub, error) {
+	if err := opts.validate(); err != nil {
+		return nil, fmt.Errorf("hub options: %w", err)
+	}
+	opts.defaults()
+	m, err := newMetrics(opts.Registerer)
+	if err != nil {
+		return nil, fmt.Errorf("hub metrics: %w", err)
+	}
+	var id [6]byte
+	_, _ = rand.Read(id[:])
+	h := &Hub{
+		opts: opts, m: m, tokens: map[string]Token{}, origins: map[string]bool{},
+		limiter:  newLimiter(opts.BadTokenLimit, opts.BadTokenWindow),
+		instance: hex.EncodeToString(id[:]),
+		ring:     newRing(opts.Ring),
+		alerts:   map[string]*alertState{},
+		clients:  map[*client]struct{}{},
+	}
+	for _, t := range opts.Tokens {
+		h.tokens[lowerHex(t.SHA256)] = t
+	}
+	for _, o := range opts.AllowedOrigins {
+		h.origins[o] = true
+	}
+	h.upgrader = websocket.Upgrader{
+		HandshakeTimeout: 10 * time.Second,
+		// Origin is checked before the upgrade, where the refusal can be counted.
+		CheckOrigin:     func(*http.Request) bool { return true },
+		WriteBufferPool: &sync.Pool{},
+	}
+	h.ctx, h.cancel = context.WithCancel(context.Background())
+	return h, nil
+}
+
+// Publish sends one alert version to every socket and keeps it for those that
+// connect later: the latest version of each open alert. A version with
+// MergedInto closes its alert. It never blocks on a socket.
+func (h *Hub) Publish(a analyzer.Alert) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed || a.ID == "" {
+		return
+	}
+	st := h.alerts[a.ID]
+	if a.MergedInto != "" {
+		delete(h.alerts, a.ID)
+		if st == nil {
+			st = &alertState{}
+		}
+		st.status = statusMerged
+	} else {
+		// A dismissed alert left the open set: a new version reopens it.
+		if st == nil {
+			st = &alertState{status: statusOpen}
+			h.alerts[a.ID] = st
+		}
+	}
+	if a.Updates >= st.alert.Updates {
+		st.alert = a // the latest version; a late older one is still relayed
+	}
+	h.seq++
+	msg := encode(outMsg{Type: "alert", Seq: h.seq, Alert: &a, State: st.view(h.opts.Now())})
+	h.broadcastLocked(msg, nil)
+}
+
+// broadcastLocked records a sequenced message in the ring and queues it for
+// every socket but skip. A socket whose queue is full is cut off.
+func (h *Hub) broadcastLocked(msg []byte, skip *client) {
+	h.ring.add(h.seq, msg)
+	for c := range h.clients {
+		if c != skip {
+			h.queueLocked(c, msg)
+		}
+	}
+}
+
+// queueLocked queues msg for c or, when c is behind, cuts it off.
+func (h *Hub) queueLocked(c *client, msg []byte) {
+	select {
+	case c.send <- msg:
+	default:
+		h.m.slow.Inc()
+		h.dropLocked(c, websocket.ClosePolicyViolation, "too slow")
+	}
+}
+
+// dropLocked unregisters c and has it closed with code and reason.
+func (h *Hub) dropLocked(c *client, code int, reason string) {
+	if _, ok := h.clients[c]; !ok {
+		return
+	}
+	delete(h.clients, c)
+	h.m.sockets.Dec()
+	c.kick(code, reason)
+}
+
+// Close closes every socket with a close frame (1001, "hub closing") and waits,
+// bounded, for their goroutines. Publish and new connections are refused after.
+// Safe twice and on nil.
+func (h *Hub) Close() error {
+	if h == nil {
+		return nil
+	}
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return nil
+	}
+	h.closed = true
+	for c := range h.clients {
+		h.dropLocked(c, websocket.CloseGoingAway, "hub closing")
+	}
+	h.mu.Unlock()
+	h.cancel()
+	done := make(chan struct{})
+	go func() { h.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-time.After(h.opts.WriteTimeout + 2*time.Second):
+		return errors.New("hub close: sockets still open after the write timeout")
+	}
+}
+
+// newActionID gives a unique action id: the hub instance and a counter.
+func (h *Hub) newActionIDLocked() string {
+	h.nextAct++
+	return fmt.Sprintf("%s-%d", h.instance, h.nextAct)
+}
+
+func lowerHex(s string) string {
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		return s
+	}
+	return hex.EncodeToString(b)
+}

@@ -1,0 +1,766 @@
+package hub
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/ronda-watch/ronda/analyzer"
+	"github.com/ronda-watch/ronda/sidecar/store"
+)
+
+// clock is an injected Now that tests move by hand.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+func sum(secret string) string {
+	s := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(s[:])
+}
+
+const consoleOrigin = "https://mod.example.org"
+
+// testHub is a hub behind a real HTTP server on loopback, with its audit trail.
+type testHub struct {
+	*Hub
+	srv   *httptest.Server
+	clk   *clock
+	reg   *prometheus.Registry
+	lis   *trackingListener
+	mu    sync.Mutex
+	audit []store.ActionRow
+}
+
+func newTestHub(t testing.TB, tweak func(*Options)) *testHub {
+	t.Helper()
+	th := &testHub{clk: &clock{t: time.Date(2026, 3, 1, 21, 0, 0, 0, time.UTC)}, reg: prometheus.NewRegistry()}
+	opts := Options{
+		Tokens: []Token{
+			{Name: "ana", Role: RoleModerator, SHA256: sum("tok-ana")},
+			{Name: "ben", Role: RoleModerator, SHA256: strings.ToUpper(sum("tok-ben"))},
+			{Name: "lea", Role: RoleLead, SHA256: sum("tok-lea")},
+			{Name: "vic", Role: RoleViewer, SHA256: sum("tok-vic")},
+		},
+		AllowedOrigins: []string{consoleOrigin},
+		Audit: func(r store.ActionRow) {
+			th.mu.Lock()
+			th.audit = append(th.audit, r)
+			th.mu.Unlock()
+		},
+		Now:        th.clk.Now,
+		Registerer: th.reg,
+	}
+	if tweak != nil {
+		tweak(&opts)
+	}
+	h, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	th.Hub = h
+	mux := http.NewServeMux()
+	mux.Handle(Path, h)
+	th.srv = httptest.NewUnstartedServer(mux)
+	th.lis = &trackingListener{Listener: th.srv.Listener, closed: map[string]chan struct{}{}}
+	th.srv.Listener = th.lis
+	th.srv.Start()
+	t.Cleanup(func() {
+		_ = h.Close()
+		th.srv.Close()
+	})
+	return th
+}
+
+// trackingListener tells when the server side closes a connection, by the
+// client's address, which a client that does not read cannot see soon.
+type trackingListener struct {
+	net.Listener
+	mu     sync.Mutex
+	closed map[string]chan struct{}
+}
+
+func (l *trackingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	ch := make(chan struct{})
+	l.mu.Lock()
+	l.closed[c.RemoteAddr().String()] = ch
+	l.mu.Unlock()
+	return &trackedConn{Conn: c, closed: ch}, nil
+}
+
+// closedChan is closed when the server closes the connection from addr.
+func (l *trackingListener) closedChan(addr string) chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.closed[addr]
+}
+
+type trackedConn struct {
+	net.Conn
+	once   sync.Once
+	closed chan struct{}
+}
+
+func (c *trackedConn) Close() error {
+	c.once.Do(func() { close(c.closed) })
+	return c.Conn.Close()
+}
+
+func (th *testHub) audited() []store.ActionRow {
+	th.mu.Lock()
+	defer th.mu.Unlock()
+	return append([]store.ActionRow(nil), th.audit...)
+}
+
+func (th *testHub) url(query string) string {
+	u := "ws" + strings.TrimPrefix(th.srv.URL, "http") + Path
+	if query != "" {
+		u += "?" + query
+	}
+	return u
+}
+
+// dialRaw dials with the given headers and returns the handshake answer.
+func (th *testHub) dialRaw(query string, hdr http.Header) (*websocket.Conn, *http.Response, error) {
+	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second}
+	return d.Dial(th.url(query), hdr)
+}
+
+// dial connects with a bearer token and fails the test otherwise.
+func (th *testHub) dial(t testing.TB, token, query string) *websocket.Conn {
+	t.Helper()
+	c, resp, err := th.dialRaw(query, http.Header{"Authorization": {"Bearer " + token}})
+	if err != nil {
+		status := 0
+		if resp != nil {
+			status = resp.StatusCode
+		}
+		t.Fatalf("dial as %s: %v (status %d)", token, err, status)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// msg is any message the hub sends, decoded for tests.
+type msg struct {
+	Type      string         `json:"type"`
+	Seq       uint64         `json:"seq"`
+	RequestID string         `json:"request_id"`
+	Alert     analyzer.Alert `json:"alert"`
+	Alerts    []struct {
+		Alert analyzer.Alert `json:"alert"`
+		State stateView      `json:"state"`
+	} `json:"alerts"`
+	Action  actionView `json:"action"`
+	State   stateView  `json:"state"`
+	Code    string     `json:"code"`
+	Message string     `json:"message"`
+}
+
+func read(t testing.TB, c *websocket.Conn) msg {
+	t.Helper()
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, b, err := c.ReadMessage()
+	if err != nil {
+		t.Fatalf("read: %v", err)
+	}
+	var m msg
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatalf("decode %s: %v", b, err)
+	}
+	return m
+}
+
+// readType reads one message and wants its type.
+func readType(t testing.TB, c *websocket.Conn, typ string) msg {
+	t.Helper()
+	m := read(t, c)
+	if m.Type != typ {
+		t.Fatalf("got %s message (%s %s), want %s", m.Type, m.Code, m.Message, typ)
+	}
+	return m
+}
+
+func send(t testing.TB, c *websocket.Conn, v map[string]string) {
+	t.Helper()
+	v["type"] = "action"
+	if err := c.WriteJSON(v); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func alert(id string, updates int) analyzer.Alert {
+	return analyzer.Alert{
+		ID: id, At: time.Date(2026, 3, 1, 20, 0, updates, 0, time.UTC), Severity: analyzer.SeverityHigh,
+		Score: 0.8, Subject: analyzer.EntityRef{Kind: analyzer.KindHost, ID: "h-" + id},
+		Entities: []analyzer.EntityRef{{Kind: analyzer.KindHost, ID: "h-" + id}},
+		Reasons:  []analyzer.Reason{{Detector: "schedule", Score: 0.7, Summary: "Broadcasts at night.", Evidence: map[string]any{"nights": 5}}},
+		Updates:  updates,
+	}
+}
+
+func TestTwoModeratorsSeeAlertsAndEachOthersActions(t *testing.T) {
+	th := newTestHub(t, nil)
+	th.Publish(alert("a0", 0))
+	ana, ben := th.dial(t, "tok-ana", ""), th.dial(t, "tok-ben", "")
+	for _, c := range []*websocket.Conn{ana, ben} {
+		s := readType(t, c, "snapshot")
+		if s.Seq != 1 || len(s.Alerts) != 1 || s.Alerts[0].Alert.ID != "a0" || s.Alerts[0].State.Status != "open" {
+			t.Fatalf("snapshot %+v", s)
+		}
+	}
+	th.Publish(alert("a1", 0))
+	for _, c := range []*websocket.Conn{ana, ben} {
+		if m := readType(t, c, "alert"); m.Alert.ID != "a1" || m.Seq != 2 || m.Alert.Reasons[0].Summary == "" {
+			t.Fatalf("alert %+v", m)
+		}
+	}
+	send(t, ana, map[string]string{"request_id": "r1", "alert_id": "a1", "action": "claim"})
+	ack := readType(t, ana, "ack")
+	if ack.RequestID != "r1" || ack.Seq != 3 || ack.State.ClaimedBy != "ana" || ack.Action.ActionID == "" {
+		t.Fatalf("ack %+v", ack)
+	}
+	seen := readType(t, ben, "action")
+	if seen.Action != ack.Action || seen.Seq != 3 || seen.State.ClaimedBy != "ana" {
+		t.Fatalf("ben saw %+v, ana's ack %+v", seen, ack)
+	}
+	send(t, ana, map[string]string{"request_id": "r2", "alert_id": "a1", "action": "note", "note": "same phone as a0"})
+	ack2 := readType(t, ana, "ack")
+	if n := readType(t, ben, "action"); n.Action.Note != "same phone as a0" || n.Action.Moderator != "ana" {
+		t.Fatalf("ben saw %+v", n)
+	}
+	rows := th.audited()
+	if len(rows) != 2 {
+		t.Fatalf("audited %d rows, want 2", len(rows))
+	}
+	want := store.ActionRow{At: th.clk.Now(), ActionID: ack.Action.ActionID, AlertID: "a1", Moderator: "ana", Action: "claim"}
+	if rows[0] != want {
+		t.Fatalf("audit row %+v, want %+v", rows[0], want)
+	}
+	if rows[1].ActionID == rows[0].ActionID || rows[1].ActionID != ack2.Action.ActionID || rows[1].Note != "same phone as a0" {
+		t.Fatalf("second audit row %+v", rows[1])
+	}
+	if got := testutil.ToFloat64(th.m.actions.WithLabelValues("claim", "ok")); got != 1 {
+		t.Fatalf("claims counted %v", got)
+	}
+	if got := testutil.ToFloat64(th.m.sockets); got != 2 {
+		t.Fatalf("sockets gauge %v", got)
+	}
+}
+
+func TestClaimIsExclusiveUntilItExpires(t *testing.T) {
+	th := newTestHub(t, func(o *Options) { o.ClaimTTL = 10 * time.Minute })
+	th.Publish(alert("a1", 0))
+	ana, ben := th.dial(t, "tok-ana", ""), th.dial(t, "tok-ben", "")
+	readType(t, ana, "snapshot")
+	readType(t, ben, "snapshot")
+
+	send(t, ana, map[string]string{"request_id": "1", "alert_id": "a1", "action": "claim"})
+	ack := readType(t, ana, "ack")
+	if ack.State.ClaimExpires == nil || !ack.State.ClaimExpires.Equal(th.clk.Now().Add(10*time.Minute)) {
+		t.Fatalf("claim expiry %v", ack.State.ClaimExpires)
+	}
+	readType(t, ben, "action")
+
+	th.clk.Add(9 * time.Minute)
+	for _, act := range []string{"claim", "ack", "dismiss"} {
+		send(t, ben, map[string]string{"request_id": act, "alert_id": "a1", "action": act, "reason": "benign"})
+		if e := readType(t, ben, "error"); e.Code != "claimed" || e.RequestID != act || !strings.Contains(e.Message, "ana") {
+			t.Fatalf("%s while held: %+v", act, e)
+		}
+	}
+	// Notes are not exclusive.
+	send(t, ben, map[string]string{"request_id": "n", "alert_id": "a1", "action": "note", "note": "seen"})
+	readType(t, ben, "ack")
+	readType(t, ana, "action")
+
+	th.clk.Add(time.Minute) // exactly at expiry: released
+	send(t, ben, map[string]string{"request_id": "2", "alert_id": "a1", "action": "claim"})
+	if a := readType(t, ben, "ack"); a.State.ClaimedBy != "ben" {
+		t.Fatalf("claim after expiry %+v", a)
+	}
+	if m := readType(t, ana, "action"); m.Action.Moderator != "ben" || m.State.ClaimedBy != "ben" {
+		t.Fatalf("ana saw %+v", m)
+	}
+	send(t, ana, map[string]string{"request_id": "3", "alert_id": "a1", "action": "claim"})
+	readType(t, ana, "error")
+	if n := len(th.audited()); n != 3 {
+		t.Fatalf("audited %d, want 3 (claim, note, claim)", n)
+	}
+}
+
+func TestActionsRefusedByRoleAndState(t *testing.T) {
+	var escalated []string
+	var emu sync.Mutex
+	th := newTestHub(t, func(o *Options) {
+		o.Escalate = func(_ context.Context, a analyzer.Alert, note string) error {
+			emu.Lock()
+			defer emu.Unlock()
+			if note == "fail" {
+				return errors.New("destination down")
+			}
+			escalated = append(escalated, a.ID+": "+note)
+			return nil
+		}
+	})
+	th.Publish(alert("a1", 0))
+	conns := map[string]*websocket.Conn{}
+	for _, n := range []string{"ana", "lea", "vic"} {
+		conns[n] = th.dial(t, "tok-"+n, "")
+		readType(t, conns[n], "snapshot")
+	}
+	cases := []struct {
+		name, who, action, target, reason, note, alertID, wantCode string
+	}{
+		{"viewer cannot claim", "vic", "claim", "", "", "", "a1", "forbidden"},
+		{"viewer cannot note", "vic", "note", "", "", "hi", "a1", "forbidden"},
+		{"moderator cannot assign", "ana", "assign", "ana", "", "", "a1", "forbidden"},
+		{"moderator cannot escalate", "ana", "escalate", "", "", "police", "a1", "forbidden"},
+		{"dismiss needs a reason", "ana", "dismiss", "", "", "", "a1", "reason_required"},
+		{"note needs a note", "ana", "note", "", "", "", "a1", "note_required"},
+		{"escalate needs a note", "lea", "escalate", "", "", "", "a1", "note_required"},
+		{"assign to a viewer", "lea", "assign", "vic", "", "", "a1", "bad_target"},
+		{"assign to nobody", "lea", "assign", "zed", "", "", "a1", "bad_target"},
+		{"unknown alert", "ana", "ack", "", "", "", "nope", "unknown_alert"},
+		{"unknown action", "ana", "delete", "", "", "", "a1", "bad_action"},
+		{"destination fails", "lea", "escalate", "", "", "fail", "a1", "escalation_failed"},
+	}
+	for _, tc := range cases {
+		c := conns[tc.who]
+		send(t, c, map[string]string{"request_id": tc.name, "alert_id": tc.alertID, "action": tc.action,
+			"target": tc.target, "reason": tc.reason, "note": tc.note})
+		e := readType(t, c, "error")
+		if e.Code != tc.wantCode || e.RequestID != tc.name {
+			t.Errorf("%s: got %s (%s), want %s", tc.name, e.Code, e.Message, tc.wantCode)
+		}
+	}
+	if err := conns["ana"].WriteMessage(websocket.TextMessage, []byte(`{"type":"action","oops":1}`)); err != nil {
+		t.Fatal(err)
+	}
+	if e := readType(t, conns["ana"], "error"); e.Code != "bad_message" {
+		t.Errorf("unknown field: %+v", e)
+	}
+	if n := len(th.audited()); n != 0 {
+		t.Fatalf("refused actions audited: %d", n)
+	}
+
+	// What a lead may do, in order: assign, escalate; then ack by the assignee, dismiss.
+	send(t, conns["lea"], map[string]string{"request_id": "as", "alert_id": "a1", "action": "assign", "target": "ana"})
+	if a := readType(t, conns["lea"], "ack"); a.State.ClaimedBy != "ana" {
+		t.Fatalf("assign %+v", a)
+	}
+	if m := readType(t, conns["vic"], "action"); m.Action.Action != "assign" || m.Action.Target != "ana" {
+		t.Fatalf("viewer saw %+v", m)
+	}
+	readType(t, conns["ana"], "action")
+	send(t, conns["lea"], map[string]string{"request_id": "es", "alert_id": "a1", "action": "escalate", "note": "minor on camera"})
+	if a := readType(t, conns["lea"], "ack"); a.State.Status != "escalated" {
+		t.Fatalf("escalate %+v", a)
+	}
+	readType(t, conns["ana"], "action")
+	readType(t, conns["vic"], "action")
+	emu.Lock()
+	if len(escalated) != 1 || escalated[0] != "a1: minor on camera" {
+		t.Fatalf("destination got %v", escalated)
+	}
+	emu.Unlock()
+	send(t, conns["ana"], map[string]string{"request_id": "ack", "alert_id": "a1", "action": "ack"})
+	if e := readType(t, conns["ana"], "error"); e.Code != "bad_state" {
+		t.Fatalf("ack of an escalated alert: %+v", e)
+	}
+	send(t, conns["ana"], map[string]string{"request_id": "dm", "alert_id": "a1", "action": "dismiss", "reason": "handed to police"})
+	if a := readType(t, conns["ana"], "ack"); a.State.Status != "dismissed" {
+		t.Fatalf("dismiss %+v", a)
+	}
+	readType(t, conns["lea"], "action")
+	// Dismissed alerts leave the open set: not in a new snapshot.
+	late := th.dial(t, "tok-vic", "")
+	if s := readType(t, late, "snapshot"); len(s.Alerts) != 0 {
+		t.Fatalf("snapshot after dismiss %+v", s.Alerts)
+	}
+	rows := th.audited()
+	if len(rows) != 3 || rows[0].Action != "assign" || rows[0].Target != "ana" || rows[1].Note != "minor on camera" ||
+		rows[2].Reason != "handed to police" {
+		t.Fatalf("audit %+v", rows)
+	}
+	if got := testutil.ToFloat64(th.m.actions.WithLabelValues("assign", "refused")); got != 3 {
+		t.Fatalf("refused assigns counted %v", got)
+	}
+}
+
+func TestSnapshotHoldsLatestOpenVersionsOnly(t *testing.T) {
+	th := newTestHub(t, nil)
+	th.Publish(alert("a1", 0))
+	th.Publish(alert("a2", 0))
+	th.Publish(alert("a1", 1))
+	merged := alert("a2", 1)
+	merged.MergedInto = "a1"
+	th.Publish(merged)
+	c := th.dial(t, "tok-vic", "")
+	s := readType(t, c, "snapshot")
+	if s.Seq != 4 || len(s.Alerts) != 1 || s.Alerts[0].Alert.ID != "a1" || s.Alerts[0].Alert.Updates != 1 {
+		t.Fatalf("snapshot %+v", s)
+	}
+}
+
+func TestAuthRefusals(t *testing.T) {
+	th := newTestHub(t, func(o *Options) { o.BadTokenLimit = 100 })
+	cases := []struct {
+		name       string
+		hdr        http.Header
+		wantStatus int
+		reason     string
+	}{
+		{"missing token", http.Header{}, 401, failMissing},
+		{"wrong token", http.Header{"Authorization": {"Bearer tok-eve"}}, 401, failBad},
+		{"not bearer", http.Header{"Authorization": {"Basic dG9rLWFuYQ=="}}, 401, failMissing},
+		{"hash as token", http.Header{"Authorization": {"Bearer " + sum("tok-ana")}}, 401, failBad},
+		{"cross origin", http.Header{"Authorization": {"Bearer tok-ana"}, "Origin": {"https://evil.example"}}, 403, failOrigin},
+		{"origin prefix", http.Header{"Authorization": {"Bearer tok-ana"}, "Origin": {consoleOrigin + ".evil.example"}}, 403, failOrigin},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			before := testutil.ToFloat64(th.m.auth.WithLabelValues(tc.reason))
+			c, resp, err := th.dialRaw("", tc.hdr)
+			if err == nil {
+				c.Close()
+				t.Fatal("connected")
+			}
+			if resp == nil || resp.StatusCode != tc.wantStatus {
+				t.Fatalf("answer %v, want %d", resp, tc.wantStatus)
+			}
+			if got := testutil.ToFloat64(th.m.auth.WithLabelValues(tc.reason)) - before; got != 1 {
+				t.Fatalf("%s counted %v", tc.reason, got)
+			}
+		})
+	}
+	t.Run("browser with token subprotocol", func(t *testing.T) {
+		c, resp, err := th.dialRaw("", http.Header{"Origin": {consoleOrigin},
+			"Sec-WebSocket-Protocol": {Subprotocol + ", ronda.token.tok-ana"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if c.Subprotocol() != Subprotocol || strings.Contains(resp.Header.Get("Sec-WebSocket-Protocol"), "tok-ana") {
+			t.Fatalf("subprotocol %q", c.Subprotocol())
+		}
+		readType(t, c, "snapshot")
+	})
+	t.Run("browser with a bad token subprotocol", func(t *testing.T) {
+		_, resp, err := th.dialRaw("", http.Header{"Origin": {consoleOrigin}, "Sec-WebSocket-Protocol": {"ronda.token.nope"}})
+		if err == nil || resp.StatusCode != 401 {
+			t.Fatalf("err %v, resp %v", err, resp)
+		}
+	})
+	t.Run("bad since", func(t *testing.T) {
+		_, resp, err := th.dialRaw("since=-1", http.Header{"Authorization": {"Bearer tok-ana"}})
+		if err == nil || resp.StatusCode != 400 {
+			t.Fatalf("err %v, resp %v", err, resp)
+		}
+	})
+}
+
+func TestRepeatedBadTokensAreRateLimited(t *testing.T) {
+	th := newTestHub(t, func(o *Options) { o.BadTokenLimit = 3; o.BadTokenWindow = time.Minute })
+	bad := http.Header{"Authorization": {"Bearer guess"}}
+	for i := range 3 {
+		if _, resp, _ := th.dialRaw("", bad); resp == nil || resp.StatusCode != 401 {
+			t.Fatalf("attempt %d: %v", i, resp)
+		}
+	}
+	// Over the limit even a good token waits: a guesser cannot tell it found one.
+	for _, hdr := range []http.Header{bad, {"Authorization": {"Bearer tok-ana"}}} {
+		_, resp, err := th.dialRaw("", hdr)
+		if err == nil || resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") != "60" {
+			t.Fatalf("over the limit: %v %v", err, resp)
+		}
+	}
+	if got := testutil.ToFloat64(th.m.auth.WithLabelValues(failRateLimited)); got != 2 {
+		t.Fatalf("rate limited counted %v", got)
+	}
+	if got := testutil.ToFloat64(th.m.auth.WithLabelValues(failBad)); got != 3 {
+		t.Fatalf("bad tokens counted %v", got)
+	}
+	th.clk.Add(time.Minute)
+	readType(t, th.dial(t, "tok-ana", ""), "snapshot")
+}
+
+// seqs reads alert messages until it has seen last, checking each follows the
+// one before.
+func readUntil(t testing.TB, c *websocket.Conn, from, last uint64) {
+	t.Helper()
+	for want := from + 1; want <= last; want++ {
+		m := readType(t, c, "alert")
+		if m.Seq != want || m.Alert.ID != fmt.Sprintf("a%d", want) {
+			t.Fatalf("got seq %d (%s), want %d", m.Seq, m.Alert.ID, want)
+		}
+	}
+}
+
+func TestResumeSinceGetsExactlyTheMissedMessages(t *testing.T) {
+	th := newTestHub(t, func(o *Options) { o.Ring = 64 })
+	pub := func(from, to int) {
+		for i := from; i <= to; i++ {
+			th.Publish(alert(fmt.Sprintf("a%d", i), 0))
+		}
+	}
+	pub(1, 10)
+	c := th.dial(t, "tok-ana", "")
+	if s := readType(t, c, "snapshot"); s.Seq != 10 || len(s.Alerts) != 10 {
+		t.Fatalf("snapshot seq %d with %d alerts", s.Seq, len(s.Alerts))
+	}
+	c.Close()
+	pub(11, 15)
+	c = th.dial(t, "tok-ana", "since=10")
+	readUntil(t, c, 10, 15)
+	c.Close()
+
+	// Nothing missed: nothing sent until the next message.
+	c = th.dial(t, "tok-ana", "since=15")
+	pub(16, 16)
+	readUntil(t, c, 15, 16)
+	c.Close()
+
+	// Out of the ring: a fresh snapshot, then live messages again.
+	pub(17, 100)
+	c = th.dial(t, "tok-ana", "since=16")
+	if s := readType(t, c, "snapshot"); s.Seq != 100 || len(s.Alerts) != 100 {
+		t.Fatalf("stale resume: snapshot seq %d with %d alerts", s.Seq, len(s.Alerts))
+	}
+	pub(101, 101)
+	readUntil(t, c, 100, 101)
+	c.Close()
+	// From the future (a restarted hub): a snapshot.
+	c = th.dial(t, "tok-ana", "since=5000")
+	readType(t, c, "snapshot")
+}
+
+func TestResumeAcrossReconnectsWhilePublishing(t *testing.T) {
+	const total = 3000
+	th := newTestHub(t, func(o *Options) { o.Ring = 1024 })
+	c := th.dial(t, "tok-ana", "")
+	readType(t, c, "snapshot")
+	var read atomic.Uint64
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 1; i <= total; i++ {
+			// Stay within half the ring of the reader, however slow the machine.
+			for uint64(i)-read.Load() > 512 {
+				time.Sleep(50 * time.Microsecond)
+			}
+			th.Publish(alert(fmt.Sprintf("a%d", i), 0))
+		}
+	}()
+	var last uint64
+	reconnects := 0
+	for last < total {
+		m := readType(t, c, "alert")
+		if m.Seq != last+1 || m.Alert.ID != fmt.Sprintf("a%d", m.Seq) {
+			t.Fatalf("after seq %d got %d (%s)", last, m.Seq, m.Alert.ID)
+		}
+		last = m.Seq
+		read.Store(last)
+		if last%250 == 0 && last < total {
+			c.Close()
+			c = th.dial(t, "tok-ana", fmt.Sprintf("since=%d", last))
+			reconnects++
+		}
+	}
+	<-done
+	if reconnects < 10 {
+		t.Fatalf("only %d reconnects", reconnects)
+	}
+}
+
+func TestSlowClientIsCutOffWithoutHoldingOthersBack(t *testing.T) {
+	th := newTestHub(t, func(o *Options) { o.SendQueue = 16; o.WriteTimeout = 2 * time.Second })
+	// The slow client never reads, with a small receive buffer so its socket fills soon.
+	d := websocket.Dialer{NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		if tc, ok := c.(*net.TCPConn); ok {
+			_ = tc.SetReadBuffer(4 << 10)
+		}
+		return c, err
+	}}
+	slow, _, err := d.Dial(th.url(""), http.Header{"Authorization": {"Bearer tok-ben"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	fast := th.dial(t, "tok-ana", "")
+	readType(t, fast, "snapshot")
+	big := strings.Repeat("x", 8<<10)
+	cutAt := 0
+	for i := 1; i <= 5000 && (cutAt == 0 || i <= cutAt+100); i++ {
+		a := alert(fmt.Sprintf("a%d", i), 0)
+		a.Reasons[0].Summary = big
+		th.Publish(a)
+		if m := readType(t, fast, "alert"); m.Seq != uint64(i) {
+			t.Fatalf("fast client got seq %d, want %d", m.Seq, i)
+		}
+		if cutAt == 0 && testutil.ToFloat64(th.m.slow) == 1 {
+			cutAt = i
+		}
+	}
+	if cutAt == 0 {
+		t.Fatal("slow client never cut off")
+	}
+	t.Logf("slow client cut after %d messages of 8 KiB", cutAt)
+	if got := testutil.ToFloat64(th.m.slow); got != 1 {
+		t.Fatalf("slow clients cut %v, want 1", got)
+	}
+	if got := testutil.ToFloat64(th.m.sockets); got != 1 {
+		t.Fatalf("sockets %v, want 1", got)
+	}
+	// The server closed the slow socket: with 1008 "too slow" when the close
+	// frame still fitted, else the connection is dropped after what is in flight.
+	select {
+	case <-th.lis.closedChan(slow.LocalAddr().String()):
+	case <-time.After(10 * time.Second):
+		t.Fatal("the server did not close the slow socket")
+	}
+}
+
+func TestCloseClosesEverySocketWithACloseFrame(t *testing.T) {
+	th := newTestHub(t, nil)
+	conns := []*websocket.Conn{th.dial(t, "tok-ana", ""), th.dial(t, "tok-lea", "")}
+	for _, c := range conns {
+		readType(t, c, "snapshot")
+	}
+	if err := th.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := th.Close(); err != nil {
+		t.Fatalf("second close: %v", err)
+	}
+	var nilHub *Hub
+	if err := nilHub.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range conns {
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, _, err := c.ReadMessage()
+		if !websocket.IsCloseError(err, websocket.CloseGoingAway) {
+			t.Fatalf("after Close: %v", err)
+		}
+	}
+	th.Publish(alert("late", 0)) // dropped, not a panic
+	if _, resp, err := th.dialRaw("", http.Header{"Authorization": {"Bearer tok-ana"}}); err == nil || resp.StatusCode != 503 {
+		t.Fatalf("dial after close: %v %v", err, resp)
+	}
+	if got := testutil.ToFloat64(th.m.sockets); got != 0 {
+		t.Fatalf("sockets %v after close", got)
+	}
+}
+
+func TestPingKeepsQuietSocketsAndDropsDeadOnes(t *testing.T) {
+	th := newTestHub(t, func(o *Options) { o.PingInterval = 50 * time.Millisecond })
+	c := th.dial(t, "tok-ana", "")
+	readType(t, c, "snapshot")
+	// Reading answers pings; the socket stays well past two intervals.
+	pings := make(chan struct{}, 100)
+	c.SetPingHandler(func(s string) error {
+		pings <- struct{}{}
+		return c.WriteControl(websocket.PongMessage, []byte(s), time.Now().Add(time.Second))
+	})
+	go func() {
+		for {
+			if _, _, err := c.ReadMessage(); err != nil {
+				return
+			}
+		}
+	}()
+	for range 5 {
+		select {
+		case <-pings:
+		case <-time.After(5 * time.Second):
+			t.Fatal("no ping")
+		}
+	}
+	if got := testutil.ToFloat64(th.m.sockets); got != 1 {
+		t.Fatalf("sockets %v", got)
+	}
+	// A peer that never answers pings is dropped after two intervals.
+	dead := th.dial(t, "tok-ben", "")
+	dead.SetPingHandler(func(string) error { return nil })
+	readType(t, dead, "snapshot")
+	_ = dead.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, _, err := dead.ReadMessage()
+	if err == nil || websocket.IsCloseError(err, websocket.ClosePolicyViolation) {
+		t.Fatalf("silent socket: %v", err)
+	}
+	if ne := (interface{ Timeout() bool })(nil); errors.As(err, &ne) && ne.Timeout() {
+		t.Fatalf("silent socket not dropped: %v", err)
+	}
+}
+
+func TestOptionsValidated(t *testing.T) {
+	good := Token{Name: "a", Role: RoleModerator, SHA256: sum("x")}
+	cases := map[string]Options{
+		"no tokens":     {},
+		"bad role":      {Tokens: []Token{{Name: "a", Role: "admin", SHA256: sum("x")}}},
+		"bad hash":      {Tokens: []Token{{Name: "a", Role: RoleViewer, SHA256: "abc"}}},
+		"repeated name": {Tokens: []Token{good, good}},
+		"null origin":   {Tokens: []Token{good}, AllowedOrigins: []string{"null"}},
+		"negative ttl":  {Tokens: []Token{good}, ClaimTTL: -time.Second},
+	}
+	for name, o := range cases {
+		if _, err := New(o); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	reg := prometheus.NewRegistry()
+	if _, err := New(Options{Tokens: []Token{good}, Registerer: reg}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(Options{Tokens: []Token{good}, Registerer: reg}); err == nil {
+		t.Fatal("registered twice")
+	}
+}
+
+func TestCutClientGetsTooSlowCloseFrame(t *testing.T) {
+	th := newTestHub(t, func(o *Options) { o.SendQueue = 1 })
+	c := th.dial(t, "tok-ana", "")
+	for i := 1; i <= 1000 && testutil.ToFloat64(th.m.slow) == 0; i++ {
+		th.Publish(alert(fmt.Sprintf("a%d", i), 0))
+	}
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	var err error
+	for err == nil {
+		_, _, err = c.ReadMessage()
+	}
+	var ce *websocket.CloseError
+	if !errors.As(err, &ce) || ce.Code != websocket.ClosePolicyViolation || ce.Text != "too slow" {
+		t.Fatalf("got %v, want close 1008 too slow", err)
+	}
+	// It may come back from where it was.
+	readType(t, th.dial(t, "tok-ana", "since=0"), "alert")
+}

@@ -1,0 +1,46 @@
+package hub
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// metrics of the hub. No label names an alert, a moderator or an address.
+type metrics struct {
+	sockets prometheus.Gauge
+	sent    prometheus.Counter
+	slow    prometheus.Counter
+	auth    *prometheus.CounterVec
+	actions *prometheus.CounterVec
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		sockets: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "ronda_hub_sockets", Help: "Moderator sockets connected."}),
+		sent: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ronda_hub_messages_sent_total", Help: "Messages written to moderator sockets."}),
+		slow: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ronda_hub_slow_clients_total", Help: "Sockets cut off because their send queue was full."}),
+		auth: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ronda_hub_auth_failures_total",
+			Help: "Refused connections by reason: missing_token, bad_token, origin, rate_limited."}, []string{"reason"}),
+		actions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ronda_hub_actions_total",
+			Help: "Moderator actions by action and result (ok or refused)."}, []string{"action", "result"}),
+	}
+	for _, r := range []string{failMissing, failBad, failOrigin, failRateLimited} {
+		m.auth.WithLabelValues(r)
+	}
+	if reg == nil {
+		return m, nil
+	}
+	var done []prometheus.Collector
+	for _, c := range []prometheus.Collector{m.sockets, m.sent, m.slow, m.auth, m.actions} {
+		if err := reg.Register(c); err != nil {
+			for _, d := range done {
+				reg.Unregister(d)
+			}
+			return nil, err
+		}
+		done = append(done, c)
+	}
+	return m, nil
+}

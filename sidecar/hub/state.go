@@ -1,0 +1,86 @@
+package hub
+
+import (
+	"time"
+
+	"github.com/ronda-watch/ronda/analyzer"
+)
+
+// Alert statuses as moderators see them.
+const (
+	statusOpen      = "open"
+	statusAcked     = "acked"
+	statusEscalated = "escalated"
+	statusDismissed = "dismissed"
+	statusMerged    = "merged"
+)
+
+// alertState is an open alert's latest version and what moderators did to it.
+type alertState struct {
+	alert       analyzer.Alert
+	status      string
+	claimedBy   string
+	claimUntil  time.Time
+	ackedBy     string
+	escalatedBy string
+}
+
+// holder is who holds the claim at now, or "".
+func (s *alertState) holder(now time.Time) string {
+	if s.claimedBy != "" && now.Before(s.claimUntil) {
+		return s.claimedBy
+	}
+	return ""
+}
+
+func (s *alertState) view(now time.Time) *stateView {
+	v := &stateView{Status: s.status, AckedBy: s.ackedBy, EscalatedBy: s.escalatedBy}
+	if h := s.holder(now); h != "" {
+		v.ClaimedBy = h
+		t := s.claimUntil.UTC()
+		v.ClaimExpires = &t
+	}
+	return v
+}
+
+// ring keeps the last messages by sequence number for resuming sockets.
+type ring struct {
+	seqs []uint64
+	msgs [][]byte
+	next int // where the next message goes
+	n    int // how many are held
+}
+
+func newRing(size int) ring {
+	return ring{seqs: make([]uint64, size), msgs: make([][]byte, size)}
+}
+
+func (r *ring) add(seq uint64, msg []byte) {
+	r.seqs[r.next], r.msgs[r.next] = seq, msg
+	r.next = (r.next + 1) % len(r.msgs)
+	if r.n < len(r.msgs) {
+		r.n++
+	}
+}
+
+// since gives the messages after seq, oldest first, when the ring still holds
+// all of them (cur is the last sequence number given). ok is false when some
+// are gone or seq is in the future.
+func (r *ring) since(seq, cur uint64) (msgs [][]byte, ok bool) {
+	if seq > cur {
+		return nil, false
+	}
+	if seq == cur {
+		return nil, true
+	}
+	want := cur - seq
+	if want > uint64(r.n) {
+		return nil, false
+	}
+	msgs = make([][]byte, 0, want)
+	start := (r.next - int(want) + len(r.msgs)) % len(r.msgs)
+	for i := range int(want) {
+		msgs = append(msgs, r.msgs[(start+i)%len(r.msgs)])
+	}
+	return msgs, true
+}
