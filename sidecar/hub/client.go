@@ -105,7 +105,6 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_ = conn.Close()
 		return
 	}
-	h.wg.Add(2)
 	go h.writeLoop(c)
 	go h.readLoop(c)
 }
@@ -127,6 +126,7 @@ func (h *Hub) register(c *client, since uint64, resume bool) bool {
 	}
 	h.clients[c] = struct{}{}
 	h.m.sockets.Inc()
+	h.wg.Add(2) // under the lock that Close takes before it waits
 	return true
 }
 
