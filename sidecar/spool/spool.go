@@ -875,6 +875,9 @@ func (s *Spool) Stats() Stats {
 	}
 }
 
+// Dir is the spool's directory.
+func (s *Spool) Dir() string { return s.opts.Dir }
+
 // Len returns the number of records not yet drained.
 func (s *Spool) Len() int {
 	if s == nil {

@@ -23,7 +23,9 @@ import (
 // WriterOptions configure a Writer. Zero values take the defaults.
 type WriterOptions struct {
 	// DSN of ClickHouse (clickhouse://user:pass@host:9000/db); the Writer opens
-	// its own native LZ4 connection. Ignored when Conn is set.
+	// its own native LZ4 connection. Ignored when Conn is set. With neither DSN
+	// nor Conn the Writer is spool-only: every batch goes to the spool (which
+	// is then required), to be delivered by a later run that has ClickHouse.
 	DSN string
 	// Conn, when set, is used instead of opening DSN; the caller closes it.
 	Conn driver.Conn
@@ -71,8 +73,8 @@ type WriterOptions struct {
 }
 
 func (o *WriterOptions) validate() error {
-	if o.DSN == "" && o.Conn == nil {
-		return errors.New("writer: want DSN or Conn")
+	if o.DSN == "" && o.Conn == nil && o.Spool == nil && o.SpoolDir == "" {
+		return errors.New("writer: want DSN, Conn or a spool")
 	}
 	if err := o.Schema.validate(); err != nil {
 		return err
@@ -167,7 +169,7 @@ func NewWriter(opts WriterOptions) (*Writer, error) {
 	for _, t := range tableOrder {
 		w.colPool[t] = &sync.Pool{New: func() any { return newColBuf(t) }}
 	}
-	if w.conn == nil {
+	if w.conn == nil && opts.DSN != "" {
 		o, err := clickhouse.ParseDSN(opts.DSN)
 		if err != nil {
 			return nil, fmt.Errorf("writer: clickhouse dsn: %w", err)
@@ -423,7 +425,7 @@ func (w *Writer) flush(s *sender, all bool) {
 // write inserts one batch, or spools it when older batches wait in the spool
 // (order), the breaker is open, or the insert fails.
 func (w *Writer) write(ctx context.Context, b *built) {
-	if w.sp == nil || w.sp.Len() == 0 {
+	if w.conn != nil && (w.sp == nil || w.sp.Len() == 0) {
 		err := w.insert(ctx, b)
 		if err == nil {
 			return
@@ -518,7 +520,7 @@ func quoteAll(cols []string) []string {
 
 // drain replays spooled batches in order while inserts succeed.
 func (w *Writer) drain(ctx context.Context) {
-	if w.sp == nil || w.sp.Len() == 0 || w.cb.State() == gobreaker.StateOpen {
+	if w.conn == nil || w.sp == nil || w.sp.Len() == 0 || w.cb.State() == gobreaker.StateOpen {
 		return
 	}
 	w.flushMu.Lock()
@@ -591,6 +593,17 @@ func (w *Writer) Spooled() int {
 		return 0
 	}
 	return w.sp.Len()
+}
+
+// SpoolOnly says the Writer has no ClickHouse: every batch goes to the spool.
+func (w *Writer) SpoolOnly() bool { return w.conn == nil }
+
+// SpoolDir is the directory of the Writer's spool, "" without one.
+func (w *Writer) SpoolDir() string {
+	if w.sp == nil {
+		return ""
+	}
+	return w.sp.Dir()
 }
 
 // BreakerState is the breaker's state: closed, half-open or open.
