@@ -1,0 +1,429 @@
+package serve
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/ronda-watch/ronda/sidecar/hub"
+	"github.com/ronda-watch/ronda/sidecar/intake"
+)
+
+// Roles of a Ronda process (ARCHITECTURE.md, decision 1).
+const (
+	// RoleAll runs everything in one process: intake, analyzer, ClickHouse
+	// writes and the moderators' hub. The default.
+	RoleAll = "all"
+	// RoleEdge runs beside an ingest node: intake and adapters, ClickHouse
+	// writes of the events, and forwarding of every event to a hub. It scores
+	// nothing itself, so a ring whose hosts land on two edges is still one alert.
+	RoleEdge = "edge"
+	// RoleHub takes the events of several edges (and of any direct sender),
+	// runs the analyzer over all of them and serves the moderators.
+	RoleHub = "hub"
+)
+
+// Config is the service's configuration file (deploy/serve.yaml documents every
+// key). Secrets never live in it: each is named by the environment variable or
+// the file that holds it. Environment variables (Env) and then command-line
+// flags override the file.
+type Config struct {
+	// Role is all, edge or hub. Default all.
+	Role string `yaml:"role"`
+	// Listen is the address of the HTTP server: intake, adapters, the
+	// moderators' websocket, health and metrics. Default 127.0.0.1:8080; bind
+	// a public address only behind TLS termination.
+	Listen string `yaml:"listen"`
+	// Node names this process in logs and in the events adapters make. Default
+	// the host name.
+	Node string `yaml:"node"`
+	// Analyzer is the detector thresholds file (deploy/ronda.yaml), reloaded on
+	// SIGHUP. Empty: the built-in defaults.
+	Analyzer string `yaml:"analyzer"`
+	// LogLevel is debug, info, warn or error. Default info.
+	LogLevel string `yaml:"log_level"`
+
+	Pipeline   PipelineConfig   `yaml:"pipeline"`
+	Intake     IntakeConfig     `yaml:"intake"`
+	Moderators ModeratorsConfig `yaml:"moderators"`
+	ClickHouse ClickHouseConfig `yaml:"clickhouse"`
+	Adapters   AdaptersConfig   `yaml:"adapters"`
+	Edge       EdgeConfig       `yaml:"edge"`
+}
+
+// PipelineConfig bounds the queue between intake and the analyzer.
+type PipelineConfig struct {
+	// QueueEvents bounds the events accepted but not yet analysed. Past it the
+	// intake answers 503 with Retry-After (nothing is taken, senders retry).
+	// Default 200,000: two seconds at 100,000 events/s, about 100 MB.
+	QueueEvents int `yaml:"queue_events"`
+	// MaxFuture drops (and counts) an event whose time is further than this
+	// ahead of this machine's clock: one sender with a wrong clock must not
+	// move the analyzer's time and age everyone else's state. Default 10m.
+	MaxFuture time.Duration `yaml:"max_future"`
+	// AdvanceEvery is how often the analyzer's event time is moved on while no
+	// events arrive (by the wall time since the newest event), so idle streams
+	// end and due evaluations run. Default 1s.
+	AdvanceEvery time.Duration `yaml:"advance_every"`
+	// DrainTimeout bounds a graceful stop (SIGTERM): the queue is analysed and
+	// the ClickHouse buffers written in this time, the rest spooled. Default 20s.
+	DrainTimeout time.Duration `yaml:"drain_timeout"`
+}
+
+// IntakeConfig configures POST /v1/events and the websocket /v1/events/ws.
+type IntakeConfig struct {
+	// Keys are the senders' HMAC keys; several may be live at once for
+	// rotation. Required unless the role is edge without direct senders.
+	Keys []SecretRef `yaml:"keys"`
+	// RateEvents and RateBurst bound each key's events per second (a token
+	// bucket). Defaults 20,000/s and 40,000; a negative rate disables it.
+	RateEvents float64 `yaml:"rate_events"`
+	RateBurst  int     `yaml:"rate_burst"`
+	// MaxBodyBytes bounds one request body as sent. Default 8 MiB.
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// MaxLines bounds the lines of one request. Default 50,000.
+	MaxLines int `yaml:"max_lines"`
+	// MaxInFlight bounds the requests decoded at once. Default 8.
+	MaxInFlight int `yaml:"max_in_flight"`
+}
+
+// SecretRef names a secret without holding it: the value is read from the
+// environment variable Env, or else from File (its content, trailing newline
+// removed).
+type SecretRef struct {
+	// ID is the key id senders put in X-Ronda-Key (or the API key of LiveKit).
+	ID   string `yaml:"id"`
+	Env  string `yaml:"env"`
+	File string `yaml:"file"`
+}
+
+// ModeratorsConfig configures the moderators' hub, /v1/alerts/ws.
+type ModeratorsConfig struct {
+	// Tokens are the moderators' bearer tokens, each stored as its SHA-256
+	// (printf %s "$TOKEN" | sha256sum), with a name and a role (viewer,
+	// moderator, lead). Required where the hub runs (roles all and hub).
+	Tokens []hub.Token `yaml:"tokens"`
+	// TokensFile, when set, is a YAML list of tokens read in addition to Tokens:
+	// where a deployment keeps them apart from the rest.
+	TokensFile string `yaml:"tokens_file"`
+	// AllowedOrigins are the exact origins of browser consoles allowed to
+	// connect (https://mod.example.org).
+	AllowedOrigins []string `yaml:"allowed_origins"`
+	// ClaimTTL is how long a claim holds an alert. Default 15m.
+	ClaimTTL time.Duration `yaml:"claim_ttl"`
+	// SendQueue bounds the messages waiting for one console; a console past it
+	// is cut off (it resumes with ?since). Default 256.
+	SendQueue int `yaml:"send_queue"`
+	// Ring is how many recent messages are kept for consoles that resume.
+	// Default 4096.
+	Ring int `yaml:"ring"`
+	// Escalate is where a lead's escalation goes: an https:// (or http://) URL
+	// that receives a JSON POST {alert, note, by, at}, authenticated with the
+	// bearer token in EscalateToken; or "log", which only logs that an alert
+	// was escalated (the demo). Empty: escalation is refused.
+	Escalate      string    `yaml:"escalate"`
+	EscalateToken SecretRef `yaml:"escalate_token"`
+}
+
+// ClickHouseConfig configures the record (sidecar/store).
+type ClickHouseConfig struct {
+	// DSN of ClickHouse's native protocol, clickhouse://user@host:9000/db.
+	// Put a password in RONDA_CLICKHOUSE_DSN instead of this file. Empty: no
+	// ClickHouse; every batch is spooled, to be delivered by a later run that
+	// has one.
+	DSN string `yaml:"dsn"`
+	// Database for Ronda's tables. Default ronda.
+	Database string `yaml:"database"`
+	// Cluster, when set, writes through Distributed tables of this cluster.
+	Cluster string `yaml:"cluster"`
+	// SpoolDir keeps the batches ClickHouse does not take (down, slow, or not
+	// configured), drained in order when it answers. Default
+	// <user cache dir>/ronda/spool.
+	SpoolDir string `yaml:"spool_dir"`
+	// SpoolMaxBytes bounds the spool; past it new batches are dropped and
+	// counted. Default 1 GiB.
+	SpoolMaxBytes int64 `yaml:"spool_max_bytes"`
+	// Events writes the analysed events (the types worth keeping). Default true,
+	// except for the hub role, whose events were written by the edges.
+	Events *bool `yaml:"events"`
+	// PseudonymKey is the HMAC key of viewer pseudonyms; without it viewer ids
+	// are not stored at all. Default env RONDA_PSEUDONYM_KEY.
+	PseudonymKey SecretRef `yaml:"pseudonym_key"`
+}
+
+// AdaptersConfig enables the media-server webhooks (sidecar/adapters). Each is
+// off unless its secret is configured.
+type AdaptersConfig struct {
+	// LiveKit API keys and their secrets (ID is the API key), as in LiveKit's
+	// keys configuration. Served at /hooks/livekit.
+	LiveKit []SecretRef `yaml:"livekit"`
+	// SRS callbacks at /hooks/srs?secret=...
+	SRS SecretRef `yaml:"srs"`
+	// OvenMediaEngine admission webhooks at /hooks/ome (its SecretKey).
+	OME SecretRef `yaml:"ome"`
+	// nginx-rtmp notifications at /hooks/nginx-rtmp?secret=...
+	NginxRTMP SecretRef `yaml:"nginx_rtmp"`
+	// HostParam is the publisher URL parameter that names the host account
+	// (SRS, OME, nginx-rtmp); empty takes the stream name.
+	HostParam string `yaml:"host_param"`
+}
+
+// EdgeConfig is where an edge forwards its events (role edge only).
+type EdgeConfig struct {
+	// Hub is the base URL of the hub Ronda (ws://hub:8080 or wss://...).
+	Hub string `yaml:"hub"`
+	// Key is this edge's intake key at the hub (ID and where its secret is).
+	Key SecretRef `yaml:"key"`
+	// SpoolDir keeps the events the hub has not acknowledged across outages and
+	// restarts. Default <user cache dir>/ronda/forward.
+	SpoolDir string `yaml:"spool_dir"`
+	// BufferEvents bounds the events held in memory while the hub is away,
+	// before they go to the spool. Default 200,000.
+	BufferEvents int `yaml:"buffer_events"`
+}
+
+// DefaultConfig is the configuration with every default applied.
+func DefaultConfig() Config {
+	c := Config{}
+	c.applyDefaults()
+	return c
+}
+
+func (c *Config) applyDefaults() {
+	set := func(p *string, v string) {
+		if *p == "" {
+			*p = v
+		}
+	}
+	set(&c.Role, RoleAll)
+	set(&c.Listen, "127.0.0.1:8080")
+	set(&c.LogLevel, "info")
+	if c.Node == "" {
+		c.Node, _ = os.Hostname()
+	}
+	p := &c.Pipeline
+	if p.QueueEvents == 0 {
+		p.QueueEvents = 200_000
+	}
+	if p.MaxFuture == 0 {
+		p.MaxFuture = 10 * time.Minute
+	}
+	if p.AdvanceEvery == 0 {
+		p.AdvanceEvery = time.Second
+	}
+	if p.DrainTimeout == 0 {
+		p.DrainTimeout = 20 * time.Second
+	}
+	set(&c.ClickHouse.Database, "ronda")
+	if c.ClickHouse.SpoolMaxBytes == 0 {
+		c.ClickHouse.SpoolMaxBytes = 1 << 30
+	}
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		cache = os.TempDir()
+	}
+	set(&c.ClickHouse.SpoolDir, filepath.Join(cache, "ronda", "spool"))
+	set(&c.Edge.SpoolDir, filepath.Join(cache, "ronda", "forward"))
+	set(&c.ClickHouse.PseudonymKey.Env, "RONDA_PSEUDONYM_KEY")
+	if c.Edge.BufferEvents == 0 {
+		c.Edge.BufferEvents = 200_000
+	}
+	if c.ClickHouse.Events == nil {
+		v := c.Role != RoleHub
+		c.ClickHouse.Events = &v
+	}
+}
+
+// ParseConfig reads a configuration file over the defaults; unknown keys are
+// errors. Env overrides are not applied (see ApplyEnv).
+func ParseConfig(b []byte) (Config, error) {
+	var c Config
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+		return Config{}, fmt.Errorf("parse serve config: %w", err)
+	}
+	return c, nil
+}
+
+// LoadConfig reads path ("" for none), applies the environment, the defaults
+// and validates.
+func LoadConfig(path string, getenv func(string) string) (Config, error) {
+	var c Config
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return Config{}, fmt.Errorf("serve config: %w", err)
+		}
+		if c, err = ParseConfig(b); err != nil {
+			return Config{}, fmt.Errorf("%s: %w", path, err)
+		}
+	}
+	c.ApplyEnv(getenv)
+	if err := c.Finish(); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+// Env lists the environment variables that override the file, and the key
+// each overrides.
+var Env = []struct{ Name, Key string }{
+	{"RONDA_ROLE", "role"},
+	{"RONDA_LISTEN", "listen"},
+	{"RONDA_NODE", "node"},
+	{"RONDA_ANALYZER_CONFIG", "analyzer"},
+	{"RONDA_LOG_LEVEL", "log_level"},
+	{"RONDA_CLICKHOUSE_DSN", "clickhouse.dsn"},
+	{"RONDA_CLICKHOUSE_DATABASE", "clickhouse.database"},
+	{"RONDA_SPOOL_DIR", "clickhouse.spool_dir"},
+	{"RONDA_HUB_URL", "edge.hub"},
+}
+
+// ApplyEnv overrides the file with the environment variables of Env.
+func (c *Config) ApplyEnv(getenv func(string) string) {
+	fields := map[string]*string{
+		"role": &c.Role, "listen": &c.Listen, "node": &c.Node, "analyzer": &c.Analyzer,
+		"log_level": &c.LogLevel, "clickhouse.dsn": &c.ClickHouse.DSN,
+		"clickhouse.database": &c.ClickHouse.Database, "clickhouse.spool_dir": &c.ClickHouse.SpoolDir,
+		"edge.hub": &c.Edge.Hub,
+	}
+	for _, e := range Env {
+		if v := getenv(e.Name); v != "" {
+			*fields[e.Key] = v
+		}
+	}
+}
+
+// Finish applies the defaults and validates; call it after every override.
+func (c *Config) Finish() error {
+	c.applyDefaults()
+	return c.Validate()
+}
+
+// Validate reports every problem at once.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(field, why string) { errs = append(errs, fmt.Errorf("%s: %s", field, why)) }
+	switch c.Role {
+	case RoleAll, RoleEdge, RoleHub:
+	default:
+		bad("role", fmt.Sprintf("%q is not all, edge or hub", c.Role))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log_level", fmt.Sprintf("%q is not debug, info, warn or error", c.LogLevel))
+	}
+	if c.Pipeline.QueueEvents < 1000 {
+		bad("pipeline.queue_events", "must be at least 1000")
+	}
+	if c.Pipeline.MaxFuture < 0 || c.Pipeline.AdvanceEvery < 0 || c.Pipeline.DrainTimeout < 0 {
+		bad("pipeline", "durations must not be negative")
+	}
+	if c.Role != RoleEdge && len(c.Moderators.Tokens) == 0 && c.Moderators.TokensFile == "" {
+		bad("moderators.tokens", "at least one token is needed where the hub runs (roles all and hub)")
+	}
+	for i, k := range c.Intake.Keys {
+		if k.ID == "" {
+			bad(fmt.Sprintf("intake.keys[%d].id", i), "empty")
+		}
+		if k.Env == "" && k.File == "" {
+			bad(fmt.Sprintf("intake.keys[%d]", i), "names neither env nor file for its secret")
+		}
+	}
+	if len(c.Intake.Keys) == 0 && c.Role != RoleEdge {
+		bad("intake.keys", "at least one key is needed: senders sign their batches")
+	}
+	switch e := c.Moderators.Escalate; {
+	case e == "", e == "log":
+	default:
+		u, err := url.Parse(e)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			bad("moderators.escalate", fmt.Sprintf("%q is not an http(s) URL or \"log\"", e))
+		}
+	}
+	if c.Role == RoleEdge {
+		u, err := url.Parse(c.Edge.Hub)
+		if c.Edge.Hub == "" || err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
+			bad("edge.hub", fmt.Sprintf("%q: an edge needs its hub's ws:// or wss:// URL", c.Edge.Hub))
+		}
+		if c.Edge.Key.ID == "" || (c.Edge.Key.Env == "" && c.Edge.Key.File == "") {
+			bad("edge.key", "an edge needs its key id at the hub and where its secret is (env or file)")
+		}
+	}
+	if c.ClickHouse.DSN != "" && !strings.HasPrefix(c.ClickHouse.DSN, "clickhouse://") && !strings.HasPrefix(c.ClickHouse.DSN, "tcp://") {
+		bad("clickhouse.dsn", "must be a clickhouse:// DSN (the native protocol)")
+	}
+	return errors.Join(errs...)
+}
+
+// Secret reads the secret r names. The error names the variable or file, never
+// the value.
+func (r SecretRef) Secret(getenv func(string) string) ([]byte, error) {
+	if r.Env != "" {
+		if v := getenv(r.Env); v != "" {
+			return []byte(v), nil
+		}
+		if r.File == "" {
+			return nil, fmt.Errorf("secret %q: environment variable %s is empty", r.ID, r.Env)
+		}
+	}
+	if r.File != "" {
+		b, err := os.ReadFile(r.File)
+		if err != nil {
+			return nil, fmt.Errorf("secret %q: %w", r.ID, err)
+		}
+		b = bytes.TrimRight(b, "\r\n")
+		if len(b) == 0 {
+			return nil, fmt.Errorf("secret %q: file %s is empty", r.ID, r.File)
+		}
+		return b, nil
+	}
+	return nil, fmt.Errorf("secret %q: neither env nor file is set", r.ID)
+}
+
+// set says whether r names a secret at all.
+func (r SecretRef) set() bool { return r.Env != "" || r.File != "" }
+
+// readTokens reads a tokens file: a YAML list of hub.Token.
+func readTokens(path string) ([]hub.Token, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("moderators.tokens_file: %w", err)
+	}
+	var ts []hub.Token
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&ts); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("moderators.tokens_file %s: %w", path, err)
+	}
+	return ts, nil
+}
+
+// intakeKeys resolves the intake keys' secrets.
+func (c Config) intakeKeys(getenv func(string) string) (map[string][]byte, error) {
+	keys := map[string][]byte{}
+	for _, k := range c.Intake.Keys {
+		s, err := k.Secret(getenv)
+		if err != nil {
+			return nil, fmt.Errorf("intake.keys: %w", err)
+		}
+		if len(s) < intake.MinKeyBytes {
+			return nil, fmt.Errorf("intake.keys: secret %q is shorter than %d bytes", k.ID, intake.MinKeyBytes)
+		}
+		if _, dup := keys[k.ID]; dup {
+			return nil, fmt.Errorf("intake.keys: id %q twice", k.ID)
+		}
+		keys[k.ID] = s
+	}
+	return keys, nil
+}

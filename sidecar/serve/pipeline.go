@@ -1,0 +1,214 @@
+package serve
+
+import (
+	"context"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ronda-watch/ronda/analyzer"
+	"github.com/ronda-watch/ronda/analyzer/event"
+	"github.com/ronda-watch/ronda/sidecar/intake"
+)
+
+// pipeline is the one goroutine that owns the analyzer. Intake paths hand it
+// batches through sink, which never blocks: a full queue answers
+// intake.ErrBusy and the sender retries. Events are analysed in arrival order;
+// the analyzer takes a slightly late event at its own current time (events from
+// several senders interleave by a few milliseconds), and an event from a clock
+// too far ahead is dropped so it cannot age everyone else's state.
+type pipeline struct {
+	in     chan []event.Event
+	queued atomic.Int64
+	limit  int64
+
+	eng          *analyzer.Engine
+	onEvent      func(*event.Event)   // the record (writer), before analysis
+	onAlert      func(analyzer.Alert) // the record and the moderators
+	maxFuture    time.Duration
+	advanceEvery time.Duration
+	now          func() time.Time
+	log          *slog.Logger
+	m            *pipelineMetrics
+
+	reload chan reloadReq
+	// evNow is the newest event time analysed and evWall the wall time it
+	// arrived: idle advances move event time on by the wall time since.
+	evNow, evWall time.Time
+	futureLogged  int
+}
+
+type reloadReq struct {
+	cfg analyzer.Config
+	err chan error
+}
+
+type pipelineMetrics struct {
+	queued   prometheus.GaugeFunc
+	events   *prometheus.CounterVec
+	alerts   *prometheus.CounterVec
+	batchSec prometheus.Histogram
+	entities *prometheus.GaugeVec
+	reloads  *prometheus.CounterVec
+	lag      prometheus.Gauge
+}
+
+func newPipelineMetrics(reg prometheus.Registerer, p *pipeline) *pipelineMetrics {
+	m := &pipelineMetrics{
+		queued: prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ronda_pipeline_queue_events",
+			Help: "Events accepted by intake and not yet analysed."}, func() float64 { return float64(p.queued.Load()) }),
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ronda_pipeline_events_total",
+			Help: "Events offered to the analyzer by outcome: analysed, busy (queue full, the sender retries), future (clock too far ahead, dropped), unanalysed (left at a stop, written to the record only)."},
+			[]string{"outcome"}),
+		alerts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ronda_pipeline_alerts_total",
+			Help: "Alert versions raised, by severity."}, []string{"severity"}),
+		batchSec: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "ronda_pipeline_batch_seconds",
+			Help: "Time the analyzer spent on one intake batch.", Buckets: prometheus.ExponentialBuckets(1e-5, 4, 10)}),
+		entities: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "ronda_engine_entities",
+			Help: "Entities the analyzer holds in its windows, by kind."}, []string{"kind"}),
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ronda_config_reloads_total",
+			Help: "Threshold reloads (SIGHUP) by result."}, []string{"result"}),
+		lag: prometheus.NewGauge(prometheus.GaugeOpts{Name: "ronda_pipeline_event_time_lag_seconds",
+			Help: "Wall clock minus the newest event time analysed, at its arrival: how far behind real time the input runs."}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.queued, m.events, m.alerts, m.batchSec, m.entities, m.reloads, m.lag)
+	}
+	for _, o := range []string{"analysed", "busy", "future", "unanalysed"} {
+		m.events.WithLabelValues(o)
+	}
+	for _, r := range []string{"ok", "error"} {
+		m.reloads.WithLabelValues(r)
+	}
+	return m
+}
+
+// sink is the intake.Sink of the analysing roles.
+func (p *pipeline) sink(_ context.Context, evs []event.Event) error {
+	n := int64(len(evs))
+	if p.queued.Add(n) > p.limit {
+		p.queued.Add(-n)
+		p.m.events.WithLabelValues("busy").Add(float64(n))
+		return intake.ErrBusy
+	}
+	select {
+	case p.in <- evs:
+		return nil
+	default:
+		p.queued.Add(-n)
+		p.m.events.WithLabelValues("busy").Add(float64(n))
+		return intake.ErrBusy
+	}
+}
+
+// run analyses batches until stop delivers the drain context, then analyses
+// what is queued until that context ends; what is left then goes to the record
+// unanalysed.
+func (p *pipeline) run(stop <-chan context.Context) {
+	tick := time.NewTicker(p.advanceEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case evs := <-p.in:
+			p.apply(evs)
+		case <-tick.C:
+			p.advance()
+		case r := <-p.reload:
+			r.err <- p.eng.SetConfig(r.cfg)
+		case ctx := <-stop:
+			p.drain(ctx)
+			return
+		}
+	}
+}
+
+func (p *pipeline) drain(ctx context.Context) {
+	for {
+		select {
+		case evs := <-p.in:
+			if ctx.Err() != nil {
+				for i := range evs {
+					p.onEvent(&evs[i])
+				}
+				p.queued.Add(-int64(len(evs)))
+				p.m.events.WithLabelValues("unanalysed").Add(float64(len(evs)))
+				continue
+			}
+			p.apply(evs)
+		default:
+			return
+		}
+	}
+}
+
+func (p *pipeline) apply(evs []event.Event) {
+	start := p.now()
+	limit := start.Add(p.maxFuture)
+	analysed := 0
+	for i := range evs {
+		ev := &evs[i]
+		if ev.At.After(limit) {
+			p.m.events.WithLabelValues("future").Inc()
+			if p.futureLogged < 10 {
+				p.futureLogged++
+				p.log.Warn("event from the future dropped: its sender's clock is wrong",
+					"id", ev.ID, "type", ev.Type.String(), "at", ev.At, "node", ev.Node, "max_future", p.maxFuture)
+			}
+			continue
+		}
+		if ev.At.After(p.evNow) {
+			p.evNow, p.evWall = ev.At, start
+		}
+		p.onEvent(ev)
+		for _, a := range p.eng.Apply(ev) {
+			p.alert(a)
+		}
+		analysed++
+	}
+	p.queued.Add(-int64(len(evs)))
+	p.m.events.WithLabelValues("analysed").Add(float64(analysed))
+	p.m.batchSec.Observe(p.now().Sub(start).Seconds())
+	if !p.evNow.IsZero() {
+		p.m.lag.Set(start.Sub(p.evNow).Seconds())
+	}
+}
+
+func (p *pipeline) alert(a analyzer.Alert) {
+	p.m.alerts.WithLabelValues(a.Severity.String()).Inc()
+	p.onAlert(a)
+}
+
+// advance moves event time on by the wall time since the newest event arrived,
+// so streams that went silent end and cool-downs pass while the input is idle.
+func (p *pipeline) advance() {
+	if !p.evNow.IsZero() {
+		for _, a := range p.eng.Advance(p.evNow.Add(p.now().Sub(p.evWall))) {
+			p.alert(a)
+		}
+	}
+	st := p.eng.Stats()
+	p.m.entities.WithLabelValues("streams").Set(float64(st.Streams))
+	p.m.entities.WithLabelValues("hosts").Set(float64(st.Hosts))
+	p.m.entities.WithLabelValues("accounts").Set(float64(st.Accounts))
+	p.m.entities.WithLabelValues("places").Set(float64(st.Places))
+	p.m.entities.WithLabelValues("open_alerts").Set(float64(st.OpenAlerts))
+}
+
+// setConfig hands new thresholds to the pipeline goroutine and waits for its
+// answer.
+func (p *pipeline) setConfig(ctx context.Context, cfg analyzer.Config) error {
+	r := reloadReq{cfg: cfg, err: make(chan error, 1)}
+	select {
+	case p.reload <- r:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-r.err:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

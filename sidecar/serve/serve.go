@@ -1,0 +1,591 @@
+// Package serve is Ronda's live service, `ronda serve`: the sidecar beside
+// streaming ingest nodes. It wires the intake paths (signed HTTP batches,
+// the streaming websocket, media-server webhooks) into the one goroutine that
+// owns the analyzer, and the analyzer's signals, sessions and alerts into the
+// ClickHouse writer and the moderators' websocket hub, with health, readiness
+// and Prometheus metrics, threshold reloads and a bounded, lossless stop.
+//
+// Roles (ARCHITECTURE.md, decision 1): "all" runs everything in one process;
+// an "edge" beside an ingest node takes events, writes them to the record and
+// forwards them to a "hub", which analyses the events of every edge together
+// (so a ring whose hosts broadcast through two edges is one alert) and serves
+// the moderators. The edge forwards events rather than alerts: an alert is only
+// as good as the facts it was scored on, and only the hub sees all of them.
+//
+// What it must not do: block a sender on a slow analyzer or a slow ClickHouse
+// (queues are bounded and answer "busy"), lose an accepted event at a stop
+// (what cannot be analysed or written in the drain time is spooled), log a
+// secret or event contents, or put per-stream or per-account labels on metrics.
+// It never touches signals or the process: the caller cancels Run's context
+// and calls Reload.
+package serve
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/ronda-watch/ronda/analyzer"
+	"github.com/ronda-watch/ronda/analyzer/event"
+	"github.com/ronda-watch/ronda/sidecar/adapters"
+	"github.com/ronda-watch/ronda/sidecar/hub"
+	"github.com/ronda-watch/ronda/sidecar/intake"
+	"github.com/ronda-watch/ronda/sidecar/store"
+)
+
+// Options configure a Service.
+type Options struct {
+	// Config is the service configuration, finished (LoadConfig or Finish).
+	Config Config
+	// Getenv reads secrets named by the configuration. Default os.Getenv.
+	Getenv func(string) string
+	// Logger; default slog.Default().
+	Logger *slog.Logger
+	// Listener, when set, is served instead of listening on Config.Listen
+	// (tests listen on 127.0.0.1:0).
+	Listener net.Listener
+	// OnAlert, when set, also receives every alert version (the demo prints
+	// them). It runs on the analyzer's goroutine and must return quickly.
+	OnAlert func(analyzer.Alert)
+	// Now is the wall clock; default time.Now.
+	Now func() time.Time
+}
+
+// Service is one running Ronda process.
+type Service struct {
+	cfg  Config
+	opts Options
+	log  *slog.Logger
+	reg  *prometheus.Registry
+
+	ln     net.Listener
+	srv    *http.Server
+	intake *intake.Handler
+	hub    *hub.Hub       // roles all and hub
+	writer *store.Writer  // every role
+	pipe   *pipeline      // roles all and hub
+	fwd    *forwarder     // role edge
+	adapt  map[string]int // adapters mounted, for the start log
+
+	ready    atomic.Bool
+	draining atomic.Bool
+	runOnce  sync.Once
+}
+
+// New builds the service: it reads the secrets, opens the spool, builds every
+// component and listens, but serves nothing until Run. On error it closes
+// what it opened.
+func New(opts Options) (_ *Service, err error) {
+	if opts.Getenv == nil {
+		opts.Getenv = os.Getenv
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	cfg := opts.Config
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("serve config: %w", err)
+	}
+	s := &Service{cfg: cfg, opts: opts, log: opts.Logger.With("role", cfg.Role), reg: prometheus.NewRegistry(),
+		adapt: map[string]int{}}
+	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	defer func() {
+		if err != nil {
+			s.closeAll(context.Background())
+		}
+	}()
+
+	if err := s.openWriter(); err != nil {
+		return nil, err
+	}
+	var sink intake.Sink
+	switch cfg.Role {
+	case RoleEdge:
+		if s.fwd, err = newForwarder(cfg, opts.Getenv, s.reg, s.log); err != nil {
+			return nil, err
+		}
+		sink = s.edgeSink
+	default:
+		if err := s.openHub(); err != nil {
+			return nil, err
+		}
+		if err := s.openPipeline(); err != nil {
+			return nil, err
+		}
+		sink = s.pipe.sink
+	}
+	keys, err := cfg.intakeKeys(opts.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	if len(keys) > 0 {
+		s.intake, err = intake.NewHandler(intake.Options{Keys: keys, Sink: sink, Registerer: s.reg,
+			RateEvents: cfg.Intake.RateEvents, RateBurst: cfg.Intake.RateBurst, MaxBodyBytes: cfg.Intake.MaxBodyBytes,
+			MaxLines: cfg.Intake.MaxLines, MaxInFlight: cfg.Intake.MaxInFlight, Now: opts.Now, Logger: s.log})
+		if err != nil {
+			return nil, fmt.Errorf("intake: %w", err)
+		}
+		mux.Handle(intake.Path, s.intake)
+		// WSINTAKE mux.Handle(intake.WSPath, s.intake.WebSocket())
+	}
+	if s.hub != nil {
+		mux.Handle(hub.Path, s.hub)
+	}
+	if err := s.mountAdapters(mux, sink); err != nil {
+		return nil, err
+	}
+	mux.HandleFunc("/healthz", s.healthz)
+	mux.HandleFunc("/readyz", s.readyz)
+	mux.Handle("/metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg}))
+
+	s.ln = opts.Listener
+	if s.ln == nil {
+		if s.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+			return nil, fmt.Errorf("listen: %w", err)
+		}
+	}
+	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+		MaxHeaderBytes: 64 << 10, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
+	return s, nil
+}
+
+// Addr is the address the service listens on.
+func (s *Service) Addr() string { return s.ln.Addr().String() }
+
+// Registry is the service's metrics registry (what /metrics serves).
+func (s *Service) Registry() *prometheus.Registry { return s.reg }
+
+func (s *Service) openWriter() error {
+	ch := s.cfg.ClickHouse
+	key, err := ch.PseudonymKey.Secret(s.opts.Getenv)
+	if err != nil {
+		key = nil // no key: viewer ids are not stored at all
+	}
+	w, err := store.NewWriter(store.WriterOptions{DSN: ch.DSN,
+		Schema:        store.Options{Database: ch.Database, Cluster: ch.Cluster},
+		Pseudonymizer: store.Pseudonymizer{Key: key},
+		SpoolDir:      ch.SpoolDir, SpoolMaxBytes: ch.SpoolMaxBytes,
+		Registerer: s.reg, Logger: s.log.With("component", "store"), Now: s.opts.Now})
+	if err != nil {
+		return fmt.Errorf("clickhouse writer: %w", err)
+	}
+	s.writer = w
+	if w.SpoolOnly() {
+		s.log.Warn("no ClickHouse configured: every record batch is spooled to disk until a run with ClickHouse delivers it",
+			"spool", w.SpoolDir(), "set", "clickhouse.dsn or RONDA_CLICKHOUSE_DSN")
+	}
+	if key == nil {
+		s.log.Info("no pseudonym key: viewer ids are not stored", "set", ch.PseudonymKey.Env)
+	}
+	return nil
+}
+
+func (s *Service) openHub() error {
+	tokens := append([]hub.Token(nil), s.cfg.Moderators.Tokens...)
+	if f := s.cfg.Moderators.TokensFile; f != "" {
+		more, err := readTokens(f)
+		if err != nil {
+			return err
+		}
+		tokens = append(tokens, more...)
+	}
+	esc, err := s.escalator()
+	if err != nil {
+		return err
+	}
+	h, err := hub.New(hub.Options{Tokens: tokens, AllowedOrigins: s.cfg.Moderators.AllowedOrigins,
+		Audit: s.writer.Action, Escalate: esc, ClaimTTL: s.cfg.Moderators.ClaimTTL,
+		SendQueue: s.cfg.Moderators.SendQueue, Ring: s.cfg.Moderators.Ring, Now: s.opts.Now,
+		Registerer: s.reg, Logger: s.log.With("component", "hub")})
+	if err != nil {
+		return fmt.Errorf("moderators: %w", err)
+	}
+	s.hub = h
+	return nil
+}
+
+func (s *Service) openPipeline() error {
+	acfg := analyzer.DefaultConfig()
+	if s.cfg.Analyzer != "" {
+		var err error
+		if acfg, err = readAnalyzerConfig(s.cfg.Analyzer); err != nil {
+			return err
+		}
+	}
+	eng, err := analyzer.New(acfg)
+	if err != nil {
+		return fmt.Errorf("analyzer: %w", err)
+	}
+	writeEvents := *s.cfg.ClickHouse.Events
+	eng.OnSignal = s.writer.Signal
+	eng.OnSession = s.writer.Session
+	p := &pipeline{
+		in:    make(chan []event.Event, 4096),
+		limit: int64(s.cfg.Pipeline.QueueEvents),
+		eng:   eng,
+		onEvent: func(ev *event.Event) {
+			if writeEvents {
+				s.writer.Event(ev)
+			}
+		},
+		onAlert: func(a analyzer.Alert) {
+			s.writer.Alert(a)
+			s.hub.Publish(a)
+			if s.opts.OnAlert != nil {
+				s.opts.OnAlert(a)
+			}
+		},
+		maxFuture: s.cfg.Pipeline.MaxFuture, advanceEvery: s.cfg.Pipeline.AdvanceEvery,
+		now: s.opts.Now, log: s.log.With("component", "pipeline"), reload: make(chan reloadReq),
+	}
+	p.m = newPipelineMetrics(s.reg, p)
+	s.pipe = p
+	return nil
+}
+
+func readAnalyzerConfig(path string) (analyzer.Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return analyzer.Config{}, fmt.Errorf("analyzer config: %w", err)
+	}
+	c, err := analyzer.ParseConfig(b)
+	if err != nil {
+		return analyzer.Config{}, fmt.Errorf("analyzer config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// edgeSink is the intake.Sink of an edge: the record, then the hub.
+func (s *Service) edgeSink(_ context.Context, evs []event.Event) error {
+	if err := s.fwd.add(evs); err != nil {
+		return intake.ErrBusy
+	}
+	if *s.cfg.ClickHouse.Events {
+		for i := range evs {
+			s.writer.Event(&evs[i])
+		}
+	}
+	return nil
+}
+
+// mountAdapters serves the media-server webhooks that have a secret.
+func (s *Service) mountAdapters(mux *http.ServeMux, sink intake.Sink) error {
+	a := s.cfg.Adapters
+	o := adapters.Options{Sink: adapters.Sink(sink), Node: s.cfg.Node, Now: s.opts.Now,
+		Logger: s.log.With("component", "adapters"), Registerer: s.reg}
+	// One Registerer shares the counter between adapters: register it once.
+	registered := false
+	opt := func() adapters.Options {
+		c := o
+		if registered {
+			c.Registerer = nil
+		}
+		registered = true
+		return c
+	}
+	secrets := func(r SecretRef) ([]string, error) {
+		v, err := r.Secret(s.opts.Getenv)
+		if err != nil {
+			return nil, err
+		}
+		return []string{string(v)}, nil
+	}
+	if len(a.LiveKit) > 0 {
+		keys := map[string]string{}
+		for _, k := range a.LiveKit {
+			v, err := k.Secret(s.opts.Getenv)
+			if err != nil {
+				return fmt.Errorf("adapters.livekit: %w", err)
+			}
+			keys[k.ID] = string(v)
+		}
+		h, err := adapters.NewLiveKit(opt(), keys)
+		if err != nil {
+			return fmt.Errorf("adapters.livekit: %w", err)
+		}
+		mux.Handle("/hooks/livekit", h)
+	}
+	type server struct {
+		name, path string
+		ref        SecretRef
+		build      func(adapters.Options, adapters.ServerOptions) (http.Handler, error)
+	}
+	for _, sv := range []server{
+		{"srs", "/hooks/srs", a.SRS, func(o adapters.Options, so adapters.ServerOptions) (http.Handler, error) {
+			return adapters.NewSRS(o, so)
+		}},
+		{"ome", "/hooks/ome", a.OME, func(o adapters.Options, so adapters.ServerOptions) (http.Handler, error) {
+			return adapters.NewOME(o, so)
+		}},
+		{"nginx_rtmp", "/hooks/nginx-rtmp", a.NginxRTMP, func(o adapters.Options, so adapters.ServerOptions) (http.Handler, error) {
+			return adapters.NewNginxRTMP(o, so)
+		}},
+	} {
+		if !sv.ref.set() {
+			continue
+		}
+		sec, err := secrets(sv.ref)
+		if err != nil {
+			return fmt.Errorf("adapters.%s: %w", sv.name, err)
+		}
+		h, err := sv.build(opt(), adapters.ServerOptions{Secrets: sec, HostParam: a.HostParam})
+		if err != nil {
+			return fmt.Errorf("adapters.%s: %w", sv.name, err)
+		}
+		mux.Handle(sv.path, h)
+		s.adapt[sv.name] = 1
+	}
+	return nil
+}
+
+// escalator builds the hub's escalation to the configured destination.
+func (s *Service) escalator() (func(context.Context, analyzer.Alert, string) error, error) {
+	dest := s.cfg.Moderators.Escalate
+	switch dest {
+	case "":
+		return nil, nil
+	case "log":
+		return func(_ context.Context, a analyzer.Alert, _ string) error {
+			s.log.Warn("alert escalated (destination: log only)", "alert", a.ID, "severity", a.Severity.String())
+			return nil
+		}, nil
+	}
+	var token []byte
+	if s.cfg.Moderators.EscalateToken.set() {
+		var err error
+		if token, err = s.cfg.Moderators.EscalateToken.Secret(s.opts.Getenv); err != nil {
+			return nil, fmt.Errorf("moderators.escalate_token: %w", err)
+		}
+	}
+	client := &http.Client{Timeout: 10 * time.Second}
+	return func(ctx context.Context, a analyzer.Alert, note string) error {
+		body, err := json.Marshal(struct {
+			Alert analyzer.Alert `json:"alert"`
+			Note  string         `json:"note"`
+			At    time.Time      `json:"at"`
+			From  string         `json:"from"`
+		}{a, note, s.opts.Now().UTC(), s.cfg.Node})
+		if err != nil {
+			return err
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, dest, bytes.NewReader(body))
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		if token != nil {
+			req.Header.Set("Authorization", "Bearer "+string(token))
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return fmt.Errorf("escalation destination: %w", err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode/100 != 2 {
+			return fmt.Errorf("escalation destination answered %s", resp.Status)
+		}
+		return nil
+	}, nil
+}
+
+// Run serves until ctx ends, then stops in order within the drain timeout:
+// intake first (senders get refused and retry elsewhere or later), then the
+// queued events are analysed, the moderators' sockets closed, and the writer's
+// buffers written or spooled. Call it once.
+func (s *Service) Run(ctx context.Context) error {
+	err := errors.New("serve: Run called twice")
+	s.runOnce.Do(func() { err = s.run(ctx) })
+	return err
+}
+
+func (s *Service) run(ctx context.Context) error {
+	bg, cancelBG := context.WithCancel(context.Background())
+	defer cancelBG()
+	var wg sync.WaitGroup
+	goFn := func(f func()) {
+		wg.Add(1)
+		go func() { defer wg.Done(); f() }()
+	}
+	goFn(func() { s.writer.Run(bg) })
+	if s.cfg.ClickHouse.DSN != "" {
+		goFn(func() { s.migrate(bg) })
+	}
+	pipeStop := make(chan context.Context, 1)
+	pipeDone := make(chan struct{})
+	if s.pipe != nil {
+		go func() {
+			defer close(pipeDone)
+			s.pipe.run(pipeStop)
+		}()
+	} else {
+		close(pipeDone)
+	}
+	if s.fwd != nil {
+		goFn(func() { s.fwd.run(bg) })
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- s.srv.Serve(s.ln) }()
+	s.ready.Store(true)
+	s.log.Info("ronda serving", "addr", s.Addr(), "node", s.cfg.Node, "clickhouse", s.cfg.ClickHouse.DSN != "",
+		"spool", s.writer.SpoolDir(), "hub", s.hub != nil, "adapters", len(s.adapt))
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		runErr = fmt.Errorf("http server: %w", err)
+	}
+	s.ready.Store(false)
+	s.draining.Store(true)
+	drainCtx, cancel := context.WithTimeout(context.Background(), s.cfg.Pipeline.DrainTimeout)
+	defer cancel()
+	s.log.Info("ronda stopping", "drain_timeout", s.cfg.Pipeline.DrainTimeout)
+
+	// 1. Intake: no new requests or sockets; in-flight requests finish.
+	s.srv.SetKeepAlivesEnabled(false)
+	if s.intake != nil {
+		// WSINTAKE s.intake.Close()
+	}
+	if err := s.srv.Shutdown(drainCtx); err != nil {
+		s.log.Warn("http shutdown", "err", err)
+	}
+	// 2. The analyzer takes what is queued; past the deadline it only records.
+	pipeStop <- drainCtx
+	<-pipeDone
+	// 3. Moderators get the last alerts, then a close frame.
+	if s.hub != nil {
+		s.hub.Close()
+	}
+	cancelBG()
+	wg.Wait()
+	// 4. The record: written when ClickHouse answers in time, spooled otherwise.
+	s.closeAll(drainCtx)
+	s.log.Info("ronda stopped", "spooled_batches", s.writer.Spooled())
+	return runErr
+}
+
+func (s *Service) closeAll(ctx context.Context) {
+	if s.fwd != nil {
+		if err := s.fwd.close(ctx); err != nil {
+			s.log.Error("forwarder close", "err", err)
+		}
+	}
+	if s.writer != nil {
+		if err := s.writer.Close(ctx); err != nil {
+			s.log.Error("writer close", "err", err)
+		}
+	}
+	if s.ln != nil && s.srv == nil {
+		s.ln.Close()
+	}
+}
+
+// migrate brings the ClickHouse schema up to date, retrying while the server
+// is away; the writer spools meanwhile.
+func (s *Service) migrate(ctx context.Context) {
+	backoff := time.Second
+	for {
+		err := func() error {
+			cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			defer cancel()
+			conn, err := store.Open(cctx, s.cfg.ClickHouse.DSN)
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			_, err = store.Migrate(cctx, conn, store.Options{Database: s.cfg.ClickHouse.Database, Cluster: s.cfg.ClickHouse.Cluster})
+			return err
+		}()
+		if err == nil {
+			s.log.Info("clickhouse schema up to date", "database", s.cfg.ClickHouse.Database)
+			return
+		}
+		s.log.Warn("clickhouse not reachable for migrations; spooling until it answers", "err", err, "retry_in", backoff)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 30*time.Second)
+	}
+}
+
+// Reload re-reads the analyzer thresholds file (SIGHUP). A file that does not
+// parse, or that changes what needs a restart, leaves the running thresholds
+// as they are and is reported.
+func (s *Service) Reload(ctx context.Context) error {
+	if s.pipe == nil {
+		return errors.New("reload: this role runs no analyzer")
+	}
+	cfg := analyzer.DefaultConfig()
+	if s.cfg.Analyzer != "" {
+		var err error
+		if cfg, err = readAnalyzerConfig(s.cfg.Analyzer); err != nil {
+			s.pipe.m.reloads.WithLabelValues("error").Inc()
+			return err
+		}
+	}
+	if err := s.pipe.setConfig(ctx, cfg); err != nil {
+		s.pipe.m.reloads.WithLabelValues("error").Inc()
+		return fmt.Errorf("reload: %w", err)
+	}
+	s.pipe.m.reloads.WithLabelValues("ok").Inc()
+	s.log.Info("analyzer thresholds reloaded", "file", s.cfg.Analyzer)
+	return nil
+}
+
+func (s *Service) healthz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	fmt.Fprintln(w, "ok")
+}
+
+// readyz says whether to send traffic here: 200 while serving, 503 while
+// starting or stopping. ClickHouse being away does not make the service
+// unready (it spools), but the body says so.
+func (s *Service) readyz(w http.ResponseWriter, _ *http.Request) {
+	st := struct {
+		Ready      bool   `json:"ready"`
+		Role       string `json:"role"`
+		Draining   bool   `json:"draining,omitempty"`
+		ClickHouse string `json:"clickhouse"`
+		Spooled    int    `json:"spooled_batches"`
+		Queue      int64  `json:"queue_events,omitempty"`
+		Hub        string `json:"hub,omitempty"`
+	}{Ready: s.ready.Load(), Role: s.cfg.Role, Draining: s.draining.Load(), Spooled: s.writer.Spooled()}
+	switch {
+	case s.writer.SpoolOnly():
+		st.ClickHouse = "not configured (spooling)"
+	default:
+		st.ClickHouse = "breaker " + s.writer.BreakerState().String()
+	}
+	if s.pipe != nil {
+		st.Queue = s.pipe.queued.Load()
+	}
+	if s.fwd != nil {
+		st.Hub = s.fwd.state()
+	}
+	code := http.StatusOK
+	if !st.Ready {
+		code = http.StatusServiceUnavailable
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(st)
+}
