@@ -33,16 +33,11 @@ type pipeline struct {
 	log          *slog.Logger
 	m            *pipelineMetrics
 
-	reload chan reloadReq
+	calls chan func(*analyzer.Engine)
 	// evNow is the newest event time analysed and evWall the wall time it
 	// arrived: idle advances move event time on by the wall time since.
 	evNow, evWall time.Time
 	futureLogged  int
-}
-
-type reloadReq struct {
-	cfg analyzer.Config
-	err chan error
 }
 
 type pipelineMetrics struct {
@@ -115,8 +110,8 @@ func (p *pipeline) run(stop <-chan context.Context) {
 			p.apply(evs)
 		case <-tick.C:
 			p.advance()
-		case r := <-p.reload:
-			r.err <- p.eng.SetConfig(r.cfg)
+		case f := <-p.calls:
+			f(p.eng)
 		case ctx := <-stop:
 			p.drain(ctx)
 			return
@@ -196,18 +191,18 @@ func (p *pipeline) advance() {
 	p.m.entities.WithLabelValues("open_alerts").Set(float64(st.OpenAlerts))
 }
 
-// setConfig hands new thresholds to the pipeline goroutine and waits for its
-// answer.
-func (p *pipeline) setConfig(ctx context.Context, cfg analyzer.Config) error {
-	r := reloadReq{cfg: cfg, err: make(chan error, 1)}
+// do runs f on the pipeline goroutine, the engine's owner, and waits for it.
+func (p *pipeline) do(ctx context.Context, f func(*analyzer.Engine)) error {
+	done := make(chan struct{})
+	call := func(e *analyzer.Engine) { f(e); close(done) }
 	select {
-	case p.reload <- r:
+	case p.calls <- call:
 	case <-ctx.Done():
 		return ctx.Err()
 	}
 	select {
-	case err := <-r.err:
-		return err
+	case <-done:
+		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	}

@@ -253,7 +253,7 @@ func (s *Service) openPipeline() error {
 			}
 		},
 		maxFuture: s.cfg.Pipeline.MaxFuture, advanceEvery: s.cfg.Pipeline.AdvanceEvery,
-		now: s.opts.Now, log: s.log.With("component", "pipeline"), reload: make(chan reloadReq),
+		now: s.opts.Now, log: s.log.With("component", "pipeline"), calls: make(chan func(*analyzer.Engine)),
 	}
 	p.m = newPipelineMetrics(s.reg, p)
 	s.pipe = p
@@ -542,13 +542,25 @@ func (s *Service) Reload(ctx context.Context) error {
 			return err
 		}
 	}
-	if err := s.pipe.setConfig(ctx, cfg); err != nil {
+	var setErr error
+	err := s.pipe.do(ctx, func(e *analyzer.Engine) { setErr = e.SetConfig(cfg) })
+	if err = errors.Join(err, setErr); err != nil {
 		s.pipe.m.reloads.WithLabelValues("error").Inc()
 		return fmt.Errorf("reload: %w", err)
 	}
 	s.pipe.m.reloads.WithLabelValues("ok").Inc()
 	s.log.Info("analyzer thresholds reloaded", "file", s.cfg.Analyzer)
 	return nil
+}
+
+// AnalyzerConfig is the analyzer's running configuration.
+func (s *Service) AnalyzerConfig(ctx context.Context) (analyzer.Config, error) {
+	if s.pipe == nil {
+		return analyzer.Config{}, errors.New("this role runs no analyzer")
+	}
+	var c analyzer.Config
+	err := s.pipe.do(ctx, func(e *analyzer.Engine) { c = e.Config() })
+	return c, err
 }
 
 func (s *Service) healthz(w http.ResponseWriter, _ *http.Request) {

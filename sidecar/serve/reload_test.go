@@ -1,0 +1,100 @@
+package serve
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ronda-watch/ronda/analyzer"
+)
+
+// TestReloadThresholds: a changed thresholds file takes effect on Reload
+// (SIGHUP); a file that does not parse, or changes what needs a restart, is
+// refused and the running thresholds stay.
+func TestReloadThresholds(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ronda.yaml")
+	write := func(s string) {
+		if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("schedule:\n  min_nights: 3\n")
+	cfg := baseConfig(t)
+	cfg.Analyzer = path
+	r := startService(t, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	nights := func() int {
+		c, err := r.svc.AnalyzerConfig(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.Schedule.MinNights
+	}
+	if n := nights(); n != 3 {
+		t.Fatalf("min_nights %d at start, want 3", n)
+	}
+
+	write("schedule:\n  min_nights: 5\n")
+	if err := r.svc.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := nights(); n != 5 {
+		t.Fatalf("min_nights %d after reload, want 5", n)
+	}
+
+	write("schedule:\n  min_nightz: 4\n")
+	if err := r.svc.Reload(ctx); err == nil || !strings.Contains(err.Error(), "min_nightz") {
+		t.Errorf("unknown key: %v, want an error naming it", err)
+	}
+	write("window: 240h\nschedule:\n  min_nights: 4\n")
+	if err := r.svc.Reload(ctx); !errors.Is(err, analyzer.ErrRestartNeeded) {
+		t.Errorf("window change: %v, want ErrRestartNeeded", err)
+	}
+	if n := nights(); n != 5 {
+		t.Errorf("min_nights %d after refused reloads, want 5 kept", n)
+	}
+	m := r.svc.pipe.m
+	if ok, bad := counter(t, m.reloads.WithLabelValues("ok")), counter(t, m.reloads.WithLabelValues("error")); ok != 1 || bad != 2 {
+		t.Errorf("reloads ok %v error %v, want 1 and 2", ok, bad)
+	}
+}
+
+func TestConfigValidation(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		yaml string
+		says []string
+	}{
+		{"unknown key", "rol: all\n", []string{"rol"}},
+		{"everything wrong", "role: middle\nlog_level: loud\nmoderators:\n  escalate: ftp://x\n", []string{"role", "log_level", "moderators.escalate", "moderators.tokens", "intake.keys"}},
+		{"edge without hub", "role: edge\n", []string{"edge.hub", "edge.key"}},
+		{"key without secret", "intake:\n  keys:\n    - id: k\n", []string{"names neither env nor file"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := ParseConfig([]byte(tc.yaml))
+			if err == nil {
+				err = c.Finish()
+			}
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			for _, s := range tc.says {
+				if !strings.Contains(err.Error(), s) {
+					t.Errorf("error %q does not mention %q", err, s)
+				}
+			}
+		})
+	}
+	c, err := LoadConfig("../../deploy/serve.yaml", func(k string) string { return "" })
+	if err != nil {
+		t.Fatalf("deploy/serve.yaml: %v", err)
+	}
+	if c.Role != RoleAll || c.Pipeline.QueueEvents != DefaultConfig().Pipeline.QueueEvents {
+		t.Errorf("deploy/serve.yaml: role %q queue %d", c.Role, c.Pipeline.QueueEvents)
+	}
+}
