@@ -65,6 +65,7 @@ type outage struct {
 func (r *run) post(body []byte) (*intake.Answer, error) {
 	ctx, o := r.ctx, r.o
 	var lastTS int64
+	replays := 0
 	r.out.fails = 0
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 {
@@ -106,11 +107,28 @@ func (r *run) post(body []byte) (*intake.Answer, error) {
 			if err := r.failed(fmt.Sprintf("%d %s: %s", status, http.StatusText(status), errorText(data))); err != nil {
 				return nil, err
 			}
+		case status == http.StatusUnauthorized && replays < maxReplays && isReplayRefusal(data):
+			// Another sender with this key (an earlier run of the same world,
+			// say) signed the same body in the same second. Signed in a later
+			// second it is a new request; its events count as duplicates.
+			r.recovered()
+			replays++
+			r.o.Logger.Debug("intake took the signature for a replay; signing again", "key", o.KeyID)
 		default:
 			r.recovered()
 			return nil, &RefusedError{Status: status, Message: errorText(data), KeyID: o.KeyID, URL: r.f.shown}
 		}
 	}
+}
+
+// maxReplays bounds the re-signing of a batch refused as a replay.
+const maxReplays = 3
+
+// isReplayRefusal reports whether a 401's body is the intake's refusal of a
+// signature it has seen, which a signature of a later second cures, rather
+// than of the key. It reads the intake's message: the status is the same.
+func isReplayRefusal(data []byte) bool {
+	return strings.Contains(errorText(data), "signature was already used")
 }
 
 // attempt makes one request; err is a failure to get an answer at all.
