@@ -161,13 +161,15 @@ func simulateLive(ctx context.Context, e *env, o simulate.Options, lv liveFlags,
 		}
 	}
 	end := w.Start.AddDate(0, 0, w.Days)
-	fmt.Fprintf(e.stdout, "playing a %d-day world (seed %d, %d hosts, %s to %s UTC) into %s at %gx: %s of wall time",
-		w.Days, w.Seed, w.Hosts, w.Start.Format(time.DateOnly), end.Format(time.DateOnly), f.Endpoint(), lv.speed,
-		f.PlayTime().Round(time.Second))
-	if fo.Rebase {
-		fmt.Fprint(e.stdout, ", then it has caught up with the clock")
+	fmt.Fprintf(e.stdout, "playing a %d-day world (seed %d, %d hosts, %s to %s UTC) into %s ",
+		w.Days, w.Seed, w.Hosts, w.Start.Format(time.DateOnly), end.Format(time.DateOnly), f.Endpoint())
+	if pt := f.PlayTime(); pt < time.Second {
+		fmt.Fprintln(e.stdout, "as fast as it takes them")
+	} else if fo.Rebase {
+		fmt.Fprintf(e.stdout, "at %gx: it catches up with the clock in %s\n", lv.speed, pt.Round(time.Second))
+	} else {
+		fmt.Fprintf(e.stdout, "at %gx: %s of wall time\n", lv.speed, pt.Round(time.Second))
 	}
-	fmt.Fprintln(e.stdout)
 	writeRings(e.stdout, w.Rings, labels)
 
 	st, err := f.Run(ctx)
