@@ -25,11 +25,23 @@ const sigPrefix = "sha256="
 // not set the body. Re-sign a retry: a signature is accepted once, and only
 // within the receiver's replay window.
 func Sign(req *http.Request, keyID string, secret []byte, body []byte, now time.Time) {
+	signHeader(req.Header, keyID, secret, body, now)
+}
+
+// SignHandshake sets the signature headers of a websocket handshake to
+// WSPath: the signed body is requestURI, the request-target exactly as the
+// client sends it (path, "?", raw query, as url.URL.RequestURI gives it).
+// The query must carry a fresh nonce: a signature is accepted once.
+func SignHandshake(h http.Header, keyID string, secret []byte, requestURI string, now time.Time) {
+	signHeader(h, keyID, secret, []byte(requestURI), now)
+}
+
+func signHeader(h http.Header, keyID string, secret []byte, body []byte, now time.Time) {
 	ts := strconv.FormatInt(now.Unix(), 10)
 	mac := mac(secret, ts, body)
-	req.Header.Set(HeaderKey, keyID)
-	req.Header.Set(HeaderTimestamp, ts)
-	req.Header.Set(HeaderSignature, sigPrefix+hex.EncodeToString(mac[:]))
+	h.Set(HeaderKey, keyID)
+	h.Set(HeaderTimestamp, ts)
+	h.Set(HeaderSignature, sigPrefix+hex.EncodeToString(mac[:]))
 }
 
 func mac(secret []byte, ts string, body []byte) (sum [sha256.Size]byte) {

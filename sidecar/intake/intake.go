@@ -62,6 +62,10 @@ const (
 	DefaultBusyRetryAfter  = time.Second
 	DefaultDedupWindow     = 24 * time.Hour
 	DefaultDedupCapacity   = 1_000_000
+	DefaultMaxWSConns      = 64
+	DefaultWSSessions      = 10_000
+	DefaultWSPingInterval  = 20 * time.Second
+	DefaultWSWriteTimeout  = 10 * time.Second
 	// MinKeyBytes is the shortest secret accepted: shorter keys can be guessed.
 	MinKeyBytes = 16
 )
@@ -138,6 +142,31 @@ type Options struct {
 	// level; never a secret, a signature or event contents. Default
 	// slog.Default().
 	Logger *slog.Logger
+
+	// MaxWSConns bounds the websocket connections open at once (WSPath); a
+	// handshake past it gets 503 with Retry-After. Each socket holds about
+	// 100 KiB of buffers; the batches it sends are read within the
+	// MaxInFlight slots, so the memory bound above holds for both intakes.
+	// Default 64.
+	MaxWSConns int
+
+	// WSSessions bounds the websocket sessions whose last taken batch is
+	// remembered (about 400 bytes each), so that a sender that reconnects
+	// resumes without loss or duplicates. Past it the least recently used
+	// session without a socket is forgotten (ronda_intake_ws_sessions_evicted_total);
+	// its sender then starts a new session and resends what it had not seen
+	// acknowledged, and the event-id dedup keeps any of it from being taken
+	// twice. Default 10,000.
+	WSSessions int
+
+	// WSPingInterval is how often the server pings each socket. A socket from
+	// which nothing (message or pong) arrives for twice this plus
+	// WSWriteTimeout is closed. Default 20 s.
+	WSPingInterval time.Duration
+
+	// WSWriteTimeout bounds each write to a socket; a sender that does not
+	// read its answers is cut off. Default 10 s.
+	WSWriteTimeout time.Duration
 }
 
 func (o *Options) validate() error {
@@ -168,6 +197,10 @@ func (o *Options) validate() error {
 		{"rate burst", o.RateBurst < 0},
 		{"replay memory", o.ReplayMemory < 0},
 		{"busy retry-after", o.BusyRetryAfter < 0},
+		{"max websocket connections", o.MaxWSConns < 0},
+		{"websocket sessions", o.WSSessions < 0},
+		{"websocket ping interval", o.WSPingInterval < 0},
+		{"websocket write timeout", o.WSWriteTimeout < 0},
 	} {
 		if c.bad {
 			return fmt.Errorf("%s: must not be negative", c.name)
@@ -204,6 +237,10 @@ func (o *Options) setDefaults() {
 	defInt(&o.RateBurst, DefaultRateBurst)
 	defInt(&o.ReplayMemory, DefaultReplayMemory)
 	defDur(&o.BusyRetryAfter, DefaultBusyRetryAfter)
+	defInt(&o.MaxWSConns, DefaultMaxWSConns)
+	defInt(&o.WSSessions, DefaultWSSessions)
+	defDur(&o.WSPingInterval, DefaultWSPingInterval)
+	defDur(&o.WSWriteTimeout, DefaultWSWriteTimeout)
 	if o.Dedup == nil {
 		o.Dedup = event.NewDeduper(DefaultDedupWindow, DefaultDedupCapacity)
 	}
@@ -215,7 +252,8 @@ func (o *Options) setDefaults() {
 	}
 }
 
-// Handler serves POST /v1/events. Safe for concurrent use.
+// Handler serves POST /v1/events and, through WebSocket, the websocket
+// intake. Safe for concurrent use.
 type Handler struct {
 	opts     Options
 	keys     map[string][]byte
@@ -223,6 +261,7 @@ type Handler struct {
 	slots    chan struct{}
 	replay   *replayGuard
 	m        *metrics
+	ws       *wsState
 
 	dedupMu sync.Mutex
 	dedup   *event.Deduper
@@ -245,6 +284,7 @@ func NewHandler(opts Options) (*Handler, error) {
 		dedup:  opts.Dedup,
 		undo:   undoSet{max: 4 * opts.MaxLines},
 	}
+	h.ws = newWSState(h)
 	for id, k := range opts.Keys {
 		h.keys[id] = bytes.Clone(k) // the caller's map may change later
 	}
@@ -254,7 +294,7 @@ func NewHandler(opts Options) (*Handler, error) {
 			h.limiters[id] = rate.NewLimiter(rate.Limit(opts.RateEvents), opts.RateBurst)
 		}
 	}
-	m, err := newMetrics(opts.Registerer, h.replay)
+	m, err := newMetrics(opts.Registerer, h.replay, h.ws)
 	if err != nil {
 		return nil, fmt.Errorf("intake metrics: %w", err)
 	}
@@ -325,6 +365,9 @@ func (h *Handler) serve(r *http.Request, now time.Time) (*Answer, *refusal) {
 	if r.Method != http.MethodPost {
 		return nil, refuse(http.StatusMethodNotAllowed, "method", "only POST is allowed")
 	}
+	if h.ws.isClosed() {
+		return nil, h.busy("closed", "intake closed")
+	}
 	gz, rf := contentEncoding(r.Header.Get("Content-Encoding"))
 	if rf != nil {
 		return nil, rf
@@ -375,7 +418,7 @@ func (h *Handler) serve(r *http.Request, now time.Time) (*Answer, *refusal) {
 	case replayFull:
 		return nil, h.busy("replay_memory_full", "too many recent requests to remember")
 	}
-	ans, rf := h.process(r, keyID, body, gz, now)
+	ans, rf := h.process(r.Context(), keyID, body, gz, now)
 	if rf != nil {
 		// Nothing of the request was taken: let the sender retry it as is.
 		h.replay.forget(sig)
@@ -383,8 +426,10 @@ func (h *Handler) serve(r *http.Request, now time.Time) (*Answer, *refusal) {
 	return ans, rf
 }
 
-// process decodes, rate-limits, deduplicates and sinks an authenticated body.
-func (h *Handler) process(r *http.Request, keyID string, body []byte, gz bool, now time.Time) (*Answer, *refusal) {
+// process decodes, rate-limits, deduplicates and sinks an authenticated body:
+// the one path of both intakes, POST and websocket, so that an event sent
+// over both is one event. A refusal means nothing of the body was taken.
+func (h *Handler) process(ctx context.Context, keyID string, body []byte, gz bool, now time.Time) (*Answer, *refusal) {
 	// Refuse an exhausted key before decoding: the cheap way out under a burst.
 	if lim := h.limiters[keyID]; lim != nil {
 		if tokens := lim.TokensAt(now); tokens < 1 {
@@ -410,7 +455,7 @@ func (h *Handler) process(r *http.Request, keyID string, body []byte, gz bool, n
 
 	fresh := h.dedupe(evs, ans)
 	if len(fresh) > 0 {
-		if err := h.opts.Sink(r.Context(), fresh); err != nil {
+		if err := h.opts.Sink(ctx, fresh); err != nil {
 			h.forgetIDs(fresh)
 			if errors.Is(err, ErrBusy) {
 				return nil, h.busy("sink_busy", "pipeline busy, retry later")
@@ -532,7 +577,8 @@ func (h *Handler) busy(reason, msg string) *refusal {
 func (h *Handler) rateLimited(d time.Duration) *refusal {
 	rf := refuse(http.StatusTooManyRequests, "rate_limited",
 		fmt.Sprintf("over the rate of %g events/s for this key", h.opts.RateEvents))
-	rf.retryAfter = max(d, time.Second)
+	// Exact for the websocket; POST rounds it up to whole seconds, at least 1.
+	rf.retryAfter = max(d, time.Millisecond)
 	return rf
 }
 

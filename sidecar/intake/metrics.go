@@ -11,9 +11,17 @@ type metrics struct {
 	bodyBytes   prometheus.Counter
 	seconds     prometheus.Histogram
 	undoDropped prometheus.Counter
+
+	wsHandshakes  *prometheus.CounterVec // result: ok or the refusal reason
+	wsBatches     *prometheus.CounterVec // outcome
+	wsRefusals    *prometheus.CounterVec // reason of busy and refused batches
+	wsDisconnects *prometheus.CounterVec // reason
+	wsResumes     prometheus.Counter
+	wsEvicted     prometheus.Counter
+	wsBytes       prometheus.Counter
 }
 
-func newMetrics(reg prometheus.Registerer, replay *replayGuard) (*metrics, error) {
+func newMetrics(reg prometheus.Registerer, replay *replayGuard, ws *wsState) (*metrics, error) {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ronda_intake_requests_total",
@@ -40,15 +48,52 @@ func newMetrics(reg prometheus.Registerer, replay *replayGuard) (*metrics, error
 			Name: "ronda_intake_dedup_undo_dropped_total",
 			Help: "Ids of batches the pipeline refused whose retry will be taken for duplicates, because the bounded memory of such ids was full.",
 		}),
+		wsHandshakes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ronda_intake_ws_handshakes_total",
+			Help: "Websocket handshakes by result: ok, or the refusal reason (the reasons of ronda_intake_refused_total, and not_websocket, bad_param, too_many_connections, closed, upgrade_failed).",
+		}, []string{"result"}),
+		wsBatches: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ronda_intake_ws_batches_total",
+			Help: "Websocket batch messages by outcome: acked (taken), already (seq already taken: acked again, not processed), busy (nothing taken, to be resent), refused (can never pass, counted as taken), protocol_error (the socket was closed).",
+		}, []string{"outcome"}),
+		wsRefusals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ronda_intake_ws_batch_refusals_total",
+			Help: "Websocket batches answered busy or refused, by reason (busy: sink_busy, sink_error, rate_limited, in_flight, after_busy, canceled; refused: too_many_lines, over_burst, body_too_large, decoded_too_large, bad_encoding).",
+		}, []string{"reason"}),
+		wsDisconnects: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ronda_intake_ws_disconnects_total",
+			Help: "Websocket connections ended, by reason: client_closed, read_error (including silence past the read timeout), write_error, protocol_error, too_large (a message over the read limit, closed with 1009), superseded (a newer socket took the session), shutdown.",
+		}, []string{"reason"}),
+		wsResumes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ronda_intake_ws_resumes_total",
+			Help: "Websocket handshakes that resumed a session the server remembered.",
+		}),
+		wsEvicted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ronda_intake_ws_sessions_evicted_total",
+			Help: "Websocket sessions forgotten because more than WSSessions were remembered; their senders start a new session.",
+		}),
+		wsBytes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ronda_intake_ws_message_bytes_total",
+			Help: "Bytes of websocket batch messages read, once inflated.",
+		}),
 	}
 	signatures := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "ronda_intake_replay_signatures",
 		Help: "Signatures remembered for replay detection.",
 	}, func() float64 { return float64(replay.len()) })
+	conns := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "ronda_intake_ws_connections",
+		Help: "Websocket connections open.",
+	}, func() float64 { return float64(ws.numConns()) })
+	sessions := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "ronda_intake_ws_sessions",
+		Help: "Websocket sessions remembered (last batch taken per key, sender and session).",
+	}, func() float64 { return float64(ws.numSessions()) })
 	if reg == nil {
 		return m, nil
 	}
-	all := []prometheus.Collector{m.requests, m.refused, m.events, m.bodyBytes, m.seconds, m.undoDropped, signatures}
+	all := []prometheus.Collector{m.requests, m.refused, m.events, m.bodyBytes, m.seconds, m.undoDropped, signatures,
+		m.wsHandshakes, m.wsBatches, m.wsRefusals, m.wsDisconnects, m.wsResumes, m.wsEvicted, m.wsBytes, conns, sessions}
 	for i, c := range all {
 		if err := reg.Register(c); err != nil {
 			for _, done := range all[:i] {
