@@ -3,6 +3,7 @@ package intake
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -134,4 +135,85 @@ func BenchmarkBareHandler(b *testing.B) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write([]byte("{}\n"))
 	}), false)
+}
+
+// BenchmarkWebSocketIntake streams the same sample lines (each id unique)
+// through a real Forwarder over loopback into a Handler whose Sink
+// discards: the edge-to-hub path, reported as events/s. One op is one
+// event. Compare with BenchmarkIntake (POST batches of 1,000):
+//
+//	go test -run '^$' -bench 'BenchmarkIntake|BenchmarkWebSocketIntake' -count 3 ./sidecar/intake/
+func BenchmarkWebSocketIntake(b *testing.B) {
+	for _, bc := range []struct {
+		name  string
+		plain bool
+	}{{"deflate", false}, {"plain", true}} {
+		b.Run(bc.name, func(b *testing.B) {
+			var taken atomic.Int64
+			h, err := NewHandler(Options{
+				Keys:       map[string][]byte{"k1": key1},
+				Sink:       func(_ context.Context, evs []event.Event) error { taken.Add(int64(len(evs))); return nil },
+				Registerer: prometheus.NewRegistry(),
+				RateEvents: -1,
+				Logger:     slog.New(slog.DiscardHandler),
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			srv := httptest.NewServer(h.WebSocket())
+			defer srv.Close()
+			defer h.Close()
+			f, err := NewForwarder(ForwarderOptions{
+				URL: srv.URL, KeyID: "k1", Secret: key1, Sender: "bench",
+				DisableCompression: bc.plain,
+				Logger:             slog.New(slog.DiscardHandler),
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			go f.Run(ctx)
+
+			m := newBatchMaker(b)
+			var line []byte
+			var size int64
+			for i := range len(m.heads) {
+				size += int64(len(m.heads[i]) + len(m.tails[i]) + 8)
+			}
+			b.SetBytes(size / int64(len(m.heads)))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				k := i % len(m.heads)
+				line = append(line[:0], m.heads[k]...)
+				line = append(line, 'w')
+				line = strconv.AppendInt(line, int64(i), 10)
+				line = append(line, m.tails[k]...)
+				for {
+					err := f.AddLine(line)
+					if err == nil {
+						break
+					}
+					if !errors.Is(err, ErrBufferFull) {
+						b.Fatal(err)
+					}
+					time.Sleep(100 * time.Microsecond) // the caller's part: wait for room
+				}
+			}
+			for taken.Load() < int64(b.N) {
+				time.Sleep(100 * time.Microsecond)
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+			cctx, ccancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer ccancel()
+			if err := f.Close(cctx); err != nil {
+				b.Error(err)
+			}
+			if st := f.Stats(); st.Accepted != int64(b.N) {
+				b.Errorf("accepted %d of %d", st.Accepted, b.N)
+			}
+		})
+	}
 }

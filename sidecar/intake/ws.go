@@ -483,6 +483,12 @@ func (c *wsConn) readLoop(readTimeout time.Duration) string {
 		if err != nil {
 			switch {
 			case errors.Is(err, websocket.ErrReadLimit):
+				// gorilla has sent 1009. Read on a moment, so that the
+				// sender finishes its write and reads the close frame
+				// instead of a reset.
+				nc := c.conn.NetConn()
+				_ = nc.SetReadDeadline(time.Now().Add(closeGrace))
+				_, _ = io.Copy(io.Discard, io.LimitReader(nc, 2*h.maxWSMessage()))
 				return "too_large"
 			case websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway):
 				return "client_closed"
