@@ -97,19 +97,24 @@ func writeAlerts(w io.Writer, alerts map[string]analyzer.Alert) {
 		return list[i].ID < list[j].ID
 	})
 	for _, a := range list {
-		byKind := map[string][]string{}
-		for _, en := range a.Entities {
-			byKind[en.Kind] = append(byKind[en.Kind], en.ID)
+		writeAlert(w, a)
+	}
+}
+
+// writeAlert prints one alert version as a moderator would read it.
+func writeAlert(w io.Writer, a analyzer.Alert) {
+	byKind := map[string][]string{}
+	for _, en := range a.Entities {
+		byKind[en.Kind] = append(byKind[en.Kind], en.ID)
+	}
+	fmt.Fprintf(w, "\nalert %s  %s  score %.2f  %s %s  (version %d, %s)\n", a.ID, strings.ToUpper(a.Severity.String()), a.Score,
+		a.Subject.Kind, a.Subject.ID, a.Updates, a.At.UTC().Format("2006-01-02 15:04"))
+	for _, k := range []string{analyzer.KindHost, analyzer.KindAccount, analyzer.KindDevice, analyzer.KindLocation, analyzer.KindNetwork} {
+		if ids := byKind[k]; len(ids) > 0 {
+			fmt.Fprintf(w, "  %-9s %s\n", k+"s", strings.Join(ids, " "))
 		}
-		fmt.Fprintf(w, "\nalert %s  %s  score %.2f  %s %s  (version %d, %s)\n", a.ID, strings.ToUpper(a.Severity.String()), a.Score,
-			a.Subject.Kind, a.Subject.ID, a.Updates, a.At.UTC().Format("2006-01-02 15:04"))
-		for _, k := range []string{analyzer.KindHost, analyzer.KindAccount, analyzer.KindDevice, analyzer.KindLocation, analyzer.KindNetwork} {
-			if ids := byKind[k]; len(ids) > 0 {
-				fmt.Fprintf(w, "  %-9s %s\n", k+"s", strings.Join(ids, " "))
-			}
-		}
-		for _, r := range a.Reasons {
-			fmt.Fprintf(w, "  - %s\n", r.Summary)
-		}
+	}
+	for _, r := range a.Reasons {
+		fmt.Fprintf(w, "  - %s\n", r.Summary)
 	}
 }

@@ -51,6 +51,7 @@ type command struct {
 }
 
 var commands = []command{
+	{"serve", "run Ronda live: intake, analyzer, ClickHouse record and the moderators' hub (--demo: a world played into it)", cmdServe},
 	{"replay", "replay an event file through the analyzer, optionally scored against labels", cmdReplay},
 	{"migrate", "create or upgrade the ClickHouse schema", cmdMigrate},
 	{"simulate", "generate a synthetic world of events and its labels", cmdSimulate},
@@ -98,6 +99,7 @@ func usage(w io.Writer) {
 	}
 	fmt.Fprint(w, `
 examples:
+  ronda serve --demo
   ronda demo
   ronda simulate --seed 7 --days 14 --out world.ndjson.gz --labels labels.json
   ronda replay --in world.ndjson.gz --labels labels.json --out alerts.ndjson

@@ -1,5 +1,3 @@
-//go:build wsintake
-
 package serve
 
 import (
@@ -51,7 +49,9 @@ func (f *forwarder) run(ctx context.Context) {
 
 func (f *forwarder) close(ctx context.Context) error { return f.f.Close(ctx) }
 
+// state is the link as /readyz reports it.
 func (f *forwarder) state() string {
 	st := f.f.Stats()
-	return fmt.Sprintf("%+v", st)
+	return fmt.Sprintf("connects %d, batches acked %d, events buffered %d, spooled batches %d, dropped %d",
+		st.Connects, st.Acked, st.Buffered, st.SpoolRecords, st.Dropped)
 }

@@ -217,11 +217,17 @@ func ndjson(t testing.TB, evs []event.Event) []byte {
 	return buf.Bytes()
 }
 
-// smallWorld is a two-day world with one ring, its times ending today.
+// smallWorld is a three-day world with one ring, its times ending today.
 func smallWorld(t testing.TB, seed int64) ([]event.Event, simulate.Labels) {
+	return world(t, seed, 30, 3, 1)
+}
+
+// world is a world of hosts benign hosts and rings rings over days, its
+// times ending today.
+func world(t testing.TB, seed int64, hosts, days, rings int) ([]event.Event, simulate.Labels) {
 	t.Helper()
-	o := simulate.Options{Seed: seed, Days: 3, Hosts: 30, Rings: 1,
-		Start: time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -3)}
+	o := simulate.Options{Seed: seed, Days: days, Hosts: hosts, Rings: rings,
+		Start: time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -days)}
 	var evs []event.Event
 	labels, _, err := simulate.Generate(context.Background(), o, func(ev *event.Event) error {
 		evs = append(evs, *ev)

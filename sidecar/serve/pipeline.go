@@ -83,10 +83,15 @@ func newPipelineMetrics(reg prometheus.Registerer, p *pipeline) *pipelineMetrics
 // sink is the intake.Sink of the analysing roles.
 func (p *pipeline) sink(_ context.Context, evs []event.Event) error {
 	n := int64(len(evs))
-	if p.queued.Add(n) > p.limit {
-		p.queued.Add(-n)
-		p.m.events.WithLabelValues("busy").Add(float64(n))
-		return intake.ErrBusy
+	for {
+		q := p.queued.Load()
+		if q+n > p.limit {
+			p.m.events.WithLabelValues("busy").Add(float64(n))
+			return intake.ErrBusy
+		}
+		if p.queued.CompareAndSwap(q, q+n) {
+			break
+		}
 	}
 	select {
 	case p.in <- evs:

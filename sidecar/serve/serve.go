@@ -143,7 +143,7 @@ func New(opts Options) (_ *Service, err error) {
 			return nil, fmt.Errorf("intake: %w", err)
 		}
 		mux.Handle(intake.Path, s.intake)
-		// WSINTAKE mux.Handle(intake.WSPath, s.intake.WebSocket())
+		mux.Handle(intake.WSPath, s.intake.WebSocket())
 	}
 	if s.hub != nil {
 		mux.Handle(hub.Path, s.hub)
@@ -461,7 +461,7 @@ func (s *Service) run(ctx context.Context) error {
 	// 1. Intake: no new requests or sockets; in-flight requests finish.
 	s.srv.SetKeepAlivesEnabled(false)
 	if s.intake != nil {
-		// WSINTAKE s.intake.Close()
+		s.intake.Close()
 	}
 	if err := s.srv.Shutdown(drainCtx); err != nil {
 		s.log.Warn("http shutdown", "err", err)

@@ -36,11 +36,11 @@ func TestEndToEnd(t *testing.T) {
 	const batch = 1000
 	accepted := 0
 	for i, n := 0, 0; i < len(evs); i, n = i+batch, n+1 {
-		body := ndjson(t, evs[i:min(i+batch, len(evs))])
+		part := evs[i:min(i+batch, len(evs))]
 		if n%2 == 0 {
-			accepted += postOK(t, r.addr, body).Accepted
+			accepted += postOK(t, r.addr, ndjson(t, part)).Accepted
 		} else {
-			accepted += ws.sendOK(t, body)
+			accepted += ws.sendOK(t, part)
 		}
 	}
 	if accepted != len(evs) {
@@ -97,6 +97,9 @@ func TestEndToEnd(t *testing.T) {
 	})
 	if n := q(fmt.Sprintf("SELECT count() FROM %s.signals", db)); n == "0" {
 		t.Error("no signals written")
+	}
+	if n := metricSum(t, r.svc.reg, "ronda_intake_ws_batches_total"); n == 0 {
+		t.Error("no batch came over the websocket intake")
 	}
 
 	// Metrics: the figures moved, and no label names a stream, host or account.

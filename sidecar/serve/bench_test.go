@@ -1,0 +1,305 @@
+package serve
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"runtime"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ronda-watch/ronda/analyzer"
+	"github.com/ronda-watch/ronda/analyzer/event"
+	"github.com/ronda-watch/ronda/sidecar/intake"
+)
+
+// Benchmarks of the live service on loopback. Run them together, so that the
+// ratios compare runs on the same machine under the same load:
+//
+//	go test -run '^$' -bench . -benchtime 3x ./sidecar/serve/
+//
+// BenchmarkServeIntake and BenchmarkBareHandler send the same signed bodies
+// from the same four senders; the ratio of their events/s is what the intake,
+// the analyzer and the record cost over reading the bytes. BenchmarkAlertLatency
+// measures intake-to-moderator-socket latency at 50% and 90% of the rate the
+// service sustains. BenchmarkMemory reports the heap with 200 moderator
+// sockets and 10,000 live streams.
+
+const benchSenders = 4
+
+// benchBodies are a world's events as 1,000-event signed bodies; round r
+// rewrites every id with a prefix so that each round is new to dedup.
+type benchBodies struct {
+	bodies [][]byte
+	events int
+}
+
+var benchWorld struct {
+	once sync.Once
+	b    benchBodies
+}
+
+func loadBenchBodies(b *testing.B) benchBodies {
+	benchWorld.once.Do(func() {
+		evs, _ := world(b, 9, 300, 4, 2)
+		for i := 0; i < len(evs); i += 1000 {
+			benchWorld.b.bodies = append(benchWorld.b.bodies, ndjson(b, evs[i:min(i+1000, len(evs))]))
+		}
+		benchWorld.b.events = len(evs)
+	})
+	return benchWorld.b
+}
+
+func (bb benchBodies) round(r int) [][]byte {
+	prefix := []byte(`{"id":"r` + strconv.Itoa(r) + `-`)
+	out := make([][]byte, len(bb.bodies))
+	for i, body := range bb.bodies {
+		out[i] = bytes.ReplaceAll(body, []byte(`{"id":"`), prefix)
+	}
+	return out
+}
+
+// sendAll posts bodies from benchSenders goroutines, retrying busy answers.
+func sendAll(b *testing.B, url string, bodies [][]byte) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: benchSenders}}
+	for s := 0; s < benchSenders; s++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(bodies) {
+					return
+				}
+				for {
+					req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(bodies[i]))
+					signBench(req, bodies[i])
+					resp, err := client.Do(req)
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode == http.StatusServiceUnavailable {
+						time.Sleep(2 * time.Millisecond)
+						continue
+					}
+					if resp.StatusCode != http.StatusOK {
+						b.Errorf("status %d", resp.StatusCode)
+						return
+					}
+					break
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func signBench(req *http.Request, body []byte) {
+	intake.Sign(req, keyID, []byte(keySecret), body, time.Now())
+}
+
+// BenchmarkServeIntake: sustained events/s into the whole service (intake,
+// analyzer, spool-only record), counted when the analyzer has taken them.
+func BenchmarkServeIntake(b *testing.B) {
+	bb := loadBenchBodies(b)
+	cfg := baseConfig(b)
+	r := startService(b, cfg)
+	m := r.svc.pipe.m
+	b.ResetTimer()
+	start := time.Now()
+	for i := 0; i < b.N; i++ {
+		bodies := bb.round(i)
+		sendAll(b, "http://"+r.addr+"/v1/events", bodies)
+	}
+	want := float64(b.N * bb.events)
+	for counter(b, m.events.WithLabelValues("analysed")) < want {
+		time.Sleep(time.Millisecond)
+	}
+	el := time.Since(start)
+	b.StopTimer()
+	b.ReportMetric(want/el.Seconds(), "events/s")
+	b.ReportMetric(0, "ns/op")
+}
+
+// BenchmarkBareHandler: the same senders and bodies into a net/http handler
+// that reads and discards the body: the limit of this machine's loopback HTTP.
+func BenchmarkBareHandler(b *testing.B) {
+	bb := loadBenchBodies(b)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Write([]byte(`{"accepted":1000}`))
+	})}
+	go srv.Serve(ln)
+	defer srv.Close()
+	b.ResetTimer()
+	start := time.Now()
+	for i := 0; i < b.N; i++ {
+		sendAll(b, "http://"+ln.Addr().String()+"/v1/events", bb.round(i))
+	}
+	el := time.Since(start)
+	b.StopTimer()
+	b.ReportMetric(float64(b.N*bb.events)/el.Seconds(), "events/s")
+	b.ReportMetric(0, "ns/op")
+}
+
+// BenchmarkAlertLatency: background load paced at a share of the sustained
+// rate (measured first, in the same process), and every 50 ms a trigger
+// batch (a new host starts a stream and a hash match arrives for it) whose
+// alert is timed from the POST to its arrival at a moderator's socket. Each
+// b.N is one trigger.
+func BenchmarkAlertLatency(b *testing.B) {
+	bb := loadBenchBodies(b)
+	// The sustained rate of this process, as BenchmarkServeIntake measures it.
+	rate := func() float64 {
+		r := startService(b, baseConfig(b))
+		defer r.stop(b)
+		start := time.Now()
+		rounds := 3
+		for i := 0; i < rounds; i++ {
+			sendAll(b, "http://"+r.addr+"/v1/events", bb.round(1000+i))
+		}
+		want := float64(rounds * bb.events)
+		for counter(b, r.svc.pipe.m.events.WithLabelValues("analysed")) < want {
+			time.Sleep(time.Millisecond)
+		}
+		return want / time.Since(start).Seconds()
+	}()
+	for _, share := range []float64{0.5, 0.9} {
+		b.Run(fmt.Sprintf("load=%.0f%%", share*100), func(b *testing.B) {
+			latencyAt(b, bb, share*rate)
+			b.ReportMetric(share*rate, "load-events/s")
+		})
+	}
+}
+
+func latencyAt(b *testing.B, bb benchBodies, rate float64) {
+	r := startService(b, baseConfig(b))
+	mod := dialModerator(b, r.addr, tokModA)
+	url := "http://" + r.addr + "/v1/events"
+
+	// Background: bodies of 1,000 events paced to rate from benchSenders.
+	stop := make(chan struct{})
+	var bg sync.WaitGroup
+	var sentBG atomic.Int64
+	interval := time.Duration(float64(time.Second) * 1000 / rate * benchSenders)
+	for s := 0; s < benchSenders; s++ {
+		bg.Add(1)
+		go func() {
+			defer bg.Done()
+			client := &http.Client{}
+			t := time.NewTicker(interval)
+			defer t.Stop()
+			for round := 0; ; round++ {
+				for i := s; i < len(bb.bodies); i += benchSenders {
+					select {
+					case <-stop:
+						return
+					case <-t.C:
+					}
+					body := bytes.ReplaceAll(bb.bodies[i], []byte(`{"id":"`), []byte(fmt.Sprintf(`{"id":"l%d-`, round)))
+					req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+					signBench(req, body)
+					resp, err := client.Do(req)
+					if err != nil {
+						return
+					}
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode == http.StatusOK {
+						sentBG.Add(1000)
+					}
+				}
+			}
+		}()
+	}
+
+	lat := make([]time.Duration, 0, b.N)
+	began := time.Now()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		host := fmt.Sprintf("bench-host-%d-%d", time.Now().UnixNano(), i)
+		now := time.Now().UTC()
+		evs := []event.Event{
+			{ID: host + "-start", Type: event.TypeStreamStart, At: now, StreamID: host + "-s", HostID: host, DeviceID: host + "-d"},
+			{ID: host + "-hash", Type: event.TypeSignal, At: now, HostID: host, Source: "bench", Label: "csam_hash_match", Score: 0.99},
+		}
+		body := ndjson(b, evs)
+		sent := time.Now()
+		postOK(b, r.addr, body)
+		mod.find(30*time.Second, "trigger alert", alertMsg(analyzer.SeverityHigh, host))
+		lat = append(lat, time.Since(sent))
+		time.Sleep(50 * time.Millisecond)
+	}
+	b.StopTimer()
+	close(stop)
+	bg.Wait()
+	achieved := float64(sentBG.Load()) / time.Since(began).Seconds()
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	pct := func(p float64) float64 {
+		return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))].Microseconds()) / 1000
+	}
+	b.ReportMetric(pct(0.5), "p50-ms")
+	b.ReportMetric(pct(0.99), "p99-ms")
+	b.ReportMetric(achieved, "achieved-events/s")
+	b.ReportMetric(0, "ns/op")
+}
+
+// BenchmarkMemory: the heap of a service holding 10,000 live streams with 200
+// moderator sockets connected (both ends of each socket are in this process).
+func BenchmarkMemory(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		goBefore := runtime.NumGoroutine()
+		r := startService(b, baseConfig(b))
+		for s := 0; s < 200; s++ {
+			dialModerator(b, r.addr, tokModA)
+		}
+		const streams = 10_000
+		now := time.Now().UTC()
+		var evs []event.Event
+		for s := 0; s < streams; s++ {
+			id := fmt.Sprintf("mem-%d-%d", i, s)
+			evs = append(evs,
+				event.Event{ID: id + "-start", Type: event.TypeStreamStart, At: now, StreamID: id, HostID: "h" + id,
+					DeviceID: "d" + id, IP: fmt.Sprintf("10.%d.%d.%d", s>>16&255, s>>8&255, s&255),
+					Geo: &event.Geo{Lat: -6.2 + float64(s%100)/1000, Lon: 106.8 + float64(s/100)/1000, AccuracyM: 20}},
+				event.Event{ID: id + "-hb", Type: event.TypeStreamHeartbeat, At: now, StreamID: id, Viewers: 12})
+		}
+		for j := 0; j < len(evs); j += 5000 {
+			postOK(b, r.addr, ndjson(b, evs[j:min(j+5000, len(evs))]))
+		}
+		waitFor(b, 30*time.Second, "streams analysed", func() bool {
+			return counter(b, r.svc.pipe.m.events.WithLabelValues("analysed")) == float64(len(evs))
+		})
+		evs = nil
+		var live int
+		r.svc.pipe.do(b.Context(), func(e *analyzer.Engine) { live = e.Stats().Streams })
+		if live != streams {
+			b.Fatalf("%d live streams, want %d", live, streams)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		heap := float64(after.HeapInuse+after.StackInuse) - float64(before.HeapInuse+before.StackInuse)
+		b.ReportMetric(heap/(1<<20), "MiB-heap+stacks")
+		b.ReportMetric(float64(runtime.NumGoroutine()-goBefore), "goroutines")
+		b.ReportMetric(0, "ns/op")
+		r.stop(b)
+	}
+}
