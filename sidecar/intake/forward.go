@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -61,7 +62,8 @@ var (
 // defaults.
 type ForwarderOptions struct {
 	// URL is the base of the receiving Ronda: ws:// or wss:// (http and https
-	// are taken as ws and wss), WSPath is appended to its path. Required.
+	// are taken as ws and wss); WSPath is appended to its path unless it
+	// ends with it already. Required.
 	URL string
 	// KeyID and Secret sign every handshake: a key of the receiver's
 	// Options.Keys. Required; Secret at least MinKeyBytes.
@@ -365,7 +367,14 @@ func (f *Forwarder) Add(evs ...*event.Event) error {
 		if ev == nil {
 			return errors.New("nil event")
 		}
-		b, err := ev.MarshalJSON()
+		e := *ev
+		// An event built in code may carry only one of the two type fields.
+		if e.TypeName == "" && e.Type != event.TypeUnknown {
+			e.TypeName = e.Type.String()
+		} else if e.Type == event.TypeUnknown {
+			e.Type = event.ParseType(e.TypeName)
+		}
+		b, err := e.MarshalJSON()
 		if err != nil {
 			return fmt.Errorf("encode event: %w", err)
 		}
@@ -574,7 +583,9 @@ func (f *Forwarder) connect(ctx context.Context) (*websocket.Conn, serverMsg, er
 	session := f.session
 	f.mu.Unlock()
 	u := *f.base
-	u.Path = trimSlash(u.Path) + WSPath
+	if u.Path = trimSlash(u.Path); !strings.HasSuffix(u.Path, WSPath) {
+		u.Path += WSPath // a base URL; the full one is taken as it is
+	}
 	u.RawPath = ""
 	u.RawQuery = url.Values{"sender": {f.opts.Sender}, "session": {session}, "nonce": {newID()}}.Encode()
 	h := http.Header{}
