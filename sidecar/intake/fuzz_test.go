@@ -1,12 +1,17 @@
 package intake
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strconv"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -86,6 +91,259 @@ func FuzzHandler(f *testing.F) {
 		}
 		if (w.Code == 429 || w.Code == 503) && w.Header().Get("Retry-After") == "" {
 			t.Fatalf("status %d without Retry-After", w.Code)
+		}
+	})
+}
+
+// FuzzWSBatch feeds message sequences (split on NUL) to one socket's batch
+// handling, the parser of outside input of the websocket intake, without
+// the network: header, seq rules, busy mode, limits, decoding, dedup and
+// the Sink (busy for message i when bit i of busyMask is set). Every
+// message gets exactly one answer or a protocol fault (after which the
+// socket is closed), every answer is one the client's parser takes, and
+// acked moves by one exactly when a batch is taken or refused.
+func FuzzWSBatch(f *testing.F) {
+	f.Add([]byte(wsBatch(1, chat("z1"), chat("z2"))+"\x00"+wsBatch(2, chat("z1"), "{bad")+"\x00"+wsBatch(1)), uint16(0))
+	f.Add([]byte(wsBatch(1, chat("z3"))+"\x00"+wsBatch(2, chat("z4"))+"\x00"+wsBatch(1, chat("z3"))+"\x00"+wsBatch(2, chat("z4"))), uint16(1))
+	f.Add([]byte(`{"seq":1}`), uint16(0))
+	f.Add([]byte("{\"seq\":3}\n"+chat("z5")), uint16(0))
+	f.Add([]byte("{\"seq\":1}\n\x1f\x8b\x08\x00"), uint16(0))
+	f.Add([]byte("{\"seq\":1,\"gzip\":true}\r\n"+strings.Repeat(chat("z6")+"\n", 30)), uint16(0))
+	f.Add([]byte("not json\n"), uint16(0))
+
+	var busy atomic.Bool
+	h, err := NewHandler(Options{
+		Keys: map[string][]byte{"k1": key1},
+		Sink: func(context.Context, []event.Event) error {
+			if busy.Load() {
+				return ErrBusy
+			}
+			return nil
+		},
+		Dedup:        event.NewDeduper(time.Hour, 10_000),
+		MaxBodyBytes: 4 << 10,
+		MaxLines:     20,
+		RateEvents:   -1,
+		Logger:       slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		f.Fatal(err)
+	}
+	var session atomic.Int64
+	f.Fuzz(func(t *testing.T, msgs []byte, busyMask uint16) {
+		key := wsSessionKey{keyID: "k1", sender: "fuzz", session: strconv.FormatInt(session.Add(1), 10)}
+		sess, _ := h.ws.attach(key)
+		defer h.ws.detach(sess, nil)
+		c := &wsConn{s: h.ws, keyID: "k1", sess: sess, kicked: make(chan struct{}),
+			hdr: bufio.NewReaderSize(nil, MaxWSHeaderBytes)}
+		sess.owner = c
+		for i, msg := range bytes.Split(msgs, []byte{0}) {
+			if i >= 16 {
+				break
+			}
+			busy.Store(busyMask&(1<<i) != 0)
+			before := sess.acked.Load()
+			reply, fault, err := c.batch(bytes.NewReader(msg))
+			if err != nil {
+				t.Fatalf("message %d: read error %v", i, err)
+			}
+			after := sess.acked.Load()
+			if fault != "" {
+				if reply != nil || after != before {
+					t.Fatalf("message %d: fault %q with reply %+v, acked %d -> %d", i, fault, reply, before, after)
+				}
+				return // the socket is closed
+			}
+			if reply == nil {
+				t.Fatalf("message %d: no answer and no fault", i)
+			}
+			b, err := json.Marshal(reply)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := parseServerMsg(b)
+			if err != nil {
+				t.Fatalf("message %d: the client cannot read the answer: %v: %s", i, err, b)
+			}
+			taken := (m.Type == msgAck && !m.Already) || m.Type == msgRefused
+			switch {
+			case taken && (m.Seq != before+1 || after != m.Seq):
+				t.Fatalf("message %d: %s of seq %d moved acked %d -> %d", i, m.Type, m.Seq, before, after)
+			case !taken && after != before:
+				t.Fatalf("message %d: %s moved acked %d -> %d", i, m.Type, before, after)
+			case m.Type == msgBusy && m.RetryAfterMS < 1:
+				t.Fatalf("message %d: busy without a delay: %s", i, b)
+			case m.Type == msgAck && m.Already && m.Seq > before:
+				t.Fatalf("message %d: already-ack of seq %d past acked %d", i, m.Seq, before)
+			}
+		}
+	})
+}
+
+// FuzzWSHandshake throws random queries and signature headers at the
+// handshake checks; with sign set the URI is signed correctly, so that the
+// parameter checks are reached. A refusal is always a status of the
+// contract with a message; an acceptance has valid parameters.
+func FuzzWSHandshake(f *testing.F) {
+	f.Add("sender=e1&session=s1&nonce=n1", "k1", "", "", true)
+	f.Add("sender=e1&sender=e2&session=s1&nonce=n1", "k1", "", "", true)
+	f.Add("sender=%zz&session=s1", "k1", "", "", true)
+	f.Add("sender=e1&session=s1&nonce="+strings.Repeat("n", 65), "k1", "", "", true)
+	f.Add("sender=e1&session=s1&nonce=n2", "k2", "1700000000", "sha256=00", false)
+	f.Add("", "", "", "", false)
+
+	now := time.Unix(1_700_000_000, 0)
+	h, err := NewHandler(Options{
+		Keys:   map[string][]byte{"k1": key1, "k2": key2},
+		Sink:   func(context.Context, []event.Event) error { return nil },
+		Now:    func() time.Time { return now },
+		Logger: slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, query, keyID, ts, sig string, sign bool) {
+		uri := WSPath + "?" + query
+		r := &http.Request{
+			Method:     http.MethodGet,
+			URL:        &url.URL{Path: WSPath, RawQuery: query},
+			RequestURI: uri,
+			Header: http.Header{
+				"Connection":            {"Upgrade"},
+				"Upgrade":               {"websocket"},
+				"Sec-Websocket-Version": {"13"},
+				"Sec-Websocket-Key":     {"dGhlIHNhbXBsZSBub25jZQ=="},
+				HeaderKey:               {keyID},
+				HeaderTimestamp:         {ts},
+				HeaderSignature:         {sig},
+			},
+		}
+		if sign {
+			SignHandshake(r.Header, "k1", key1, uri, now)
+		}
+		gotKey, p, _, rf := h.wsAccept(r, now)
+		if rf != nil {
+			switch rf.status {
+			case 400, 401, 503:
+			default:
+				t.Fatalf("status %d", rf.status)
+			}
+			if rf.msg == "" || rf.reason == "" {
+				t.Fatalf("refusal without a message: %+v", rf)
+			}
+			return
+		}
+		if _, ok := h.keys[gotKey]; !ok || !validID(p.sender) || !validID(p.session) || !validID(p.nonce) {
+			t.Fatalf("accepted key %q params %+v", gotKey, p)
+		}
+	})
+}
+
+// FuzzServerMsg throws random server messages at the forwarder's parser,
+// and applies a hello that passes to a forwarder holding unacknowledged
+// batches: the batches left must still run from acked+1 without a gap,
+// within the hello's limits, with no event lost.
+func FuzzServerMsg(f *testing.F) {
+	f.Add([]byte(`{"type":"hello","session":"s","acked":2,"max_batch_bytes":100,"max_lines":3,"ping_interval_ms":20000}`))
+	f.Add([]byte(`{"type":"hello","acked":9,"max_batch_bytes":8388608,"max_lines":50000,"rate_events":10,"rate_burst":2}`))
+	f.Add([]byte(`{"type":"ack","seq":1,"accepted":2,"duplicates":["a"],"rejected":[{"line":1,"reason":"x"}],"unknown":0}`))
+	f.Add([]byte(`{"type":"busy","seq":1,"retry_after_ms":1000,"reason":"sink_busy"}`))
+	f.Add([]byte(`{"type":"refused","seq":1,"status":413,"error":"too large"}`))
+	f.Add([]byte(`{"type":"error","error":"bad"}`))
+	f.Add([]byte(`{"type":"ack","seq":-1}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := parseServerMsg(data)
+		if err != nil {
+			return
+		}
+		switch m.Type {
+		case msgAck, msgBusy, msgRefused:
+			if m.Seq == 0 {
+				t.Fatalf("%s without a seq", m.Type)
+			}
+		case msgHello:
+			if m.MaxLines < 1 || m.MaxBatchBytes < 1 {
+				t.Fatalf("hello with limits %d lines %d bytes", m.MaxLines, m.MaxBatchBytes)
+			}
+		case msgError:
+		default:
+			t.Fatalf("type %q passed", m.Type)
+		}
+		if m.Type != msgHello {
+			return
+		}
+		fw, err := NewForwarder(ForwarderOptions{URL: "ws://127.0.0.1:1", KeyID: "k1", Secret: key1, Sender: "fuzz",
+			Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer fw.Close(context.Background())
+		// Three batches of 2, 3 and 1 lines: seq 1..3, none acked yet.
+		for _, lines := range []string{"a\nbb\n", "ccc\nd\nee\n", "f\n"} {
+			n := strings.Count(lines, "\n")
+			fw.sealLocked([]byte(lines), n)
+			fw.memEvents += n
+			fw.memBytes += int64(len(lines))
+		}
+		fw.mu.Lock()
+		reset, _ := fw.resumeLocked(m)
+		fw.mu.Unlock()
+		if reset != (m.Acked > 3) || reset && fw.st.SessionResets != 1 {
+			t.Fatalf("hello acked %d of 3 batches: reset %v, counted %d", m.Acked, reset, fw.st.SessionResets)
+		}
+		var all []byte
+		seq := fw.acked + 1
+		for _, b := range fw.pending {
+			if b.seq != seq {
+				t.Fatalf("pending seq %d, want %d (acked %d)", b.seq, seq, fw.acked)
+			}
+			seq++
+			if !reset && (b.n > fw.lim.lines || len(b.body) > fw.lim.bytes) && b.n > 1 {
+				t.Fatalf("batch of %d lines %d bytes over limits %+v", b.n, len(b.body), fw.lim)
+			}
+			all = append(all, b.body...)
+		}
+		if fw.lastSeq != seq-1 {
+			t.Fatalf("lastSeq %d, pending up to %d", fw.lastSeq, seq-1)
+		}
+		want := "a\nbb\nccc\nd\nee\nf\n"
+		switch {
+		case reset:
+		case m.Acked >= 1 && m.Acked <= 3:
+			want = map[uint64]string{1: "ccc\nd\nee\nf\n", 2: "f\n", 3: ""}[m.Acked]
+		}
+		if string(all) != want {
+			t.Fatalf("left %q, want %q after hello acked %d", all, want, m.Acked)
+		}
+	})
+}
+
+// FuzzSplitBody: however the limits, the pieces put back together are the
+// body, each within the limits unless it is a single line.
+func FuzzSplitBody(f *testing.F) {
+	f.Add([]byte("a\nbb\nccc\n"), 2, 4)
+	f.Add([]byte("no newline at the end"), 1, 1)
+	f.Add([]byte("\n\n\n"), 5, 1)
+	f.Fuzz(func(t *testing.T, body []byte, lines, size int) {
+		if lines < 1 || size < 1 || len(body) == 0 {
+			return
+		}
+		n := bytes.Count(body, []byte{'\n'})
+		if body[len(body)-1] != '\n' {
+			n++
+		}
+		var got []byte
+		rest := body
+		for n > 0 {
+			head, hn, r, rn := splitBody(rest, n, batchLimits{lines: lines, bytes: size})
+			if hn < 1 || hn+rn != n || hn > lines || (hn > 1 && len(head) > size) {
+				t.Fatalf("split %q (%d lines) by %d/%d: %d lines %q, %d left", rest, n, lines, size, hn, head, rn)
+			}
+			got = append(got, head...)
+			rest, n = r, rn
+		}
+		if !bytes.Equal(got, body) || len(rest) != 0 {
+			t.Fatalf("pieces %q of %q", got, body)
 		}
 	})
 }
