@@ -1,16 +1,26 @@
-// Package intake is Ronda's HTTP intake, POST /v1/events: signed NDJSON
-// batches (plain or gzip) from ingest nodes and app backends, decoded with the
-// strict decoder of analyzer/event, deduplicated, and handed to the pipeline
-// through a Sink, with a per-event answer to the sender.
+// Package intake is how events enter Ronda: the HTTP intake, POST /v1/events,
+// and the websocket intake, /v1/events/ws (WebSocket, PROTOCOL.md), both
+// served by one Handler, and the websocket's client, Forwarder, with which
+// streaming ingest nodes and edges send to a hub.
 //
-// It authenticates every request (HMAC-SHA256 over timestamp and body, several
-// keys for rotation, a replay window) before it decodes anything, and every
-// resource a sender can make it spend is bounded: body and decompressed size,
-// lines per request, requests in flight, events per second per key, the memory
-// of seen signatures. It must not buffer without a bound, block the sender on a
-// full pipeline (the Sink says ErrBusy and the sender gets 503), log secrets or
-// event contents, or put per-sender or per-stream labels on metrics. Errors
-// become HTTP statuses here and nowhere else.
+// POST takes signed NDJSON batches (plain or gzip) from ingest nodes and app
+// backends; the socket takes a stream of sequenced batches, each acknowledged,
+// resumed after a reconnect without loss or duplicates. Both decode with the
+// strict decoder of analyzer/event, deduplicate by event id and hand the
+// events to the pipeline through a Sink, with a per-event answer to the
+// sender, through one code path: an event sent over both is one event.
+//
+// It authenticates every request and handshake (HMAC-SHA256 over timestamp
+// and body or request URI, several keys for rotation, a replay window) before
+// it decodes anything, and every resource a sender can make it spend is
+// bounded: body and decompressed size, lines per batch, batches in flight,
+// events per second per key, sockets, remembered sessions, the memory of seen
+// signatures. It must not buffer without a bound, block the sender on a full
+// pipeline (the Sink says ErrBusy and the sender gets 503 or a busy answer),
+// log secrets or event contents, or put per-sender or per-stream labels on
+// metrics. Errors become HTTP statuses and protocol answers here and nowhere
+// else. The Forwarder, likewise, never blocks its caller for long, holds a
+// bounded buffer in memory (then its spool) and logs no secret.
 package intake
 
 import (

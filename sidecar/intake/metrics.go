@@ -29,7 +29,7 @@ func newMetrics(reg prometheus.Registerer, replay *replayGuard, ws *wsState) (*m
 		}, []string{"code"}),
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ronda_intake_refused_total",
-			Help: "Requests refused as a whole, by reason (no_signature, unknown_key, bad_timestamp, expired, bad_signature, replayed, body_too_large, decoded_too_large, too_many_lines, over_burst, rate_limited, in_flight, replay_memory_full, sink_busy, sink_error, bad_gzip, bad_encoding, method, read, canceled).",
+			Help: "Requests refused as a whole, by reason (no_signature, unknown_key, bad_timestamp, expired, bad_signature, replayed, body_too_large, decoded_too_large, too_many_lines, over_burst, rate_limited, in_flight, replay_memory_full, sink_busy, sink_error, bad_gzip, bad_encoding, method, read, canceled, closed).",
 		}, []string{"reason"}),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ronda_intake_events_total",
@@ -58,7 +58,7 @@ func newMetrics(reg prometheus.Registerer, replay *replayGuard, ws *wsState) (*m
 		}, []string{"outcome"}),
 		wsRefusals: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ronda_intake_ws_batch_refusals_total",
-			Help: "Websocket batches answered busy or refused, by reason (busy: sink_busy, sink_error, rate_limited, in_flight, after_busy, canceled; refused: too_many_lines, over_burst, body_too_large, decoded_too_large, bad_encoding).",
+			Help: "Websocket batches answered busy or refused, by reason (busy: sink_busy, sink_error, rate_limited, in_flight, after_busy; refused: too_many_lines, over_burst, body_too_large, decoded_too_large, bad_encoding).",
 		}, []string{"reason"}),
 		wsDisconnects: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ronda_intake_ws_disconnects_total",
