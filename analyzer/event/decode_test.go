@@ -702,4 +702,12 @@ func TestMarshalRequiredZero(t *testing.T) {
 	if want := `{"type":"stream.end","id":"e","at":"2025-06-01T18:00:00Z","stream_id":"s"}`; string(out) != want {
 		t.Errorf("got %s, want %s", out, want)
 	}
+	// An event built in code with its Type only is written with its name.
+	out2, err := json.Marshal(Event{Type: TypeStreamEnd, ID: "e", At: t0, StreamID: "s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(out2) != string(out) {
+		t.Errorf("without TypeName: got %s, want %s", out2, out)
+	}
 }

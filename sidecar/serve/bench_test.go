@@ -57,10 +57,10 @@ func loadBenchBodies(b *testing.B) benchBodies {
 }
 
 func (bb benchBodies) round(r int) [][]byte {
-	prefix := []byte(`{"id":"r` + strconv.Itoa(r) + `-`)
+	prefix := []byte(`,"id":"r` + strconv.Itoa(r) + `-`)
 	out := make([][]byte, len(bb.bodies))
 	for i, body := range bb.bodies {
-		out[i] = bytes.ReplaceAll(body, []byte(`{"id":"`), prefix)
+		out[i] = bytes.ReplaceAll(body, []byte(`,"id":"`), prefix)
 	}
 	return out
 }
@@ -123,9 +123,9 @@ func BenchmarkServeIntake(b *testing.B) {
 		sendAll(b, "http://"+r.addr+"/v1/events", bodies)
 	}
 	want := float64(b.N * bb.events)
-	for counter(b, m.events.WithLabelValues("analysed")) < want {
-		time.Sleep(time.Millisecond)
-	}
+	waitFor(b, 2*time.Minute, "every event analysed", func() bool {
+		return counter(b, m.events.WithLabelValues("analysed")) >= want
+	})
 	el := time.Since(start)
 	b.StopTimer()
 	b.ReportMetric(want/el.Seconds(), "events/s")
@@ -174,9 +174,9 @@ func BenchmarkAlertLatency(b *testing.B) {
 			sendAll(b, "http://"+r.addr+"/v1/events", bb.round(1000+i))
 		}
 		want := float64(rounds * bb.events)
-		for counter(b, r.svc.pipe.m.events.WithLabelValues("analysed")) < want {
-			time.Sleep(time.Millisecond)
-		}
+		waitFor(b, 2*time.Minute, "every event analysed", func() bool {
+			return counter(b, r.svc.pipe.m.events.WithLabelValues("analysed")) >= want
+		})
 		return want / time.Since(start).Seconds()
 	}()
 	for _, share := range []float64{0.5, 0.9} {
@@ -211,7 +211,7 @@ func latencyAt(b *testing.B, bb benchBodies, rate float64) {
 						return
 					case <-t.C:
 					}
-					body := bytes.ReplaceAll(bb.bodies[i], []byte(`{"id":"`), []byte(fmt.Sprintf(`{"id":"l%d-`, round)))
+					body := bytes.ReplaceAll(bb.bodies[i], []byte(`,"id":"`), []byte(fmt.Sprintf(`,"id":"l%d-`, round)))
 					req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
 					signBench(req, body)
 					resp, err := client.Do(req)
