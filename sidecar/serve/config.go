@@ -356,6 +356,9 @@ func (c Config) Validate() error {
 		if c.Edge.Hub == "" || err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
 			bad("edge.hub", fmt.Sprintf("%q: an edge needs its hub's ws:// or wss:// URL", c.Edge.Hub))
 		}
+		if !validSender(c.Node) {
+			bad("node", fmt.Sprintf("%q: an edge names itself to its hub by node: 1 to 64 of A-Z a-z 0-9 . _ -", c.Node))
+		}
 		if c.Edge.Key.ID == "" || (c.Edge.Key.Env == "" && c.Edge.Key.File == "") {
 			bad("edge.key", "an edge needs its key id at the hub and where its secret is (env or file)")
 		}
@@ -364,6 +367,18 @@ func (c Config) Validate() error {
 		bad("clickhouse.dsn", "must be a clickhouse:// DSN (the native protocol)")
 	}
 	return errors.Join(errs...)
+}
+
+func validSender(s string) bool {
+	if len(s) == 0 || len(s) > intake.MaxWSParamBytes {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // Secret reads the secret r names. The error names the variable or file, never

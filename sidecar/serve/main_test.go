@@ -336,6 +336,14 @@ func alertMsg(sev analyzer.Severity, h string) func(map[string]any) bool {
 	}
 }
 
+// decodeAlert reads the alert of a hub message.
+func decodeAlert(msg map[string]any) analyzer.Alert {
+	b, _ := json.Marshal(msg["alert"])
+	var a analyzer.Alert
+	json.Unmarshal(b, &a)
+	return a
+}
+
 // chServer is the package's ClickHouse, started on first use.
 var chShared struct {
 	once sync.Once

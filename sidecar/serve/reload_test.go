@@ -73,6 +73,7 @@ func TestConfigValidation(t *testing.T) {
 		{"unknown key", "rol: all\n", []string{"rol"}},
 		{"everything wrong", "role: middle\nlog_level: loud\nmoderators:\n  escalate: ftp://x\n", []string{"role", "log_level", "moderators.escalate", "moderators.tokens", "intake.keys"}},
 		{"edge without hub", "role: edge\n", []string{"edge.hub", "edge.key"}},
+		{"edge with a bad node name", "role: edge\nnode: edge 1\n", []string{"node"}},
 		{"key without secret", "intake:\n  keys:\n    - id: k\n", []string{"names neither env nor file"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
