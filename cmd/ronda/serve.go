@@ -144,7 +144,7 @@ spooled to a temporary directory, removed at exit.`, `
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			d.play(runCtx, e, log, svc.Addr(), world, speed, printer)
+			d.play(runCtx, e, log, svc.Addr(), world, speed, once, printer)
 			if once {
 				stop()
 			}
@@ -153,6 +153,9 @@ spooled to a temporary directory, removed at exit.`, `
 	err = svc.Run(runCtx)
 	stop()
 	wg.Wait()
+	if printer != nil && printer.final != nil {
+		printer.final()
+	}
 	if err == nil && ctx.Err() != nil && !once {
 		return nil // a signal is how a service stops
 	}
@@ -194,8 +197,8 @@ func (d *demoSetup) getenv(k string) string {
 func (d *demoSetup) cleanup() { os.RemoveAll(d.spoolDir) }
 
 // play feeds the world into the service and prints what it was and what was found.
-func (d *demoSetup) play(ctx context.Context, e *env, log *slog.Logger, addr string, world simulate.Options, speed float64, p *alertPrinter) {
-	o := feed.Options{World: world, Rebase: true, Speed: speed, URL: "http://" + addr, KeyID: "demo",
+func (d *demoSetup) play(ctx context.Context, e *env, log *slog.Logger, addr string, world simulate.Options, speed float64, once bool, p *alertPrinter) {
+	o := feed.Options{World: world, Rebase: true, Speed: speed, StopAtClock: once, URL: "http://" + addr, KeyID: "demo",
 		Secret: []byte(d.env["RONDA_DEMO_INTAKE_SECRET"]), Logger: log}
 	if e.stderrTTY {
 		o.Progress = e.stderr
@@ -207,17 +210,29 @@ func (d *demoSetup) play(ctx context.Context, e *env, log *slog.Logger, addr str
 	}
 	labels := f.Labels()
 	w := f.World()
-	fmt.Fprintf(e.stdout, "demo: playing a %d-day synthetic world (%s to now) at %.0fx into http://%s: about %s of wall time; %d ring hosts to find\n",
-		w.Days, w.Start.Format("2006-01-02"), speed, addr, f.PlayTime().Round(time.Second), len(labels.PositiveHosts))
+	took := "as fast as the service takes it"
+	if pt := f.PlayTime(); pt >= time.Second {
+		took = "about " + pt.Round(time.Second).String() + " of wall time"
+	}
+	fmt.Fprintf(e.stdout, "demo: playing a %d-day synthetic world (%s to now) at %gx into http://%s, %s; %d ring hosts to find\n",
+		w.Days, w.Start.Format("2006-01-02"), speed, addr, took, len(labels.PositiveHosts))
 	fmt.Fprintf(e.stdout, "demo: moderators connect to ws://%s%s with \"Authorization: Bearer %s\" (role lead); Ctrl-C stops\n\n", addr, hub.Path, d.token)
 	st, err := f.Run(ctx)
 	if err != nil && !errors.Is(err, context.Canceled) {
 		log.Error("demo feed", "err", err)
 		return
 	}
-	if err == nil {
-		fmt.Fprintf(e.stdout, "\ndemo: the world is played: %d events sent. %s\n", st.Sent, p.score(labels))
+	if err != nil {
+		return
 	}
+	fmt.Fprintf(e.stdout, "\ndemo: the world is played: %d events sent.", st.Sent)
+	if once {
+		// The score waits for the service's drain: the last batches are still
+		// being analysed.
+		p.final = func() { fmt.Fprintf(e.stdout, " %s\n", p.score(labels)) }
+		return
+	}
+	fmt.Fprintf(e.stdout, " So far: %s Ronda keeps serving; Ctrl-C stops.\n", p.score(labels))
 }
 
 // alertPrinter prints an alert when it is new or its severity rises.
@@ -226,6 +241,7 @@ type alertPrinter struct {
 	mu      sync.Mutex
 	seen    map[string]analyzer.Severity
 	flagged map[string]bool // hosts named by an alert at medium or above
+	final   func()          // prints the score once the service has stopped
 }
 
 func (p *alertPrinter) print(a analyzer.Alert) {

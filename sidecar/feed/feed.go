@@ -94,6 +94,12 @@ type Options struct {
 	// Start close to now) goes on at the clock's pace from there.
 	Speed float64
 
+	// StopAtClock ends the feed, as if the world ended there, at the first
+	// event dated after the clock, instead of going on at the clock's pace:
+	// for a demo or a test that must end when the world has caught up.
+	// Stats.Generated counts that event; Stats.Sent does not.
+	StopAtClock bool
+
 	// URL is the base URL of the Ronda intake, e.g. http://127.0.0.1:8080;
 	// batches go to URL + intake.Path. Required.
 	URL string
@@ -315,6 +321,9 @@ func (f *Feeder) Run(ctx context.Context) (Stats, error) {
 	}
 	r := newRun(ctx, f)
 	_, _, err := simulate.Generate(ctx, f.o.World, r.emit)
+	if errors.Is(err, errCaughtUp) && r.err == nil {
+		err = nil
+	}
 	if err == nil {
 		err = r.flush()
 	}
@@ -330,6 +339,9 @@ func (f *Feeder) Run(ctx context.Context) (Stats, error) {
 	}
 	return r.st, err
 }
+
+// errCaughtUp ends Generate when StopAtClock meets an event after the clock.
+var errCaughtUp = errors.New("feed: caught up with the clock")
 
 // Run plays the world o describes into the intake: New(o), then Run.
 func Run(ctx context.Context, o Options) (Stats, error) {

@@ -644,6 +644,33 @@ func TestFeedNeverAheadOfClock(t *testing.T) {
 	}
 }
 
+// TestFeedStopAtClock: with StopAtClock the same world ends at the clock:
+// every event up to it is sent and none after it, and Run returns at once.
+func TestFeedStopAtClock(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2025, 6, 15, 20, 0, 0, 0, time.UTC)
+	c := newClock(now)
+	s := newServer(t, c.Now, nil).start()
+	o := options(s.srv.URL, c)
+	o.Rebase, o.World.Start, o.StopAtClock = false, now, true // the world's day runs past the clock
+	st, err := Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := s.events()
+	if len(got) == 0 || uint64(len(got)) != st.Sent || st.Generated != st.Sent+1 {
+		t.Fatalf("%d events arrived, stats %+v: want every event before the clock and one generated and not sent", len(got), st)
+	}
+	for i, r := range got {
+		if r.ev.At.After(now) {
+			t.Fatalf("event %d dated %s, after the clock's %s, was sent", i, r.ev.At, now)
+		}
+	}
+	if !c.Now().Before(now.Add(time.Hour)) {
+		t.Errorf("the feed waited until %s", c.Now())
+	}
+}
+
 // BenchmarkFeed feeds simulate's default world (about 95,000 events) at
 // unlimited speed into a real intake on loopback whose Sink discards, with no
 // rate limit: the feeder's own ceiling on this machine, intake included.

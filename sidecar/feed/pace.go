@@ -66,6 +66,9 @@ func (r *run) due(at time.Time) time.Time {
 
 func (r *run) emit(e *event.Event) error {
 	r.st.Generated++
+	if r.o.StopAtClock && e.At.After(r.o.Now()) {
+		return errCaughtUp
+	}
 	if err := r.waitUntil(e.At); err != nil {
 		return err
 	}
