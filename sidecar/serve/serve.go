@@ -466,9 +466,12 @@ func (s *Service) run(ctx context.Context) error {
 	if err := s.srv.Shutdown(drainCtx); err != nil {
 		s.log.Warn("http shutdown", "err", err)
 	}
-	// 2. The analyzer takes what is queued; past the deadline it only records.
-	pipeStop <- drainCtx
+	// 2. The analyzer takes what is queued in three quarters of the budget;
+	// past that it only records, so the writer keeps time to write.
+	analyseCtx, cancelAnalyse := context.WithTimeout(drainCtx, s.cfg.Pipeline.DrainTimeout*3/4)
+	pipeStop <- analyseCtx
 	<-pipeDone
+	cancelAnalyse()
 	// 3. Moderators get the last alerts, then a close frame.
 	if s.hub != nil {
 		s.hub.Close()
