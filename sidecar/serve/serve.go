@@ -290,16 +290,7 @@ func (s *Service) mountAdapters(mux *http.ServeMux, sink intake.Sink) error {
 	a := s.cfg.Adapters
 	o := adapters.Options{Sink: adapters.Sink(sink), Node: s.cfg.Node, Now: s.opts.Now,
 		Logger: s.log.With("component", "adapters"), Registerer: s.reg}
-	// One Registerer shares the counter between adapters: register it once.
-	registered := false
-	opt := func() adapters.Options {
-		c := o
-		if registered {
-			c.Registerer = nil
-		}
-		registered = true
-		return c
-	}
+	// Adapters given one Registerer share its counter.
 	secrets := func(r SecretRef) ([]string, error) {
 		v, err := r.Secret(s.opts.Getenv)
 		if err != nil {
@@ -316,7 +307,7 @@ func (s *Service) mountAdapters(mux *http.ServeMux, sink intake.Sink) error {
 			}
 			keys[k.ID] = string(v)
 		}
-		h, err := adapters.NewLiveKit(opt(), keys)
+		h, err := adapters.NewLiveKit(o, keys)
 		if err != nil {
 			return fmt.Errorf("adapters.livekit: %w", err)
 		}
@@ -345,7 +336,7 @@ func (s *Service) mountAdapters(mux *http.ServeMux, sink intake.Sink) error {
 		if err != nil {
 			return fmt.Errorf("adapters.%s: %w", sv.name, err)
 		}
-		h, err := sv.build(opt(), adapters.ServerOptions{Secrets: sec, HostParam: a.HostParam})
+		h, err := sv.build(o, adapters.ServerOptions{Secrets: sec, HostParam: a.HostParam})
 		if err != nil {
 			return fmt.Errorf("adapters.%s: %w", sv.name, err)
 		}
