@@ -65,50 +65,6 @@ func (bb benchBodies) round(r int) [][]byte {
 	return out
 }
 
-// sendAll posts bodies from benchSenders goroutines, retrying busy answers.
-func sendAll(b *testing.B, url string, bodies [][]byte) {
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: benchSenders}}
-	for s := 0; s < benchSenders; s++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= len(bodies) {
-					return
-				}
-				for {
-					req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(bodies[i]))
-					signBench(req, bodies[i])
-					resp, err := client.Do(req)
-					if err != nil {
-						b.Error(err)
-						return
-					}
-					io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-					if resp.StatusCode == http.StatusServiceUnavailable {
-						time.Sleep(2 * time.Millisecond)
-						continue
-					}
-					if resp.StatusCode != http.StatusOK {
-						b.Errorf("status %d", resp.StatusCode)
-						return
-					}
-					break
-				}
-			}
-		}()
-	}
-	wg.Wait()
-}
-
-func signBench(req *http.Request, body []byte) {
-	intake.Sign(req, keyID, []byte(keySecret), body, time.Now())
-}
-
 // BenchmarkServeIntake: sustained events/s into the whole service (intake,
 // analyzer, spool-only record), counted when the analyzer has taken them.
 func BenchmarkServeIntake(b *testing.B) {
@@ -213,7 +169,7 @@ func latencyAt(b *testing.B, bb benchBodies, rate float64) {
 					}
 					body := bytes.ReplaceAll(bb.bodies[i], []byte(`,"id":"`), []byte(fmt.Sprintf(`,"id":"l%d-`, round)))
 					req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
-					signBench(req, body)
+					intake.Sign(req, keyID, []byte(keySecret), body, time.Now())
 					resp, err := client.Do(req)
 					if err != nil {
 						return
