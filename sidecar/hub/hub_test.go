@@ -96,11 +96,13 @@ func newTestHub(t testing.TB, tweak func(*Options)) *testHub {
 }
 
 // trackingListener tells when the server side closes a connection, by the
-// client's address, which a client that does not read cannot see soon.
+// client's address, which a client that does not read cannot see soon. It can
+// also give the next connection a small send buffer (smallBuffers).
 type trackingListener struct {
 	net.Listener
 	mu     sync.Mutex
 	closed map[string]chan struct{}
+	small  bool // for the next connection: a small send buffer
 }
 
 func (l *trackingListener) Accept() (net.Conn, error) {
@@ -111,7 +113,12 @@ func (l *trackingListener) Accept() (net.Conn, error) {
 	ch := make(chan struct{})
 	l.mu.Lock()
 	l.closed[c.RemoteAddr().String()] = ch
+	small := l.small
+	l.small = false
 	l.mu.Unlock()
+	if tc, ok := c.(*net.TCPConn); ok && small {
+		_ = tc.SetWriteBuffer(4 << 10)
+	}
 	return &trackedConn{Conn: c, closed: ch}, nil
 }
 
@@ -120,6 +127,14 @@ func (l *trackingListener) closedChan(addr string) chan struct{} {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.closed[addr]
+}
+
+// smallBuffers gives the next connection a small send buffer on the hub's
+// side; with dialSmall on the client's, a few messages fill the path between.
+func (l *trackingListener) smallBuffers() {
+	l.mu.Lock()
+	l.small = true
+	l.mu.Unlock()
 }
 
 type trackedConn struct {
@@ -156,7 +171,28 @@ func (th *testHub) dialRaw(query string, hdr http.Header) (*websocket.Conn, *htt
 // dial connects with a bearer token and fails the test otherwise.
 func (th *testHub) dial(t testing.TB, token, query string) *websocket.Conn {
 	t.Helper()
-	c, resp, err := th.dialRaw(query, http.Header{"Authorization": {"Bearer " + token}})
+	return th.dialWith(t, websocket.Dialer{HandshakeTimeout: 5 * time.Second}, token, query)
+}
+
+// dialSmall is dial with a small receive buffer, so that a client that reads
+// little soon stops the hub's writes.
+func (th *testHub) dialSmall(t testing.TB, token, query string) *websocket.Conn {
+	t.Helper()
+	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second,
+		NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+			if tc, ok := c.(*net.TCPConn); ok {
+				// Not less: below the loopback MSS, window updates stall.
+				_ = tc.SetReadBuffer(32 << 10)
+			}
+			return c, err
+		}}
+	return th.dialWith(t, d, token, query)
+}
+
+func (th *testHub) dialWith(t testing.TB, d websocket.Dialer, token, query string) *websocket.Conn {
+	t.Helper()
+	c, resp, err := d.Dial(th.url(query), http.Header{"Authorization": {"Bearer " + token}})
 	if err != nil {
 		status := 0
 		if resp != nil {
@@ -606,18 +642,7 @@ func TestResumeAcrossReconnectsWhilePublishing(t *testing.T) {
 func TestSlowClientIsCutOffWithoutHoldingOthersBack(t *testing.T) {
 	th := newTestHub(t, func(o *Options) { o.SendQueue = 16; o.WriteTimeout = 2 * time.Second })
 	// The slow client never reads, with a small receive buffer so its socket fills soon.
-	d := websocket.Dialer{NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
-		if tc, ok := c.(*net.TCPConn); ok {
-			_ = tc.SetReadBuffer(4 << 10)
-		}
-		return c, err
-	}}
-	slow, _, err := d.Dial(th.url(""), http.Header{"Authorization": {"Bearer tok-ben"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer slow.Close()
+	slow := th.dialSmall(t, "tok-ben", "")
 	fast := th.dial(t, "tok-ana", "")
 	readType(t, fast, "snapshot")
 	big := strings.Repeat("x", 8<<10)
@@ -751,7 +776,9 @@ func TestOptionsValidated(t *testing.T) {
 
 func TestCutClientGetsTooSlowCloseFrame(t *testing.T) {
 	th := newTestHub(t, func(o *Options) { o.SendQueue = 1 })
-	c := th.dial(t, "tok-ana", "")
+	// Small buffers: with the kernel's, all 1000 could fit and no cut come.
+	th.lis.smallBuffers()
+	c := th.dialSmall(t, "tok-ana", "")
 	for i := 1; i <= 1000 && testutil.ToFloat64(th.m.slow) == 0; i++ {
 		th.Publish(alert(fmt.Sprintf("a%d", i), 0))
 	}
