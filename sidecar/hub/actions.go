@@ -17,10 +17,8 @@ func (h *Hub) refuse(c *client, requestID, code, msg string) {
 }
 
 func (h *Hub) refuseLocked(c *client, requestID, code, msg string) {
-	if _, ok := h.clients[c]; !ok {
-		return
-	}
-	h.queueLocked(c, encode(outMsg{Type: "error", Seq: h.seq, RequestID: requestID, Code: code, Message: msg}))
+	h.replyLocked(c, h.seq, false,
+		encode(outMsg{Type: "error", Seq: h.seq, RequestID: requestID, Code: code, Message: msg}))
 }
 
 // handle decodes and carries out one client message.
@@ -152,9 +150,7 @@ func (h *Hub) applyLocked(c *client, m inMsg) {
 	sv := st.view(now)
 	h.seq++
 	h.broadcastLocked(encode(outMsg{Type: "action", Seq: h.seq, Action: view, State: sv}), c)
-	if _, ok := h.clients[c]; ok {
-		h.queueLocked(c, encode(outMsg{Type: "ack", Seq: h.seq, RequestID: m.RequestID, Action: view, State: sv}))
-	}
+	h.replyLocked(c, h.seq, true, encode(outMsg{Type: "ack", Seq: h.seq, RequestID: m.RequestID, Action: view, State: sv}))
 }
 
 // escalate checks, hands the alert to the destination outside the lock, and

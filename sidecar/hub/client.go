@@ -17,8 +17,15 @@ type client struct {
 	conn  *websocket.Conn
 	name  string
 	role  string
-	send  chan []byte
-	first [][]byte // written before anything queued: the snapshot or the backlog
+	send  chan []byte // live messages, bounded: full is too slow
+	first []byte      // the snapshot, written before anything else
+
+	// A resumed socket catches up before it goes live: its writer pulls the
+	// backlog from the ring as fast as the socket takes it, and broadcasts
+	// skip its queue meanwhile. Guarded by the hub's lock.
+	catchingUp bool
+	cursor     uint64  // the last sequence number pulled
+	replies    []reply // its own acks and errors, held until the stream reaches them
 
 	once   sync.Once
 	kicked chan struct{}
@@ -117,12 +124,14 @@ func (h *Hub) register(c *client, since uint64, resume bool) bool {
 	if h.closed {
 		return false
 	}
-	resumed := false
-	if resume {
-		c.first, resumed = h.ring.since(since, h.seq)
-	}
-	if !resumed {
-		c.first = [][]byte{h.snapshotLocked()}
+	switch {
+	case resume && since == h.seq:
+		// Nothing missed: live at once.
+	case resume && since < h.seq && h.ring.holds(since+1):
+		c.catchingUp, c.cursor = true, since
+	default:
+		// New, away too long, or from the future (a restarted hub).
+		c.first = h.snapshotLocked()
 	}
 	h.clients[c] = struct{}{}
 	h.m.sockets.Inc()
@@ -151,8 +160,8 @@ func (h *Hub) snapshotLocked() []byte {
 	return b
 }
 
-// writeLoop owns the socket's writes: what comes first, then the queue, pings,
-// and the close frame when kicked.
+// writeLoop owns the socket's writes: the snapshot or the backlog, then the
+// live queue, pings, and the close frame when kicked.
 func (h *Hub) writeLoop(c *client) {
 	defer h.wg.Done()
 	ping := time.NewTicker(h.opts.PingInterval)
@@ -183,18 +192,44 @@ func (h *Hub) writeLoop(c *client) {
 		h.m.sent.Inc()
 		return true
 	}
-	for _, msg := range c.first {
+	pingPeer := func() bool {
+		if err := c.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(h.opts.WriteTimeout)); err != nil {
+			h.leave(c)
+			return false
+		}
+		return true
+	}
+	// Set before this goroutine started; from here on only pull changes them.
+	first, catchingUp := c.first, c.catchingUp
+	c.first = nil
+	if first != nil {
 		select {
 		case <-c.kicked:
 			h.closeFrame(c)
 			return
 		default:
 		}
-		if !write(msg) {
+		if !write(first) {
 			return
 		}
 	}
-	c.first = nil
+	for catchingUp {
+		select {
+		case <-c.kicked:
+			h.closeFrame(c)
+			return
+		case <-ping.C:
+			if !pingPeer() {
+				return
+			}
+		default:
+		}
+		msg, live := h.pull(c)
+		catchingUp = !live
+		if msg != nil && !write(msg) {
+			return
+		}
+	}
 	for {
 		select {
 		case <-c.kicked:
@@ -205,12 +240,52 @@ func (h *Hub) writeLoop(c *client) {
 				return
 			}
 		case <-ping.C:
-			if err := c.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(h.opts.WriteTimeout)); err != nil {
-				h.leave(c)
+			if !pingPeer() {
 				return
 			}
 		}
 	}
+}
+
+// pull gives the writer of a socket that is catching up its next message: a
+// reply of its own that is due, else the next message from the ring. live is
+// true when the socket has caught up: from then on its messages go through its
+// queue, and msg, if any, is the last one pulled.
+//
+// If the ring has moved past the socket's cursor, the socket gets what one
+// that was away too long gets: a fresh snapshot, and it is live after it, so a
+// socket that cannot keep up meets the bound of its queue. Its held replies go
+// just before the snapshot: their state is older than the snapshot's, and
+// sequence numbers never go back.
+func (h *Hub) pull(c *client) (msg []byte, live bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if r := c.replies; len(r) > 0 && r[0].seq <= c.cursor {
+		c.replies = r[1:]
+		return r[0].msg, false
+	}
+	if c.cursor == h.seq {
+		// Every reply has a sequence number up to h.seq: none is left.
+		c.catchingUp = false
+		return nil, true
+	}
+	next := c.cursor + 1
+	msg, ok := h.ring.at(next)
+	if !ok {
+		if r := c.replies; len(r) > 0 {
+			c.replies = r[1:]
+			return r[0].msg, false
+		}
+		c.catchingUp, c.cursor = false, h.seq
+		return h.snapshotLocked(), true
+	}
+	c.cursor = next
+	if r := c.replies; len(r) > 0 && r[0].seq == next && r[0].ack {
+		// The sender's copy of its own action message.
+		c.replies = r[1:]
+		msg = r[0].msg
+	}
+	return msg, false
 }
 
 func (h *Hub) closeFrame(c *client) {

@@ -6,8 +6,10 @@
 // Every message the hub sends carries a hub sequence number, so a console that
 // reconnects with ?since=SEQ resumes exactly where it stopped, from a bounded
 // ring of recent messages, or gets a fresh snapshot when it was away too long.
-// A console that cannot keep up is cut off; it never holds back the others or
-// the publisher.
+// The missed messages stream from the ring as fast as the console reads them,
+// however many; one that falls out of the ring meanwhile gets the snapshot too.
+// A console that cannot keep up with live messages is cut off; it never holds
+// back the others or the publisher.
 //
 // The hub keeps only the open alerts and the recent messages in memory: it is not
 // the record. Actions go to Options.Audit (the ClickHouse writer) and alerts to
@@ -83,12 +85,14 @@ type Options struct {
 	// ClaimTTL is how long a claim (or an assignment) holds an alert for one
 	// moderator before others may claim it. Claiming again renews it. Default 15m.
 	ClaimTTL time.Duration
-	// SendQueue is how many messages may wait for one socket. A socket whose
-	// queue is full is cut off with close code 1008 "too slow"; it may resume
-	// with ?since. Default 256.
+	// SendQueue is how many live messages may wait for one socket. A socket
+	// whose queue is full is cut off with close code 1008 "too slow"; it may
+	// resume with ?since. What a resumed socket missed does not count: it
+	// streams from the ring as the socket takes it. Default 256.
 	SendQueue int
-	// Ring is how many recent messages are kept for resuming with ?since.
-	// Default 4096.
+	// Ring is how many recent messages are kept for resuming with ?since. A
+	// console further behind, when it comes back or while it catches up, gets
+	// a fresh snapshot. Default 4096.
 	Ring int
 	// PingInterval is how often the hub pings each socket. A socket that sends
 	// nothing, not even a pong, for two intervals is closed. Default 30s.
@@ -268,14 +272,41 @@ func (h *Hub) Publish(a analyzer.Alert) {
 }
 
 // broadcastLocked records a sequenced message in the ring and queues it for
-// every socket but skip. A socket whose queue is full is cut off.
+// every live socket but skip; sockets catching up will pull it from the ring.
+// A socket whose queue is full is cut off.
 func (h *Hub) broadcastLocked(msg []byte, skip *client) {
 	h.ring.add(h.seq, msg)
 	for c := range h.clients {
-		if c != skip {
+		if c != skip && !c.catchingUp {
 			h.queueLocked(c, msg)
 		}
 	}
+}
+
+// reply is a message for one socket only, held while the socket catches up.
+type reply struct {
+	seq uint64 // sent once the socket has everything up to seq
+	ack bool   // sent instead of the ring's message seq: the sender's copy
+	msg []byte
+}
+
+// replyLocked sends c a reply to its own request, an ack or an error, with
+// sequence number seq. While c catches up the reply waits for its place in the
+// stream, as many as its queue would hold, else c is cut off.
+func (h *Hub) replyLocked(c *client, seq uint64, ack bool, msg []byte) {
+	if _, ok := h.clients[c]; !ok {
+		return
+	}
+	if !c.catchingUp {
+		h.queueLocked(c, msg)
+		return
+	}
+	if len(c.replies) >= cap(c.send) {
+		h.m.slow.Inc()
+		h.dropLocked(c, websocket.ClosePolicyViolation, "too slow")
+		return
+	}
+	c.replies = append(c.replies, reply{seq: seq, ack: ack, msg: msg})
 }
 
 // queueLocked queues msg for c or, when c is behind, cuts it off.

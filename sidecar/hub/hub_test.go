@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -97,12 +98,14 @@ func newTestHub(t testing.TB, tweak func(*Options)) *testHub {
 
 // trackingListener tells when the server side closes a connection, by the
 // client's address, which a client that does not read cannot see soon. It can
-// also give the next connection a small send buffer (smallBuffers).
+// also make the next connection's peer look slow to the hub (holdNext,
+// smallBuffers).
 type trackingListener struct {
 	net.Listener
 	mu     sync.Mutex
 	closed map[string]chan struct{}
-	small  bool // for the next connection: a small send buffer
+	hold   chan struct{} // for the next connection: its writes wait for this
+	small  bool          // for the next connection: a small send buffer
 }
 
 func (l *trackingListener) Accept() (net.Conn, error) {
@@ -113,13 +116,13 @@ func (l *trackingListener) Accept() (net.Conn, error) {
 	ch := make(chan struct{})
 	l.mu.Lock()
 	l.closed[c.RemoteAddr().String()] = ch
-	small := l.small
-	l.small = false
+	hold, small := l.hold, l.small
+	l.hold, l.small = nil, false
 	l.mu.Unlock()
 	if tc, ok := c.(*net.TCPConn); ok && small {
 		_ = tc.SetWriteBuffer(4 << 10)
 	}
-	return &trackedConn{Conn: c, closed: ch}, nil
+	return &trackedConn{Conn: c, closed: ch, hold: hold}, nil
 }
 
 // closedChan is closed when the server closes the connection from addr.
@@ -127,6 +130,17 @@ func (l *trackingListener) closedChan(addr string) chan struct{} {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.closed[addr]
+}
+
+// holdNext stalls every write the hub makes to the next connection, after the
+// handshake, until release is called: a peer that does not read, without
+// waiting for kernel buffers to fill.
+func (l *trackingListener) holdNext() (release func()) {
+	hold := make(chan struct{})
+	l.mu.Lock()
+	l.hold = hold
+	l.mu.Unlock()
+	return sync.OnceFunc(func() { close(hold) })
 }
 
 // smallBuffers gives the next connection a small send buffer on the hub's
@@ -141,6 +155,18 @@ type trackedConn struct {
 	net.Conn
 	once   sync.Once
 	closed chan struct{}
+	hold   chan struct{}
+}
+
+func (c *trackedConn) Write(p []byte) (int, error) {
+	if c.hold != nil && !bytes.HasPrefix(p, []byte("HTTP/")) {
+		select {
+		case <-c.hold:
+		case <-c.closed:
+			return 0, net.ErrClosed
+		}
+	}
+	return c.Conn.Write(p)
 }
 
 func (c *trackedConn) Close() error {
@@ -548,8 +574,7 @@ func TestRepeatedBadTokensAreRateLimited(t *testing.T) {
 	readType(t, th.dial(t, "tok-ana", ""), "snapshot")
 }
 
-// seqs reads alert messages until it has seen last, checking each follows the
-// one before.
+// readUntil reads the alert messages from+1 … last, each a<seq>, in order.
 func readUntil(t testing.TB, c *websocket.Conn, from, last uint64) {
 	t.Helper()
 	for want := from + 1; want <= last; want++ {
@@ -598,26 +623,157 @@ func TestResumeSinceGetsExactlyTheMissedMessages(t *testing.T) {
 	readType(t, c, "snapshot")
 }
 
-func TestResumeAcrossReconnectsWhilePublishing(t *testing.T) {
-	const total = 3000
-	// A resume queues the whole backlog since the client's seq at once, so the
-	// send queue must hold the publisher's lead (512) or the resumed client is
-	// cut as too slow: streaming the backlog with flow control is left to do.
-	th := newTestHub(t, func(o *Options) { o.Ring = 1024; o.SendQueue = 1024 })
+// pacer keeps a test's publisher from outrunning a client that reads, which
+// the hub would rightly cut as too slow, while letting it run far ahead of a
+// client that is away: that lead is the backlog under test. Once the client is
+// back, the publisher may be near ahead, or publish one message for every four
+// the client reads: the client catches up while Publish runs, and never meets
+// a burst it was not ahead of. With near 1 the publisher waits for the client
+// to have everything, so the hub's writer catches up and the socket goes live.
+// With dialSmall and bulky messages, whatever the scheduling, a live socket's
+// queue never holds more than a quarter of what fits in the path to the client.
+type pacer struct {
+	far, near uint64
+
+	mu        sync.Mutex
+	moved     *sync.Cond // on each change below
+	read      uint64     // the last seq the client read
+	published uint64     // the last seq published
+	gone      bool       // the client is away
+	paid      uint64     // what the client had read at the last publish beyond near
+}
+
+func newPacer(far, near int) *pacer {
+	p := &pacer{far: uint64(far), near: uint64(near)}
+	p.moved = sync.NewCond(&p.mu)
+	return p
+}
+
+// wait blocks until seq may be published.
+func (p *pacer) wait(seq int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for {
+		lead := uint64(seq) - p.read
+		if lead <= p.near || p.gone && lead <= p.far {
+			return
+		}
+		if !p.gone && p.read >= p.paid+4 {
+			p.paid = p.read
+			return
+		}
+		p.moved.Wait()
+	}
+}
+
+// publish publishes bulky(from) … bulky(to), with those sequence numbers, at
+// the pace.
+func (p *pacer) publish(h *Hub, from, to int) {
+	for i := from; i <= to; i++ {
+		p.wait(i)
+		h.Publish(bulky(i))
+		p.set(func() { p.published = uint64(i) })
+	}
+}
+
+// awaitPublished blocks until seq has been published.
+func (p *pacer) awaitPublished(seq uint64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for p.published < seq {
+		p.moved.Wait()
+	}
+}
+
+func (p *pacer) set(f func()) {
+	p.mu.Lock()
+	f()
+	p.moved.Broadcast()
+	p.mu.Unlock()
+}
+
+func (p *pacer) away()          { p.set(func() { p.gone = true }) }
+func (p *pacer) back()          { p.set(func() { p.gone = false }) }
+func (p *pacer) got(seq uint64) { p.set(func() { p.read = seq }) }
+
+// bulky is alert a<i> with a 4 KiB summary: about twenty fill the path between
+// the hub and a dialSmall client, so the hub's writes wait for its reads.
+func bulky(i int) analyzer.Alert {
+	a := alert(fmt.Sprintf("a%d", i), 0)
+	a.Reasons[0].Summary = strings.Repeat("x", 4<<10)
+	return a
+}
+
+// catchingUp counts the sockets still streaming a backlog from the ring.
+func (th *testHub) catchingUp() int {
+	th.Hub.mu.Lock()
+	defer th.Hub.mu.Unlock()
+	n := 0
+	for c := range th.clients {
+		if c.catchingUp {
+			n++
+		}
+	}
+	return n
+}
+
+func TestResumeFromFarBehindStreamsTheBacklog(t *testing.T) {
+	const queue = 32
+	const backlog, total = 3 * queue, 400
+	th := newTestHub(t, func(o *Options) { o.SendQueue = queue })
 	c := th.dial(t, "tok-ana", "")
 	readType(t, c, "snapshot")
-	var read atomic.Uint64
+	c.Close()
+	for i := 1; i <= backlog; i++ {
+		th.Publish(bulky(i))
+	}
+
+	// Small buffers both ways: the backlog does not fit between hub and client,
+	// so the hub can only send it as fast as the client reads. A cut (1008 too
+	// slow) fails readType.
+	th.lis.smallBuffers()
+	c = th.dialSmall(t, "tok-ana", "since=0")
+	p := newPacer(0, 1) // the client is back: far does not apply
+	var streaming, live atomic.Int64
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		for i := 1; i <= total; i++ {
-			// Stay within half the ring of the reader, however slow the machine.
-			for uint64(i)-read.Load() > 512 {
-				time.Sleep(50 * time.Microsecond)
+		for i := backlog + 1; i <= total; i++ {
+			p.publish(th.Hub, i, i)
+			if th.catchingUp() > 0 {
+				streaming.Add(1)
+			} else {
+				live.Add(1)
 			}
-			th.Publish(alert(fmt.Sprintf("a%d", i), 0))
 		}
 	}()
+	for last := uint64(0); last < total; {
+		m := readType(t, c, "alert")
+		if m.Seq != last+1 || m.Alert.ID != fmt.Sprintf("a%d", m.Seq) {
+			t.Fatalf("after seq %d got %d (%s)", last, m.Seq, m.Alert.ID)
+		}
+		last = m.Seq
+		p.got(last)
+	}
+	<-done
+	// Both sides of the switch from the ring to the queue ran under Publish.
+	if streaming.Load() == 0 || live.Load() == 0 {
+		t.Fatalf("published %d while the backlog streamed and %d once live: want both", streaming.Load(), live.Load())
+	}
+	if n := th.catchingUp(); n != 0 {
+		t.Fatalf("%d sockets still catching up after reading everything", n)
+	}
+}
+
+func TestResumeAcrossReconnectsWhilePublishing(t *testing.T) {
+	const total, queue = 1000, 16
+	th := newTestHub(t, func(o *Options) { o.Ring = 128; o.SendQueue = queue })
+	c := th.dial(t, "tok-ana", "")
+	readType(t, c, "snapshot")
+	// Away, the publisher stays within half the ring, so every resume streams.
+	p := newPacer(64, 1)
+	done := make(chan struct{})
+	go func() { defer close(done); p.publish(th.Hub, 1, total) }()
 	var last uint64
 	reconnects := 0
 	for last < total {
@@ -626,10 +782,15 @@ func TestResumeAcrossReconnectsWhilePublishing(t *testing.T) {
 			t.Fatalf("after seq %d got %d (%s)", last, m.Seq, m.Alert.ID)
 		}
 		last = m.Seq
-		read.Store(last)
-		if last%250 == 0 && last < total {
+		p.got(last)
+		if last%90 == 0 && last < total {
 			c.Close()
-			c = th.dial(t, "tok-ana", fmt.Sprintf("since=%d", last))
+			// Away until the hub holds more for it than its send queue.
+			p.away()
+			p.awaitPublished(min(last+3*queue, total))
+			th.lis.smallBuffers()
+			c = th.dialSmall(t, "tok-ana", fmt.Sprintf("since=%d", last))
+			p.back()
 			reconnects++
 		}
 	}
@@ -637,6 +798,78 @@ func TestResumeAcrossReconnectsWhilePublishing(t *testing.T) {
 	if reconnects < 10 {
 		t.Fatalf("only %d reconnects", reconnects)
 	}
+}
+
+func TestRepliesWhileCatchingUpComeInSequence(t *testing.T) {
+	th := newTestHub(t, func(o *Options) { o.SendQueue = 4 })
+	for i := 1; i <= 10; i++ {
+		th.Publish(alert(fmt.Sprintf("a%d", i), 0))
+	}
+	ben := th.dial(t, "tok-ben", "") // to see when ana's actions are done
+	readType(t, ben, "snapshot")
+	release := th.lis.holdNext()
+	ana := th.dial(t, "tok-ana", "since=0") // 10 behind, and the hub cannot write to it yet
+	send(t, ana, map[string]string{"request_id": "r1", "alert_id": "nope", "action": "claim"})
+	send(t, ana, map[string]string{"request_id": "r2", "alert_id": "a3", "action": "claim"})
+	if m := readType(t, ben, "action"); m.Seq != 11 {
+		t.Fatalf("ben saw %+v", m)
+	}
+	th.Publish(alert("a12", 0))
+	release()
+	// The refusal after what the hub had sent when it was made, the ack in
+	// place of the action message, then on.
+	readUntil(t, ana, 0, 10)
+	if e := readType(t, ana, "error"); e.Seq != 10 || e.RequestID != "r1" || e.Code != "unknown_alert" {
+		t.Fatalf("error %+v", e)
+	}
+	if a := readType(t, ana, "ack"); a.Seq != 11 || a.RequestID != "r2" || a.State.ClaimedBy != "ana" {
+		t.Fatalf("ack %+v", a)
+	}
+	readUntil(t, ana, 11, 12)
+	th.Publish(alert("a13", 0))
+	readUntil(t, ana, 12, 13)
+}
+
+func TestFallingOutOfTheRingWhileCatchingUpGetsASnapshot(t *testing.T) {
+	th := newTestHub(t, func(o *Options) { o.Ring = 16; o.SendQueue = 4 })
+	for i := 1; i <= 10; i++ {
+		th.Publish(alert(fmt.Sprintf("a%d", i), 0))
+	}
+	ben := th.dial(t, "tok-ben", "") // to see when ana's claim is done
+	readType(t, ben, "snapshot")
+	release := th.lis.holdNext()
+	ana := th.dial(t, "tok-ana", "since=0") // all 10 in the ring, but the hub cannot write to it yet
+	send(t, ana, map[string]string{"request_id": "r1", "alert_id": "a3", "action": "claim"})
+	if m := readType(t, ben, "action"); m.Seq != 11 {
+		t.Fatalf("ben saw %+v", m)
+	}
+	ben.Close()
+	for i := 12; i <= 40; i++ { // the ring moves past everything ana has been sent
+		th.Publish(alert(fmt.Sprintf("a%d", i), 0))
+	}
+	release()
+	m := read(t, ana)
+	if m.Type == "alert" { // the one the hub was writing when it stalled
+		if m.Seq != 1 {
+			t.Fatalf("first alert seq %d", m.Seq)
+		}
+		m = read(t, ana)
+	}
+	// Its own reply first, then the snapshot that supersedes everything before.
+	if m.Type != "ack" || m.Seq != 11 || m.RequestID != "r1" {
+		t.Fatalf("got %+v, want the ack of seq 11", m)
+	}
+	s := readType(t, ana, "snapshot")
+	if s.Seq != 40 || len(s.Alerts) != 39 {
+		t.Fatalf("snapshot seq %d with %d alerts, want 40 with 39", s.Seq, len(s.Alerts))
+	}
+	for _, a := range s.Alerts {
+		if a.Alert.ID == "a3" && a.State.ClaimedBy != "ana" {
+			t.Fatalf("a3 in the snapshot: %+v", a.State)
+		}
+	}
+	th.Publish(alert("a41", 0))
+	readUntil(t, ana, 40, 41)
 }
 
 func TestSlowClientIsCutOffWithoutHoldingOthersBack(t *testing.T) {

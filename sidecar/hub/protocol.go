@@ -15,7 +15,8 @@ import (
 // Message types the hub sends.
 //
 //	snapshot  {"type":"snapshot","seq":S,"alerts":[{"alert":{…},"state":{…}}]}
-//	          the open alerts, on connect or when ?since is out of the ring
+//	          the open alerts, on connect, or when ?since is out of the ring
+//	          or falls out of it while the socket catches up
 //	alert     {"type":"alert","seq":N,"alert":{…},"state":{…}}
 //	action    {"type":"action","seq":N,"action":{…},"state":{…}}   another's action
 //	ack       {"type":"ack","seq":N,"request_id":…,"action":{…},"state":{…}}
@@ -24,8 +25,10 @@ import (
 // alert and action messages own their seq (N); on resume they are replayed from
 // the ring. An ack is the sender's copy of its action message (same N). On
 // snapshot and error, seq is the last number the hub had given: the socket has
-// everything up to it. A client keeps the largest seq it saw and reconnects with
-// ?since=that.
+// everything up to it, save when the socket fell out of the ring while catching
+// up: then its pending acks and errors come just before the snapshot that
+// replaces what it missed. A client keeps the largest seq it saw and reconnects
+// with ?since=that.
 
 // outMsg is every message the hub sends.
 type outMsg struct {

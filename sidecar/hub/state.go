@@ -63,24 +63,26 @@ func (r *ring) add(seq uint64, msg []byte) {
 	}
 }
 
-// since gives the messages after seq, oldest first, when the ring still holds
-// all of them (cur is the last sequence number given). ok is false when some
-// are gone or seq is in the future.
-func (r *ring) since(seq, cur uint64) (msgs [][]byte, ok bool) {
-	if seq > cur {
+// at gives the message with sequence number seq, if the ring still holds it.
+// The ring holds consecutive sequence numbers: every one goes through add.
+func (r *ring) at(seq uint64) ([]byte, bool) {
+	if r.n == 0 {
 		return nil, false
 	}
-	if seq == cur {
-		return nil, true
-	}
-	want := cur - seq
-	if want > uint64(r.n) {
+	newest := (r.next - 1 + len(r.msgs)) % len(r.msgs)
+	last := r.seqs[newest]
+	if seq > last || last-seq >= uint64(r.n) {
 		return nil, false
 	}
-	msgs = make([][]byte, 0, want)
-	start := (r.next - int(want) + len(r.msgs)) % len(r.msgs)
-	for i := range int(want) {
-		msgs = append(msgs, r.msgs[(start+i)%len(r.msgs)])
+	i := (newest - int(last-seq) + len(r.msgs)) % len(r.msgs)
+	if r.seqs[i] != seq {
+		return nil, false
 	}
-	return msgs, true
+	return r.msgs[i], true
+}
+
+// holds says whether the ring still holds seq.
+func (r *ring) holds(seq uint64) bool {
+	_, ok := r.at(seq)
+	return ok
 }
