@@ -125,6 +125,26 @@ func post(h http.Handler, body []byte, sign func(*http.Request, []byte)) *httpte
 	return w
 }
 
+// checkHook posts testdata/file to a fresh handler from newH, its Options.Node
+// set to node, and wants the answer's status, its body unless body is "", and
+// the events that reached the Sink.
+func checkHook(t *testing.T, newH func(Options) (http.Handler, error), node, file string,
+	sign func(*http.Request, []byte), status int, body string, want []wantEvent) {
+	t.Helper()
+	rec := &recorder{}
+	o := testOptions(rec, nil)
+	o.Node = node
+	h, err := newH(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := post(h, fixture(t, file), sign)
+	if w.Code != status || (body != "" && w.Body.String() != body) {
+		t.Fatalf("answer %d %q, want %d %q", w.Code, w.Body, status, body)
+	}
+	checkEvents(t, rec.events(), want)
+}
+
 // conformance is what every adapter must do with requests that are not the
 // happy path. newH builds the handler on a recorder; sign authenticates a
 // request; valid is a start webhook; allowed is the answer that lets the

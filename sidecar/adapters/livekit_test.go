@@ -103,16 +103,7 @@ func TestLiveKit(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			rec := &recorder{}
-			h, err := newLiveKitHandler(testOptions(rec, nil))
-			if err != nil {
-				t.Fatal(err)
-			}
-			w := post(h, fixture(t, "livekit/"+tc.file), tc.sign)
-			if w.Code != tc.status {
-				t.Fatalf("status %d %q, want %d", w.Code, w.Body, tc.status)
-			}
-			checkEvents(t, rec.events(), tc.want)
+			checkHook(t, newLiveKitHandler, "", "livekit/"+tc.file, tc.sign, tc.status, "", tc.want)
 		})
 	}
 }

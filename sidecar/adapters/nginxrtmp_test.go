@@ -41,16 +41,7 @@ func TestNginxRTMP(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			rec := &recorder{}
-			h, err := newNginxHandler(testOptions(rec, nil))
-			if err != nil {
-				t.Fatal(err)
-			}
-			w := post(h, fixture(t, "nginx-rtmp/"+tc.file), tc.sign)
-			if w.Code != tc.status {
-				t.Fatalf("answer %d %q, want %d", w.Code, w.Body, tc.status)
-			}
-			checkEvents(t, rec.events(), tc.want)
+			checkHook(t, newNginxHandler, "", "nginx-rtmp/"+tc.file, tc.sign, tc.status, "", tc.want)
 		})
 	}
 }

@@ -71,16 +71,7 @@ func TestOME(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			rec := &recorder{}
-			h, err := newOMEHandler(testOptions(rec, nil))
-			if err != nil {
-				t.Fatal(err)
-			}
-			w := post(h, fixture(t, "ome/"+tc.file), tc.sign)
-			if w.Code != tc.status || (tc.body != "" && w.Body.String() != tc.body) {
-				t.Fatalf("answer %d %q, want %d %q", w.Code, w.Body, tc.status, tc.body)
-			}
-			checkEvents(t, rec.events(), tc.want)
+			checkHook(t, newOMEHandler, "", "ome/"+tc.file, tc.sign, tc.status, tc.body, tc.want)
 		})
 	}
 }

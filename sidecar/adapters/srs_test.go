@@ -45,18 +45,7 @@ func TestSRS(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			rec := &recorder{}
-			o := testOptions(rec, nil)
-			o.Node = tc.node
-			h, err := newSRSHandler(o)
-			if err != nil {
-				t.Fatal(err)
-			}
-			w := post(h, fixture(t, "srs/"+tc.file), tc.sign)
-			if w.Code != tc.status || (tc.body != "" && w.Body.String() != tc.body) {
-				t.Fatalf("answer %d %q, want %d %q", w.Code, w.Body, tc.status, tc.body)
-			}
-			checkEvents(t, rec.events(), tc.want)
+			checkHook(t, newSRSHandler, tc.node, "srs/"+tc.file, tc.sign, tc.status, tc.body, tc.want)
 		})
 	}
 }
