@@ -367,3 +367,40 @@ func benchReplayInto(b *testing.B, path string) {
 	b.ReportMetric(float64(events)/float64(b.N), "events/op")
 	b.ReportMetric(float64(rows)/float64(b.N), "event_rows/op")
 }
+
+// BenchmarkSpoolRecord: encoding and decoding one spool record of 50,000 event
+// rows (the default batch), which is the writer's whole cost per batch while
+// ClickHouse is away or not configured.
+func BenchmarkSpoolRecord(b *testing.B) {
+	now := time.Date(2026, 11, 2, 21, 4, 5, 123456789, time.UTC)
+	batch := make([]Row, 50_000)
+	for i := range batch {
+		batch[i] = &EventRow{Day: now.Truncate(24 * time.Hour), At: now.Add(time.Duration(i) * time.Second),
+			ID: fmt.Sprintf("ev-%08d", i), Type: "gift", Node: "edge-1", StreamID: fmt.Sprintf("s-%d", i%300),
+			HostID: fmt.Sprintf("h-%d", i%150), Counterpart: "3f2a9c0d1e4b5a6c", Coins: int64(i%500 + 1),
+			Country: "ID", DeviceID: "d-1", Cell: "qqguwn7", Network: "120.123.44.0/24", TZ: "Asia/Jakarta",
+			Viewers: 12, Ingested: now}
+	}
+	rec, err := encodeBatch(TableEvents, batch)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("encode", func(b *testing.B) {
+		b.SetBytes(int64(len(rec)))
+		for b.Loop() {
+			if _, err := encodeBatch(TableEvents, batch); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.N*len(batch))/b.Elapsed().Seconds(), "rows/s")
+	})
+	b.Run("decode", func(b *testing.B) {
+		b.SetBytes(int64(len(rec)))
+		for b.Loop() {
+			if _, _, err := decodeBatch(rec); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.N*len(batch))/b.Elapsed().Seconds(), "rows/s")
+	})
+}

@@ -2,9 +2,9 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	json "github.com/goccy/go-json"
 	"log/slog"
 	"strings"
 	"sync"
@@ -368,8 +368,12 @@ type built struct {
 	cols  colBuf
 }
 
-// build converts rows of table t into columns, in a buffer from the pool.
+// build converts rows of table t into columns, in a buffer from the pool. A
+// spool-only writer never inserts, so it keeps the rows alone.
 func (w *Writer) build(t string, rows []Row) *built {
+	if w.conn == nil {
+		return &built{table: t, rows: rows}
+	}
 	c := w.colPool[t].Get().(colBuf)
 	for _, r := range rows {
 		c.add(r)
@@ -378,6 +382,9 @@ func (w *Writer) build(t string, rows []Row) *built {
 }
 
 func (w *Writer) release(b *built) {
+	if b.cols == nil {
+		return
+	}
 	b.cols.reset()
 	w.colPool[b.table].Put(b.cols)
 	b.cols, b.rows = nil, nil
@@ -435,25 +442,36 @@ func (w *Writer) write(ctx context.Context, b *built) {
 	w.spoolBatch(b.table, b.rows)
 }
 
+// spoolRecordRows is the most rows one spool record holds; a larger batch is
+// spooled as several records, in order. Bounded records keep each encode,
+// checksum and write short (a long memmove or checksum of tens of megabytes
+// cannot be preempted and stalls every goroutine at the next collection) and
+// keep what a crash can redeliver small. A drained record is one insert.
+const spoolRecordRows = 5000
+
 func (w *Writer) spoolBatch(t string, batch []Row) {
 	if w.sp == nil {
 		w.m.dropped.WithLabelValues(t, DropNoSpool).Add(float64(len(batch)))
 		w.log.Error("batch dropped: no spool", "table", t, "rows", len(batch))
 		return
 	}
-	rec, err := encodeBatch(t, batch)
-	if err == nil {
-		err = w.sp.Append(rec)
-	}
-	switch {
-	case err == nil:
-		w.m.spooled.WithLabelValues(t).Add(float64(len(batch)))
-	case errors.Is(err, spool.ErrFull):
-		w.m.dropped.WithLabelValues(t, DropSpoolFull).Add(float64(len(batch)))
-		w.log.Error("batch dropped: spool full", "table", t, "rows", len(batch))
-	default:
-		w.m.dropped.WithLabelValues(t, DropSpoolError).Add(float64(len(batch)))
-		w.log.Error("batch dropped: spool error", "table", t, "rows", len(batch), "err", err)
+	for len(batch) > 0 {
+		part := batch[:min(len(batch), spoolRecordRows)]
+		batch = batch[len(part):]
+		rec, err := encodeBatch(t, part)
+		if err == nil {
+			err = w.sp.Append(rec)
+		}
+		switch {
+		case err == nil:
+			w.m.spooled.WithLabelValues(t).Add(float64(len(part)))
+		case errors.Is(err, spool.ErrFull):
+			w.m.dropped.WithLabelValues(t, DropSpoolFull).Add(float64(len(part)))
+			w.log.Error("batch dropped: spool full", "table", t, "rows", len(part))
+		default:
+			w.m.dropped.WithLabelValues(t, DropSpoolError).Add(float64(len(part)))
+			w.log.Error("batch dropped: spool error", "table", t, "rows", len(part), "err", err)
+		}
 	}
 }
 
@@ -622,16 +640,27 @@ type spoolBatch struct {
 	Rows    json.RawMessage `json:"rows"`
 }
 
+// encodeBatch writes the record around the rows' JSON rather than through a
+// json.RawMessage field, which would scan the rows a second time.
 func encodeBatch(t string, batch []Row) ([]byte, error) {
+	head, err := json.Marshal(struct {
+		Table   string   `json:"table"`
+		Columns []string `json:"columns"`
+	}{t, columnsOf[t]})
+	if err != nil {
+		return nil, fmt.Errorf("encode %s batch: %w", t, err)
+	}
 	rows, err := json.Marshal(batch)
 	if err != nil {
 		return nil, fmt.Errorf("encode %s batch: %w", t, err)
 	}
-	b, err := json.Marshal(spoolBatch{Table: t, Columns: columnsOf[t], Rows: rows})
-	if err != nil {
-		return nil, fmt.Errorf("encode %s batch: %w", t, err)
-	}
-	return append([]byte{spoolVersion}, b...), nil
+	const rowsKey = `,"rows":`
+	b := make([]byte, 0, 1+len(head)+len(rowsKey)+len(rows))
+	b = append(b, spoolVersion)
+	b = append(b, head[:len(head)-1]...) // without its closing brace
+	b = append(b, rowsKey...)
+	b = append(b, rows...)
+	return append(b, '}'), nil
 }
 
 func decodeBatch(rec []byte) (string, []Row, error) {
