@@ -181,7 +181,7 @@ func (s *Service) openWriter() error {
 	w, err := store.NewWriter(store.WriterOptions{DSN: ch.DSN,
 		Schema:        store.Options{Database: ch.Database, Cluster: ch.Cluster},
 		Pseudonymizer: store.Pseudonymizer{Key: key},
-		SpoolDir:      ch.SpoolDir, SpoolMaxBytes: ch.SpoolMaxBytes,
+		SpoolDir:      ch.SpoolDir, SpoolMaxBytes: ch.SpoolMaxBytes, BatchRows: ch.BatchRows,
 		Registerer: s.reg, Logger: s.log.With("component", "store"), Now: s.opts.Now})
 	if err != nil {
 		return fmt.Errorf("clickhouse writer: %w", err)
