@@ -65,9 +65,10 @@ type PipelineConfig struct {
 	// intake answers 503 with Retry-After (nothing is taken, senders retry).
 	// Default 200,000: two seconds at 100,000 events/s, about 100 MB.
 	QueueEvents int `yaml:"queue_events"`
-	// MaxFuture drops (and counts) an event whose time is further than this
-	// ahead of this machine's clock: one sender with a wrong clock must not
-	// move the analyzer's time and age everyone else's state. Default 10m.
+	// MaxFuture keeps out of the analysis (it is still recorded, and counted)
+	// an event whose time is further than this ahead of this machine's
+	// clock: one sender with a wrong clock must not move the analyzer's time
+	// and age everyone else's state. Default 10m.
 	MaxFuture time.Duration `yaml:"max_future"`
 	// AdvanceEvery is how often the analyzer's event time is moved on while no
 	// events arrive (by the wall time since the newest event), so idle streams

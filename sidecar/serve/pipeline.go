@@ -18,7 +18,7 @@ import (
 // intake.ErrBusy and the sender retries. Events are analysed in arrival order;
 // the analyzer takes a slightly late event at its own current time (events from
 // several senders interleave by a few milliseconds), and an event from a clock
-// too far ahead is dropped so it cannot age everyone else's state.
+// too far ahead is recorded but not analysed, so it cannot age everyone else's state.
 type pipeline struct {
 	in     chan []event.Event
 	queued atomic.Int64
@@ -55,7 +55,7 @@ func newPipelineMetrics(reg prometheus.Registerer, p *pipeline) *pipelineMetrics
 		queued: prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ronda_pipeline_queue_events",
 			Help: "Events accepted by intake and not yet analysed."}, func() float64 { return float64(p.queued.Load()) }),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ronda_pipeline_events_total",
-			Help: "Events offered to the analyzer by outcome: analysed, busy (queue full, the sender retries), future (clock too far ahead, dropped), unanalysed (left at a stop, written to the record only)."},
+			Help: "Events offered to the analyzer by outcome: analysed, busy (queue full, the sender retries), future (clock too far ahead: recorded, not analysed), unanalysed (left at a stop, written to the record only)."},
 			[]string{"outcome"}),
 		alerts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ronda_pipeline_alerts_total",
 			Help: "Alert versions raised, by severity."}, []string{"severity"}),
@@ -150,10 +150,13 @@ func (p *pipeline) apply(evs []event.Event) {
 	for i := range evs {
 		ev := &evs[i]
 		if ev.At.After(limit) {
+			// Not analysed, so that it cannot age everyone's state, but kept
+			// in the record: it was accepted.
+			p.onEvent(ev)
 			p.m.events.WithLabelValues("future").Inc()
 			if p.futureLogged < 10 {
 				p.futureLogged++
-				p.log.Warn("event from the future dropped: its sender's clock is wrong",
+				p.log.Warn("event from the future not analysed (recorded only): its sender's clock is wrong",
 					"id", ev.ID, "type", ev.Type.String(), "at", ev.At, "node", ev.Node, "max_future", p.maxFuture)
 			}
 			continue

@@ -170,3 +170,31 @@ func TestHealthReadyAndStop(t *testing.T) {
 		t.Errorf("%v events analysed or recorded at the stop, want %d", analysed, len(evs))
 	}
 }
+
+// TestFutureEventRecordedNotAnalysed: an event from a sender whose clock runs
+// an hour ahead is accepted, kept out of the analyzer (its time would age
+// everyone's state) and still written to the record.
+func TestFutureEventRecordedNotAnalysed(t *testing.T) {
+	r := startService(t, baseConfig(t))
+	now := time.Now().UTC()
+	evs := []event.Event{
+		{ID: "fut-start", Type: event.TypeStreamStart, At: now, StreamID: "fut-s", HostID: "fut-h"},
+		{ID: "fut-gift", Type: event.TypeGift, At: now.Add(time.Hour), StreamID: "fut-s", HostID: "fut-h", SenderID: "v1", Coins: 5},
+	}
+	if a := postOK(t, r.addr, ndjson(t, evs)); a.Accepted != 2 {
+		t.Fatalf("answer %+v, want both accepted", a)
+	}
+	m := r.svc.pipe.m
+	waitFor(t, 10*time.Second, "both events through the pipeline", func() bool {
+		return counter(t, m.events.WithLabelValues("analysed"))+counter(t, m.events.WithLabelValues("future")) == 2
+	})
+	if got := counter(t, m.events.WithLabelValues("future")); got != 1 {
+		t.Errorf("%v events counted as future, want 1", got)
+	}
+	if err := r.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	if got := metricSum(t, r.svc.reg, "ronda_store_rows_spooled_total"); got < 2 {
+		t.Errorf("%v rows recorded, want both events (and the future one among them)", got)
+	}
+}
