@@ -176,29 +176,19 @@ func (o *ForwarderOptions) validate() error {
 }
 
 func (o *ForwarderOptions) setDefaults() {
-	defInt := func(v *int, d int) {
-		if *v == 0 {
-			*v = d
-		}
-	}
-	defDur := func(v *time.Duration, d time.Duration) {
-		if *v == 0 {
-			*v = d
-		}
-	}
-	defInt(&o.MaxBatchLines, DefaultMaxBatchLines)
-	defInt(&o.MaxBatchBytes, DefaultMaxBatchBytes)
-	defDur(&o.FlushInterval, DefaultFlushInterval)
-	defInt(&o.Window, DefaultWindow)
-	defInt(&o.BufferEvents, DefaultBufferEvents)
+	orDefault(&o.MaxBatchLines, DefaultMaxBatchLines)
+	orDefault(&o.MaxBatchBytes, DefaultMaxBatchBytes)
+	orDefault(&o.FlushInterval, DefaultFlushInterval)
+	orDefault(&o.Window, DefaultWindow)
+	orDefault(&o.BufferEvents, DefaultBufferEvents)
 	if o.BufferBytes == 0 {
 		o.BufferBytes = DefaultBufferBytes
 	}
-	defDur(&o.MinBackoff, DefaultMinBackoff)
-	defDur(&o.MaxBackoff, DefaultMaxBackoff)
+	orDefault(&o.MinBackoff, DefaultMinBackoff)
+	orDefault(&o.MaxBackoff, DefaultMaxBackoff)
 	o.MaxBackoff = max(o.MaxBackoff, o.MinBackoff)
-	defDur(&o.HandshakeTimeout, DefaultHandshakeTimeout)
-	defDur(&o.WriteTimeout, DefaultForwarderWrite)
+	orDefault(&o.HandshakeTimeout, DefaultHandshakeTimeout)
+	orDefault(&o.WriteTimeout, DefaultForwarderWrite)
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}

@@ -219,38 +219,31 @@ func (o *Options) validate() error {
 	return nil
 }
 
+// orDefault sets an unset (zero) option to its default.
+func orDefault[T comparable](v *T, d T) {
+	var zero T
+	if *v == zero {
+		*v = d
+	}
+}
+
 func (o *Options) setDefaults() {
-	def := func(v *int64, d int64) {
-		if *v == 0 {
-			*v = d
-		}
-	}
-	defInt := func(v *int, d int) {
-		if *v == 0 {
-			*v = d
-		}
-	}
-	defDur := func(v *time.Duration, d time.Duration) {
-		if *v == 0 {
-			*v = d
-		}
-	}
-	defDur(&o.MaxSkew, DefaultMaxSkew)
-	def(&o.MaxBodyBytes, DefaultMaxBodyBytes)
-	def(&o.MaxDecodedBytes, DefaultMaxDecodedBytes)
-	defInt(&o.MaxLines, DefaultMaxLines)
-	defInt(&o.MaxInFlight, DefaultMaxInFlight)
-	defDur(&o.InFlightWait, DefaultInFlightWait)
+	orDefault(&o.MaxSkew, DefaultMaxSkew)
+	orDefault(&o.MaxBodyBytes, DefaultMaxBodyBytes)
+	orDefault(&o.MaxDecodedBytes, DefaultMaxDecodedBytes)
+	orDefault(&o.MaxLines, DefaultMaxLines)
+	orDefault(&o.MaxInFlight, DefaultMaxInFlight)
+	orDefault(&o.InFlightWait, DefaultInFlightWait)
 	if o.RateEvents == 0 {
 		o.RateEvents = DefaultRateEvents
 	}
-	defInt(&o.RateBurst, DefaultRateBurst)
-	defInt(&o.ReplayMemory, DefaultReplayMemory)
-	defDur(&o.BusyRetryAfter, DefaultBusyRetryAfter)
-	defInt(&o.MaxWSConns, DefaultMaxWSConns)
-	defInt(&o.WSSessions, DefaultWSSessions)
-	defDur(&o.WSPingInterval, DefaultWSPingInterval)
-	defDur(&o.WSWriteTimeout, DefaultWSWriteTimeout)
+	orDefault(&o.RateBurst, DefaultRateBurst)
+	orDefault(&o.ReplayMemory, DefaultReplayMemory)
+	orDefault(&o.BusyRetryAfter, DefaultBusyRetryAfter)
+	orDefault(&o.MaxWSConns, DefaultMaxWSConns)
+	orDefault(&o.WSSessions, DefaultWSSessions)
+	orDefault(&o.WSPingInterval, DefaultWSPingInterval)
+	orDefault(&o.WSWriteTimeout, DefaultWSWriteTimeout)
 	if o.Dedup == nil {
 		o.Dedup = event.NewDeduper(DefaultDedupWindow, DefaultDedupCapacity)
 	}
