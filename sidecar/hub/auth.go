@@ -3,8 +3,11 @@ package hub
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"net"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -55,6 +58,90 @@ func presented(r *http.Request) (token string, viaProtocol bool) {
 		}
 	}
 	return "", false
+}
+
+// admitted is a request that passed admit: whose token it is, and how it
+// came (a socket that offered only its token gets that offer back).
+type admitted struct {
+	Token
+	secret      string
+	viaProtocol bool
+}
+
+// admit runs the checks every request to the hub passes, in order: the
+// Origin, the address's bad-token limit, then the token. A refusal is
+// answered here (403; 429 with Retry-After; 401 with WWW-Authenticate), with a
+// plain-text reason, and counted.
+func (h *Hub) admit(w http.ResponseWriter, r *http.Request) (admitted, bool) {
+	now := h.opts.Now()
+	if !h.originAllowed(r) {
+		h.m.auth.WithLabelValues(failOrigin).Inc()
+		http.Error(w, "origin not allowed", http.StatusForbidden)
+		return admitted{}, false
+	}
+	addr := remoteHost(r)
+	if wait, blocked := h.limiter.blocked(addr, now); blocked {
+		h.m.auth.WithLabelValues(failRateLimited).Inc()
+		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds()+0.999)))
+		http.Error(w, "too many bad tokens", http.StatusTooManyRequests)
+		return admitted{}, false
+	}
+	secret, viaProtocol := presented(r)
+	if secret == "" {
+		h.m.auth.WithLabelValues(failMissing).Inc()
+		h.limiter.strike(addr, now)
+		w.Header().Set("WWW-Authenticate", `Bearer realm="ronda"`)
+		http.Error(w, "missing bearer token", http.StatusUnauthorized)
+		return admitted{}, false
+	}
+	tok, ok := h.lookup(secret)
+	if !ok {
+		h.m.auth.WithLabelValues(failBad).Inc()
+		h.limiter.strike(addr, now)
+		w.Header().Set("WWW-Authenticate", `Bearer realm="ronda", error="invalid_token"`)
+		http.Error(w, "invalid token", http.StatusUnauthorized)
+		return admitted{}, false
+	}
+	return admitted{Token: tok, secret: secret, viaProtocol: viaProtocol}, true
+}
+
+// originAllowed says whether the page a browser request comes from may use
+// the hub: one of AllowedOrigins, or a page of the host the request is for
+// (the console this service serves), which is what gorilla/websocket's
+// default check allows. A request without Origin is not a browser's.
+func (h *Hub) originAllowed(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" || h.origins[origin] {
+		return true
+	}
+	u, err := url.Parse(origin)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return false
+	}
+	return strings.EqualFold(u.Host, r.Host)
+}
+
+// WhoAmI answers GET WhoAmIPath with the name and role of the bearer token in
+// Authorization, {"name":…,"role":…}. A console asks it before it opens the
+// socket, so that a wrong token is told apart from a network failure: it
+// applies the socket's checks and counts them the same (403 origin, 429 too
+// many bad tokens with Retry-After, 401 missing or invalid token).
+func (h *Hub) WhoAmI(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "use GET", http.StatusMethodNotAllowed)
+		return
+	}
+	who, ok := h.admit(w, r)
+	if !ok {
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	_ = json.NewEncoder(w).Encode(struct {
+		Name string `json:"name"`
+		Role string `json:"role"`
+	}{who.Name, who.Role})
 }
 
 // offers says whether the request offers subprotocol p.

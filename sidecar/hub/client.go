@@ -47,33 +47,8 @@ func (c *client) kick(code int, reason string) {
 // Refusals: 403 (Origin), 401 (token), 429 (too many bad tokens, Retry-After),
 // 400 (since), 503 (closed).
 func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	now := h.opts.Now()
-	if origin := r.Header.Get("Origin"); origin != "" && !h.origins[origin] {
-		h.m.auth.WithLabelValues(failOrigin).Inc()
-		http.Error(w, "origin not allowed", http.StatusForbidden)
-		return
-	}
-	addr := remoteHost(r)
-	if wait, blocked := h.limiter.blocked(addr, now); blocked {
-		h.m.auth.WithLabelValues(failRateLimited).Inc()
-		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds()+0.999)))
-		http.Error(w, "too many bad tokens", http.StatusTooManyRequests)
-		return
-	}
-	secret, viaProtocol := presented(r)
-	if secret == "" {
-		h.m.auth.WithLabelValues(failMissing).Inc()
-		h.limiter.strike(addr, now)
-		w.Header().Set("WWW-Authenticate", `Bearer realm="ronda"`)
-		http.Error(w, "missing bearer token", http.StatusUnauthorized)
-		return
-	}
-	tok, ok := h.lookup(secret)
+	who, ok := h.admit(w, r)
 	if !ok {
-		h.m.auth.WithLabelValues(failBad).Inc()
-		h.limiter.strike(addr, now)
-		w.Header().Set("WWW-Authenticate", `Bearer realm="ronda", error="invalid_token"`)
-		http.Error(w, "invalid token", http.StatusUnauthorized)
 		return
 	}
 	since, resume := uint64(0), false
@@ -89,9 +64,9 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case offers(r, Subprotocol):
 		hdr = http.Header{"Sec-Websocket-Protocol": {Subprotocol}}
-	case viaProtocol:
+	case who.viaProtocol:
 		// A browser that offered only its token must get one of its offers back.
-		hdr = http.Header{"Sec-Websocket-Protocol": {tokenProtocolPrefix + secret}}
+		hdr = http.Header{"Sec-Websocket-Protocol": {tokenProtocolPrefix + who.secret}}
 	}
 	h.mu.Lock()
 	closed := h.closed
@@ -104,7 +79,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // the upgrader has answered
 	}
-	c := &client{conn: conn, name: tok.Name, role: tok.Role,
+	c := &client{conn: conn, name: who.Name, role: who.Role,
 		send: make(chan []byte, h.opts.SendQueue), kicked: make(chan struct{})}
 	if !h.register(c, since, resume) {
 		_ = conn.WriteControl(websocket.CloseMessage,

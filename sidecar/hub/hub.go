@@ -9,7 +9,8 @@
 // The missed messages stream from the ring as fast as the console reads them,
 // however many; one that falls out of the ring meanwhile gets the snapshot too.
 // A console that cannot keep up with live messages is cut off; it never holds
-// back the others or the publisher.
+// back the others or the publisher. A browser console asks WhoAmIPath first:
+// it cannot see why a websocket handshake was refused, whoami tells it.
 //
 // The hub keeps only the open alerts and the recent messages in memory: it is not
 // the record. Actions go to Options.Audit (the ClickHouse writer) and alerts to
@@ -37,6 +38,11 @@ import (
 
 // Path is where the hub is served.
 const Path = "/v1/alerts/ws"
+
+// WhoAmIPath is where a console checks its token before it opens the socket
+// (Hub.WhoAmI): a browser never shows a page why a websocket handshake was
+// refused, so this is where a wrong token gets a readable answer.
+const WhoAmIPath = "/v1/alerts/whoami"
 
 // Roles, weakest first. A token has exactly one.
 const (
@@ -66,8 +72,11 @@ type Options struct {
 	Tokens []Token
 	// AllowedOrigins are the exact Origin values (scheme://host[:port]) of the
 	// consoles allowed to connect from a browser, e.g. "https://mod.example.org".
-	// A request with any other Origin is refused (403). A request with no Origin
-	// (not a browser: a script, another service) is accepted with a valid token.
+	// A page served by the hub's own host is always allowed: an Origin whose
+	// host[:port] equals the request's Host (the console at /console/, as
+	// gorilla/websocket's default same-origin check). A request with any other
+	// Origin is refused (403). A request with no Origin (not a browser: a
+	// script, another service) is accepted with a valid token.
 	AllowedOrigins []string
 	// Audit receives every accepted action, in hub order, with a unique ActionID,
 	// the moderator's name and At from Now (Day and Ingested are left for the

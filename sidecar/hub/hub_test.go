@@ -85,6 +85,7 @@ func newTestHub(t testing.TB, tweak func(*Options)) *testHub {
 	th.Hub = h
 	mux := http.NewServeMux()
 	mux.Handle(Path, h)
+	mux.HandleFunc(WhoAmIPath, h.WhoAmI)
 	th.srv = httptest.NewUnstartedServer(mux)
 	th.lis = &trackingListener{Listener: th.srv.Listener, closed: map[string]chan struct{}{}}
 	th.srv.Listener = th.lis
@@ -572,6 +573,132 @@ func TestRepeatedBadTokensAreRateLimited(t *testing.T) {
 	}
 	th.clk.Add(time.Minute)
 	readType(t, th.dial(t, "tok-ana", ""), "snapshot")
+}
+
+// whoami asks WhoAmIPath with the headers and returns the status and body.
+func (th *testHub) whoami(t testing.TB, method string, hdr http.Header) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, th.srv.URL+WhoAmIPath, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header = hdr
+	resp, err := th.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var b bytes.Buffer
+	b.ReadFrom(resp.Body)
+	return resp, b.String()
+}
+
+// A console asks whoami before it opens the socket: a good token gets its name
+// and role, a missing or wrong one a 401 that says which, counted as the
+// socket counts it.
+func TestWhoAmI(t *testing.T) {
+	th := newTestHub(t, func(o *Options) { o.BadTokenLimit = 100 })
+	cases := []struct {
+		name       string
+		method     string
+		hdr        http.Header
+		wantStatus int
+		wantBody   string
+		reason     string // the auth failure counted, if any
+	}{
+		{"moderator", "GET", http.Header{"Authorization": {"Bearer tok-ana"}}, 200, `{"name":"ana","role":"moderator"}` + "\n", ""},
+		{"lead", "GET", http.Header{"Authorization": {"bearer tok-lea"}}, 200, `{"name":"lea","role":"lead"}` + "\n", ""},
+		{"viewer from its console", "GET", http.Header{"Authorization": {"Bearer tok-vic"}, "Origin": {consoleOrigin}}, 200,
+			`{"name":"vic","role":"viewer"}` + "\n", ""},
+		{"wrong token", "GET", http.Header{"Authorization": {"Bearer tok-eve"}}, 401, "invalid token\n", failBad},
+		{"missing token", "GET", http.Header{}, 401, "missing bearer token\n", failMissing},
+		{"cross origin", "GET", http.Header{"Authorization": {"Bearer tok-ana"}, "Origin": {"https://evil.example"}}, 403,
+			"origin not allowed\n", failOrigin},
+		{"not GET", "POST", http.Header{"Authorization": {"Bearer tok-ana"}}, 405, "use GET\n", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var before float64
+			if tc.reason != "" {
+				before = testutil.ToFloat64(th.m.auth.WithLabelValues(tc.reason))
+			}
+			resp, body := th.whoami(t, tc.method, tc.hdr)
+			if resp.StatusCode != tc.wantStatus || body != tc.wantBody {
+				t.Fatalf("answer %d %q, want %d %q", resp.StatusCode, body, tc.wantStatus, tc.wantBody)
+			}
+			if tc.wantStatus == 401 && resp.Header.Get("WWW-Authenticate") == "" {
+				t.Error("401 without WWW-Authenticate")
+			}
+			if tc.reason != "" {
+				if got := testutil.ToFloat64(th.m.auth.WithLabelValues(tc.reason)) - before; got != 1 {
+					t.Errorf("%s counted %v", tc.reason, got)
+				}
+			}
+		})
+	}
+}
+
+// Bad tokens at whoami and at the socket count against one limit: a guesser
+// gains nothing by switching between them.
+func TestWhoAmISharesTheSocketsBadTokenLimit(t *testing.T) {
+	th := newTestHub(t, func(o *Options) { o.BadTokenLimit = 3; o.BadTokenWindow = time.Minute })
+	bad := http.Header{"Authorization": {"Bearer guess"}}
+	th.whoami(t, "GET", bad)
+	th.dialRaw("", bad)
+	th.whoami(t, "GET", bad)
+	if _, resp, _ := th.dialRaw("", http.Header{"Authorization": {"Bearer tok-ana"}}); resp == nil || resp.StatusCode != 429 {
+		t.Fatalf("socket after 3 bad tokens: %v, want 429", resp)
+	}
+	resp, body := th.whoami(t, "GET", http.Header{"Authorization": {"Bearer tok-ana"}})
+	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") != "60" || body != "too many bad tokens\n" {
+		t.Fatalf("whoami after 3 bad tokens: %d %q Retry-After %q", resp.StatusCode, body, resp.Header.Get("Retry-After"))
+	}
+	th.clk.Add(time.Minute)
+	if resp, _ := th.whoami(t, "GET", http.Header{"Authorization": {"Bearer tok-ana"}}); resp.StatusCode != 200 {
+		t.Fatalf("whoami after the window: %d", resp.StatusCode)
+	}
+}
+
+// The console the service serves connects from the hub's own origin without
+// being listed in AllowedOrigins; any other host or port is still refused.
+func TestSameOriginConsoleIsAccepted(t *testing.T) {
+	th := newTestHub(t, func(o *Options) { o.BadTokenLimit = 100 })
+	host := th.srv.Listener.Addr().String() // what the dialer sends as Host
+	_, port, _ := net.SplitHostPort(host)
+	other := "127.0.0.1:1"
+	if port == "1" {
+		other = "127.0.0.1:2"
+	}
+	for _, tc := range []struct {
+		name, origin string
+		ok           bool
+	}{
+		{"same host and port", "http://" + host, true},
+		{"same host behind TLS termination", "https://" + host, true},
+		{"same host, other port", "http://" + other, false},
+		{"host as a prefix", "http://" + host + ".evil.example", false},
+		{"no host", "null", false},
+		{"not a web page", "file://" + host, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, resp, err := th.dialRaw("", http.Header{"Origin": {tc.origin},
+				"Sec-WebSocket-Protocol": {Subprotocol + ", ronda.token.tok-ana"}})
+			if !tc.ok {
+				if err == nil {
+					c.Close()
+				}
+				if resp == nil || resp.StatusCode != http.StatusForbidden {
+					t.Fatalf("Origin %s: answer %v, want 403", tc.origin, resp)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Origin %s: %v (answer %v)", tc.origin, err, resp)
+			}
+			defer c.Close()
+			readType(t, c, "snapshot")
+		})
+	}
 }
 
 // readUntil reads the alert messages from+1 … last, each a<seq>, in order.
