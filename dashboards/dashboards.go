@@ -1,6 +1,12 @@
 // Package dashboards holds the analysts' questions as named SQL files
-// (dashboards/sql) and the Grafana dashboards built on them (dashboards/grafana),
-// embedded so tools and tests read exactly what ships.
+// (dashboards/sql), the Grafana dashboards built on them (dashboards/grafana),
+// and the moderators' live triage console (dashboards/console, served by
+// Console), all embedded so tools and tests read exactly what ships.
+//
+// The console is static files with no build step and nothing loaded from
+// elsewhere: it talks only to the hub that serves it (hub.WhoAmIPath, then the
+// socket at hub.Path), builds its page from data with text nodes only, and
+// keeps the moderator's token in the tab's sessionStorage.
 //
 // The SQL uses the grafana-clickhouse-datasource macro $__timeFilter(column),
 // which works on ClickHouse 18.16; the _ms macros do not. Expand turns the

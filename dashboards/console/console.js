@@ -1,0 +1,867 @@
+// Ronda's moderators' triage console.
+//
+// It checks its token at the hub's whoami endpoint, then opens the moderators'
+// websocket (sidecar/hub/protocol.go): a snapshot of the open alerts, then
+// every alert version and every moderator's action, each with a sequence
+// number; after a cut it reconnects with ?since=<largest seq seen> and resumes
+// exactly. Actions go back over the same socket.
+//
+// Everything that comes from the hub is shown with text nodes
+// (createElement/textContent), never parsed as HTML. The token is kept in this
+// tab's sessionStorage only; one given as #token=... is moved there and removed
+// from the address bar.
+
+const WHOAMI_PATH = "/v1/alerts/whoami";
+const SOCKET_PATH = "/v1/alerts/ws";
+const TOKEN_KEY = "ronda.console.token";
+const MAX_ACTIVITY = 300;
+const RANK = { viewer: 1, moderator: 2, lead: 3 };
+const NEED = { claim: "moderator", ack: "moderator", dismiss: "moderator", note: "moderator", assign: "lead", escalate: "lead" };
+const SEVERITY = { critical: 4, high: 3, medium: 2, low: 1 };
+const KIND_LABEL = { host: "Hosts", account: "Accounts", location: "Locations", device: "Devices", network: "Networks", stream: "Streams" };
+
+const $ = (id) => document.getElementById(id);
+
+const st = {
+  token: "",
+  me: null, // {name, role}
+  ws: null,
+  seq: null, // the largest sequence number seen; null before the first message
+  attempt: 0, // reconnect attempts since the last message
+  shut: 0, // sockets in a row refused at the handshake after a good whoami
+  retryTimer: 0,
+  gen: 0, // connect attempts; a stale one stops at its next await
+  renderTimer: 0,
+  signedOut: false,
+  hadSnapshot: false,
+  alerts: new Map(), // id -> {alert, state, fresh: "new"|"updated"|"", seen: Date}
+  selected: "",
+  gone: null, // {entry, why}: the selected alert left the queue
+  pending: new Map(), // request_id -> {action, alertId}
+  nextRequest: 0,
+  names: new Set(), // moderator names seen, for assign
+  status: new Map(), // alert id -> {text, error}: the last result of my action on it
+};
+
+// ---- small DOM helpers: text only ----
+
+function el(tag, props, ...kids) {
+  const n = document.createElement(tag);
+  for (const [k, v] of Object.entries(props || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === "class") n.className = v;
+    else if (k === "dataset") Object.assign(n.dataset, v);
+    else if (k === "text") n.textContent = v;
+    else if (k.startsWith("on")) n.addEventListener(k.slice(2), v);
+    else n.setAttribute(k, v === true ? "" : String(v));
+  }
+  for (const kid of kids.flat()) {
+    if (kid === undefined || kid === null || kid === false) continue;
+    n.append(kid instanceof Node ? kid : document.createTextNode(String(kid)));
+  }
+  return n;
+}
+
+function show(node, on) {
+  node.hidden = !on;
+}
+
+// ---- formatting ----
+
+const pad = (n) => String(n).padStart(2, "0");
+
+function fmtTime(iso) {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return String(iso);
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
+
+function fmtClock(d) {
+  return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
+
+function ago(iso) {
+  const s = Math.round((Date.now() - new Date(iso).getTime()) / 1000);
+  if (Number.isNaN(s)) return "";
+  if (s < 0) return "ahead of this clock";
+  if (s < 60) return "just now";
+  if (s < 3600) return `${Math.floor(s / 60)} min ago`;
+  if (s < 86400) return `${Math.floor(s / 3600)} h ago`;
+  return `${Math.floor(s / 86400)} d ago`;
+}
+
+function fmtScore(x) {
+  return typeof x === "number" ? x.toFixed(2) : "–";
+}
+
+function fmtValue(key, v) {
+  if (typeof v === "number") {
+    if (/share$/.test(key) && v >= 0 && v <= 1) return `${Math.round(v * 100)}%`;
+    return Number.isInteger(v) ? v.toLocaleString("en") : String(Math.round(v * 1000) / 1000);
+  }
+  if (typeof v === "boolean") return v ? "yes" : "no";
+  if (Array.isArray(v)) return v.map((x) => fmtValue("", x)).join(", ");
+  if (v && typeof v === "object") return JSON.stringify(v);
+  return v === undefined || v === null || v === "" ? "–" : String(v);
+}
+
+const humanKey = (k) => k.replaceAll("_", " ");
+
+// ---- alerts ----
+
+function holder(state) {
+  if (!state || !state.claimed_by) return "";
+  if (state.claim_expires && new Date(state.claim_expires).getTime() <= Date.now()) return "";
+  return state.claimed_by;
+}
+
+// statusCell is the queue's status: what was done, then who holds it.
+function statusCell(state) {
+  const s = state || { status: "open" };
+  let word = s.status || "open";
+  if (word === "acked" && s.acked_by) word = `acked by ${s.acked_by}`;
+  if (word === "escalated" && s.escalated_by) word = `escalated by ${s.escalated_by}`;
+  const h = holder(s);
+  return [el("span", { class: "status-word" }, word), h ? el("span", { class: "holder" }, `claimed by ${h}`) : null];
+}
+
+function hostsOf(alert) {
+  const ids = new Set((alert.entities || []).filter((e) => e.kind === "host").map((e) => e.id));
+  if (alert.subject && alert.subject.kind === "host") ids.add(alert.subject.id);
+  return ids.size;
+}
+
+function subjectText(alert) {
+  return alert.subject ? `${alert.subject.kind} ${alert.subject.id}` : alert.id;
+}
+
+function alertLabel(id) {
+  const e = st.alerts.get(id) || (st.gone && st.gone.entry.alert.id === id ? st.gone.entry : null);
+  return e ? `${subjectText(e.alert)} (${id})` : id;
+}
+
+function sortedAlerts() {
+  return [...st.alerts.values()].sort((a, b) => {
+    const s = (SEVERITY[b.alert.severity] || 0) - (SEVERITY[a.alert.severity] || 0);
+    if (s) return s;
+    const t = new Date(b.alert.at).getTime() - new Date(a.alert.at).getTime();
+    if (t) return t;
+    return a.alert.id < b.alert.id ? -1 : a.alert.id > b.alert.id ? 1 : 0;
+  });
+}
+
+function noteNames(...names) {
+  let added = false;
+  for (const n of names) {
+    if (n && !st.names.has(n)) {
+      st.names.add(n);
+      added = true;
+    }
+  }
+  if (added) {
+    $("known-moderators").replaceChildren(...[...st.names].sort().map((n) => el("option", { value: n })));
+  }
+}
+
+// upsert takes one alert version and its state; fresh marks a change the
+// moderator has not looked at yet.
+function upsert(alert, state, fresh) {
+  const old = st.alerts.get(alert.id);
+  if (old && alert.updates < old.alert.updates) {
+    old.state = state || old.state; // a late older version: keep the newer alert, take the state
+    return;
+  }
+  let mark = old ? old.fresh : "";
+  if (fresh && alert.id !== st.selected) {
+    if (!old) mark = "new";
+    else if (alert.updates > old.alert.updates && mark !== "new") mark = "updated";
+  }
+  st.alerts.set(alert.id, { alert, state: state || { status: "open" }, fresh: mark, seen: old ? old.seen : new Date() });
+  if (st.gone && st.gone.entry.alert.id === alert.id) st.gone = null; // reopened
+  noteNames(state && state.claimed_by, state && state.acked_by, state && state.escalated_by);
+}
+
+// leave removes an alert from the queue; if it is the one open in the detail
+// pane, the pane keeps it with a banner saying why.
+function leave(id, why) {
+  const e = st.alerts.get(id);
+  st.alerts.delete(id);
+  if (e && st.selected === id) st.gone = { entry: e, why };
+}
+
+// ---- the socket ----
+
+function setConn(state, text) {
+  $("conn").dataset.state = state;
+  $("conn-text").textContent = text;
+}
+
+function setSeq() {
+  $("seq").textContent = st.seq === null ? "seq –" : `seq ${st.seq}`;
+}
+
+function clearRetry() {
+  if (st.retryTimer) clearTimeout(st.retryTimer);
+  st.retryTimer = 0;
+}
+
+function scheduleReconnect(why) {
+  clearRetry();
+  if (st.signedOut) return;
+  const base = Math.min(30000, 500 * 2 ** st.attempt);
+  const delay = Math.round(base * (0.75 + Math.random() * 0.5));
+  st.attempt++;
+  setConn("reconnecting", `reconnecting in ${Math.max(1, Math.round(delay / 1000))} s (${why})`);
+  st.retryTimer = setTimeout(connect, delay);
+}
+
+// refuse stops trying: the hub does not take this token.
+function refuse(message) {
+  clearRetry();
+  closeSocket();
+  sessionStorage.removeItem(TOKEN_KEY);
+  st.token = "";
+  st.me = null;
+  setConn("refused", "refused");
+  show($("who"), false);
+  show($("signout"), false);
+  showLogin(message);
+}
+
+function closeSocket() {
+  const ws = st.ws;
+  st.ws = null;
+  if (ws) {
+    ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
+    try {
+      ws.close(1000, "console closed");
+    } catch {
+      // already closing
+    }
+  }
+}
+
+async function connect() {
+  clearRetry();
+  closeSocket();
+  if (!st.token || st.signedOut) return;
+  const gen = ++st.gen;
+  setConn("connecting", "checking token…");
+  let resp;
+  try {
+    resp = await fetch(WHOAMI_PATH, {
+      headers: { Authorization: `Bearer ${st.token}` },
+      cache: "no-store",
+      credentials: "omit",
+    });
+  } catch {
+    if (gen === st.gen) scheduleReconnect("hub unreachable");
+    return;
+  }
+  if (gen !== st.gen || st.signedOut) return;
+  if (resp.status === 401) {
+    const text = (await resp.text()).trim();
+    if (gen !== st.gen) return;
+    refuse(text === "missing bearer token"
+      ? "No token was sent. Paste your token and connect."
+      : "Invalid token: the hub does not know this token. Check it (or ask your lead for a new one) and sign in again.");
+    return;
+  }
+  if (resp.status === 429) {
+    const wait = Math.max(1, parseInt(resp.headers.get("Retry-After") || "60", 10) || 60);
+    setConn("refused", `refused: too many bad tokens from this address; retrying in ${wait} s`);
+    if (!st.me) showLogin(`Too many bad tokens were tried from this address: the hub checks no other for ${wait} s. This console tries again then.`);
+    clearRetry();
+    st.retryTimer = setTimeout(connect, wait * 1000);
+    return;
+  }
+  if (resp.status === 403) {
+    refuse("The hub does not accept consoles from this address (origin). Open the console the hub serves, or ask to have this origin allowed.");
+    return;
+  }
+  if (!resp.ok) {
+    scheduleReconnect(`hub answered ${resp.status}`);
+    return;
+  }
+  let me;
+  try {
+    me = await resp.json();
+  } catch {
+    if (gen === st.gen) scheduleReconnect("unreadable whoami answer");
+    return;
+  }
+  if (gen !== st.gen || st.signedOut) return;
+  st.me = { name: String(me.name || ""), role: String(me.role || "viewer") };
+  noteNames(st.me.name);
+  $("who-name").textContent = st.me.name;
+  $("who-role").textContent = st.me.role;
+  $("who-role").dataset.role = st.me.role;
+  show($("who"), true);
+  show($("signout"), true);
+  showApp();
+  openSocket();
+}
+
+function openSocket() {
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  const url = `${scheme}//${location.host}${SOCKET_PATH}${st.seq === null ? "" : `?since=${st.seq}`}`;
+  let ws;
+  try {
+    ws = new WebSocket(url, ["ronda.v1", `ronda.token.${st.token}`]);
+  } catch {
+    refuse("This token has characters a browser cannot send to the hub. Check that it was pasted whole.");
+    return;
+  }
+  st.ws = ws;
+  setConn("connecting", st.seq === null ? "connecting…" : `resuming after seq ${st.seq}…`);
+  let opened = false;
+  ws.onopen = () => {
+    opened = true;
+    st.shut = 0;
+    setConn("connected", "connected");
+  };
+  ws.onmessage = (ev) => {
+    let m;
+    try {
+      m = JSON.parse(ev.data);
+    } catch {
+      return;
+    }
+    st.attempt = 0;
+    handle(m);
+  };
+  ws.onclose = (ev) => {
+    if (st.ws !== ws) return;
+    st.ws = null;
+    failPending("the connection was cut before the hub answered; check the activity after it reconnects");
+    scheduleRender();
+    st.shut = opened ? 0 : st.shut + 1;
+    // A browser never says why a handshake was refused; the token was good a
+    // moment ago, so the likely cause is the page's origin.
+    const why = st.shut >= 2 ? "the hub refuses this page's socket: is its origin allowed?"
+      : ev.code === 1008 ? "this console fell behind" : ev.code === 1001 ? "hub restarting" : "connection lost";
+    if (ev.code === 1001 || ev.code === 1008) st.attempt = 0;
+    scheduleReconnect(why);
+  };
+}
+
+function failPending(why) {
+  for (const [rid, p] of st.pending) {
+    activity("error", p.alertId, `${cap(p.action)} on ${alertLabel(p.alertId)}: not confirmed: ${why}.`);
+    st.status.set(p.alertId, { text: `${cap(p.action)} not confirmed: ${why}.`, error: true });
+    st.pending.delete(rid);
+  }
+}
+
+function send(action, fields) {
+  const id = st.selected;
+  if (!st.ws || st.ws.readyState !== WebSocket.OPEN || !id) {
+    st.status.set(id, { text: "Not connected: wait for the console to reconnect, then try again.", error: true });
+    scheduleRender();
+    return false;
+  }
+  const rid = `c${++st.nextRequest}`;
+  st.pending.set(rid, { action, alertId: id });
+  st.ws.send(JSON.stringify({ type: "action", request_id: rid, alert_id: id, action, ...fields }));
+  st.status.set(id, { text: `${cap(action)}: sending…`, error: false });
+  scheduleRender();
+  return true;
+}
+
+// ---- messages ----
+
+function handle(m) {
+  if (typeof m.seq === "number") {
+    if (m.type === "snapshot" || st.seq === null || m.seq > st.seq) st.seq = m.seq;
+    setSeq();
+  }
+  switch (m.type) {
+    case "snapshot":
+      onSnapshot(m);
+      break;
+    case "alert":
+      onAlert(m);
+      break;
+    case "action":
+      onAction(m, false);
+      break;
+    case "ack":
+      onAction(m, true);
+      break;
+    case "error":
+      onError(m);
+      break;
+    default:
+      return;
+  }
+  scheduleRender();
+}
+
+function onSnapshot(m) {
+  const before = st.alerts;
+  const resync = st.hadSnapshot;
+  st.alerts = new Map();
+  for (const { alert, state } of m.alerts || []) {
+    const old = before.get(alert.id);
+    if (old) st.alerts.set(alert.id, old);
+    upsert(alert, state, resync);
+  }
+  if (st.selected && !st.alerts.has(st.selected) && before.has(st.selected)) {
+    st.gone = { entry: before.get(st.selected), why: "It left the queue while this console was away (dismissed or merged)." };
+  }
+  activity("info", "", resync
+    ? `Resynchronised with the hub: ${st.alerts.size} open alerts.`
+    : `Connected: ${st.alerts.size} open alerts.`);
+  st.hadSnapshot = true;
+}
+
+function onAlert(m) {
+  const a = m.alert;
+  if (!a || !a.id) return;
+  if (a.merged_into) {
+    const had = st.alerts.has(a.id);
+    leave(a.id, `It was merged into ${alertLabel(a.merged_into)}; follow that alert.`);
+    if (st.gone && st.gone.entry.alert.id === a.id) st.gone.mergedInto = a.merged_into;
+    if (had) activity("info", a.merged_into, `${alertLabel(a.id)} was merged into ${alertLabel(a.merged_into)}.`);
+    return;
+  }
+  upsert(a, m.state, true);
+}
+
+const VERB = { claim: "claimed", ack: "acked", assign: "assigned", escalate: "escalated", dismiss: "dismissed", note: "added a note to" };
+
+function describe(act, own) {
+  const who = own ? "You" : act.moderator;
+  let s = `${who} ${VERB[act.action] || act.action} ${alertLabel(act.alert_id)}`;
+  if (act.action === "assign") s += ` to ${act.target}`;
+  if (act.reason) s += `: “${act.reason}”`;
+  if (act.note) s += `: “${act.note}”`;
+  return s;
+}
+
+function onAction(m, own) {
+  const act = m.action;
+  if (!act) return;
+  noteNames(act.moderator, act.target);
+  const text = describe(act, own);
+  const e = st.alerts.get(act.alert_id);
+  if (e && m.state) e.state = m.state;
+  if (act.action === "dismiss") {
+    leave(act.alert_id, `Dismissed by ${act.moderator}${act.reason ? `: “${act.reason}”` : ""}.`);
+  }
+  if (own) {
+    st.pending.delete(m.request_id);
+    st.status.set(act.alert_id, { text: `Done: ${text.replace(/^You /, "you ")}.`, error: false });
+  } else if (e && act.action !== "note") {
+    e.fresh = act.alert_id === st.selected ? "" : e.fresh || "updated";
+  }
+  activity(own ? "ack" : "action", act.alert_id, text);
+}
+
+function errorText(code, message) {
+  switch (code) {
+    case "forbidden": return `Not allowed for your role: ${message}.`;
+    case "claimed": return `Another moderator holds it (${message}).`;
+    case "unknown_alert": return "That alert is no longer open: it was dismissed or merged.";
+    case "bad_state": return `Not possible now: ${message}.`;
+    case "reason_required": return "Dismiss needs a reason.";
+    case "note_required": return `${cap(message)}.`;
+    case "bad_target": return "Assign needs the name of a moderator or lead.";
+    case "no_destination": return "Escalation is not configured on this hub; tell your lead.";
+    case "escalation_failed": return "The escalation destination did not take it; try again, or tell your lead.";
+    case "bad_message":
+    case "bad_action": return `The hub could not read the request: ${message}.`;
+    default: return `${code || "error"}: ${message || "no message"}.`;
+  }
+}
+
+function onError(m) {
+  const p = st.pending.get(m.request_id);
+  st.pending.delete(m.request_id);
+  const why = errorText(m.code, m.message);
+  if (p) {
+    activity("error", p.alertId, `${cap(p.action)} on ${alertLabel(p.alertId)} refused. ${why}`);
+    st.status.set(p.alertId, { text: `${cap(p.action)} refused. ${why}`, error: true });
+  } else {
+    activity("error", "", `The hub refused a request. ${why}`);
+  }
+}
+
+const cap = (s) => (s ? s[0].toUpperCase() + s.slice(1) : s);
+
+// ---- activity feed ----
+
+function activity(kind, alertId, text) {
+  const item = el("li", { class: `act act-${kind}`, dataset: { kind, alertId: alertId || "" } },
+    el("time", { datetime: new Date().toISOString() }, fmtClock(new Date())),
+    el("span", { class: "act-text" }, text));
+  if (alertId) {
+    item.tabIndex = 0;
+    item.title = "Open this alert";
+  }
+  const list = $("activity");
+  list.prepend(item);
+  while (list.children.length > MAX_ACTIVITY) list.lastElementChild.remove();
+}
+
+// ---- rendering ----
+
+function render() {
+  if (st.renderTimer) clearTimeout(st.renderTimer);
+  st.renderTimer = 0;
+  renderQueue();
+  renderDetail();
+}
+
+// scheduleRender draws once for a burst of messages (a resumed console may
+// get thousands at once).
+function scheduleRender() {
+  if (!st.renderTimer) st.renderTimer = setTimeout(render, 30);
+}
+
+function renderQueue() {
+  const focusedId = document.activeElement && document.activeElement.closest && document.activeElement.closest("#queue-body tr")
+    ? document.activeElement.closest("tr").dataset.alertId : "";
+  const rows = sortedAlerts().map((e) => {
+    const a = e.alert;
+    const sev = a.severity || "low";
+    const subject = el("td", { class: "subject", title: subjectText(a) },
+      e.fresh ? el("span", { class: `pill pill-${e.fresh}` }, e.fresh) : null,
+      el("span", { class: "kind" }, a.subject ? a.subject.kind : ""), " ",
+      el("span", { class: "subject-id" }, a.subject ? a.subject.id : a.id));
+    const row = el("tr", {
+      class: `row sev-${sev}${e.fresh ? ` is-${e.fresh}` : ""}${a.id === st.selected ? " selected" : ""}`,
+      tabindex: 0, "aria-selected": a.id === st.selected ? "true" : "false",
+      dataset: { alertId: a.id, severity: sev },
+    },
+    el("td", {}, el("span", { class: `badge sev-${sev}` }, sev)),
+    subject,
+    el("td", { class: "num", dataset: { col: "hosts" } }, hostsOf(a)),
+    el("td", { class: "num", dataset: { col: "score" } }, fmtScore(a.score)),
+    el("td", { class: "status", dataset: { col: "status", status: (e.state && e.state.status) || "open" } }, statusCell(e.state)),
+    el("td", { class: "when", title: fmtTime(a.at) }, ago(a.at)));
+    return row;
+  });
+  $("queue-body").replaceChildren(...rows);
+  $("queue-count").textContent = String(rows.length);
+  show($("queue-empty"), rows.length === 0);
+  const fresh = [...st.alerts.values()].filter((e) => e.fresh === "new").length;
+  document.title = `${fresh ? `(${fresh} new) ` : ""}${rows.length} open · Ronda triage console`;
+  if (focusedId) {
+    const again = [...$("queue-body").children].find((r) => r.dataset.alertId === focusedId);
+    if (again) again.focus();
+  }
+}
+
+function entityChips(alert, kinds) {
+  const groups = [];
+  for (const kind of kinds) {
+    const ids = [...new Set((alert.entities || []).filter((e) => e.kind === kind).map((e) => e.id))];
+    if (alert.subject && alert.subject.kind === kind && !ids.includes(alert.subject.id)) ids.unshift(alert.subject.id);
+    if (!ids.length) continue;
+    groups.push(el("div", { class: "entity-group", dataset: { kind } },
+      el("div", { class: "entity-kind" }, `${KIND_LABEL[kind] || kind} (${ids.length})`),
+      el("ul", { class: "chips" }, ids.map((id) => {
+        const subj = alert.subject && alert.subject.kind === kind && alert.subject.id === id;
+        return el("li", { class: `chip${subj ? " chip-subject" : ""}`, title: subj ? "the alert's subject" : null }, id);
+      }))));
+  }
+  return groups.length ? groups : [el("p", { class: "none" }, "none named")];
+}
+
+function kvRows(pairs) {
+  return pairs.flatMap(([k, v, title]) => [el("dt", { title: title || null }, k), el("dd", {}, ...[v].flat())]);
+}
+
+const aside = (text) => el("span", { class: "aside" }, text);
+
+function evidenceList(ev) {
+  const keys = Object.keys(ev || {});
+  if (!keys.length) return el("p", { class: "none" }, "no figures");
+  return el("dl", { class: "kv evidence" }, kvRows(keys.sort().map((k) => [humanKey(k), fmtValue(k, ev[k]), k])));
+}
+
+function renderDetail() {
+  const live = st.alerts.get(st.selected);
+  const e = live || (st.gone ? st.gone.entry : null);
+  show($("detail-empty"), !e);
+  show($("detail"), !!e);
+  if (!e) return;
+  const a = e.alert;
+  const sev = a.severity || "low";
+  const badge = $("d-severity");
+  badge.className = `badge badge-lg sev-${sev}`;
+  badge.textContent = sev;
+  $("d-title").textContent = subjectText(a);
+  $("d-score").textContent = `score ${fmtScore(a.score)}`;
+  $("d-meta").replaceChildren(
+    el("span", {}, `alert ${a.id}`), " · ",
+    el("span", {}, `${hostsOf(a)} host${hostsOf(a) === 1 ? "" : "s"}`), " · ",
+    el("span", {}, `version ${(a.updates || 0) + 1}`));
+
+  const gone = $("d-gone");
+  show(gone, !live);
+  if (!live && st.gone) {
+    const kids = [el("strong", {}, "This alert left the queue. "), st.gone.why];
+    const target = st.gone.mergedInto;
+    if (target && st.alerts.has(target)) {
+      kids.push(" ", el("button", { type: "button", class: "quiet", onclick: () => select(target) }, "Open the alert it joined"));
+    }
+    gone.replaceChildren(...kids);
+  }
+
+  const s = e.state || { status: "open" };
+  const h = holder(s);
+  const state = [["status", s.status || "open"]];
+  if (h) {
+    const until = s.claim_expires ? ` until ${fmtTime(s.claim_expires).slice(11, 16)} (${untilText(s.claim_expires)})` : "";
+    state.push(["claimed by", `${h === (st.me && st.me.name) ? `${h} (you)` : h}${until}`]);
+  } else {
+    state.push(["claimed by", "nobody"]);
+  }
+  if (s.acked_by) state.push(["acked by", s.acked_by]);
+  if (s.escalated_by) state.push(["escalated by", s.escalated_by]);
+  $("d-state").replaceChildren(...state.map(([k, v]) => el("div", { class: "state-item" }, el("dt", {}, k), el("dd", {}, v))));
+  $("d-state").dataset.status = s.status || "open";
+  $("d-state").dataset.claimedBy = h;
+
+  $("d-who").replaceChildren(...entityChips(a, ["host", "account"]));
+  $("d-where").replaceChildren(...entityChips(a, ["location", "device", "network"]),
+    ...(a.entities || []).some((x) => x.kind === "stream") ? entityChips(a, ["stream"]) : []);
+  $("d-when").replaceChildren(...kvRows([
+    ["raised", [fmtTime(a.at), " ", aside(ago(a.at))], "event time of this version, in this browser's time zone"],
+    ["updates", String(a.updates || 0)],
+    ["seen here", fmtTime(e.seen.toISOString())],
+  ]));
+
+  const money = (a.reasons || []).filter((r) => r.detector === "money");
+  $("d-money").replaceChildren(...(money.length
+    ? money.map((r) => el("div", { class: "money" }, el("p", { class: "summary" }, r.summary || ""), evidenceList(r.evidence)))
+    : [el("p", { class: "none" }, "No payout or gift pattern in this alert.")]));
+
+  const reasons = [...(a.reasons || [])].sort((x, y) => (y.score || 0) - (x.score || 0));
+  $("d-reasons").replaceChildren(...(reasons.length ? reasons.map((r) => el("li", { class: "reason", dataset: { detector: r.detector || "" } },
+    el("div", { class: "reason-head" },
+      el("span", { class: "detector" }, humanKey(r.detector || "detector")),
+      el("span", { class: "reason-score" }, fmtScore(r.score)),
+      el("span", { class: "bar", "aria-hidden": "true" }, el("span", { class: "bar-fill", style: null }))),
+    el("p", { class: "summary" }, r.summary || ""),
+    evidenceList(r.evidence))) : [el("li", { class: "none" }, "No reasons given.")]));
+  // Bar widths are set through the CSSOM: no inline style attribute is parsed.
+  [...$("d-reasons").querySelectorAll(".bar-fill")].forEach((b, i) => {
+    b.style.width = `${Math.round(Math.max(0, Math.min(1, reasons[i].score || 0)) * 100)}%`;
+  });
+
+  renderActions(e, !live);
+}
+
+function untilText(iso) {
+  const s = Math.round((new Date(iso).getTime() - Date.now()) / 1000);
+  if (s <= 0) return "expired";
+  return s < 60 ? `${s} s left` : `${Math.ceil(s / 60)} min left`;
+}
+
+function renderActions(e, gone) {
+  const role = st.me ? st.me.role : "viewer";
+  const rank = RANK[role] || 0;
+  const readOnly = rank < RANK.moderator;
+  show($("actions-readonly"), readOnly);
+  show($("act-forms"), !readOnly);
+  const s = e.state || { status: "open" };
+  const h = holder(s);
+  const mine = h && st.me && h === st.me.name;
+  const heldByOther = h && !mine;
+  const lead = role === "lead";
+  const busy = (action) => [...st.pending.values()].some((p) => p.alertId === e.alert.id && p.action === action);
+
+  const why = {
+    claim: heldByOther ? `claimed by ${h}` : "",
+    ack: heldByOther && !lead ? `claimed by ${h}` : s.status !== "open" ? `the alert is ${s.status}` : "",
+    dismiss: heldByOther && !lead ? `claimed by ${h}` : "",
+    note: "",
+    assign: "",
+    escalate: s.status === "escalated" ? "already escalated" : "",
+  };
+  const controls = {
+    claim: [$("act-claim")],
+    ack: [$("act-ack")],
+    dismiss: [$("form-dismiss"), $("act-dismiss"), $("in-dismiss")],
+    note: [$("form-note"), $("act-note"), $("in-note")],
+    assign: [$("form-assign"), $("act-assign"), $("in-assign")],
+    escalate: [$("form-escalate"), $("act-escalate"), $("in-escalate")],
+  };
+  for (const [action, [first, ...rest]] of Object.entries(controls)) {
+    const allowed = rank >= RANK[NEED[action]];
+    show(first, allowed);
+    const reason = gone ? "the alert left the queue" : busy(action) ? "sending…" : why[action];
+    for (const c of [first, ...rest]) {
+      if (c.tagName === "BUTTON" || c.tagName === "INPUT" || c.tagName === "TEXTAREA") {
+        c.disabled = !allowed || (!!reason && (c.tagName === "BUTTON" || gone));
+        if (c.tagName === "BUTTON") c.title = reason ? `Not now: ${reason}` : "";
+      }
+    }
+  }
+  $("act-claim").textContent = mine ? "Renew claim" : "Claim";
+  const status = st.status.get(e.alert.id);
+  const line = $("actions-status");
+  const held = !heldByOther || readOnly ? ""
+    : lead ? `Claimed by ${h}: as lead you can still ack, dismiss, assign, escalate and add notes.`
+      : `Claimed by ${h}: you can still add notes.`;
+  line.textContent = status ? status.text : held;
+  line.classList.toggle("error", !!(status && status.error));
+  line.classList.toggle("held", !status && !!held);
+}
+
+// ---- selection and input ----
+
+function select(id) {
+  if (!id) return;
+  if (id !== st.selected) {
+    for (const f of ["in-dismiss", "in-note", "in-assign", "in-escalate"]) $(f).value = "";
+  }
+  st.selected = id;
+  if (!st.alerts.has(id) && !(st.gone && st.gone.entry.alert.id === id)) st.gone = null;
+  if (st.gone && st.gone.entry.alert.id !== id) st.gone = null;
+  const e = st.alerts.get(id);
+  if (e) e.fresh = "";
+  render();
+}
+
+function moveSelection(delta) {
+  const ids = sortedAlerts().map((e) => e.alert.id);
+  if (!ids.length) return;
+  const i = ids.indexOf(st.selected);
+  const next = ids[Math.max(0, Math.min(ids.length - 1, i < 0 ? 0 : i + delta))];
+  select(next);
+  const row = [...$("queue-body").children].find((r) => r.dataset.alertId === next);
+  if (row) {
+    row.focus();
+    row.scrollIntoView({ block: "nearest" });
+  }
+}
+
+function showLogin(message) {
+  show($("boot"), false);
+  show($("app"), false);
+  show($("login"), true);
+  const err = $("login-error");
+  err.textContent = message || "";
+  show(err, !!message);
+  $("login-token").focus();
+}
+
+function showApp() {
+  show($("boot"), false);
+  show($("login"), false);
+  show($("app"), true);
+}
+
+function resetData() {
+  st.alerts = new Map();
+  st.selected = "";
+  st.gone = null;
+  st.pending.clear();
+  st.status.clear();
+  st.seq = null;
+  st.hadSnapshot = false;
+  setSeq();
+  $("activity").replaceChildren();
+  render();
+}
+
+function wire() {
+  $("queue-body").addEventListener("click", (ev) => {
+    const row = ev.target.closest("tr[data-alert-id]");
+    if (row) select(row.dataset.alertId);
+  });
+  $("queue-body").addEventListener("keydown", (ev) => {
+    const row = ev.target.closest("tr[data-alert-id]");
+    if (!row) return;
+    if (ev.key === "Enter" || ev.key === " ") {
+      ev.preventDefault();
+      select(row.dataset.alertId);
+    } else if (ev.key === "ArrowDown" || ev.key === "ArrowUp") {
+      ev.preventDefault();
+      moveSelection(ev.key === "ArrowDown" ? 1 : -1);
+    }
+  });
+  document.addEventListener("keydown", (ev) => {
+    if (ev.target.closest("input, textarea, button, select") || ev.altKey || ev.ctrlKey || ev.metaKey) return;
+    if (ev.key === "j") moveSelection(1);
+    if (ev.key === "k") moveSelection(-1);
+  });
+  $("activity").addEventListener("click", (ev) => {
+    const item = ev.target.closest("li[data-alert-id]");
+    if (item && item.dataset.alertId && st.alerts.has(item.dataset.alertId)) select(item.dataset.alertId);
+  });
+  $("act-claim").addEventListener("click", () => send("claim", {}));
+  $("act-ack").addEventListener("click", () => send("ack", {}));
+  const form = (id, input, field, action) => {
+    $(id).addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      const v = $(input).value.trim();
+      if (!v) {
+        $(input).focus();
+        return;
+      }
+      if (send(action, { [field]: v })) $(input).value = "";
+    });
+  };
+  form("form-dismiss", "in-dismiss", "reason", "dismiss");
+  form("form-note", "in-note", "note", "note");
+  form("form-assign", "in-assign", "target", "assign");
+  form("form-escalate", "in-escalate", "note", "escalate");
+
+  $("login-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const t = $("login-token").value.trim();
+    if (!t) return;
+    $("login-token").value = "";
+    sessionStorage.setItem(TOKEN_KEY, t);
+    st.token = t;
+    st.signedOut = false;
+    st.attempt = 0;
+    resetData();
+    show($("login-error"), false);
+    connect();
+  });
+  $("signout").addEventListener("click", () => {
+    st.signedOut = true;
+    clearRetry();
+    closeSocket();
+    sessionStorage.removeItem(TOKEN_KEY);
+    st.token = "";
+    st.me = null;
+    show($("who"), false);
+    show($("signout"), false);
+    setConn("idle", "signed out");
+    resetData();
+    showLogin("");
+  });
+  window.addEventListener("online", () => {
+    if (st.token && !st.ws && st.retryTimer) connect();
+  });
+  // Relative times and claim expiry move with the clock.
+  setInterval(render, 15000);
+}
+
+function start() {
+  wire();
+  const frag = new URLSearchParams(location.hash.slice(1));
+  const fromURL = frag.get("token");
+  if (fromURL) {
+    sessionStorage.setItem(TOKEN_KEY, fromURL);
+    // Out of the address bar, the history entry and anything copied from it.
+    history.replaceState(null, "", location.pathname + location.search);
+  }
+  st.token = sessionStorage.getItem(TOKEN_KEY) || "";
+  setSeq();
+  if (!st.token) {
+    setConn("idle", "not connected");
+    showLogin("");
+    return;
+  }
+  connect();
+}
+
+start();
