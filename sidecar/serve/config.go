@@ -115,9 +115,15 @@ type ModeratorsConfig struct {
 	// TokensFile, when set, is a YAML list of tokens read in addition to Tokens:
 	// where a deployment keeps them apart from the rest.
 	TokensFile string `yaml:"tokens_file"`
-	// AllowedOrigins are the exact origins of browser consoles allowed to
-	// connect (https://mod.example.org).
+	// AllowedOrigins are the exact origins of other browser consoles allowed
+	// to connect (https://mod.example.org). The console this service serves
+	// (Console) is on the service's own origin and needs no entry.
 	AllowedOrigins []string `yaml:"allowed_origins"`
+	// Console serves the moderators' triage console at /console/ (and
+	// redirects / there): open http://ADDR/console/ and sign in with a token.
+	// It is static files embedded in the binary that talk only to this hub.
+	// Default true; false where moderators use another console.
+	Console *bool `yaml:"console"`
 	// ClaimTTL is how long a claim holds an alert. Default 15m.
 	ClaimTTL time.Duration `yaml:"claim_ttl"`
 	// SendQueue bounds the messages waiting for one console; a console past it
@@ -246,6 +252,10 @@ func (c *Config) applyDefaults() {
 	set(&c.ClickHouse.PseudonymKey.Env, "RONDA_PSEUDONYM_KEY")
 	if c.Edge.BufferEvents == 0 {
 		c.Edge.BufferEvents = 200_000
+	}
+	if c.Moderators.Console == nil {
+		v := true
+		c.Moderators.Console = &v
 	}
 	if c.ClickHouse.Events == nil {
 		v := c.Role != RoleHub

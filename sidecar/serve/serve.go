@@ -2,8 +2,9 @@
 // streaming ingest nodes. It wires the intake paths (signed HTTP batches,
 // the streaming websocket, media-server webhooks) into the one goroutine that
 // owns the analyzer, and the analyzer's signals, sessions and alerts into the
-// ClickHouse writer and the moderators' websocket hub, with health, readiness
-// and Prometheus metrics, threshold reloads and a bounded, lossless stop.
+// ClickHouse writer and the moderators' websocket hub (with the triage console
+// it serves at /console/), with health, readiness and Prometheus metrics,
+// threshold reloads and a bounded, lossless stop.
 //
 // Roles (ARCHITECTURE.md, decision 1): "all" runs everything in one process;
 // an "edge" beside an ingest node takes events, writes them to the record and
@@ -30,6 +31,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -40,6 +42,7 @@ import (
 
 	"github.com/ronda-watch/ronda/analyzer"
 	"github.com/ronda-watch/ronda/analyzer/event"
+	"github.com/ronda-watch/ronda/dashboards"
 	"github.com/ronda-watch/ronda/sidecar/adapters"
 	"github.com/ronda-watch/ronda/sidecar/hub"
 	"github.com/ronda-watch/ronda/sidecar/intake"
@@ -63,6 +66,10 @@ type Options struct {
 	// Now is the wall clock; default time.Now.
 	Now func() time.Time
 }
+
+// ConsolePath is where the moderators' console is served (roles all and hub,
+// unless moderators.console is false).
+const ConsolePath = "/console/"
 
 // Service is one running Ronda process.
 type Service struct {
@@ -147,6 +154,15 @@ func New(opts Options) (_ *Service, err error) {
 	}
 	if s.hub != nil {
 		mux.Handle(hub.Path, s.hub)
+		mux.HandleFunc(hub.WhoAmIPath, s.hub.WhoAmI)
+		if c := cfg.Moderators.Console; c == nil || *c {
+			bare := strings.TrimSuffix(ConsolePath, "/")
+			mux.Handle(ConsolePath, http.StripPrefix(bare, dashboards.Console()))
+			// 302, not 301: a browser would keep a permanent one after the console is turned off.
+			toConsole := http.RedirectHandler(ConsolePath, http.StatusFound)
+			mux.Handle(bare, toConsole)
+			mux.Handle("/{$}", toConsole)
+		}
 	}
 	if err := s.mountAdapters(mux, sink); err != nil {
 		return nil, err
