@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"strings"
@@ -216,7 +217,9 @@ func (d *demoSetup) play(ctx context.Context, e *env, log *slog.Logger, addr str
 	}
 	fmt.Fprintf(e.stdout, "demo: playing a %d-day synthetic world (%s to now) at %gx into http://%s, %s; %d ring hosts to find\n",
 		w.Days, w.Start.Format("2006-01-02"), speed, addr, took, len(labels.PositiveHosts))
-	fmt.Fprintf(e.stdout, "demo: moderators connect to ws://%s%s with \"Authorization: Bearer %s\" (role lead); Ctrl-C stops\n\n", addr, hub.Path, d.token)
+	local := dialable(addr)
+	fmt.Fprintf(e.stdout, "demo: the moderators' console is http://%s%s#token=%s (role lead)\n", local, serve.ConsolePath, d.token)
+	fmt.Fprintf(e.stdout, "demo: moderators connect to ws://%s%s with \"Authorization: Bearer %s\" (role lead); Ctrl-C stops\n\n", local, hub.Path, d.token)
 	st, err := f.Run(ctx)
 	if err != nil && !errors.Is(err, context.Canceled) {
 		log.Error("demo feed", "err", err)
@@ -285,6 +288,19 @@ func (p *alertPrinter) score(l simulate.Labels) string {
 		s += " Not named: " + strings.Join(missed, " ") + "."
 	}
 	return s
+}
+
+// dialable is addr as a browser on this machine reaches it: a service
+// listening on every address (0.0.0.0, ::) answers on loopback.
+func dialable(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
 }
 
 func randomHex(n int) string {

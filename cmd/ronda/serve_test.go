@@ -27,7 +27,7 @@ func TestServeDemo(t *testing.T) {
 	before, _ := filepath.Glob(filepath.Join(os.TempDir(), "ronda-demo-spool-*"))
 	r := exe(t, t.TempDir(), "serve", "--demo", "--once", "--listen", "127.0.0.1:0", "--speed", "1e9",
 		"--days", "3", "--hosts", "30", "--rings", "1")
-	r.want(t, 0, []string{"demo: playing a 3-day synthetic world", "alert al-", "the world is played"},
+	r.want(t, 0, []string{"demo: playing a 3-day synthetic world", "/console/#token=", "alert al-", "the world is played"},
 		[]string{"no ClickHouse configured", "ronda serving", "ronda stopped"})
 	m := regexp.MustCompile(`Alerts named (\d+) of the (\d+) ring hosts, and (\d+) other hosts`).FindStringSubmatch(r.stdout)
 	if m == nil || m[1] != m[2] || m[1] == "0" {
