@@ -1,0 +1,33 @@
+package serve
+
+import (
+	"os"
+	"testing"
+)
+
+// FuzzParseConfig: any file is parsed or refused with an error, never a panic;
+// what parses can be finished (defaults, validation) without a panic, and a
+// configuration that validates has the bounds New relies on.
+func FuzzParseConfig(f *testing.F) {
+	if b, err := os.ReadFile("../../deploy/serve.yaml"); err == nil {
+		f.Add(b)
+	}
+	f.Add([]byte("role: edge\nedge: {hub: ws://h:1, key: {id: e1, env: K}}\nnode: e1\n"))
+	f.Add([]byte("intake: {keys: [{id: a, env: A}]}\nmoderators: {tokens: [{name: m, role: lead, sha256: ab}]}\n"))
+	f.Add([]byte("clickhouse: {batch_rows: -1}\npipeline: {queue_events: 5}\n"))
+	f.Add([]byte("unknown_key: 1\n"))
+	f.Add([]byte("role: [\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := ParseConfig(b)
+		if err != nil {
+			return
+		}
+		c.ApplyEnv(func(string) string { return "" })
+		if err := c.Finish(); err != nil {
+			return
+		}
+		if c.Pipeline.QueueEvents < 1000 || c.ClickHouse.BatchRows < 100 {
+			t.Fatalf("validated a config outside its bounds: queue %d, batch rows %d", c.Pipeline.QueueEvents, c.ClickHouse.BatchRows)
+		}
+	})
+}
