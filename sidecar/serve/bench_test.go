@@ -67,26 +67,39 @@ func (bb benchBodies) round(r int) [][]byte {
 }
 
 // BenchmarkServeIntake: sustained events/s into the whole service (intake,
-// analyzer, spool-only record), counted when the analyzer has taken them.
+// analyzer, record), counted when the analyzer has taken them. record=spool is
+// the spool-only writer of a service without ClickHouse; record=clickhouse
+// writes to a real ClickHouse server, and reports the rows it dropped (none
+// may be: the writer must keep up or push back).
 func BenchmarkServeIntake(b *testing.B) {
 	bb := loadBenchBodies(b)
-	cfg := baseConfig(b)
-	r := startService(b, cfg)
-	m := r.svc.pipe.m
-	b.ResetTimer()
-	start := time.Now()
-	for i := 0; i < b.N; i++ {
-		bodies := bb.round(i)
-		sendAll(b, "http://"+r.addr+"/v1/events", bodies)
+	for _, record := range []string{"spool", "clickhouse"} {
+		b.Run("record="+record, func(b *testing.B) {
+			cfg := baseConfig(b)
+			if record == "clickhouse" {
+				cfg.ClickHouse.DSN = clickhouse(b).DSN()
+				cfg.ClickHouse.Database = freshDB()
+			}
+			r := startService(b, cfg)
+			m := r.svc.pipe.m
+			b.ResetTimer()
+			start := time.Now()
+			for i := 0; i < b.N; i++ {
+				sendAll(b, "http://"+r.addr+"/v1/events", bb.round(i))
+			}
+			want := float64(b.N * bb.events)
+			waitFor(b, 2*time.Minute, "every event analysed", func() bool {
+				return counter(b, m.events.WithLabelValues("analysed")) >= want
+			})
+			el := time.Since(start)
+			b.StopTimer()
+			b.ReportMetric(want/el.Seconds(), "events/s")
+			b.ReportMetric(0, "ns/op")
+			r.stop(b)
+			b.ReportMetric(metricSum(b, r.svc.reg, "ronda_store_rows_dropped_total")-
+				metricSum(b, r.svc.reg, "ronda_store_rows_dropped_total", "reason", "not_kept"), "rows-dropped")
+		})
 	}
-	want := float64(b.N * bb.events)
-	waitFor(b, 2*time.Minute, "every event analysed", func() bool {
-		return counter(b, m.events.WithLabelValues("analysed")) >= want
-	})
-	el := time.Since(start)
-	b.StopTimer()
-	b.ReportMetric(want/el.Seconds(), "events/s")
-	b.ReportMetric(0, "ns/op")
 }
 
 // BenchmarkBareHandler: the same senders and bodies into a net/http handler

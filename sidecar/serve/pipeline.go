@@ -25,6 +25,7 @@ type pipeline struct {
 	limit  int64
 
 	eng          *analyzer.Engine
+	recordBusy   func() bool          // the record is not keeping up: refuse new batches
 	onEvent      func(*event.Event)   // the record (writer), before analysis
 	onAlert      func(analyzer.Alert) // the record and the moderators
 	maxFuture    time.Duration
@@ -55,7 +56,7 @@ func newPipelineMetrics(reg prometheus.Registerer, p *pipeline) *pipelineMetrics
 		queued: prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ronda_pipeline_queue_events",
 			Help: "Events accepted by intake and not yet analysed."}, func() float64 { return float64(p.queued.Load()) }),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ronda_pipeline_events_total",
-			Help: "Events offered to the analyzer by outcome: analysed, busy (queue full, the sender retries), future (clock too far ahead: recorded, not analysed), unanalysed (left at a stop, written to the record only)."},
+			Help: "Events offered to the analyzer by outcome: analysed, busy (queue full, the sender retries), record_busy (the ClickHouse writer is backlogged, the sender retries), future (clock too far ahead: recorded, not analysed), unanalysed (left at a stop, written to the record only)."},
 			[]string{"outcome"}),
 		alerts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ronda_pipeline_alerts_total",
 			Help: "Alert versions raised, by severity."}, []string{"severity"}),
@@ -71,7 +72,7 @@ func newPipelineMetrics(reg prometheus.Registerer, p *pipeline) *pipelineMetrics
 	if reg != nil {
 		reg.MustRegister(m.queued, m.events, m.alerts, m.batchSec, m.entities, m.reloads, m.lag)
 	}
-	for _, o := range []string{"analysed", "busy", "future", "unanalysed"} {
+	for _, o := range []string{"analysed", "busy", "record_busy", "future", "unanalysed"} {
 		m.events.WithLabelValues(o)
 	}
 	for _, r := range []string{"ok", "error"} {
@@ -80,9 +81,14 @@ func newPipelineMetrics(reg prometheus.Registerer, p *pipeline) *pipelineMetrics
 	return m
 }
 
-// sink is the intake.Sink of the analysing roles.
+// sink is the intake.Sink of the analysing roles. It refuses (the sender
+// retries) while the queue is full or the record is backlogged.
 func (p *pipeline) sink(_ context.Context, evs []event.Event) error {
 	n := int64(len(evs))
+	if p.recordBusy != nil && p.recordBusy() {
+		p.m.events.WithLabelValues("record_busy").Add(float64(n))
+		return intake.ErrBusy
+	}
 	for {
 		q := p.queued.Load()
 		if q+n > p.limit {

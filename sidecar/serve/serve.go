@@ -198,6 +198,10 @@ func (s *Service) openWriter() error {
 		Schema:        store.Options{Database: ch.Database, Cluster: ch.Cluster},
 		Pseudonymizer: store.Pseudonymizer{Key: key},
 		SpoolDir:      ch.SpoolDir, SpoolMaxBytes: ch.SpoolMaxBytes, BatchRows: ch.BatchRows,
+		// The analyzer waits for room rather than drop what intake accepted;
+		// intake answers busy while the writer is backlogged (the sinks), so
+		// it never waits itself.
+		Block:      true,
 		Registerer: s.reg, Logger: s.log.With("component", "store"), Now: s.opts.Now})
 	if err != nil {
 		return fmt.Errorf("clickhouse writer: %w", err)
@@ -268,7 +272,8 @@ func (s *Service) openPipeline() error {
 				s.opts.OnAlert(a)
 			}
 		},
-		maxFuture: s.cfg.Pipeline.MaxFuture, advanceEvery: s.cfg.Pipeline.AdvanceEvery,
+		recordBusy: s.writer.Backlogged,
+		maxFuture:  s.cfg.Pipeline.MaxFuture, advanceEvery: s.cfg.Pipeline.AdvanceEvery,
 		now: s.opts.Now, log: s.log.With("component", "pipeline"), calls: make(chan func(*analyzer.Engine)),
 	}
 	p.m = newPipelineMetrics(s.reg, p)
@@ -290,6 +295,9 @@ func readAnalyzerConfig(path string) (analyzer.Config, error) {
 
 // edgeSink is the intake.Sink of an edge: the record, then the hub.
 func (s *Service) edgeSink(_ context.Context, evs []event.Event) error {
+	if *s.cfg.ClickHouse.Events && s.writer.Backlogged() {
+		return intake.ErrBusy
+	}
 	if err := s.fwd.add(evs); err != nil {
 		return intake.ErrBusy
 	}

@@ -63,8 +63,9 @@ func (w *eventsWS) sendOK(t testing.TB, evs []event.Event) int {
 	return int(st.Accepted - before.Accepted)
 }
 
-// metricSum adds up every series of the metric named name in reg.
-func metricSum(t testing.TB, reg prometheus.Gatherer, name string) float64 {
+// metricSum adds up every series of the metric named name in reg; with a
+// label name and value, only the series that carry it.
+func metricSum(t testing.TB, reg prometheus.Gatherer, name string, label ...string) float64 {
 	t.Helper()
 	mfs, err := reg.Gather()
 	if err != nil {
@@ -75,7 +76,15 @@ func metricSum(t testing.TB, reg prometheus.Gatherer, name string) float64 {
 		if mf.GetName() != name {
 			continue
 		}
+	series:
 		for _, m := range mf.GetMetric() {
+			if len(label) == 2 {
+				for _, lp := range m.GetLabel() {
+					if lp.GetName() == label[0] && lp.GetValue() != label[1] {
+						continue series
+					}
+				}
+			}
 			switch {
 			case m.Counter != nil:
 				sum += m.Counter.GetValue()

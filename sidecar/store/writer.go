@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -45,8 +46,10 @@ type WriterOptions struct {
 	// written, one queued, and the rest of the last take being built.
 	BufferRows int
 	// Block makes the intake methods wait for room instead of dropping when a
-	// buffer is full: for replay, where back-pressure on the reader is right. The
-	// live service leaves it false so intake never waits on ClickHouse.
+	// buffer is full: back-pressure on the caller. Replay blocks its reader; the
+	// live service blocks its analyzer, whose senders are answered busy while
+	// Backlogged, so that intake never waits on ClickHouse and nothing it
+	// accepted is dropped for want of room.
 	Block bool
 	// InsertTimeout bounds one insert. Default 10s.
 	InsertTimeout time.Duration
@@ -139,8 +142,9 @@ type Writer struct {
 	m        *metrics
 	log      *slog.Logger
 
-	mu     sync.Mutex
-	bufs   map[string]*tableBuf
+	mu      sync.Mutex
+	bufs    map[string]*tableBuf
+	backlog atomic.Bool // some buffer holds half its bound or more (Backlogged)
 	room   *sync.Cond // signalled when take frees buffer space (Block)
 	closed bool
 	kick   chan struct{}
@@ -280,6 +284,9 @@ func (w *Writer) add(r Row) {
 		b.since = time.Now()
 	}
 	b.rows = append(b.rows, r)
+	if len(b.rows) >= w.opts.BufferRows/2 {
+		w.backlog.Store(true)
+	}
 	full := len(b.rows) >= w.opts.BatchRows
 	w.mu.Unlock()
 	if full {
@@ -354,8 +361,18 @@ func (w *Writer) take(all bool) [][]Row {
 			b.since = time.Now() // the rest waits one more interval at most
 		}
 	}
+	backlog := false
+	for _, b := range w.bufs {
+		backlog = backlog || len(b.rows) >= w.opts.BufferRows/2
+	}
+	w.backlog.Store(backlog)
 	return out
 }
+
+// Backlogged says whether some table's buffer holds half its bound or more:
+// ClickHouse (or the spool) is not keeping up. A live service answers its
+// senders busy meanwhile, so that the buffers never reach their bound.
+func (w *Writer) Backlogged() bool { return w.backlog.Load() }
 
 // tableOrder writes alerts' inputs before alerts.
 var tableOrder = []string{TableEvents, TableSignals, TableSessions, TableAlerts, TableActions}
