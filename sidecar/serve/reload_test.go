@@ -2,6 +2,8 @@ package serve
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"os"
 	"path/filepath"
@@ -10,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ronda-watch/ronda/analyzer"
+	"github.com/ronda-watch/ronda/sidecar/hub"
 )
 
 // TestReloadThresholds: a changed thresholds file takes effect on Reload
@@ -97,5 +100,23 @@ func TestConfigValidation(t *testing.T) {
 	}
 	if c.Role != RoleAll || c.Pipeline.QueueEvents != DefaultConfig().Pipeline.QueueEvents {
 		t.Errorf("deploy/serve.yaml: role %q queue %d", c.Role, c.Pipeline.QueueEvents)
+	}
+}
+
+// TestExampleTokenWarned: the example moderator token of deploy/serve.yaml
+// ("change-me", public in the repository) is warned about at start.
+func TestExampleTokenWarned(t *testing.T) {
+	cfg := baseConfig(t)
+	cfg.Moderators.Tokens = append(cfg.Moderators.Tokens, hub.Token{Name: "moderator-1", Role: hub.RoleLead, SHA256: exampleTokenSHA256})
+	r := startService(t, cfg)
+	if !strings.Contains(r.logs.String(), "example from deploy/serve.yaml") {
+		t.Error("no warning about the example token")
+	}
+	if sum := sha256.Sum256([]byte("change-me")); hex.EncodeToString(sum[:]) != exampleTokenSHA256 {
+		t.Error("exampleTokenSHA256 is not the SHA-256 of change-me")
+	}
+	plain := startService(t, baseConfig(t))
+	if strings.Contains(plain.logs.String(), "example from deploy/serve.yaml") {
+		t.Error("a warning about the example token where none is configured")
 	}
 }

@@ -67,6 +67,10 @@ type Options struct {
 	Now func() time.Time
 }
 
+// exampleTokenSHA256 is the SHA-256 of "change-me", the example moderator
+// token in deploy/serve.yaml.
+const exampleTokenSHA256 = "e2186dbdb1bb4193608605e84f33208765b5693b55edd4f730a719a100eeea6f"
+
 // ConsolePath is where the moderators' console is served (roles all and hub,
 // unless moderators.console is false).
 const ConsolePath = "/console/"
@@ -225,6 +229,12 @@ func (s *Service) openHub() error {
 			return err
 		}
 		tokens = append(tokens, more...)
+	}
+	for _, t := range tokens {
+		if strings.EqualFold(t.SHA256, exampleTokenSHA256) {
+			s.log.Warn("a moderator token is the example from deploy/serve.yaml, which anyone can read: replace it",
+				"name", t.Name, "role", t.Role)
+		}
 	}
 	esc, err := s.escalator()
 	if err != nil {
