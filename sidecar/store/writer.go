@@ -145,9 +145,9 @@ type Writer struct {
 	mu      sync.Mutex
 	bufs    map[string]*tableBuf
 	backlog atomic.Bool // some buffer holds half its bound or more (Backlogged)
-	room   *sync.Cond // signalled when take frees buffer space (Block)
-	closed bool
-	kick   chan struct{}
+	room    *sync.Cond  // signalled when take frees buffer space (Block)
+	closed  bool
+	kick    chan struct{}
 
 	takeMu  sync.Mutex // one taker at a time: batches reach the sender in take order
 	flushMu sync.Mutex // one insert or drain at a time: keeps batches in order
