@@ -452,3 +452,24 @@ func TestSecretRotation(t *testing.T) {
 		})
 	}
 }
+
+// TestAdmitPanic: a bug in a handler's own parsing still answers allow, and
+// records nothing.
+func TestAdmitPanic(t *testing.T) {
+	t.Parallel()
+	rec := &recorder{}
+	reg := prometheus.NewRegistry()
+	b, err := newBase("srs", testOptions(rec, reg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b.admit(w, r, func(*http.Request, []byte) (mapped, error) { panic("parser bug") }, srsAnswer)
+	})
+	body := fixture(t, "srs/on_publish.json")
+	if status, got := send(t, loopback(t, h), "POST", bytes.NewReader(body), body, srsSign); status != 200 || got != "0" {
+		t.Fatalf("answer %d %q, want 200 0", status, got)
+	}
+	checkEvents(t, rec.events(), nil)
+	wantCount(t, reg, "srs", resultPanic, 1)
+}
