@@ -108,7 +108,7 @@ type Poller struct {
 
 	mu   sync.Mutex
 	live map[string]session // by stream id: the sessions whose start was taken
-	seen int                 // streams at the last successful poll, for the gauge
+	seen int                // streams at the last successful poll, for the gauge
 
 	failures int       // failed polls since the last log line
 	loggedAt time.Time // when a failure was last logged
