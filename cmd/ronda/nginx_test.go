@@ -534,4 +534,3 @@ func TestNginxRTMPOnPublishWrongSecret(t *testing.T) {
 	}
 	svc.stop(t)
 }
-
