@@ -103,7 +103,7 @@ func hookForm(kvs []string, now time.Time, pid int) (url.Values, error) {
 	for _, kv := range kvs {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || !hookFields[k] {
-			return nil, fmt.Errorf("argument %q is not one of call= app= name= addr= args= flashver= swfurl= tcurl= pageurl= path= recorder=", trimArg(kv))
+			return nil, fmt.Errorf("argument %q is not one of call= app= name= addr= args= flashver= swfurl= tcurl= pageurl= path= recorder=", trimArg(k))
 		}
 		got[k] = v
 	}
@@ -134,7 +134,7 @@ func hookForm(kvs []string, now time.Time, pid int) (url.Values, error) {
 	return form, nil
 }
 
-// trimArg shortens an argument for a log line (it may hold a stream key).
+// trimArg shortens a key or a call for a log line.
 func trimArg(s string) string {
 	if len(s) > 24 {
 		return s[:24] + "..."

@@ -117,13 +117,17 @@ func (p *Poller) get(ctx context.Context, u string, header http.Header) ([]byte,
 	return body, nil
 }
 
-// redact drops user info and query from a URL for logs.
+// redact drops user info and query from a URL for logs, and a stream's
+// name from an API path (.../streams/NAME becomes .../streams/-), which may be a stream key.
 func redact(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return "(unparsable URL)"
 	}
-	u.User, u.RawQuery, u.Fragment = nil, "", ""
+	u.User, u.RawQuery, u.RawFragment, u.Fragment = nil, "", "", ""
+	if i := strings.Index(u.Path, "/streams/"); i >= 0 && len(u.Path) > i+len("/streams/") {
+		u.Path, u.RawPath = u.Path[:i]+"/streams/-", ""
+	}
 	return u.String()
 }
 

@@ -444,7 +444,13 @@ func TestSRSPoll(t *testing.T) {
 // TestRedact: logs never carry a URL's credentials or query.
 func TestRedact(t *testing.T) {
 	t.Parallel()
-	if got := redact("http://user:pw@host:1/stat?token=x"); got != "http://host:1/stat" {
-		t.Errorf("redact: %s", got)
+	for in, want := range map[string]string{
+		"http://user:pw@host:1/stat?token=x":                          "http://host:1/stat",
+		"http://h/v1/stats/current/vhosts/default/apps/app/streams/k": "http://h/v1/stats/current/vhosts/default/apps/app/streams/-",
+		"http://h/api/v1/streams/?count=11":                           "http://h/api/v1/streams/",
+	} {
+		if got := redact(in); got != want {
+			t.Errorf("redact(%s) = %s, want %s", in, got, want)
+		}
 	}
 }
