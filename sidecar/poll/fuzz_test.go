@@ -1,6 +1,8 @@
 package poll
 
 import (
+	"bytes"
+	"encoding/xml"
 	"fmt"
 	"strings"
 	"testing"
@@ -120,4 +122,21 @@ func nginxPage(streams, players int) []byte {
 	}
 	sb.WriteString("</live>\n</application>\n</server>\n</rtmp>\n")
 	return []byte(sb.String())
+}
+
+// BenchmarkPollNginxStatTokens is the reference beside BenchmarkPollNginxStat:
+// only tokenizing the same page with encoding/xml, the floor of any decoder
+// built on it.
+func BenchmarkPollNginxStatTokens(b *testing.B) {
+	page := nginxPage(100, 3)
+	b.SetBytes(int64(len(page)))
+	b.ReportAllocs()
+	for b.Loop() {
+		d := xml.NewDecoder(bytes.NewReader(page))
+		for {
+			if _, err := d.Token(); err != nil {
+				break
+			}
+		}
+	}
 }
