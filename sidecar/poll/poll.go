@@ -28,6 +28,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -134,6 +135,16 @@ func redact(raw string) string {
 // validID reports whether s can be an id of the contract.
 func validID(s string) bool {
 	return s != "" && len(s) <= event.MaxIDBytes && utf8.ValidString(s)
+}
+
+// cleanIP returns s when it is an IP address, else "": the field is optional
+// and a receiver rejects the whole event for a bad one.
+func cleanIP(s string) string {
+	a, err := netip.ParseAddr(strings.TrimSpace(s))
+	if err != nil {
+		return ""
+	}
+	return a.Unmap().String()
 }
 
 // hostFrom returns the host id: the HostParam of the publish URL's query when

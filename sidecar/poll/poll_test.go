@@ -454,3 +454,12 @@ func TestRedact(t *testing.T) {
 		}
 	}
 }
+
+func TestCleanIP(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{"127.0.0.1": "127.0.0.1", "::ffff:10.0.0.1": "10.0.0.1", "unix:": "", "": "", " ::1 ": "::1"} {
+		if got := cleanIP(in); got != want {
+			t.Errorf("cleanIP(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -251,7 +251,7 @@ func (p *Poller) events(streams []Stream, now time.Time, partial bool) ([]event.
 			}
 			id := eventID(server, node, "start", s.ID, s.Session)
 			evs = append(evs, event.Event{Type: event.TypeStreamStart, TypeName: event.TypeStreamStart.String(),
-				ID: id, At: start, Node: node, StreamID: s.ID, HostID: hostFrom(s.Args, p.opts.HostParam, s.Name), IP: s.IP})
+				ID: id, At: start, Node: node, StreamID: s.ID, HostID: hostFrom(s.Args, p.opts.HostParam, s.Name), IP: cleanIP(s.IP)})
 			next[s.ID] = session{id: s.Session, start: id}
 		}
 	}
