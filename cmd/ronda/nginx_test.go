@@ -343,7 +343,7 @@ clickhouse: {dsn: %q, spool_dir: %s}
 adapters:
   nginx_rtmp: {env: %s}
 pollers:
-  nginx_rtmp: [{url: "http://127.0.0.1:%d/stat", interval: 1s}]
+  nginx_rtmp: [{url: "http://127.0.0.1:%d/stat", interval: 1s, resume: true}]
 `, port, strings.Repeat("ab", 32), dsn, filepath.Join(dir, "spool"), rtmpSecretEnv, statPort)
 	if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
@@ -418,11 +418,23 @@ func TestNginxRTMPFailOpen(t *testing.T) {
 	}
 	t.Logf("figure: ronda hook process, Ronda running: median %v of %v", median(hookTimes), hookTimes)
 
+	// timeToLive publishes n short test patterns one after the other and
+	// returns how long each took to be listed live in rtmp_stat.
+	timeToLive := func(t *testing.T, prefix string, n int) []time.Duration {
+		var ds []time.Duration
+		for i := range n {
+			p := publish(t, ffmpeg, in, fmt.Sprintf("%s-%d", prefix, i), 2)
+			ds = append(ds, p.untilLive(t, in, fmt.Sprintf("%s-%d", prefix, i)))
+			p.wait(t, in, prefix)
+		}
+		return ds
+	}
+
 	// 1. The right secret.
-	var liveRunning time.Duration
+	var liveRunning []time.Duration
 	t.Run("right secret", func(t *testing.T) {
 		p := publish(t, ffmpeg, in, "s-right", 6)
-		liveRunning = p.untilLive(t, in, "s-right")
+		p.untilLive(t, in, "s-right")
 		p.wait(t, in, "right secret")
 		waitLong(t, 60*time.Second, "the session of live/s-right in stream_sessions", func() bool {
 			_, ok := session("live/s-right")
@@ -432,7 +444,8 @@ func TestNginxRTMPFailOpen(t *testing.T) {
 		if beats < 2 {
 			t.Errorf("live/s-right recorded with %d heartbeats, want at least 2 (6 s polled every second)", beats)
 		}
-		t.Logf("live/s-right: session recorded with %d heartbeats; live in rtmp_stat %v after ffmpeg started", beats, liveRunning)
+		t.Logf("live/s-right: session recorded with %d heartbeats", beats)
+		liveRunning = timeToLive(t, "ttl-running", 3)
 	})
 
 	// 2. A wrong secret (a rotation half done): the broadcast goes through.
@@ -462,13 +475,15 @@ func TestNginxRTMPFailOpen(t *testing.T) {
 		if err := svc.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 			t.Fatal(err)
 		}
+		liveFrozen := timeToLive(t, "ttl-frozen", 3)
 		p := publish(t, ffmpeg, in, "s-frozen", 4)
-		liveFrozen := p.untilLive(t, in, "s-frozen")
+		p.untilLive(t, in, "s-frozen")
 		// Still frozen: a stopped process's state is T in /proc.
 		if st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", svc.cmd.Process.Pid)); !strings.Contains(string(st), ") T ") {
 			t.Fatalf("ronda serve is not frozen: %s", st)
 		}
-		t.Logf("figure: publish live in rtmp_stat %v after ffmpeg started with Ronda frozen, %v with Ronda running", liveFrozen, liveRunning)
+		t.Logf("figure: publish live in rtmp_stat after ffmpeg started: Ronda frozen median %v of %v; Ronda running median %v of %v",
+			median(liveFrozen), liveFrozen, median(liveRunning), liveRunning)
 		start := time.Now()
 		out, _ := exec.Command(bin, "hook", "nginx-rtmp", "--url", hookURL, "--secret-file", secretFile,
 			"call=publish_done", "app=live", "name=probe", "addr=127.0.0.1").CombinedOutput()
@@ -488,6 +503,7 @@ func TestNginxRTMPFailOpen(t *testing.T) {
 		if !in.live("s-mid") {
 			t.Fatalf("s-mid is not live after Ronda stopped:\n%s", in.log())
 		}
+		back := time.Now().Unix()
 		svc = startServe(t, owner, conf, env)
 		waitLong(t, 30*time.Second, "heartbeats from the new Ronda", func() bool {
 			return svc.metric(t, "ronda_poll_events_total", `type="stream.heartbeat"`) >= 2
@@ -496,6 +512,19 @@ func TestNginxRTMPFailOpen(t *testing.T) {
 			t.Errorf("s-mid no longer live when heartbeats resumed")
 		}
 		p.wait(t, in, "Ronda restarted mid-broadcast")
+		// In the record: the broadcast, resumed by the new Ronda (its start
+		// went to the first one), ended by its hook, with the new heartbeats.
+		q := fmt.Sprintf("SELECT max(heartbeats) FROM ronda.stream_sessions FINAL WHERE stream_id = 'live/s-mid' AND toUnixTimestamp(end) >= %d", back)
+		waitLong(t, 60*time.Second, "the resumed session of live/s-mid in stream_sessions", func() bool {
+			out, err := ch.Client(q)
+			n, _ := strconv.Atoi(strings.TrimSpace(out))
+			return err == nil && n >= 2
+		}, func() string {
+			rows, _ := ch.Client("SELECT start, end, heartbeats FROM ronda.stream_sessions FINAL WHERE stream_id = 'live/s-mid'")
+			return fmt.Sprintf("restart at %d; sessions of live/s-mid:\n%s\npoll starts %v, heartbeats %v\n%s", back, rows,
+				svc.metric(t, "ronda_poll_events_total", `type="stream.start"`),
+				svc.metric(t, "ronda_poll_events_total", `type="stream.heartbeat"`), tail(svc.stderr.String(), 3000))
+		})
 	})
 
 	// The record after a graceful stop: nothing of the wrong-secret stream.

@@ -463,3 +463,60 @@ func TestCleanIP(t *testing.T) {
 		}
 	}
 }
+
+// TestPollerResume: with sessions off and Resume, a stream already live
+// before the poller began (older than ResumeMargin) is started once, dated
+// from its age; a stream that began after the poller is left to its hook.
+func TestPollerResume(t *testing.T) {
+	t.Parallel()
+	srv := &server{}
+	ts := httptest.NewServer(srv)
+	defer ts.Close()
+	clock := time.Date(2026, 12, 6, 4, 0, 0, 0, time.UTC)
+	k := &sink{}
+	p := newPoller(t, Options{Source: NginxStat{URL: ts.URL}, Sink: k.take, Resume: true, Now: func() time.Time { return clock }})
+	// Both streams of the page are ~3.7 s old at the first poll, made when
+	// the poller began: older than the 2 s margin, so resumed.
+	srv.set(200, fixture(t, "nginx-stat-two-streams.xml"))
+	p.PollOnce(context.Background())
+	got := k.drain()
+	if len(got[event.TypeStreamStart]) != 2 || len(got[event.TypeStreamHeartbeat]) != 2 {
+		t.Fatalf("first poll: %v", got)
+	}
+	for _, e := range got[event.TypeStreamStart] {
+		if e.At.After(clock.Add(-3 * time.Second)) {
+			t.Errorf("resumed start of %s at %v: want dated from its age", e.StreamID, e.At)
+		}
+	}
+	clock = clock.Add(time.Minute)
+	p.PollOnce(context.Background())
+	if got := k.drain(); len(got[event.TypeStreamStart]) != 0 || len(got[event.TypeStreamHeartbeat]) != 2 {
+		t.Fatalf("second poll started again: %v", got)
+	}
+	// A new session of live/s1 (nginx restarted) 1.5 s old: younger than the
+	// poller, its hook starts it.
+	srv.set(200, fixture(t, "nginx-stat-one-stream.xml"))
+	p.PollOnce(context.Background())
+	if got := k.drain(); len(got[event.TypeStreamStart]) != 0 || len(got[event.TypeStreamEnd]) != 0 {
+		t.Fatalf("a young stream was started or an old one ended: %v", got)
+	}
+}
+
+// TestPollerResumeLive: with Live, a stream that began before the poller is
+// started unless the receiver already has it, without the margin.
+func TestPollerResumeLive(t *testing.T) {
+	t.Parallel()
+	srv := &server{}
+	srv.set(200, fixture(t, "nginx-stat-two-streams.xml"))
+	ts := httptest.NewServer(srv)
+	defer ts.Close()
+	clock := time.Date(2026, 12, 6, 4, 0, 0, 0, time.UTC)
+	k := &sink{}
+	p := newPoller(t, Options{Source: NginxStat{URL: ts.URL}, Sink: k.take, Resume: true,
+		Now:  func() time.Time { return clock },
+		Live: func(_ context.Context, id string) bool { return id == "live/bob" }})
+	p.PollOnce(context.Background())
+	if s := k.drain()[event.TypeStreamStart]; len(s) != 1 || s[0].StreamID != "live/s1" {
+		t.Fatalf("starts %v: want live/s1 only (live/bob is live in the receiver)", s)
+	}
+}

@@ -31,6 +31,19 @@ type Options struct {
 	// them (nginx-rtmp's exec_publish running `ronda hook`); on for SRS and
 	// OvenMediaEngine, whose own hooks fail closed when Ronda is down.
 	Sessions bool
+	// Resume, with Sessions off, starts the streams that were live before
+	// this poller began, once each: their start (from `ronda hook`) went to a
+	// previous Ronda process or nowhere, and without one the analyzer ignores
+	// their heartbeats. A stream counts as older when the server's age for it
+	// (nginx-rtmp's <time>) reaches back past the poller's start by more than
+	// ResumeMargin, the time a hook may still be retrying; younger streams
+	// are left to their hook, so that no broadcast is started twice. With
+	// Live set, the margin is not needed: a stream that began before the
+	// poller is started unless Live says the receiver has it.
+	Resume bool
+	// Live reports whether the receiver already has streamID live (the
+	// analyzer, through the service). Optional; see Resume.
+	Live func(ctx context.Context, streamID string) bool
 	// HostParam names the publisher URL parameter that carries the host id,
 	// when the server reports the publisher's query (SRS); else the stream
 	// name is the host id.
@@ -64,6 +77,10 @@ const (
 	logEvery            = time.Minute
 	// maxAge bounds how far back a start is dated from the server's word.
 	maxAge = 7 * 24 * time.Hour
+	// ResumeMargin is `ronda hook`'s default bound (--timeout): a stream
+	// that began earlier than this before the poller cannot have had its
+	// start delivered to this process by the hook.
+	ResumeMargin = 2 * time.Second
 )
 
 func (o *Options) validate() error {
@@ -105,6 +122,7 @@ type Poller struct {
 	opts   Options
 	server string
 	m      *metrics
+	began  time.Time // when the poller was made, for Resume
 
 	mu   sync.Mutex
 	live map[string]session // by stream id: the sessions whose start was taken
@@ -129,7 +147,7 @@ func New(o Options) (*Poller, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Poller{opts: o, server: o.Source.Server(), m: m, live: map[string]session{}}, nil
+	return &Poller{opts: o, server: o.Source.Server(), m: m, began: o.Now(), live: map[string]session{}}, nil
 }
 
 // Run polls at once and then every Interval until ctx ends. It returns nil.
@@ -175,7 +193,7 @@ func (p *Poller) PollOnce(ctx context.Context) error {
 	p.seen = len(streams)
 
 	now := p.opts.Now().UTC()
-	evs, next := p.events(streams, now, over > 0)
+	evs, next := p.events(ctx, streams, now, over > 0)
 	if len(evs) == 0 {
 		p.live = next
 		return nil
@@ -213,9 +231,42 @@ func (p *Poller) clean(streams []Stream) []Stream {
 	return out
 }
 
+// resumable reports whether Resume starts s: it began before the poller (by
+// more than ResumeMargin unless Live can tell) and the receiver lacks it.
+func (p *Poller) resumable(ctx context.Context, s Stream, now time.Time) bool {
+	at, known := began(s, now)
+	if !known {
+		return false
+	}
+	if p.opts.Live == nil {
+		return at.Before(p.began.Add(-ResumeMargin))
+	}
+	return at.Before(p.began) && !p.opts.Live(ctx, s.ID)
+}
+
+// began is when a stream's session began, when the server says.
+func began(s Stream, now time.Time) (time.Time, bool) {
+	switch {
+	case s.Age > 0 && s.Age < maxAge:
+		return now.Add(-s.Age), true
+	case !s.Since.IsZero() && s.Since.Before(now) && now.Sub(s.Since) < maxAge:
+		return s.Since.UTC(), true
+	}
+	return now, false
+}
+
+// start builds the stream.start of a stream's session: its id depends on the
+// session only, so a poller restarted gives the same one.
+func (p *Poller) start(s Stream, now time.Time) event.Event {
+	at, _ := began(s, now)
+	return event.Event{Type: event.TypeStreamStart, TypeName: event.TypeStreamStart.String(),
+		ID: eventID(p.server, p.opts.Node, "start", s.ID, s.Session), At: at, Node: p.opts.Node, StreamID: s.ID,
+		HostID: hostFrom(s.Args, p.opts.HostParam, s.Name), IP: cleanIP(s.IP)}
+}
+
 // events builds the poll's events in order: ends, starts, heartbeats. It
 // returns the sessions to remember once the Sink has taken them.
-func (p *Poller) events(streams []Stream, now time.Time, partial bool) ([]event.Event, map[string]session) {
+func (p *Poller) events(ctx context.Context, streams []Stream, now time.Time, partial bool) ([]event.Event, map[string]session) {
 	server, node := p.server, p.opts.Node
 	at := now.Format(time.RFC3339Nano)
 	var evs []event.Event
@@ -242,17 +293,28 @@ func (p *Poller) events(streams []Stream, now time.Time, partial bool) ([]event.
 			if _, ok := next[s.ID]; ok {
 				continue
 			}
-			start := now
-			switch {
-			case s.Age > 0 && s.Age < maxAge:
-				start = now.Add(-s.Age)
-			case !s.Since.IsZero() && s.Since.Before(now) && now.Sub(s.Since) < maxAge:
-				start = s.Since.UTC()
+			ev := p.start(s, now)
+			evs = append(evs, ev)
+			next[s.ID] = session{id: s.Session, start: ev.ID}
+		}
+	} else if p.opts.Resume {
+		next = make(map[string]session, len(streams))
+		if partial {
+			for id, old := range p.live {
+				next[id] = old // perhaps only left out of this poll: not resumed twice
 			}
-			id := eventID(server, node, "start", s.ID, s.Session)
-			evs = append(evs, event.Event{Type: event.TypeStreamStart, TypeName: event.TypeStreamStart.String(),
-				ID: id, At: start, Node: node, StreamID: s.ID, HostID: hostFrom(s.Args, p.opts.HostParam, s.Name), IP: cleanIP(s.IP)})
-			next[s.ID] = session{id: s.Session, start: id}
+		}
+		for _, s := range streams {
+			if old, ok := p.live[s.ID]; ok && old.id == s.Session {
+				next[s.ID] = old // resumed already, or judged young
+				continue
+			}
+			next[s.ID] = session{id: s.Session}
+			if p.resumable(ctx, s, now) {
+				ev := p.start(s, now)
+				evs = append(evs, ev)
+				next[s.ID] = session{id: s.Session, start: ev.ID}
+			}
 		}
 	}
 	for _, s := range streams {

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ronda-watch/ronda/analyzer"
 	"github.com/ronda-watch/ronda/sidecar/intake"
 	"github.com/ronda-watch/ronda/sidecar/poll"
 )
@@ -19,8 +20,8 @@ import (
 // disconnected when Ronda is down, slow or misconfigured. None by default.
 type PollersConfig struct {
 	// NginxRTMP are nginx-rtmp stat pages: an http location with
-	// `rtmp_stat all;` (deploy/nginx-rtmp/nginx.conf). Sessions off: starts
-	// and ends come from exec_publish running `ronda hook`.
+	// `rtmp_stat all;` (deploy/nginx-rtmp/nginx.conf). Sessions off and
+	// resume on: starts and ends come from exec_publish running `ronda hook`.
 	NginxRTMP []NginxRTMPPoller `yaml:"nginx_rtmp"`
 	// SRS HTTP APIs (http_api in srs.conf). Sessions on is recommended: SRS's
 	// on_publish refuses the publish when Ronda does not answer.
@@ -42,6 +43,13 @@ type PollerConfig struct {
 	// Sessions also sends stream.start when a stream appears and stream.end
 	// when a successful poll no longer lists it. Default false.
 	Sessions bool `yaml:"sessions"`
+	// Resume, with sessions off, starts once each stream that was already
+	// live when Ronda started (nginx-rtmp gives each stream's age): its start
+	// from `ronda hook` went to the previous process, or nowhere while Ronda
+	// was down, and without one the analyzer ignores its heartbeats. Streams
+	// younger than Ronda are left to their hook. Default false; true beside
+	// nginx-rtmp with exec_publish.
+	Resume bool `yaml:"resume"`
 	// Timeout bounds one poll, all its requests. Default 10s.
 	Timeout time.Duration `yaml:"timeout"`
 	// MaxStreams bounds the streams taken from one poll (the rest counted in
@@ -135,9 +143,19 @@ func (s *Service) openPollers(sink intake.Sink) error {
 		srcs = append(srcs, source{field, p.PollerConfig, poll.OME{URL: p.URL, Token: string(token), Vhost: p.Vhost, Apps: p.Apps}})
 	}
 	s.polls = &pollerSet{}
+	var live func(context.Context, string) bool
+	if s.pipe != nil {
+		live = func(ctx context.Context, streamID string) bool {
+			var ok bool
+			if err := s.pipe.do(ctx, func(e *analyzer.Engine) { ok = e.Live(streamID) }); err != nil {
+				return true // cannot tell: leave it to its hook rather than start it twice
+			}
+			return ok
+		}
+	}
 	for _, sc := range srcs {
 		p, err := poll.New(poll.Options{Source: sc.src, Sink: poll.Sink(sink), Node: s.cfg.Node,
-			Interval: sc.cfg.Interval, Sessions: sc.cfg.Sessions, HostParam: s.cfg.Adapters.HostParam,
+			Interval: sc.cfg.Interval, Sessions: sc.cfg.Sessions, Resume: sc.cfg.Resume, Live: live, HostParam: s.cfg.Adapters.HostParam,
 			MaxStreams: sc.cfg.MaxStreams, Timeout: sc.cfg.Timeout, Now: s.opts.Now,
 			Logger: s.log.With("component", "poll"), Registerer: s.reg})
 		if err != nil {
