@@ -56,6 +56,7 @@ type Config struct {
 	Moderators ModeratorsConfig `yaml:"moderators"`
 	ClickHouse ClickHouseConfig `yaml:"clickhouse"`
 	Adapters   AdaptersConfig   `yaml:"adapters"`
+	Pollers    PollersConfig    `yaml:"pollers"`
 	Edge       EdgeConfig       `yaml:"edge"`
 }
 
@@ -387,6 +388,7 @@ func (c Config) Validate() error {
 			bad("edge.key", "an edge needs its key id at the hub and where its secret is (env or file)")
 		}
 	}
+	errs = append(errs, c.Pollers.validate()...)
 	if c.ClickHouse.DSN != "" && !strings.HasPrefix(c.ClickHouse.DSN, "clickhouse://") && !strings.HasPrefix(c.ClickHouse.DSN, "tcp://") {
 		bad("clickhouse.dsn", "must be a clickhouse:// DSN (the native protocol)")
 	}
