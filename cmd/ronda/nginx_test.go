@@ -544,7 +544,6 @@ func TestNginxRTMPFailOpen(t *testing.T) {
 // lever) and a wrong secret in its URL, the broadcast still goes through,
 // because Ronda's adapter answers "allow" to whatever it cannot judge.
 func TestNginxRTMPOnPublishWrongSecret(t *testing.T) {
-	t.Skip("needs branch failopen") // the adapter answers 403 to a wrong secret until then
 	if testing.Short() {
 		t.Skip("starts nginx, ffmpeg and ronda serve; skipped with -short")
 	}
