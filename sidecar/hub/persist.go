@@ -121,6 +121,22 @@ func (h *Hub) State() State {
 // numbers stay below 2^53, so a browser holds them exactly, until the year
 // 2255.
 func (h *Hub) Restore(s State) error {
+	err := h.restore(s)
+	switch {
+	case err != nil:
+		h.m.restore.WithLabelValues("refused").Inc()
+		h.opts.Logger.Warn("hub state refused", "err", err)
+	case s.Final:
+		h.m.restore.WithLabelValues("exact").Inc()
+		h.opts.Logger.Info("hub state restored: consoles resume where they were", "alerts", len(s.Alerts), "seq", s.Seq)
+	default:
+		h.m.restore.WithLabelValues("resync").Inc()
+		h.opts.Logger.Info("hub state restored: consoles resync from a snapshot", "alerts", len(s.Alerts))
+	}
+	return err
+}
+
+func (h *Hub) restore(s State) error {
 	if err := s.validate(); err != nil {
 		return fmt.Errorf("hub restore: %w", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // closeOf reads until the socket closes and gives the close frame's code and
@@ -53,6 +54,9 @@ func TestSetTokensAddsRemovesRotatesAndClosesSockets(t *testing.T) {
 	if th.Hub.tokens.Load() != before || len(th.audited()) != 0 {
 		t.Fatal("a refused list changed the tokens or was audited")
 	}
+	if n := testutil.ToFloat64(th.m.reloads.WithLabelValues("refused")); n != 5 {
+		t.Fatalf("refused reloads counted %v", n)
+	}
 
 	// ana stays; ben is removed; lea rotates to a new secret; vic becomes a
 	// moderator; zoe is added.
@@ -90,6 +94,9 @@ func TestSetTokensAddsRemovesRotatesAndClosesSockets(t *testing.T) {
 	send(t, v, map[string]string{"request_id": "c", "alert_id": "a1", "action": "claim"})
 	if a := readType(t, v, "ack"); a.State.ClaimedBy != "vic" {
 		t.Fatalf("vic as moderator: %+v", a)
+	}
+	if n := testutil.ToFloat64(th.m.reloads.WithLabelValues("ok")); n != 1 {
+		t.Fatalf("reloads counted %v", n)
 	}
 	rows := th.audited()
 	if len(rows) != 2 || rows[0].Action != ActTokensReloaded || rows[0].AlertID != "" ||
