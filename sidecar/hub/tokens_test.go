@@ -201,3 +201,29 @@ func TestClientAddr(t *testing.T) {
 		}
 	}
 }
+
+// An action a socket sent just before its token was removed, read after, is
+// not carried out: the hub acts only for sockets it still holds.
+func TestActionAfterTokenRemovalIsIgnored(t *testing.T) {
+	th := newTestHub(t, nil)
+	th.Publish(alert("a1", 0))
+	ana := th.dial(t, "tok-ana", "")
+	readType(t, ana, "snapshot")
+	th.Hub.mu.Lock()
+	var c *client
+	for k := range th.clients {
+		c = k
+	}
+	th.Hub.mu.Unlock()
+	if err := th.SetTokens([]Token{{Name: "lea", Role: RoleLead, SHA256: sum("tok-lea")}}); err != nil {
+		t.Fatal(err)
+	}
+	th.handle(c, []byte(`{"type":"action","request_id":"r","alert_id":"a1","action":"claim"}`))
+	rows := th.audited()
+	if len(rows) != 1 || rows[0].Action != ActTokensReloaded {
+		t.Fatalf("audit %+v", rows)
+	}
+	if s := th.State(); s.Alerts[0].ClaimedBy != "" {
+		t.Fatalf("claimed by %q after the token was removed", s.Alerts[0].ClaimedBy)
+	}
+}
