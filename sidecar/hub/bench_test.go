@@ -2,6 +2,7 @@ package hub
 
 import (
 	"fmt"
+	"log/slog"
 	"runtime"
 	"sort"
 	"testing"
@@ -134,7 +135,8 @@ func BenchmarkStateDecodeRestore(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	opts := Options{Tokens: []Token{{Name: "ana", Role: RoleModerator, SHA256: sum("tok-ana")}}}
+	opts := Options{Tokens: []Token{{Name: "ana", Role: RoleModerator, SHA256: sum("tok-ana")}},
+		Logger: slog.New(slog.DiscardHandler)}
 	b.ReportAllocs()
 	for b.Loop() {
 		s, err := DecodeState(enc)
@@ -165,4 +167,14 @@ func BenchmarkSnapshot1000(b *testing.B) {
 		h.mu.Unlock()
 	}
 	b.ReportMetric(float64(size), "snapshot-bytes")
+}
+
+// BenchmarkStateCopy is State's part under the hub's lock: how long a
+// checkpoint delays Publish and actions (sorting and Encode run outside it).
+func BenchmarkStateCopy(b *testing.B) {
+	h := fullHub(b, 1000)
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = h.stateCopy()
+	}
 }

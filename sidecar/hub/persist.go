@@ -84,19 +84,27 @@ type RingMessage struct {
 // The alerts and messages it holds are shared with the hub, which never
 // changes them: read them, do not change them.
 func (h *Hub) State() State {
+	s := h.stateCopy()
+	sort.Slice(s.Alerts, func(i, j int) bool { return s.Alerts[i].Alert.ID < s.Alerts[j].Alert.ID })
+	return s
+}
+
+// stateCopy is State's part under the lock: copies of slice headers and
+// values only. Notes are shared: addNote never changes a note below a
+// slice's length, it appends or starts a new array.
+func (h *Hub) stateCopy() State {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	s := State{Version: StateVersion, Final: h.closed, Seq: h.seq,
 		Alerts: make([]AlertState, 0, len(h.alerts)), Ring: make([]RingMessage, 0, h.ring.n)}
 	for _, st := range h.alerts {
 		a := AlertState{Alert: st.alert, Status: st.status, AssignedTo: st.assignedTo,
-			AckedBy: st.ackedBy, EscalatedBy: st.escalatedBy, Notes: append([]Note(nil), st.notes...)}
+			AckedBy: st.ackedBy, EscalatedBy: st.escalatedBy, Notes: st.notes[:len(st.notes):len(st.notes)]}
 		if st.claimedBy != "" {
 			a.ClaimedBy, a.ClaimUntil = st.claimedBy, st.claimUntil.UTC()
 		}
 		s.Alerts = append(s.Alerts, a)
 	}
-	sort.Slice(s.Alerts, func(i, j int) bool { return s.Alerts[i].Alert.ID < s.Alerts[j].Alert.ID })
 	for i := range h.ring.n {
 		k := (h.ring.next - h.ring.n + i + len(h.ring.msgs)) % len(h.ring.msgs)
 		s.Ring = append(s.Ring, RingMessage{Seq: h.ring.seqs[k], Msg: h.ring.msgs[k]})
