@@ -423,3 +423,33 @@ func TestStateFromRecordMatchesTheLiveHub(t *testing.T) {
 		t.Fatalf("snapshot after the rebuild: %d alerts", len(s.Alerts))
 	}
 }
+
+// A console that missed a whole ring (4,096 messages) before a restart gets
+// every one of them from the restored hub, in order, through a send queue of
+// 8: the backlog streams as the socket takes it, it is never queued.
+func TestFullRingBacklogStreamsAfterRestore(t *testing.T) {
+	a := newTestHub(t, func(o *Options) { o.SendQueue = 8 })
+	for i := 1; i <= 4096; i++ {
+		a.Publish(alert(fmt.Sprintf("a%d", i), 0))
+	}
+	_ = a.Close()
+	b, err := a.State().Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := DecodeState(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newTestHub(t, func(o *Options) { o.SendQueue = 8 })
+	if err := h.Restore(st); err != nil {
+		t.Fatal(err)
+	}
+	c := h.dial(t, "tok-ana", "since=0")
+	readUntil(t, c, 0, 4096)
+	h.Publish(alert("a4097", 0))
+	readUntil(t, c, 4096, 4097)
+	if n := testutil.ToFloat64(h.m.slow); n != 0 {
+		t.Fatalf("%v sockets cut as too slow", n)
+	}
+}
