@@ -128,6 +128,11 @@ func (h *Hub) stateCopy() State {
 // most) and the clock did not step back by more than the time between; the
 // numbers stay below 2^53, so a browser holds them exactly, until the year
 // 2255.
+//
+// A Final state must be restored once: a hub that restored it and then
+// crashed has given numbers past it that it does not hold. So the caller
+// replaces the saved Final state (with this hub's State, not final, or by
+// removing it) after Restore and before the hub serves anyone.
 func (h *Hub) Restore(s State) error {
 	err := h.restore(s)
 	switch {
