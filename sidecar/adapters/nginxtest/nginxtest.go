@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/ronda-watch/ronda/sidecar/poll"
+	"github.com/ronda-watch/ronda/sidecar/store/chtest"
 )
 
 // Module is where Debian's libnginx-mod-rtmp puts the RTMP module.
@@ -120,13 +121,9 @@ func Start(t testing.TB, o Options) *Server {
 		t.Fatalf("nginxtest: %v", err)
 	}
 	s := &Server{dir: t.TempDir(), done: make(chan struct{}), client: &http.Client{Timeout: statTimeout}}
-	if s.rtmpPort, err = freePort(); err != nil {
-		t.Fatalf("nginxtest: %v", err)
-	}
+	s.rtmpPort = chtest.FreePort(t)
 	if o.Stat {
-		if s.statPort, err = freePort(); err != nil {
-			t.Fatalf("nginxtest: %v", err)
-		}
+		s.statPort = chtest.FreePort(t)
 	}
 	conf := s.config(o)
 	path := filepath.Join(s.dir, "nginx.conf")
@@ -206,15 +203,6 @@ func (s *Server) ready(stat bool) bool {
 	}
 	_, err = s.Stat()
 	return err == nil
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func (s *Server) rtmpAddr() string { return "127.0.0.1:" + strconv.Itoa(s.rtmpPort) }
