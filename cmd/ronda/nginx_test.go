@@ -16,198 +16,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ronda-watch/ronda/sidecar/poll"
+	"github.com/ronda-watch/ronda/sidecar/adapters/nginxtest"
 	"github.com/ronda-watch/ronda/sidecar/store/chtest"
 )
 
 // The real parts of these tests: Debian's nginx with libnginx-mod-rtmp as the
-// ingest, ffmpeg publishing a test pattern, the ronda binary, ClickHouse.
-
-const rtmpModule = "/usr/lib/nginx/modules/ngx_rtmp_module.so"
-
-// ingestTools finds nginx (with the RTMP module) and ffmpeg; without them the
-// test is skipped, except under CI=true where they must be installed.
-func ingestTools(t *testing.T) (nginx, ffmpeg string) {
-	t.Helper()
-	nginx, err := exec.LookPath("nginx")
-	if err != nil {
-		if _, serr := os.Stat("/usr/sbin/nginx"); serr == nil {
-			nginx, err = "/usr/sbin/nginx", nil
-		}
-	}
-	ffmpeg, ferr := exec.LookPath("ffmpeg")
-	_, merr := os.Stat(rtmpModule)
-	if err != nil || ferr != nil || merr != nil {
-		msg := "needs nginx, libnginx-mod-rtmp and ffmpeg: apt-get install --no-install-recommends nginx libnginx-mod-rtmp ffmpeg"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg + " (CI=true)")
-		}
-		t.Skip(msg)
-	}
-	return nginx, ffmpeg
-}
-
-// ingest is one nginx-rtmp node started by a test.
-type ingest struct {
-	t                  *testing.T
-	dir                string
-	rtmpPort, statPort int
-	cmd                *exec.Cmd
-	done               chan struct{}
-}
-
-// nginxConf is the whole configuration of a test's ingest node; rtmpExtra
-// goes into the live application.
-func nginxConf(dir string, rtmpPort, statPort int, rtmpExtra string) string {
-	return strings.NewReplacer("MODULE", rtmpModule, "DIR", dir, "RP", strconv.Itoa(rtmpPort),
-		"SP", strconv.Itoa(statPort), "EXTRA", rtmpExtra).Replace(`load_module MODULE;
-daemon off; master_process off; worker_processes 1;
-error_log DIR/nginx-error.log info; pid DIR/nginx.pid;
-events { worker_connections 64; }
-rtmp { server { listen 127.0.0.1:RP; application live { live on;
-EXTRA
-} } }
-http { access_log off; client_body_temp_path DIR/cb; proxy_temp_path DIR/pt;
-  fastcgi_temp_path DIR/ft; uwsgi_temp_path DIR/ut; scgi_temp_path DIR/st;
-  server { listen 127.0.0.1:SP; location /stat { rtmp_stat all; } } }
-`)
-}
-
-func startIngest(t *testing.T, nginx, dir, conf string, rtmpPort, statPort int) *ingest {
-	t.Helper()
-	path := filepath.Join(dir, "nginx.conf")
-	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("nginx.conf:\n%s", conf)
-	cmd := exec.Command(nginx, "-p", dir, "-e", filepath.Join(dir, "nginx-error.log"), "-c", path)
-	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	in := &ingest{t: t, dir: dir, rtmpPort: rtmpPort, statPort: statPort, cmd: cmd, done: make(chan struct{})}
-	go func() { cmd.Wait(); close(in.done) }()
-	t.Cleanup(in.stop)
-	waitLong(t, 30*time.Second, "nginx's stat page", func() bool {
-		select {
-		case <-in.done:
-			t.Fatalf("nginx exited at start:\n%s", in.log())
-		default:
-		}
-		_, err := in.stat()
-		return err == nil
-	}, in.log)
-	return in
-}
-
-func (in *ingest) stop() {
-	select {
-	case <-in.done:
-		return
-	default:
-	}
-	in.cmd.Process.Signal(syscall.SIGQUIT)
-	select {
-	case <-in.done:
-	case <-time.After(10 * time.Second):
-		in.cmd.Process.Kill()
-		<-in.done
-	}
-}
-
-func (in *ingest) log() string {
-	b, _ := os.ReadFile(filepath.Join(in.dir, "nginx-error.log"))
-	return tail(string(b), 3000)
-}
-
-// stat reads the live publishing streams from the rtmp_stat page with the
-// poller's own decoder.
-func (in *ingest) stat() ([]poll.Stream, error) {
-	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/stat", in.statPort))
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("stat: %s", resp.Status)
-	}
-	streams, _, err := poll.DecodeNginxStat(b, "", 1000)
-	return streams, err
-}
-
-// live reports whether the stat page lists name as a publishing stream.
-func (in *ingest) live(name string) bool {
-	streams, err := in.stat()
-	if err != nil {
-		return false
-	}
-	return slices.ContainsFunc(streams, func(s poll.Stream) bool { return s.Name == name })
-}
-
-// publisher is one ffmpeg publishing a test pattern.
-type publisher struct {
-	cmd     *exec.Cmd
-	started time.Time
-	done    chan struct{}
-	err     error
-	stderr  syncBuffer
-}
-
-func publish(t *testing.T, ffmpeg string, in *ingest, name string, seconds int) *publisher {
-	t.Helper()
-	p := &publisher{done: make(chan struct{})}
-	p.cmd = exec.Command(ffmpeg, "-hide_banner", "-loglevel", "error", "-re",
-		"-f", "lavfi", "-i", "testsrc=size=160x120:rate=10", "-t", strconv.Itoa(seconds),
-		"-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "10",
-		"-f", "flv", fmt.Sprintf("rtmp://127.0.0.1:%d/live/%s", in.rtmpPort, name))
-	p.cmd.Stdout, p.cmd.Stderr = io.Discard, &p.stderr
-	p.started = time.Now()
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.err = p.cmd.Wait(); close(p.done) }()
-	t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
-			p.cmd.Process.Kill()
-			<-p.done
-		}
-	})
-	return p
-}
-
-// wait waits for ffmpeg to end and fails unless it published to the end.
-func (p *publisher) wait(t *testing.T, in *ingest, what string) {
-	t.Helper()
-	select {
-	case <-p.done:
-	case <-time.After(90 * time.Second):
-		t.Fatalf("%s: ffmpeg still running after 90s", what)
-	}
-	if p.err != nil {
-		t.Fatalf("%s: the broadcast failed: ffmpeg %v\n%s\nnginx:\n%s", what, p.err, p.stderr.String(), in.log())
-	}
-}
-
-// untilLive waits until the stat page lists name, while ffmpeg runs, and
-// returns how long after ffmpeg's start that was.
-func (p *publisher) untilLive(t *testing.T, in *ingest, name string) time.Duration {
-	t.Helper()
-	waitLong(t, 60*time.Second, name+" live in rtmp_stat", func() bool {
-		select {
-		case <-p.done:
-			t.Fatalf("ffmpeg ended (%v) before %s was seen live:\n%s\nnginx:\n%s", p.err, name, p.stderr.String(), in.log())
-		default:
-		}
-		return in.live(name)
-	}, in.log)
-	return time.Since(p.started)
-}
+// ingest and ffmpeg publishing a test pattern (sidecar/adapters/nginxtest),
+// the ronda binary, ClickHouse.
 
 // rondaProc is one `ronda serve` process.
 type rondaProc struct {
@@ -328,7 +143,7 @@ func median(ds []time.Duration) time.Duration {
 }
 
 // serveConf is a `ronda serve` configuration beside the test's ingest.
-func serveConf(t *testing.T, dir string, port int, dsn, rtmpSecretEnv string, statPort int) string {
+func serveConf(t *testing.T, dir string, port int, dsn, rtmpSecretEnv, statURL string) string {
 	t.Helper()
 	conf := filepath.Join(dir, "serve.yaml")
 	body := fmt.Sprintf(`listen: 127.0.0.1:%d
@@ -343,8 +158,8 @@ clickhouse: {dsn: %q, spool_dir: %s}
 adapters:
   nginx_rtmp: {env: %s}
 pollers:
-  nginx_rtmp: [{url: "http://127.0.0.1:%d/stat", interval: 1s, resume: true}]
-`, port, strings.Repeat("ab", 32), dsn, filepath.Join(dir, "spool"), rtmpSecretEnv, statPort)
+  nginx_rtmp: [{url: %q, interval: 1s, resume: true}]
+`, port, strings.Repeat("ab", 32), dsn, filepath.Join(dir, "spool"), rtmpSecretEnv, statURL)
 	if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -369,14 +184,14 @@ func TestNginxRTMPFailOpen(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts nginx, ffmpeg, ClickHouse and ronda serve; skipped with -short")
 	}
-	nginx, ffmpeg := ingestTools(t)
+	nginxtest.Need(t)
 	if !chtest.Available() {
 		chtest.SkipOrFail(t)
 	}
 	bin := ronda(t)
 	ch := chtest.Start(t)
 	dir := t.TempDir()
-	rtmpPort, statPort, rondaPort := chtest.FreePort(t), chtest.FreePort(t), chtest.FreePort(t)
+	rondaPort := chtest.FreePort(t)
 	const secret = "rtmp-hook-secret-0123456789"
 	secretFile := filepath.Join(dir, "hook.secret")
 	setSecret := func(s string) {
@@ -390,8 +205,8 @@ func TestNginxRTMPFailOpen(t *testing.T) {
 		return fmt.Sprintf("  exec_%s %s hook nginx-rtmp --url %s --secret-file %s\n    call=%s app=$app name=$name addr=$addr args=$args;",
 			call, bin, hookURL, secretFile, call)
 	}
-	in := startIngest(t, nginx, dir, nginxConf(dir, rtmpPort, statPort, hook("publish")+"\n"+hook("publish_done")), rtmpPort, statPort)
-	conf := serveConf(t, dir, rondaPort, ch.DSN(), "RONDA_TEST_RTMP", statPort)
+	in := nginxtest.Start(t, nginxtest.Options{RTMPConf: hook("publish") + "\n" + hook("publish_done"), Stat: true})
+	conf := serveConf(t, dir, rondaPort, ch.DSN(), "RONDA_TEST_RTMP", in.StatURL())
 	env := []string{"RONDA_TEST_INTAKE=intake-secret-0123456789abcdef", "RONDA_TEST_RTMP=" + secret}
 	svc := startServe(t, t, conf, env)
 	owner := t
@@ -423,9 +238,9 @@ func TestNginxRTMPFailOpen(t *testing.T) {
 	timeToLive := func(t *testing.T, prefix string, n int) []time.Duration {
 		var ds []time.Duration
 		for i := range n {
-			p := publish(t, ffmpeg, in, fmt.Sprintf("%s-%d", prefix, i), 2)
-			ds = append(ds, p.untilLive(t, in, fmt.Sprintf("%s-%d", prefix, i)))
-			p.wait(t, in, prefix)
+			p := nginxtest.Publish(t, in, fmt.Sprintf("%s-%d", prefix, i), 2)
+			ds = append(ds, p.UntilLive(t))
+			p.Wait(t, prefix)
 		}
 		return ds
 	}
@@ -433,9 +248,9 @@ func TestNginxRTMPFailOpen(t *testing.T) {
 	// 1. The right secret.
 	var liveRunning []time.Duration
 	t.Run("right secret", func(t *testing.T) {
-		p := publish(t, ffmpeg, in, "s-right", 6)
-		p.untilLive(t, in, "s-right")
-		p.wait(t, in, "right secret")
+		p := nginxtest.Publish(t, in, "s-right", 6)
+		p.UntilLive(t)
+		p.Wait(t, "right secret")
 		waitLong(t, 60*time.Second, "the session of live/s-right in stream_sessions", func() bool {
 			_, ok := session("live/s-right")
 			return ok
@@ -453,9 +268,9 @@ func TestNginxRTMPFailOpen(t *testing.T) {
 		setSecret("not-the-secret-0123456789")
 		defer setSecret(secret)
 		hooks := svc.metric(t, "ronda_adapter_webhooks_total")
-		p := publish(t, ffmpeg, in, "s-wrong", 4)
-		p.untilLive(t, in, "s-wrong")
-		p.wait(t, in, "wrong secret")
+		p := nginxtest.Publish(t, in, "s-wrong", 4)
+		p.UntilLive(t)
+		p.Wait(t, "wrong secret")
 		waitLong(t, 30*time.Second, "both hook calls answered", func() bool {
 			return svc.metric(t, "ronda_adapter_webhooks_total") >= hooks+2
 		}, svc.stderr.String)
@@ -464,9 +279,9 @@ func TestNginxRTMPFailOpen(t *testing.T) {
 	// 3. Ronda stopped: the broadcast goes through.
 	t.Run("ronda stopped", func(t *testing.T) {
 		svc.stop(t)
-		p := publish(t, ffmpeg, in, "s-down", 3)
-		p.untilLive(t, in, "s-down")
-		p.wait(t, in, "Ronda stopped")
+		p := nginxtest.Publish(t, in, "s-down", 3)
+		p.UntilLive(t)
+		p.Wait(t, "Ronda stopped")
 	})
 
 	// 4. Ronda frozen: live in rtmp_stat while Ronda is still frozen.
@@ -476,8 +291,8 @@ func TestNginxRTMPFailOpen(t *testing.T) {
 			t.Fatal(err)
 		}
 		liveFrozen := timeToLive(t, "ttl-frozen", 3)
-		p := publish(t, ffmpeg, in, "s-frozen", 4)
-		p.untilLive(t, in, "s-frozen")
+		p := nginxtest.Publish(t, in, "s-frozen", 4)
+		p.UntilLive(t)
 		// Still frozen: a stopped process's state is T in /proc.
 		if st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", svc.cmd.Process.Pid)); !strings.Contains(string(st), ") T ") {
 			t.Fatalf("ronda serve is not frozen: %s", st)
@@ -488,30 +303,30 @@ func TestNginxRTMPFailOpen(t *testing.T) {
 		out, _ := exec.Command(bin, "hook", "nginx-rtmp", "--url", hookURL, "--secret-file", secretFile,
 			"call=publish_done", "app=live", "name=probe", "addr=127.0.0.1").CombinedOutput()
 		t.Logf("figure: ronda hook process, Ronda frozen: %v (bound --timeout 2s); %s", time.Since(start), strings.TrimSpace(string(out)))
-		p.wait(t, in, "Ronda frozen")
+		p.Wait(t, "Ronda frozen")
 		svc.cmd.Process.Signal(syscall.SIGCONT)
 	})
 
 	// 5. Ronda stopped in the middle of a broadcast, then back.
 	t.Run("ronda restarted mid-broadcast", func(t *testing.T) {
-		p := publish(t, ffmpeg, in, "s-mid", 15)
-		p.untilLive(t, in, "s-mid")
+		p := nginxtest.Publish(t, in, "s-mid", 15)
+		p.UntilLive(t)
 		waitLong(t, 30*time.Second, "heartbeats of the first Ronda", func() bool {
 			return svc.metric(t, "ronda_poll_events_total", `type="stream.heartbeat"`) >= 2
 		}, svc.stderr.String)
 		svc.stop(t)
-		if !in.live("s-mid") {
-			t.Fatalf("s-mid is not live after Ronda stopped:\n%s", in.log())
+		if !in.Live("s-mid") {
+			t.Fatalf("s-mid is not live after Ronda stopped:\n%s", in.Log())
 		}
 		back := time.Now().Unix()
 		svc = startServe(t, owner, conf, env)
 		waitLong(t, 30*time.Second, "heartbeats from the new Ronda", func() bool {
 			return svc.metric(t, "ronda_poll_events_total", `type="stream.heartbeat"`) >= 2
 		}, svc.stderr.String)
-		if !in.live("s-mid") {
+		if !in.Live("s-mid") {
 			t.Errorf("s-mid no longer live when heartbeats resumed")
 		}
-		p.wait(t, in, "Ronda restarted mid-broadcast")
+		p.Wait(t, "Ronda restarted mid-broadcast")
 		// In the record: the broadcast, resumed by the new Ronda (its start
 		// went to the first one), ended by its hook, with the new heartbeats.
 		q := fmt.Sprintf("SELECT max(heartbeats) FROM ronda.stream_sessions FINAL WHERE stream_id = 'live/s-mid' AND toUnixTimestamp(end) >= %d", back)
@@ -547,16 +362,16 @@ func TestNginxRTMPOnPublishWrongSecret(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts nginx, ffmpeg and ronda serve; skipped with -short")
 	}
-	nginx, ffmpeg := ingestTools(t)
+	nginxtest.Need(t)
 	dir := t.TempDir()
-	rtmpPort, statPort, rondaPort := chtest.FreePort(t), chtest.FreePort(t), chtest.FreePort(t)
+	rondaPort := chtest.FreePort(t)
 	onPublish := fmt.Sprintf("  on_publish http://127.0.0.1:%d/hooks/nginx-rtmp?secret=not-the-secret-0123456789;", rondaPort)
-	in := startIngest(t, nginx, dir, nginxConf(dir, rtmpPort, statPort, onPublish), rtmpPort, statPort)
-	conf := serveConf(t, dir, rondaPort, "", "RONDA_TEST_RTMP", statPort)
+	in := nginxtest.Start(t, nginxtest.Options{RTMPConf: onPublish, Stat: true})
+	conf := serveConf(t, dir, rondaPort, "", "RONDA_TEST_RTMP", in.StatURL())
 	svc := startServe(t, t, conf, []string{"RONDA_TEST_INTAKE=intake-secret-0123456789abcdef", "RONDA_TEST_RTMP=rtmp-hook-secret-0123456789"})
-	p := publish(t, ffmpeg, in, "s-enforced", 3)
-	p.untilLive(t, in, "s-enforced")
-	p.wait(t, in, "on_publish with a wrong secret")
+	p := nginxtest.Publish(t, in, "s-enforced", 3)
+	p.UntilLive(t)
+	p.Wait(t, "on_publish with a wrong secret")
 	if n := svc.metric(t, "ronda_adapter_webhooks_total"); n < 1 {
 		t.Errorf("on_publish never reached Ronda (%v webhooks)", n)
 	}

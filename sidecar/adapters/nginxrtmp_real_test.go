@@ -1,90 +1,15 @@
 package adapters
 
 import (
-	"context"
 	"fmt"
-	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ronda-watch/ronda/sidecar/adapters/nginxtest"
 )
-
-const nginxRTMPModule = "/usr/lib/nginx/modules/ngx_rtmp_module.so"
-
-// needNginxRTMP skips the test without nginx, its RTMP module or ffmpeg,
-// except under CI=true, where that is a failure.
-func needNginxRTMP(t *testing.T) {
-	t.Helper()
-	var missing []string
-	for _, bin := range []string{"nginx", "ffmpeg"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			missing = append(missing, bin)
-		}
-	}
-	if _, err := os.Stat(nginxRTMPModule); err != nil {
-		missing = append(missing, nginxRTMPModule)
-	}
-	if len(missing) == 0 {
-		return
-	}
-	const install = "apt-get install -y --no-install-recommends nginx libnginx-mod-rtmp ffmpeg"
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s not found (CI=true): %s", strings.Join(missing, ", "), install)
-	}
-	t.Skipf("%s not found; %s to run this test", strings.Join(missing, ", "), install)
-}
-
-// startNginxRTMP runs Debian's nginx with the RTMP module in the foreground,
-// its on_publish and on_publish_done pointed at hook, and returns its RTMP
-// address once it accepts connections. It is ended by its process id.
-func startNginxRTMP(t *testing.T, hook string) string {
-	t.Helper()
-	dir := t.TempDir()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	conf := fmt.Sprintf(`load_module %s;
-daemon off; master_process off; worker_processes 1;
-error_log %s/nginx-error.log info; pid %s/nginx.pid;
-events { worker_connections 64; }
-rtmp { server { listen %s; application live { live on;
-  on_publish      %s;
-  on_publish_done %s; } } }
-`, nginxRTMPModule, dir, dir, addr, hook, hook)
-	path := filepath.Join(dir, "nginx.conf")
-	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("nginx", "-p", dir, "-e", filepath.Join(dir, "nginx-stderr.log"), "-c", path)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		if t.Failed() {
-			b, _ := os.ReadFile(filepath.Join(dir, "nginx-error.log"))
-			t.Logf("nginx error log:\n%s", b)
-		}
-	})
-	waitUntil(t, "nginx-rtmp to listen", func() bool {
-		c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
-	})
-	return addr
-}
 
 // waitUntil polls ok for up to 20s.
 func waitUntil(t *testing.T, what string, ok func() bool) {
@@ -97,23 +22,6 @@ func waitUntil(t *testing.T, what string, ok func() bool) {
 	t.Fatalf("timed out waiting for %s", what)
 }
 
-// publish runs ffmpeg publishing a two-second test pattern to rtmpAddr and
-// returns its error: nil when nginx-rtmp let the broadcast through.
-func publish(t *testing.T, rtmpAddr, stream string) error {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "ffmpeg", "-nostdin", "-loglevel", "error", "-re",
-		"-f", "lavfi", "-i", "testsrc=size=160x120:rate=10", "-f", "lavfi", "-i", "sine", "-t", "2",
-		"-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-f", "flv",
-		"rtmp://"+rtmpAddr+"/live/"+stream)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("ffmpeg: %w: %s", err, out)
-	}
-	return nil
-}
-
 // TestNginxRTMPRealPublish: Debian's nginx-rtmp with ffmpeg publishing. The
 // right secret records the start and the end; a wrong secret and a frozen
 // Sink (one that ignores its context) still let the broadcast through, the
@@ -123,7 +31,7 @@ func TestNginxRTMPRealPublish(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs nginx and ffmpeg")
 	}
-	needNginxRTMP(t)
+	nginxtest.Need(t)
 	t.Parallel()
 	tests := []struct {
 		name      string
@@ -162,8 +70,10 @@ func TestNginxRTMPRealPublish(t *testing.T) {
 				})
 			}
 			srv := loopback(t, h)
-			rtmp := startNginxRTMP(t, srv.URL+"/hooks/nginx-rtmp?secret="+tc.secret)
-			err = publish(t, rtmp, "studio-real?host=host-real")
+			hook := srv.URL + "/hooks/nginx-rtmp?secret=" + tc.secret
+			rtmp := nginxtest.Start(t, nginxtest.Options{RTMPConf: fmt.Sprintf("on_publish %s;\non_publish_done %s;", hook, hook)})
+			// A two-second test pattern: nil when nginx-rtmp let it through.
+			err = nginxtest.Publish(t, rtmp, "studio-real?host=host-real", 2).Err(t)
 			if tc.wantPass != (err == nil) {
 				t.Fatalf("publish passed %v (%v), want %v", err == nil, err, tc.wantPass)
 			}
