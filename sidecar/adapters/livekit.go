@@ -24,7 +24,9 @@ import (
 // Authentication: the Authorization header is a JWT (HS256) whose iss is an
 // API key and which is signed with that key's secret; its sha256 claim is the
 // base64 SHA-256 of the body. Missing: 401. Unknown key, bad signature,
-// expired token or a body that does not match the hash: 403.
+// expired token, a token without exp or valid longer than MaxTokenLifetime,
+// or a body that does not match the hash: 403. Secrets shorter than
+// LiveKitMinSecretBytes are refused by NewLiveKit.
 //
 // Mapping. LiveKit has no single "broadcast" notion: a room holds
 // participants, and any of them may publish. Ronda's stream is one broadcaster
@@ -52,7 +54,8 @@ import (
 // duplicate at worst.
 type LiveKit struct {
 	base
-	keys map[string]string
+	keys        map[string]string
+	maxLifetime time.Duration
 }
 
 var _ http.Handler = (*LiveKit)(nil)
@@ -60,14 +63,18 @@ var _ http.Handler = (*LiveKit)(nil)
 // NewLiveKit returns the LiveKit handler. keys maps API keys to their secrets,
 // as in LiveKit's own keys configuration; several may be live at once.
 func NewLiveKit(o Options, keys map[string]string) (*LiveKit, error) {
-	if len(keys) == 0 {
-		return nil, errors.New("adapters: LiveKit needs at least one API key")
+	if err := checkLiveKitKeys(keys); err != nil {
+		return nil, err
+	}
+	life, err := maxTokenLifetime(o)
+	if err != nil {
+		return nil, err
 	}
 	b, err := newBase("livekit", o)
 	if err != nil {
 		return nil, err
 	}
-	return &LiveKit{base: b, keys: keys}, nil
+	return &LiveKit{base: b, keys: keys, maxLifetime: life}, nil
 }
 
 // ServeHTTP implements http.Handler.
@@ -126,6 +133,9 @@ func (l *LiveKit) verify(header string, body []byte) error {
 		jwt.WithTimeFunc(l.opts.Now),
 	)
 	if err != nil {
+		return fmt.Errorf("%w: %w", errBadAuth, err)
+	}
+	if err := checkLifetime(&claims, l.opts.Now(), l.maxLifetime); err != nil {
 		return fmt.Errorf("%w: %w", errBadAuth, err)
 	}
 	sum := sha256.Sum256(body)

@@ -43,7 +43,7 @@ func lkSign(t testing.TB) func(*http.Request, []byte) {
 }
 
 func newLiveKitHandler(o Options) (http.Handler, error) {
-	return NewLiveKit(o, map[string]string{lkKey: lkSecret, "APIold": "an-older-secret-still-accepted"})
+	return NewLiveKit(o, map[string]string{lkKey: lkSecret, "APIold": "an-older-secret-still-accepted-0123"})
 }
 
 func TestLiveKit(t *testing.T) {
@@ -74,7 +74,7 @@ func TestLiveKit(t *testing.T) {
 			r.Header.Set("Authorization", "Bearer "+r.Header.Get("Authorization"))
 		}, 200, []wantEvent{start}},
 		{"older key", "track_published.json", func(r *http.Request, body []byte) {
-			r.Header.Set("Authorization", lkToken(t, jwt.SigningMethodHS256, "APIold", "an-older-secret-still-accepted", body, testNow.Add(time.Minute)))
+			r.Header.Set("Authorization", lkToken(t, jwt.SigningMethodHS256, "APIold", "an-older-secret-still-accepted-0123", body, testNow.Add(time.Minute)))
 		}, 200, []wantEvent{start}},
 		{"malformed", "malformed.json", lkSign(t), 400, nil},
 		{"no authorization", "track_published.json", nil, 401, nil},
