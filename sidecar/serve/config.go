@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/ronda-watch/ronda/sidecar/adapters"
 	"github.com/ronda-watch/ronda/sidecar/hub"
 	"github.com/ronda-watch/ronda/sidecar/intake"
 )
@@ -50,6 +52,20 @@ type Config struct {
 	Analyzer string `yaml:"analyzer"`
 	// LogLevel is debug, info, warn or error. Default info.
 	LogLevel string `yaml:"log_level"`
+	// AdminListen, when set, is a second HTTP listener for operators:
+	// /metrics, /readyz and /healthz, and /metrics then leaves Listen. Bind a
+	// loopback or private address (127.0.0.1:9090). /readyz and /healthz stay
+	// on Listen too, where load balancers probe the traffic port. Empty:
+	// everything is on Listen.
+	AdminListen string `yaml:"admin_listen"`
+	// TrustedProxies are the CIDRs (or single addresses) of the reverse
+	// proxies in front of this service. Only a request whose peer is in one
+	// of them has its client address taken from X-Forwarded-For (for the
+	// bad-token lockout, rate limits and logs); from any other peer the
+	// header is ignored. Empty: every client address is the peer's.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	// TLS serves Listen over HTTPS when its files are set.
+	TLS TLSConfig `yaml:"tls"`
 
 	Pipeline   PipelineConfig   `yaml:"pipeline"`
 	Intake     IntakeConfig     `yaml:"intake"`
@@ -188,6 +204,10 @@ type AdaptersConfig struct {
 	// HostParam is the publisher URL parameter that names the host account
 	// (SRS, OME, nginx-rtmp); empty takes the stream name.
 	HostParam string `yaml:"host_param"`
+	// LiveKitMaxTokenLifetime refuses a LiveKit webhook whose signed token is
+	// valid longer than this (exp minus nbf or iat): a long-lived token could
+	// be replayed by whoever captured it. LiveKit signs for 5m. Default 10m.
+	LiveKitMaxTokenLifetime time.Duration `yaml:"livekit_max_token_lifetime"`
 }
 
 // EdgeConfig is where an edge forwards its events (role edge only).
@@ -250,6 +270,9 @@ func (c *Config) applyDefaults() {
 	set(&c.ClickHouse.SpoolDir, filepath.Join(cache, "ronda", "spool"))
 	set(&c.Edge.SpoolDir, filepath.Join(cache, "ronda", "forward"))
 	set(&c.ClickHouse.PseudonymKey.Env, "RONDA_PSEUDONYM_KEY")
+	if c.Adapters.LiveKitMaxTokenLifetime == 0 {
+		c.Adapters.LiveKitMaxTokenLifetime = adapters.DefaultMaxTokenLifetime
+	}
 	if c.Edge.BufferEvents == 0 {
 		c.Edge.BufferEvents = 200_000
 	}
@@ -303,6 +326,7 @@ var Env = []struct{ Name, Key string }{
 	{"RONDA_NODE", "node"},
 	{"RONDA_ANALYZER_CONFIG", "analyzer"},
 	{"RONDA_LOG_LEVEL", "log_level"},
+	{"RONDA_ADMIN_LISTEN", "admin_listen"},
 	{"RONDA_CLICKHOUSE_DSN", "clickhouse.dsn"},
 	{"RONDA_CLICKHOUSE_DATABASE", "clickhouse.database"},
 	{"RONDA_SPOOL_DIR", "clickhouse.spool_dir"},
@@ -313,7 +337,7 @@ var Env = []struct{ Name, Key string }{
 func (c *Config) ApplyEnv(getenv func(string) string) {
 	fields := map[string]*string{
 		"role": &c.Role, "listen": &c.Listen, "node": &c.Node, "analyzer": &c.Analyzer,
-		"log_level": &c.LogLevel, "clickhouse.dsn": &c.ClickHouse.DSN,
+		"log_level": &c.LogLevel, "admin_listen": &c.AdminListen, "clickhouse.dsn": &c.ClickHouse.DSN,
 		"clickhouse.database": &c.ClickHouse.Database, "clickhouse.spool_dir": &c.ClickHouse.SpoolDir,
 		"edge.hub": &c.Edge.Hub,
 	}
@@ -387,10 +411,41 @@ func (c Config) Validate() error {
 			bad("edge.key", "an edge needs its key id at the hub and where its secret is (env or file)")
 		}
 	}
+	if c.AdminListen != "" && c.AdminListen == c.Listen {
+		bad("admin_listen", "must differ from listen: the admin listener is a second one")
+	}
+	if _, err := c.trustedProxies(); err != nil {
+		bad("trusted_proxies", err.Error())
+	}
+	errs = append(errs, c.TLS.validate()...)
+	if c.Adapters.LiveKitMaxTokenLifetime < 0 {
+		bad("adapters.livekit_max_token_lifetime", "must not be negative")
+	}
 	if c.ClickHouse.DSN != "" && !strings.HasPrefix(c.ClickHouse.DSN, "clickhouse://") && !strings.HasPrefix(c.ClickHouse.DSN, "tcp://") {
 		bad("clickhouse.dsn", "must be a clickhouse:// DSN (the native protocol)")
 	}
 	return errors.Join(errs...)
+}
+
+// trustedProxies parses TrustedProxies: CIDRs, or single addresses (a /32
+// or /128).
+func (c Config) trustedProxies() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range c.TrustedProxies {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			a, aerr := netip.ParseAddr(s)
+			if aerr != nil {
+				return nil, fmt.Errorf("%q is neither a CIDR (10.0.0.0/8) nor an address", s)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		if p.Masked() != p {
+			return nil, fmt.Errorf("%q has host bits set (did you mean %s?)", s, p.Masked())
+		}
+		out = append(out, p)
+	}
+	return out, nil
 }
 
 func validSender(s string) bool {
