@@ -168,7 +168,7 @@ type (
 	intakeKeySetter interface {
 		SetKeys(map[string][]byte) error
 	}
-	tokenSetter interface{ SetTokens([]hub.Token) error }
+	tokenSetter  interface{ SetTokens([]hub.Token) error }
 	secretSetter interface {
 		SetSecrets([]string) error
 	}
