@@ -134,7 +134,7 @@ func FuzzWSBatch(f *testing.F) {
 		key := wsSessionKey{keyID: "k1", sender: "fuzz", session: strconv.FormatInt(session.Add(1), 10)}
 		sess, _ := h.ws.attach(key)
 		defer h.ws.detach(sess, nil)
-		c := &wsConn{s: h.ws, keyID: "k1", sess: sess, kicked: make(chan struct{}),
+		c := &wsConn{s: h.ws, keyID: "k1", key: h.keys.Load().get("k1"), sess: sess, kicked: make(chan struct{}),
 			hdr: bufio.NewReaderSize(nil, MaxWSHeaderBytes)}
 		sess.owner = c
 		for i, msg := range bytes.Split(msgs, []byte{0}) {
@@ -233,8 +233,8 @@ func FuzzWSHandshake(f *testing.F) {
 			}
 			return
 		}
-		if _, ok := h.keys[gotKey]; !ok || !validID(p.sender) || !validID(p.session) || !validID(p.nonce) {
-			t.Fatalf("accepted key %q params %+v", gotKey, p)
+		if !h.keys.Load().has(gotKey) || !validID(p.sender) || !validID(p.session) || !validID(p.nonce) {
+			t.Fatalf("accepted key %q params %+v", gotKey.id, p)
 		}
 	})
 }
