@@ -438,6 +438,7 @@ func (c Config) trustedProxies() ([]netip.Prefix, error) {
 			if aerr != nil {
 				return nil, fmt.Errorf("%q is neither a CIDR (10.0.0.0/8) nor an address", s)
 			}
+			a = a.Unmap()
 			p = netip.PrefixFrom(a, a.BitLen())
 		}
 		if p.Masked() != p {

@@ -169,11 +169,16 @@ func New(opts Options) (_ *Service, err error) {
 		s.reloads = newReloadCounter(s.reg)
 	}
 	keys := s.live.keys
+	proxies, err := cfg.trustedProxies()
+	if err != nil {
+		return nil, fmt.Errorf("trusted_proxies: %w", err)
+	}
 	mux := http.NewServeMux()
 	if len(keys) > 0 {
 		s.intake, err = intake.NewHandler(intake.Options{Keys: keys, Sink: sink, Registerer: s.reg,
 			RateEvents: cfg.Intake.RateEvents, RateBurst: cfg.Intake.RateBurst, MaxBodyBytes: cfg.Intake.MaxBodyBytes,
-			MaxLines: cfg.Intake.MaxLines, MaxInFlight: cfg.Intake.MaxInFlight, Now: opts.Now, Logger: s.log})
+			MaxLines: cfg.Intake.MaxLines, MaxInFlight: cfg.Intake.MaxInFlight, Now: opts.Now, Logger: s.log,
+			TrustedProxies: proxies})
 		if err != nil {
 			return nil, fmt.Errorf("intake: %w", err)
 		}
