@@ -84,7 +84,7 @@ func TestLiveKitTokenLifetime(t *testing.T) {
 				t.Fatalf("answer %d %q, want %d", w.Code, w.Body, tc.status)
 			}
 			if tc.status == 403 {
-				conformance{adapter: "livekit"}.wantCount(t, reg, resultUnauthorized, 1)
+				wantCount(t, reg, "livekit", resultUnauthorized, 1)
 			}
 		})
 	}
