@@ -107,7 +107,7 @@ func (s *Service) moderatorTokens(m ModeratorsConfig) ([]hub.Token, error) {
 }
 
 // isExampleToken says whether t is the example token of deploy/serve.yaml.
-func isExampleToken(t hub.Token) bool { return strings.EqualFold(t.SHA256, exampleTokenSHA256) }
+func isExampleToken(t hub.Token) bool { return hub.IsExampleToken(t) }
 
 // restartNeeded refuses a new configuration that changes anything a reload
 // cannot: it names every such key.
@@ -262,14 +262,6 @@ func (s *Service) reload(ctx context.Context) (string, error) {
 		notes = append(notes, c.note("intake keys"))
 		steps = append(steps, reloadStep{"intake keys", func() error { return ks.SetKeys(next.keys) }, func() error { return ks.SetKeys(cur.keys) }})
 	}
-	if c := diffTokens(cur.tokens, next.tokens); c.any() {
-		ts, ok := any(s.hub).(tokenSetter)
-		if !ok {
-			return "", errors.New("moderators.tokens changed, but this build cannot swap tokens in place: restart to apply")
-		}
-		notes = append(notes, c.note("moderator tokens"))
-		steps = append(steps, reloadStep{"moderator tokens", func() error { return ts.SetTokens(next.tokens) }, func() error { return ts.SetTokens(cur.tokens) }})
-	}
 	if c := diffMap(cur.livekit, next.livekit, func(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }); c.any() {
 		ls, ok := s.hooks["livekit"].(liveKitKeySetter)
 		if !ok {
@@ -289,6 +281,16 @@ func (s *Service) reload(ctx context.Context) (string, error) {
 		notes = append(notes, name+" webhook secret rotated")
 		old, nw := cur.servers[name], next.servers[name]
 		steps = append(steps, reloadStep{name + " webhook secret", func() error { return ss.SetSecrets(nw) }, func() error { return ss.SetSecrets(old) }})
+	}
+	// Last of the parts that can refuse: swapping tokens closes sockets,
+	// which a put-back cannot reopen.
+	if c := diffTokens(cur.tokens, next.tokens); c.any() {
+		ts, ok := any(s.hub).(tokenSetter)
+		if !ok {
+			return "", errors.New("moderators.tokens changed, but this build cannot swap tokens in place: restart to apply")
+		}
+		notes = append(notes, c.note("moderator tokens"))
+		steps = append(steps, reloadStep{"moderator tokens", func() error { return ts.SetTokens(next.tokens) }, func() error { return ts.SetTokens(cur.tokens) }})
 	}
 	if s.certs != nil {
 		cert, st, err := s.certs.prepare()

@@ -14,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
+
+	"github.com/ronda-watch/ronda/sidecar/hub"
 	"github.com/ronda-watch/ronda/sidecar/intake"
 )
 
@@ -308,5 +311,116 @@ func TestReloadAudited(t *testing.T) {
 	}
 	if strings.Contains(out, secret) || strings.Contains(out, keySecret) {
 		t.Error("a secret is in the audit row")
+	}
+}
+
+// TestReloadTokensAndWebhookSecrets: a reload removes a moderator's token
+// (its open socket is closed and it is refused from then on), adds one (it
+// connects), and rotates a webhook secret (the old one is refused, the new one
+// taken). A reload whose token list the hub refuses (a name twice) puts back
+// the intake key it had already swapped: all or nothing.
+func TestReloadTokensAndWebhookSecrets(t *testing.T) {
+	dir := t.TempDir()
+	const (
+		srsOld = "srs-secret-old-0123456789"
+		srsNew = "srs-secret-new-0123456789"
+		tokNew = "token-new-moderator-0123456789"
+	)
+	srsPath := keyFile(t, dir, "srs", srsOld)
+	cfg := baseConfig(t)
+	cfg.Adapters.SRS = SecretRef{ID: "srs", File: srsPath}
+	rr := &rereader{cfg: cfg}
+	r := startService(t, cfg, func(o *Options) { o.Reread = rr.reread })
+	hook := func(secret string) int {
+		t.Helper()
+		b, err := os.ReadFile("../adapters/testdata/srs/on_publish.json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.Post("http://"+r.addr+"/hooks/srs?secret="+secret, "application/json", bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	unauthorized := func() float64 {
+		return metricSum(t, r.svc.reg, "ronda_adapter_webhooks_total", "result", "unauthorized")
+	}
+	if code := hook(srsOld); code != http.StatusOK || unauthorized() != 0 {
+		t.Fatalf("srs with its secret: %d, %v unauthorized", code, unauthorized())
+	}
+	a, _, err := websocket.DefaultDialer.Dial("ws://"+r.addr+hub.Path, http.Header{"Authorization": {"Bearer " + tokModA}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	aClosed := make(chan error, 1)
+	go func() {
+		for {
+			if _, _, err := a.ReadMessage(); err != nil {
+				aClosed <- err
+				return
+			}
+		}
+	}()
+
+	// Refused whole: an intake key added, and a token list with a name twice.
+	bad := cfg
+	bad.Intake.Keys = append(bad.Intake.Keys, SecretRef{ID: "extra", File: keyFile(t, dir, "extra", "extra-key-secret-0123456789")})
+	bad.Moderators.Tokens = append(bad.Moderators.Tokens, hub.Token{Name: "mod-a", Role: hub.RoleModerator, SHA256: sha(tokNew)})
+	rr.set(bad)
+	if err := r.svc.Reload(context.Background()); err == nil || !strings.Contains(err.Error(), "mod-a") {
+		t.Fatalf("reload with a token name twice: %v, want the hub's refusal", err)
+	}
+	body := []byte(`{"type":"stream.start","id":"x1","at":"` + time.Now().UTC().Format(time.RFC3339) + `","stream_id":"s","host_id":"h"}` + "\n")
+	req, _ := http.NewRequest(http.MethodPost, "http://"+r.addr+intake.Path, bytes.NewReader(body))
+	intake.Sign(req, "extra", []byte("extra-key-secret-0123456789"), body, time.Now())
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("the key of a refused reload answered %d, want 401 (put back)", resp.StatusCode)
+	}
+
+	// Applied: mod-a's token removed, a new one added, the SRS secret rotated.
+	good := cfg
+	good.Moderators.Tokens = append([]hub.Token{{Name: "mod-new", Role: hub.RoleModerator, SHA256: sha(tokNew)}}, cfg.Moderators.Tokens[1:]...)
+	keyFile(t, dir, "srs", srsNew)
+	rr.set(good)
+	if err := r.svc.Reload(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-aClosed:
+		if !websocket.IsCloseError(err, hub.CloseTokenRemoved) {
+			t.Errorf("mod-a's socket ended with %v, want close code %d", err, hub.CloseTokenRemoved)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("mod-a's socket still open 5s after its token was removed")
+	}
+	if resp, err := http.DefaultClient.Do(wsUpgrade("http://"+r.addr+hub.Path, tokModA, "")); err != nil {
+		t.Fatal(err)
+	} else if resp.Body.Close(); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("a removed token answered %d, want 401", resp.StatusCode)
+	}
+	n := dialModerator(t, r.addr, tokNew)
+	n.find(5*time.Second, "snapshot for the new token", func(m map[string]any) bool { return m["type"] == "snapshot" })
+	// SRS admission hooks answer allow whatever happens (a refusal must not
+	// stop a broadcast); a wrong secret is counted.
+	before := unauthorized()
+	hook(srsOld)
+	if unauthorized() != before+1 {
+		t.Error("the old SRS secret was not refused after the reload")
+	}
+	hook(srsNew)
+	if unauthorized() != before+1 {
+		t.Error("the new SRS secret was refused after the reload")
+	}
+	if !strings.Contains(r.logs.String(), "moderator tokens: 4 live, 1 added, 1 removed, 0 rotated") ||
+		!strings.Contains(r.logs.String(), "srs webhook secret rotated") {
+		t.Errorf("the reload's log line does not count the changes:\n%s", tail(r.logs.String(), 20))
 	}
 }

@@ -81,7 +81,7 @@ type Options struct {
 
 // exampleTokenSHA256 is the SHA-256 of "change-me", the example moderator
 // token in deploy/serve.yaml.
-const exampleTokenSHA256 = "e2186dbdb1bb4193608605e84f33208765b5693b55edd4f730a719a100eeea6f"
+const exampleTokenSHA256 = hub.ExampleTokenSHA256
 
 // ConsolePath is where the moderators' console is served (roles all and hub,
 // unless moderators.console is false).
@@ -268,7 +268,11 @@ func (s *Service) openHub() error {
 	if err != nil {
 		return err
 	}
-	h, err := hub.New(hub.Options{Tokens: tokens, AllowedOrigins: s.cfg.Moderators.AllowedOrigins,
+	proxies, err := s.cfg.trustedProxies()
+	if err != nil {
+		return fmt.Errorf("trusted_proxies: %w", err)
+	}
+	h, err := hub.New(hub.Options{Tokens: tokens, AllowedOrigins: s.cfg.Moderators.AllowedOrigins, TrustedProxies: proxies,
 		Audit: s.writer.Action, Escalate: esc, ClaimTTL: s.cfg.Moderators.ClaimTTL,
 		SendQueue: s.cfg.Moderators.SendQueue, Ring: s.cfg.Moderators.Ring, Now: s.opts.Now,
 		Registerer: s.reg, Logger: s.log.With("component", "hub")})
