@@ -99,6 +99,7 @@ type PipelineConfig struct {
 type IntakeConfig struct {
 	// Keys are the senders' HMAC keys; several may be live at once for
 	// rotation. Required unless the role is edge without direct senders.
+	// Read again on SIGHUP: keys added, removed or rotated in place.
 	Keys []SecretRef `yaml:"keys"`
 	// RateEvents and RateBurst bound each key's events per second (a token
 	// bucket). Defaults 20,000/s and 40,000; a negative rate disables it.
@@ -127,6 +128,8 @@ type ModeratorsConfig struct {
 	// Tokens are the moderators' bearer tokens, each stored as its SHA-256
 	// (printf %s "$TOKEN" | sha256sum), with a name and a role (viewer,
 	// moderator, lead). Required where the hub runs (roles all and hub).
+	// Read again on SIGHUP, with TokensFile: a removed token's sockets are
+	// closed. The example token of deploy/serve.yaml is refused outside --demo.
 	Tokens []hub.Token `yaml:"tokens"`
 	// TokensFile, when set, is a YAML list of tokens read in addition to Tokens:
 	// where a deployment keeps them apart from the rest.
@@ -190,10 +193,12 @@ type ClickHouseConfig struct {
 }
 
 // AdaptersConfig enables the media-server webhooks (sidecar/adapters). Each is
-// off unless its secret is configured.
+// off unless its secret is configured. Secrets are read again on SIGHUP;
+// turning a webhook on or off needs a restart.
 type AdaptersConfig struct {
 	// LiveKit API keys and their secrets (ID is the API key), as in LiveKit's
-	// keys configuration. Served at /hooks/livekit.
+	// keys configuration, each secret at least 32 bytes. Served at
+	// /hooks/livekit.
 	LiveKit []SecretRef `yaml:"livekit"`
 	// SRS callbacks at /hooks/srs?secret=...
 	SRS SecretRef `yaml:"srs"`

@@ -3,8 +3,10 @@
 // the streaming websocket, media-server webhooks) into the one goroutine that
 // owns the analyzer, and the analyzer's signals, sessions and alerts into the
 // ClickHouse writer and the moderators' websocket hub (with the triage console
-// it serves at /console/), with health, readiness and Prometheus metrics,
-// threshold reloads and a bounded, lossless stop.
+// it serves at /console/), with health, readiness and Prometheus metrics (on
+// a separate admin listener when configured), optional TLS, reloads of the
+// thresholds, keys, tokens and secrets (all or nothing, reload.go) and a
+// bounded, lossless stop.
 //
 // Roles (ARCHITECTURE.md, decision 1): "all" runs everything in one process;
 // an "edge" beside an ingest node takes events, writes them to the record and
