@@ -22,12 +22,12 @@
 // broadcaster unless the answer allows it), so their handlers always answer
 // allow, in each server's own form: to a missing or wrong secret or
 // signature, a malformed or oversized body, a wrong method, a body that
-// trickles, a Sink that fails, is full, is slow, ignores its context or
-// panics, a shutdown. What a request that fails authentication or cannot be
-// read says is recorded nowhere: it is only counted in
+// trickles, a Sink that fails (a full queue, a shutdown), is slow, ignores
+// its context or panics. A request that fails authentication or cannot be
+// read records nothing: it is only counted in
 // ronda_adapter_webhooks_total{adapter,result} and logged, at most one line
-// per adapter and result a minute with the count of the lines held back. The
-// answer is chosen in one place, decide, which allows today; deliberate
+// per adapter and result a minute, with the count of the lines held back.
+// The answer is chosen in one place, decide, which allows today; deliberate
 // enforcement would plug in there and nowhere else.
 //
 // Bounded answer time: every handler answers within Options.SinkTimeout
@@ -35,14 +35,15 @@
 // the events to the Sink share that deadline: the body is read under a
 // connection read deadline, and the Sink runs on a goroutine of its own that
 // the handler stops waiting for at the deadline, so that not even a Sink that
-// ignores its context can hold a media server's answer. At most maxSinkCalls
-// Sink calls run at once per adapter; past that the Sink is not called
-// (sink_stuck) rather than piling up goroutines behind a stuck one.
+// ignores its context can hold a media server's answer. At most 64 Sink
+// calls (maxSinkCalls) run at once per adapter, those overrunning included;
+// past that the Sink is not called (sink_stuck) rather than piling up
+// goroutines behind a stuck one.
 //
 // LiveKit webhooks are not admission: LiveKit does not wait for them to let a
 // participant publish, and it retries one that fails. Its handler keeps
-// refusing what it cannot take (401, 403, 400, 413, 503), so that LiveKit
-// retries instead of the events being lost.
+// refusing what it cannot take (401, 403, 400, 405, 408, 413, 503), so that
+// LiveKit retries instead of the events being lost.
 package adapters
 
 import (

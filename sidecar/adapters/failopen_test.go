@@ -92,6 +92,7 @@ func TestAdmissionFailsOpen(t *testing.T) {
 		rec     func() *recorder
 		maxBody int64
 		stuck   bool // every Sink slot taken by calls that overran
+		overrun bool // the case waits for SinkTimeout to pass
 		req     func(s admissionServer) (request, func())
 		result  string
 		events  int
@@ -121,7 +122,7 @@ func TestAdmissionFailsOpen(t *testing.T) {
 			req: func(s admissionServer) (request, func()) {
 				return request{"GET", nil, nil, s.sign}, nil
 			}},
-		{name: "slow body", result: resultSlowBody,
+		{name: "slow body", result: resultSlowBody, overrun: true,
 			// Half the body, and the rest only once the answer is in: the
 			// answer cannot have waited for the body.
 			req: func(s admissionServer) (request, func()) {
@@ -129,12 +130,12 @@ func TestAdmissionFailsOpen(t *testing.T) {
 				go pw.Write(s.valid[:len(s.valid)/2])
 				return request{"POST", pr, s.valid, s.sign}, func() { pw.Close() }
 			}},
-		{name: "sink blocks past SinkTimeout", result: resultSinkTimeout,
+		{name: "sink blocks past SinkTimeout", result: resultSinkTimeout, overrun: true,
 			rec: func() *recorder { return &recorder{block: true} },
 			req: func(s admissionServer) (request, func()) {
 				return request{"POST", bytes.NewReader(s.valid), s.valid, s.sign}, nil
 			}},
-		{name: "sink ignores its context", result: resultSinkTimeout,
+		{name: "sink ignores its context", result: resultSinkTimeout, overrun: true,
 			rec: func() *recorder { return &recorder{hold: make(chan struct{})} },
 			req: func(s admissionServer) (request, func()) {
 				return request{"POST", bytes.NewReader(s.valid), s.valid, s.sign}, nil
@@ -168,6 +169,9 @@ func TestAdmissionFailsOpen(t *testing.T) {
 				reg := prometheus.NewRegistry()
 				o := testOptions(rec, reg)
 				o.MaxBody = tc.maxBody
+				if tc.overrun {
+					o.SinkTimeout = overrun
+				}
 				h, err := s.newH(o)
 				if err != nil {
 					t.Fatal(err)
@@ -447,4 +451,25 @@ func TestSecretRotation(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestAdmitPanic: a bug in a handler's own parsing still answers allow, and
+// records nothing.
+func TestAdmitPanic(t *testing.T) {
+	t.Parallel()
+	rec := &recorder{}
+	reg := prometheus.NewRegistry()
+	b, err := newBase("srs", testOptions(rec, reg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b.admit(w, r, func(*http.Request, []byte) (mapped, error) { panic("parser bug") }, srsAnswer)
+	})
+	body := fixture(t, "srs/on_publish.json")
+	if status, got := send(t, loopback(t, h), "POST", bytes.NewReader(body), body, srsSign); status != 200 || got != "0" {
+		t.Fatalf("answer %d %q, want 200 0", status, got)
+	}
+	checkEvents(t, rec.events(), nil)
+	wantCount(t, reg, "srs", resultPanic, 1)
 }

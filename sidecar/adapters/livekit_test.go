@@ -181,6 +181,7 @@ func TestLiveKitRefuses(t *testing.T) {
 			reg := prometheus.NewRegistry()
 			o := testOptions(rec, reg)
 			o.MaxBody = tc.maxBody
+			o.SinkTimeout = overrun
 			h, err := newLiveKitHandler(o)
 			if err != nil {
 				t.Fatal(err)
