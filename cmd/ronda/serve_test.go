@@ -179,7 +179,7 @@ clickhouse: {spool_dir: `+filepath.Join(dir, "spool")+`}
 	go func() { done <- cmd.Wait() }()
 	select {
 	case err := <-done:
-		if err == nil || !strings.Contains(out.String(), `"night-lead"`) || !strings.Contains(out.String(), "example") {
+		if err == nil || !strings.Contains(out.String(), "night-lead") || !strings.Contains(out.String(), "example") {
 			t.Errorf("exit %v, output:\n%s\nwant a failure naming night-lead", err, out.String())
 		}
 	case <-time.After(20 * time.Second):
