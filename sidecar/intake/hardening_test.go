@@ -275,7 +275,7 @@ func TestLimitsValidated(t *testing.T) {
 		o    Options
 		says string
 	}{
-		"burst below max lines": {Options{RateBurst: 10, MaxLines: 11}, "rate burst 10 is below max lines 11"},
+		"burst below max lines":  {Options{RateBurst: 10, MaxLines: 11}, "rate burst 10 is below max lines 11"},
 		"memory below a request": {Options{MaxMemoryBytes: 1 << 20}, "max memory bytes 1048576 is below"},
 	} {
 		c.o.Keys, c.o.Sink = map[string][]byte{"k": key1}, sink
