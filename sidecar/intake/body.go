@@ -2,9 +2,9 @@ package intake
 
 import (
 	"errors"
-	"math/bits"
 	"fmt"
 	"io"
+	"math/bits"
 	"net/http"
 	"os"
 	"sync"
