@@ -11,11 +11,13 @@
 // sender, through one code path: an event sent over both is one event.
 //
 // It authenticates every request and handshake (HMAC-SHA256 over timestamp
-// and body or request URI, several keys for rotation, a replay window) before
-// it decodes anything, and every resource a sender can make it spend is
-// bounded: body and decompressed size, lines per batch, batches in flight,
-// events per second per key, sockets, remembered sessions, the memory of seen
-// signatures. It must not buffer without a bound, block the sender on a full
+// and body or request URI, several keys for rotation and reload, a replay
+// window) before it decodes anything or takes a shared slot, answers an
+// unknown key id exactly as a bad signature, and every resource a sender can
+// make it spend is bounded: body and decompressed size, the time and pace of
+// a body, the bytes of requests in memory, lines per batch, batches in
+// flight, events and requests per second per key, sockets, remembered
+// sessions, each key's share of the memory of seen signatures. It must not buffer without a bound, block the sender on a full
 // pipeline (the Sink says ErrBusy and the sender gets 503 or a busy answer),
 // log secrets or event contents, or put per-sender or per-stream labels on
 // metrics. Errors become HTTP statuses and protocol answers here and nowhere
