@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"net/http"
 	"os"
 	"sync"
@@ -14,11 +15,43 @@ import (
 // bytes may wait for a TCP window or a slow start.
 const bodyGrace = 2 * time.Second
 
-// maxPooledBody is the largest buffer kept for the next request: larger
-// ones are left to the collector, so that an idle pool holds little.
-const maxPooledBody = 1 << 20
+// Body buffers grow by doubling from minBodyBuf and are recycled in pools
+// by size class (minBodyBuf << i), so that a body that grows leaves its
+// smaller buffers to the next request rather than to the collector. An idle
+// pool is emptied by the collector within two cycles.
+const (
+	minBodyBuf   = 32 << 10
+	bodyClasses  = 12 // up to 64 MiB
+	maxPooledBuf = minBodyBuf << (bodyClasses - 1)
+)
 
-var bodyPool sync.Pool // *[]byte, cap at most maxPooledBody
+var bodyPools [bodyClasses]sync.Pool // *[]byte
+
+// bodyClass is the largest class whose size is at most n; -1 below the first.
+func bodyClass(n int) int {
+	if n < minBodyBuf {
+		return -1
+	}
+	return min(bits.Len(uint(n/minBodyBuf))-1, bodyClasses-1)
+}
+
+// getBuf returns an empty buffer of at least n bytes (n a class size, or
+// the exact size of a last step), from the pools when one fits.
+func getBuf(n int) []byte {
+	if c := bodyClass(n); c >= 0 && minBodyBuf<<c == n {
+		if p, ok := bodyPools[c].Get().(*[]byte); ok {
+			return (*p)[:0]
+		}
+	}
+	return make([]byte, 0, n)
+}
+
+func recycleBuf(buf []byte) {
+	if c := bodyClass(cap(buf)); c >= 0 && cap(buf) <= 2*maxPooledBuf {
+		buf = buf[:0]
+		bodyPools[c].Put(&buf)
+	}
+}
 
 // readBody reads a body of size bytes (-1: unknown) into a buffer whose
 // every growth is reserved from mem first, so that a body being read holds
@@ -33,24 +66,24 @@ func (h *Handler) readBody(r io.Reader, size int64, mem *reservation, setDeadlin
 		target = size
 	}
 	var buf []byte
-	if p, ok := bodyPool.Get().(*[]byte); ok {
-		buf = (*p)[:0]
-	}
-	if !mem.grow(int64(cap(buf))) {
-		return nil, h.busy("memory_full", "too many bytes of requests in memory")
-	}
 	var lastSet time.Time
 	var scratch [1]byte
 	for {
 		if len(buf) == cap(buf) && int64(len(buf)) < target {
-			newCap := min(max(2*cap(buf), 32<<10), int(target))
-			if !mem.grow(int64(newCap - cap(buf))) {
-				putBody(buf, mem)
-				return nil, h.busy("memory_full", "too many bytes of requests in memory")
+			// The next class, or exactly the target when that is smaller:
+			// a body holds at most twice what its sender has sent.
+			want := max(2*cap(buf), minBodyBuf)
+			if int64(want) > target {
+				want = int(target)
 			}
-			nb := make([]byte, len(buf), newCap)
-			copy(nb, buf)
-			mem.shrink(int64(cap(buf))) // the old buffer is garbage now
+			if !mem.grow(int64(want)) {
+				putBody(buf, mem)
+				return nil, h.memoryFull(mem)
+			}
+			nb := getBuf(want)
+			mem.grow(int64(cap(nb) - want)) // a pooled buffer a little larger: never above 2×
+			nb = append(nb, buf...)
+			putBody(buf, mem)
 			buf = nb
 		}
 		if setDeadline != nil {
@@ -106,12 +139,9 @@ func (h *Handler) bodyDeadline(start time.Time, read int) time.Time {
 	return d
 }
 
-// putBody keeps a small buffer for the next request and gives its bytes
-// back to the budget.
+// putBody gives a body buffer back to its pool and its bytes back to the
+// budget.
 func putBody(buf []byte, mem *reservation) {
 	mem.shrink(int64(cap(buf)))
-	if cap(buf) > 0 && cap(buf) <= maxPooledBody {
-		buf = buf[:0]
-		bodyPool.Put(&buf)
-	}
+	recycleBuf(buf)
 }

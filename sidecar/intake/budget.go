@@ -81,6 +81,7 @@ type reservation struct {
 	ctx   context.Context
 	until time.Time // how long a growth may wait for room
 	n     int64
+	never bool // a growth failed that the whole budget could not hold
 }
 
 // grow reserves n more bytes; false when the budget has no room for them in
@@ -88,6 +89,10 @@ type reservation struct {
 func (r *reservation) grow(n int64) bool {
 	if n <= 0 {
 		return true
+	}
+	if r.n+n > r.b.limit {
+		r.never = true
+		return false
 	}
 	if !r.b.acquire(r.ctx, n, r.until) {
 		return false

@@ -11,11 +11,13 @@
 // sender, through one code path: an event sent over both is one event.
 //
 // It authenticates every request and handshake (HMAC-SHA256 over timestamp
-// and body or request URI, several keys for rotation, a replay window) before
-// it decodes anything, and every resource a sender can make it spend is
-// bounded: body and decompressed size, lines per batch, batches in flight,
-// events per second per key, sockets, remembered sessions, the memory of seen
-// signatures. It must not buffer without a bound, block the sender on a full
+// and body or request URI, several keys for rotation and reload, a replay
+// window) before it decodes anything or takes a shared slot, answers an
+// unknown key id exactly as a bad signature, and every resource a sender can
+// make it spend is bounded: body and decompressed size, the time and pace of
+// a body, the bytes of requests in memory, lines per batch, batches in
+// flight, events and requests per second per key, sockets, remembered
+// sessions, each key's share of the memory of seen signatures. It must not buffer without a bound, block the sender on a full
 // pipeline (the Sink says ErrBusy and the sender gets 503 or a busy answer),
 // log secrets or event contents, or put per-sender or per-stream labels on
 // metrics. Errors become HTTP statuses and protocol answers here and nowhere
@@ -137,8 +139,13 @@ type Options struct {
 	// decoded event, the answer's lists), until the answer is written. A
 	// request that finds no room within InFlightWait gets 503 with
 	// Retry-After (reason memory_full); nothing of it is taken. Must fit the
-	// largest request (MaxRequestBytes). Default 256 MiB. Counted in
+	// largest request (MaxRequestBytes); a batch that alone needs more (long
+	// lists of tiny tags cost more than their text) gets 413
+	// (too_large_to_decode). Default 256 MiB. Counted in
 	// ronda_intake_memory_bytes against ronda_intake_memory_limit_bytes.
+	// The Go heap holds more than this: the deduper, sockets, the pipeline's
+	// queue, and garbage not yet collected (with GOGC=100 the heap may grow to
+	// twice what is live: set GOMEMLIMIT to hold the process to a figure).
 	MaxMemoryBytes int64
 
 	// MaxBodyBytes bounds the body as sent, compressed or not; larger bodies
@@ -296,11 +303,12 @@ func (o *Options) checkLimits() error {
 	return nil
 }
 
-// MaxRequestBytes is the most memory one request may reserve of
+// MaxRequestBytes is what the largest ordinary request may reserve of
 // MaxMemoryBytes, by the accounting of the handler: its body, twice its
 // inflated text (at most MaxDecodedBytes for gzip, the body itself
 // otherwise), eventBytes per line and answerBytes per line for the answer's
-// lists. Call it on options with the defaults applied (as NewHandler does).
+// lists (lists of tags and links are counted on top, as decoded). Call it on
+// options with the defaults applied (as NewHandler does).
 func (o *Options) MaxRequestBytes() int64 {
 	return o.MaxBodyBytes + 2*max(o.MaxDecodedBytes, o.MaxBodyBytes) + int64(o.MaxLines+1)*(eventBytes+answerBytes) + decodeChunk
 }
@@ -588,7 +596,7 @@ func (h *Handler) process(ctx context.Context, k *liveKey, body []byte, gz bool,
 		dupBytes += dupCost(evs[i].ID)
 	}
 	if !mem.grow(dupBytes) {
-		return nil, h.memoryFull()
+		return nil, h.memoryFull(mem)
 	}
 
 	rf = h.accept(k, func() *refusal {
@@ -623,12 +631,26 @@ const (
 	// answerBytes bounds one line's entry in the answer's lists, as a
 	// struct and as JSON: a Rejected with its id (at most MaxIDBytes, longer
 	// ones are cut), field and reason, or a duplicate's id.
-	answerBytes = int64(unsafe.Sizeof(Rejected{})) + 2*(event.MaxIDBytes+maxReasonBytes+64) + 64
+	answerBytes = int64(unsafe.Sizeof(Rejected{})) + 2*(event.MaxIDBytes+maxReasonBytes+32) + 64
 	// decodeChunk is how much inflated text is reserved at a time.
 	decodeChunk = 64 << 10
 	// maxReasonBytes cuts a rejection's reason in the answer.
-	maxReasonBytes = 256
+	maxReasonBytes = 128
 )
+
+// extraBytes is what a decoded event holds beyond eventBytes and its text:
+// the headers of its string lists (a tag of one byte costs a 16-byte header)
+// and the structs behind its pointers.
+func extraBytes(ev *event.Event) int64 {
+	n := int64(len(ev.Tags)+len(ev.Links)) * (int64(unsafe.Sizeof("")) + 8)
+	if ev.Geo != nil {
+		n += int64(unsafe.Sizeof(*ev.Geo))
+	}
+	if ev.Host != nil {
+		n += int64(unsafe.Sizeof(*ev.Host)) + 8
+	}
+	return n
+}
 
 func dupCost(id string) int64 { return int64(unsafe.Sizeof("")) + 2*int64(len(id)) + 8 }
 
@@ -654,7 +676,7 @@ func (h *Handler) decode(body []byte, gz bool, mem *reservation) ([]event.Event,
 	lim := &limitReader{r: in, left: h.opts.MaxDecodedBytes, mem: mem}
 	rd, err := event.NewReader(bufio.NewReaderSize(lim, 32<<10))
 	if err != nil {
-		return nil, nil, h.decodeFault(err)
+		return nil, nil, h.decodeFault(err, mem)
 	}
 	ans := &Answer{Duplicates: []string{}, Rejected: []Rejected{}}
 	// Sized from the body so that the events are not copied as the slice grows.
@@ -664,7 +686,7 @@ func (h *Handler) decode(body []byte, gz bool, mem *reservation) ([]event.Event,
 	}
 	size := min(guess, h.opts.MaxLines)
 	if !mem.grow(int64(size) * eventBytes) {
-		return nil, nil, h.memoryFull()
+		return nil, nil, h.memoryFull(mem)
 	}
 	evs := make([]event.Event, 0, size)
 	lines := 0
@@ -679,23 +701,28 @@ func (h *Handler) decode(body []byte, gz bool, mem *reservation) ([]event.Event,
 			if len(evs) == cap(evs) {
 				old := cap(evs)
 				if !mem.grow(int64(old) * eventBytes) {
-					return nil, nil, h.memoryFull()
+					return nil, nil, h.memoryFull(mem)
 				}
 				evs = slices.Grow(evs, old)
 				mem.grow(int64(cap(evs)-2*old) * eventBytes) // size-class rounding, a few bytes
 				mem.shrink(int64(old) * eventBytes)          // the old array is garbage now
 			}
+			// The text is reserved as it is read; what hangs on the event
+			// beyond its strings is reserved here.
+			if x := extraBytes(ev); x > 0 && !mem.grow(x) {
+				return nil, nil, h.memoryFull(mem)
+			}
 			evs = append(evs, *ev)
 		case errors.As(err, &le) && le.Unknown:
 			ans.Unknown++
 		case errors.As(err, &le):
-			rj := Rejected{Line: le.Line, ID: cut(le.ID, event.MaxIDBytes), Field: cut(le.Field, 64), Reason: cut(le.Reason, maxReasonBytes)}
+			rj := Rejected{Line: le.Line, ID: cut(le.ID, event.MaxIDBytes), Field: cut(le.Field, 32), Reason: cut(le.Reason, maxReasonBytes)}
 			if !mem.grow(rejectedCost(rj)) {
-				return nil, nil, h.memoryFull()
+				return nil, nil, h.memoryFull(mem)
 			}
 			ans.Rejected = append(ans.Rejected, rj)
 		default:
-			return nil, nil, h.decodeFault(err)
+			return nil, nil, h.decodeFault(err, mem)
 		}
 		if lines++; lines > h.opts.MaxLines {
 			return nil, nil, refuse(http.StatusRequestEntityTooLarge, "too_many_lines",
@@ -705,9 +732,9 @@ func (h *Handler) decode(body []byte, gz bool, mem *reservation) ([]event.Event,
 	return evs, ans, nil
 }
 
-func (h *Handler) decodeFault(err error) *refusal {
+func (h *Handler) decodeFault(err error, mem *reservation) *refusal {
 	if errors.Is(err, errMemoryFull) {
-		return h.memoryFull()
+		return h.memoryFull(mem)
 	}
 	if errors.Is(err, errDecodedTooLarge) {
 		return refuse(http.StatusRequestEntityTooLarge, "decoded_too_large",
@@ -752,7 +779,13 @@ func (h *Handler) tooLarge() *refusal {
 		fmt.Sprintf("body larger than %d bytes", h.opts.MaxBodyBytes))
 }
 
-func (h *Handler) memoryFull() *refusal {
+// memoryFull answers a request that found no room in the memory budget:
+// busy, or 413 when it alone needs more than the whole budget.
+func (h *Handler) memoryFull(mem *reservation) *refusal {
+	if mem.never {
+		return refuse(http.StatusRequestEntityTooLarge, "too_large_to_decode",
+			fmt.Sprintf("batch needs more than the %d bytes of memory the intake has: send smaller batches", h.opts.MaxMemoryBytes))
+	}
 	return h.busy("memory_full", "too many bytes of requests in memory")
 }
 

@@ -33,7 +33,7 @@ func newMetrics(reg prometheus.Registerer, h *Handler) (*metrics, error) {
 		}, []string{"code"}),
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ronda_intake_refused_total",
-			Help: "Requests refused as a whole, by reason (no_signature, bad_timestamp, expired, bad_signature (an unknown key id included, so that ids cannot be probed), replayed, body_too_large, decoded_too_large, too_many_lines, over_burst, rate_limited, request_rate_limited, in_flight, memory_full, read_timeout, replay_memory_full, sink_busy, sink_error, bad_gzip, bad_encoding, method, read, canceled, closed).",
+			Help: "Requests refused as a whole, by reason (no_signature, bad_timestamp, expired, bad_signature (an unknown key id included, so that ids cannot be probed), replayed, body_too_large, decoded_too_large, too_many_lines, over_burst, rate_limited, request_rate_limited, in_flight, memory_full, read_timeout, too_large_to_decode, replay_memory_full, sink_busy, sink_error, bad_gzip, bad_encoding, method, read, canceled, closed).",
 		}, []string{"reason"}),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ronda_intake_events_total",
@@ -54,7 +54,7 @@ func newMetrics(reg prometheus.Registerer, h *Handler) (*metrics, error) {
 		}),
 		wsHandshakes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ronda_intake_ws_handshakes_total",
-			Help: "Websocket handshakes by result: ok, or the refusal reason (the reasons of ronda_intake_refused_total, and not_websocket, bad_param, too_many_connections, closed, upgrade_failed).",
+			Help: "Websocket handshakes by result: ok, or the refusal reason (the reasons of ronda_intake_refused_total, request_rate_limited among them, and not_websocket, bad_param, too_many_connections, closed, upgrade_failed).",
 		}, []string{"result"}),
 		wsBatches: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ronda_intake_ws_batches_total",
@@ -62,7 +62,7 @@ func newMetrics(reg prometheus.Registerer, h *Handler) (*metrics, error) {
 		}, []string{"outcome"}),
 		wsRefusals: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ronda_intake_ws_batch_refusals_total",
-			Help: "Websocket batches answered busy or refused, by reason (busy: sink_busy, sink_error, rate_limited, in_flight, memory_full, after_busy; refused: too_many_lines, over_burst, body_too_large, decoded_too_large, bad_encoding).",
+			Help: "Websocket batches answered busy or refused, by reason (busy: sink_busy, sink_error, rate_limited, in_flight, memory_full, after_busy; refused: too_many_lines, over_burst, body_too_large, decoded_too_large, too_large_to_decode, bad_encoding).",
 		}, []string{"reason"}),
 		wsDisconnects: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ronda_intake_ws_disconnects_total",

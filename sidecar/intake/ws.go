@@ -582,6 +582,7 @@ func (c *wsConn) batch(rd io.Reader) (reply any, fault string, err error) {
 		h.m.wsBytes.Add(float64(lenHdr + h.opts.MaxBodyBytes + 1))
 		rf = refuse(http.StatusRequestEntityTooLarge, "body_too_large",
 			fmt.Sprintf("batch body larger than %d bytes", h.opts.MaxBodyBytes))
+	case rf.status == http.StatusRequestEntityTooLarge: // can never pass: refused below
 	case rf.status == http.StatusServiceUnavailable: // memory_full
 		return c.busy(seq, rf.reason, h.opts.BusyRetryAfter), "", nil
 	default:

@@ -102,15 +102,34 @@ type IntakeConfig struct {
 	// Read again on SIGHUP: keys added, removed or rotated in place.
 	Keys []SecretRef `yaml:"keys"`
 	// RateEvents and RateBurst bound each key's events per second (a token
-	// bucket). Defaults 20,000/s and 40,000; a negative rate disables it.
+	// bucket; an empty batch counts as one). Defaults 20,000/s and 100,000;
+	// a negative rate disables it. The burst must be at least max_lines, or
+	// the largest batch could never pass.
 	RateEvents float64 `yaml:"rate_events"`
 	RateBurst  int     `yaml:"rate_burst"`
+	// RateRequests and RequestBurst bound each key's requests and websocket
+	// handshakes per second, counted once the signature is checked.
+	// Defaults 1,000/s and 2,000; a negative rate disables it.
+	RateRequests float64 `yaml:"rate_requests"`
+	RequestBurst int     `yaml:"request_burst"`
 	// MaxBodyBytes bounds one request body as sent. Default 8 MiB.
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
 	// MaxLines bounds the lines of one request. Default 50,000.
 	MaxLines int `yaml:"max_lines"`
-	// MaxInFlight bounds the requests decoded at once. Default 8.
+	// MaxInFlight bounds the requests decoded at once (CPU). Default 8.
 	MaxInFlight int `yaml:"max_in_flight"`
+	// MaxMemoryBytes bounds the bytes requests hold at once (bodies being
+	// read, decoded batches, answers), POST and websocket together; past it
+	// 503 with Retry-After. Default 256 MiB. The process's heap holds more
+	// (see intake.Options.MaxMemoryBytes): set GOMEMLIMIT to cap it.
+	MaxMemoryBytes int64 `yaml:"max_memory_bytes"`
+	// BodyTimeout bounds the reading of one body, and MinBodyRate (bytes/s,
+	// after 2 s) its pace; a slower body gets 408. Bodies are read before
+	// their signature can be checked, so these bound what a sender that knows
+	// only a key id can hold. Defaults 1m and 32768; a negative rate checks
+	// only the timeout.
+	BodyTimeout time.Duration `yaml:"body_timeout"`
+	MinBodyRate int64         `yaml:"min_body_rate"`
 }
 
 // SecretRef names a secret without holding it: the value is read from the
@@ -261,6 +280,37 @@ func (c *Config) applyDefaults() {
 	if p.DrainTimeout == 0 {
 		p.DrainTimeout = 20 * time.Second
 	}
+	in := &c.Intake
+	if in.RateEvents == 0 {
+		in.RateEvents = intake.DefaultRateEvents
+	}
+	if in.RateBurst == 0 {
+		in.RateBurst = intake.DefaultRateBurst
+	}
+	if in.RateRequests == 0 {
+		in.RateRequests = intake.DefaultRateRequests
+	}
+	if in.RequestBurst == 0 {
+		in.RequestBurst = intake.DefaultRequestBurst
+	}
+	if in.MaxBodyBytes == 0 {
+		in.MaxBodyBytes = intake.DefaultMaxBodyBytes
+	}
+	if in.MaxLines == 0 {
+		in.MaxLines = intake.DefaultMaxLines
+	}
+	if in.MaxInFlight == 0 {
+		in.MaxInFlight = intake.DefaultMaxInFlight
+	}
+	if in.MaxMemoryBytes == 0 {
+		in.MaxMemoryBytes = intake.DefaultMaxMemoryBytes
+	}
+	if in.BodyTimeout == 0 {
+		in.BodyTimeout = intake.DefaultBodyTimeout
+	}
+	if in.MinBodyRate == 0 {
+		in.MinBodyRate = intake.DefaultMinBodyRate
+	}
 	set(&c.ClickHouse.Database, "ronda")
 	if c.ClickHouse.SpoolMaxBytes == 0 {
 		c.ClickHouse.SpoolMaxBytes = 1 << 30
@@ -392,6 +442,13 @@ func (c Config) Validate() error {
 		if k.Env == "" && k.File == "" {
 			bad(fmt.Sprintf("intake.keys[%d]", i), "names neither env nor file for its secret")
 		}
+	}
+	if in := c.Intake; in.RateEvents > 0 && in.RateBurst < in.MaxLines {
+		bad("intake.rate_burst", fmt.Sprintf("%d is below intake.max_lines %d: a batch of max_lines could never pass; raise rate_burst or lower max_lines",
+			in.RateBurst, in.MaxLines))
+	}
+	if in := c.Intake; in.MaxBodyBytes < 0 || in.MaxLines < 0 || in.MaxInFlight < 0 || in.MaxMemoryBytes < 0 || in.BodyTimeout < 0 || in.RateBurst < 0 || in.RequestBurst < 0 {
+		bad("intake", "limits must not be negative (except rate_events and rate_requests, where negative disables)")
 	}
 	if len(c.Intake.Keys) == 0 && c.Role != RoleEdge {
 		bad("intake.keys", "at least one key is needed: senders sign their batches")

@@ -180,6 +180,8 @@ func New(opts Options) (_ *Service, err error) {
 		s.intake, err = intake.NewHandler(intake.Options{Keys: keys, Sink: sink, Registerer: s.reg,
 			RateEvents: cfg.Intake.RateEvents, RateBurst: cfg.Intake.RateBurst, MaxBodyBytes: cfg.Intake.MaxBodyBytes,
 			MaxLines: cfg.Intake.MaxLines, MaxInFlight: cfg.Intake.MaxInFlight, Now: opts.Now, Logger: s.log,
+			RateRequests: cfg.Intake.RateRequests, RequestBurst: cfg.Intake.RequestBurst,
+			MaxMemoryBytes: cfg.Intake.MaxMemoryBytes, BodyTimeout: cfg.Intake.BodyTimeout, MinBodyRate: cfg.Intake.MinBodyRate,
 			TrustedProxies: proxies})
 		if err != nil {
 			return nil, fmt.Errorf("intake: %w", err)
