@@ -153,6 +153,7 @@ func TestReloadKeysUnderLoad(t *testing.T) {
 		SecretRef{ID: "old", File: keyFile(t, dir, "old", oldSecret)},
 		SecretRef{ID: "rot", File: rotPath})
 	cfg.Intake.MaxInFlight = 64
+	cfg.Intake.RateRequests = -1 // the senders are as fast as the machine; no 429
 	rr := &rereader{cfg: cfg}
 	r := startService(t, cfg, func(o *Options) { o.Reread = rr.reread })
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}, Timeout: 30 * time.Second}
@@ -227,6 +228,8 @@ func TestReloadKeysUnderLoad(t *testing.T) {
 	if afterOld == 0 {
 		t.Error("no request with the removed key was sent after the reload: the test proved nothing")
 	}
+	t.Logf("answers: kept key %d+%d, removed key %d (%d sent after the reload), old secret of the rotated key %d, added key %d, new secret %d",
+		len(keep[0].answers), len(keep[1].answers), len(old.answers), afterOld, len(rotA.answers), len(added.answers), len(rotB.answers))
 	if ok, bad := metricSum(t, r.svc.reg, "ronda_config_reloads_total", "result", "ok"),
 		metricSum(t, r.svc.reg, "ronda_config_reloads_total", "result", "error"); ok != 1 || bad != 1 {
 		t.Errorf("ronda_config_reloads_total ok %v error %v, want 1 and 1", ok, bad)
