@@ -72,6 +72,7 @@ type Config struct {
 	Moderators ModeratorsConfig `yaml:"moderators"`
 	ClickHouse ClickHouseConfig `yaml:"clickhouse"`
 	Adapters   AdaptersConfig   `yaml:"adapters"`
+	Pollers    PollersConfig    `yaml:"pollers"`
 	Edge       EdgeConfig       `yaml:"edge"`
 }
 
@@ -483,6 +484,7 @@ func (c Config) Validate() error {
 	if c.Adapters.LiveKitMaxTokenLifetime < 0 {
 		bad("adapters.livekit_max_token_lifetime", "must not be negative")
 	}
+	errs = append(errs, c.Pollers.validate()...)
 	if c.ClickHouse.DSN != "" && !strings.HasPrefix(c.ClickHouse.DSN, "clickhouse://") && !strings.HasPrefix(c.ClickHouse.DSN, "tcp://") {
 		bad("clickhouse.dsn", "must be a clickhouse:// DSN (the native protocol)")
 	}

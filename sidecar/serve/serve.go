@@ -103,6 +103,7 @@ type Service struct {
 	writer *store.Writer  // every role
 	pipe   *pipeline      // roles all and hub
 	fwd    *forwarder     // role edge
+	polls  *pollerSet     // pollers of media servers' statistics (pollers.go)
 	adapt  map[string]int // adapters mounted, for the start log
 
 	hooks    map[string]http.Handler // adapters mounted, by name, for Reload
@@ -202,6 +203,9 @@ func New(opts Options) (_ *Service, err error) {
 		}
 	}
 	if err := s.mountAdapters(mux, sink); err != nil {
+		return nil, err
+	}
+	if err := s.openPollers(sink); err != nil {
 		return nil, err
 	}
 	mux.HandleFunc("/healthz", s.healthz)
@@ -486,6 +490,7 @@ func (s *Service) run(ctx context.Context) error {
 	if s.fwd != nil {
 		goFn(func() { s.fwd.run(bg) })
 	}
+	s.polls.start(bg, s)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- s.srv.Serve(s.ln) }()
 	if s.admin != nil {
@@ -507,6 +512,8 @@ func (s *Service) run(ctx context.Context) error {
 	defer cancel()
 	s.log.Info("ronda stopping", "drain_timeout", s.cfg.Pipeline.DrainTimeout)
 
+	// 0. Pollers: no more polls into a pipeline that drains.
+	s.polls.stop()
 	// 1. Intake: no new requests or sockets; in-flight requests finish.
 	s.srv.SetKeepAlivesEnabled(false)
 	if s.intake != nil {
