@@ -427,3 +427,40 @@ func TestReloadTokensAndWebhookSecrets(t *testing.T) {
 		t.Errorf("the reload's log line does not count the changes:\n%s", tail(r.logs.String(), 20))
 	}
 }
+
+// TestReloadEdge: an edge, which runs no analyzer, reloads its intake keys
+// too (its link to the hub, edge.key and edge.hub, needs a restart).
+func TestReloadEdge(t *testing.T) {
+	hubCfg := baseConfig(t)
+	hubCfg.Role = RoleHub
+	h := startService(t, hubCfg)
+	cfg := Config{Role: RoleEdge, Node: "edge-r",
+		Intake:     IntakeConfig{Keys: []SecretRef{{ID: keyID, Env: "RONDA_TEST_KEY_1"}}, RateEvents: -1},
+		Edge:       EdgeConfig{Hub: "ws://" + h.addr, Key: SecretRef{ID: keyID, Env: "RONDA_TEST_KEY_1"}, SpoolDir: t.TempDir()},
+		ClickHouse: ClickHouseConfig{SpoolDir: t.TempDir()},
+		Pipeline:   PipelineConfig{DrainTimeout: 10 * time.Second},
+	}
+	rr := &rereader{cfg: cfg}
+	e := startService(t, cfg, func(o *Options) { o.Reread = rr.reread })
+	const secret = "edge-added-key-0123456789"
+	next := cfg
+	next.Intake.Keys = append(next.Intake.Keys, SecretRef{ID: "added", File: keyFile(t, t.TempDir(), "k", secret)})
+	rr.set(next)
+	if err := e.svc.Reload(context.Background()); err != nil {
+		t.Fatalf("edge reload: %v", err)
+	}
+	s := &sender{addr: e.addr, id: "added", secret: secret, client: http.DefaultClient}
+	if a, err := s.once(); err != nil || a.status != http.StatusOK {
+		t.Errorf("the added key at the edge: %+v %v", a, err)
+	}
+	moved := next
+	moved.Edge.Key.ID = "another"
+	rr.set(moved)
+	if err := e.svc.Reload(context.Background()); err == nil || !strings.Contains(err.Error(), "edge.key") {
+		t.Errorf("edge.key changed: %v, want a restart refusal naming it", err)
+	}
+	if ok, bad := metricSum(t, e.svc.reg, "ronda_config_reloads_total", "result", "ok"),
+		metricSum(t, e.svc.reg, "ronda_config_reloads_total", "result", "error"); ok != 1 || bad != 1 {
+		t.Errorf("edge reloads ok %v error %v, want 1 and 1", ok, bad)
+	}
+}
