@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/ronda-watch/ronda/analyzer"
 )
@@ -154,6 +155,9 @@ func TestConsoleResumesThroughAHubRestart(t *testing.T) {
 	h := newTestHub(t, restartTweak(clk))
 	if err := h.Restore(back); err != nil {
 		t.Fatal(err)
+	}
+	if n := testutil.ToFloat64(h.m.restore.WithLabelValues("exact")); n != 1 {
+		t.Fatalf("exact restore counted %v", n)
 	}
 	h.Publish(alert("a31", 0)) // seq 36
 
@@ -312,6 +316,9 @@ func TestRestoreRefusesWhatDoesNotValidate(t *testing.T) {
 		if st := h.State(); st.Seq != 0 || len(st.Alerts) != 0 {
 			t.Errorf("%s: a refused state changed the hub", name)
 		}
+		if n := testutil.ToFloat64(h.m.restore.WithLabelValues("refused")); n != 1 {
+			t.Errorf("%s: refusal counted %v", name, n)
+		}
 	}
 	h := newTestHub(t, nil)
 	if err := h.Restore(good()); err != nil {
@@ -408,6 +415,9 @@ func TestStateFromRecordMatchesTheLiveHub(t *testing.T) {
 	h := newTestHub(t, nil)
 	if err := h.Restore(rebuilt); err != nil {
 		t.Fatal(err)
+	}
+	if n := testutil.ToFloat64(h.m.restore.WithLabelValues("resync")); n != 1 {
+		t.Fatalf("resync restore counted %v", n)
 	}
 	if s := readType(t, h.dial(t, "tok-vic", "since=3"), "snapshot"); len(s.Alerts) != 6 {
 		t.Fatalf("snapshot after the rebuild: %d alerts", len(s.Alerts))
