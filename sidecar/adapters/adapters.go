@@ -99,6 +99,11 @@ type Options struct {
 	// 1s: OvenMediaEngine's default admission timeout is 3s, and SRS and
 	// nginx-rtmp hold the publisher for as long as their callback takes.
 	SinkTimeout time.Duration
+	// MaxTokenLifetime bounds how long a signed webhook token may be valid
+	// (LiveKit's JWT: exp minus nbf or iat); a longer one is refused as a
+	// replay risk and counted as unauthorized. Default
+	// DefaultMaxTokenLifetime (10m); LiveKit signs for 5m.
+	MaxTokenLifetime time.Duration
 	// Registerer receives ronda_adapter_webhooks_total{adapter,result}. Nil:
 	// the counters exist but are not exported. Adapters sharing a Registerer
 	// share the counter.

@@ -26,7 +26,9 @@ import (
 // Authentication: the Authorization header is a JWT (HS256) whose iss is an
 // API key and which is signed with that key's secret; its sha256 claim is the
 // base64 SHA-256 of the body. Missing: 401. Unknown key, bad signature,
-// expired token or a body that does not match the hash: 403.
+// expired token, a token without exp or valid longer than MaxTokenLifetime,
+// or a body that does not match the hash: 403. Secrets shorter than
+// LiveKitMinSecretBytes are refused by NewLiveKit.
 //
 // Mapping. LiveKit has no single "broadcast" notion: a room holds
 // participants, and any of them may publish. Ronda's stream is one broadcaster
@@ -60,7 +62,8 @@ import (
 // Options.SinkTimeout of the call (see the package comment).
 type LiveKit struct {
 	*base
-	keys atomic.Pointer[map[string]string]
+	keys        atomic.Pointer[map[string]string]
+	maxLifetime time.Duration
 }
 
 var _ http.Handler = (*LiveKit)(nil)
@@ -68,11 +71,15 @@ var _ http.Handler = (*LiveKit)(nil)
 // NewLiveKit returns the LiveKit handler. keys maps API keys to their secrets,
 // as in LiveKit's own keys configuration; several may be live at once.
 func NewLiveKit(o Options, keys map[string]string) (*LiveKit, error) {
+	life, err := maxTokenLifetime(o)
+	if err != nil {
+		return nil, err
+	}
 	b, err := newBase("livekit", o)
 	if err != nil {
 		return nil, err
 	}
-	l := &LiveKit{base: b}
+	l := &LiveKit{base: b, maxLifetime: life}
 	if err := l.SetKeys(keys); err != nil {
 		return nil, err
 	}
@@ -80,16 +87,12 @@ func NewLiveKit(o Options, keys map[string]string) (*LiveKit, error) {
 }
 
 // SetKeys replaces the API keys and their secrets, validated as by
-// NewLiveKit, while requests are served: each request checks against one
-// whole map, the old or the new. On error the keys in use stay.
+// NewLiveKit (secrets of at least LiveKitMinSecretBytes), while requests are
+// served: each request checks against one whole map, the old or the new. On
+// error the keys in use stay.
 func (l *LiveKit) SetKeys(keys map[string]string) error {
-	if len(keys) == 0 {
-		return errors.New("adapters: LiveKit needs at least one API key")
-	}
-	for k, v := range keys {
-		if k == "" || v == "" {
-			return errors.New("adapters: a LiveKit API key or secret is empty")
-		}
+	if err := checkLiveKitKeys(keys); err != nil {
+		return err
 	}
 	c := maps.Clone(keys)
 	l.keys.Store(&c)
@@ -175,6 +178,9 @@ func (l *LiveKit) verify(header string, body []byte) error {
 		jwt.WithTimeFunc(l.opts.Now),
 	)
 	if err != nil {
+		return fmt.Errorf("%w: %w", errBadAuth, err)
+	}
+	if err := checkLifetime(&claims, l.opts.Now(), l.maxLifetime); err != nil {
 		return fmt.Errorf("%w: %w", errBadAuth, err)
 	}
 	sum := sha256.Sum256(body)

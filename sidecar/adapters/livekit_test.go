@@ -50,7 +50,7 @@ func lkSign(t testing.TB) func(*http.Request, []byte) {
 }
 
 func newLiveKitHandler(o Options) (http.Handler, error) {
-	return NewLiveKit(o, map[string]string{lkKey: lkSecret, "APIold": "an-older-secret-still-accepted"})
+	return NewLiveKit(o, map[string]string{lkKey: lkSecret, "APIold": "an-older-secret-still-accepted-0123"})
 }
 
 func TestLiveKit(t *testing.T) {
@@ -81,7 +81,7 @@ func TestLiveKit(t *testing.T) {
 			r.Header.Set("Authorization", "Bearer "+r.Header.Get("Authorization"))
 		}, 200, []wantEvent{start}},
 		{"older key", "track_published.json", func(r *http.Request, body []byte) {
-			r.Header.Set("Authorization", lkToken(t, jwt.SigningMethodHS256, "APIold", "an-older-secret-still-accepted", body, testNow.Add(time.Minute)))
+			r.Header.Set("Authorization", lkToken(t, jwt.SigningMethodHS256, "APIold", "an-older-secret-still-accepted-0123", body, testNow.Add(time.Minute)))
 		}, 200, []wantEvent{start}},
 		{"malformed", "malformed.json", lkSign(t), 400, nil},
 		{"no authorization", "track_published.json", nil, 401, nil},
@@ -212,12 +212,12 @@ func TestLiveKitRefuses(t *testing.T) {
 func TestLiveKitKeyRotation(t *testing.T) {
 	t.Parallel()
 	rec := &recorder{}
-	h, err := NewLiveKit(testOptions(rec, nil), map[string]string{lkKey: lkSecret, "APIold": "an-older-secret-still-accepted"})
+	h, err := NewLiveKit(testOptions(rec, nil), map[string]string{lkKey: lkSecret, "APIold": "an-older-secret-still-accepted-0123"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	next := map[string]string{lkKey: lkSecret, "APInew": "a-newer-secret-now-accepted"}
-	prev := map[string]string{lkKey: lkSecret, "APIold": "an-older-secret-still-accepted"}
+	next := map[string]string{lkKey: lkSecret, "APInew": "a-newer-secret-now-accepted-0123456"}
+	prev := map[string]string{lkKey: lkSecret, "APIold": "an-older-secret-still-accepted-0123"}
 	body := fixture(t, "livekit/track_published.json")
 	stop := make(chan struct{})
 	var rotator sync.WaitGroup
@@ -258,13 +258,13 @@ func TestLiveKitKeyRotation(t *testing.T) {
 		t.Fatal("an empty key map was accepted")
 	}
 	oldKey := func(r *http.Request, b []byte) {
-		r.Header.Set("Authorization", lkToken(t, jwt.SigningMethodHS256, "APIold", "an-older-secret-still-accepted", b, testNow.Add(time.Minute)))
+		r.Header.Set("Authorization", lkToken(t, jwt.SigningMethodHS256, "APIold", "an-older-secret-still-accepted-0123", b, testNow.Add(time.Minute)))
 	}
 	if w := post(h, body, oldKey); w.Code != 403 {
 		t.Fatalf("a key no longer configured: %d, want 403", w.Code)
 	}
 	newKey := func(r *http.Request, b []byte) {
-		r.Header.Set("Authorization", lkToken(t, jwt.SigningMethodHS256, "APInew", "a-newer-secret-now-accepted", b, testNow.Add(time.Minute)))
+		r.Header.Set("Authorization", lkToken(t, jwt.SigningMethodHS256, "APInew", "a-newer-secret-now-accepted-0123456", b, testNow.Add(time.Minute)))
 	}
 	if w := post(h, body, newKey); w.Code != 200 {
 		t.Fatalf("the new key: %d, want 200", w.Code)
