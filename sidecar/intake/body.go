@@ -17,11 +17,13 @@ const bodyGrace = 2 * time.Second
 
 // Body buffers grow by doubling from minBodyBuf and are recycled in pools
 // by size class (minBodyBuf << i), so that a body that grows leaves its
-// smaller buffers to the next request rather than to the collector. An idle
-// pool is emptied by the collector within two cycles.
+// smaller buffers to the next request rather than to the collector. Only
+// buffers up to 1 MiB are pooled: an idle pooled buffer is live memory
+// outside MaxMemoryBytes until the collector empties the pool (two cycles),
+// and idle 8 MiB buffers raised the heap's peak more than their garbage did.
 const (
 	minBodyBuf   = 32 << 10
-	bodyClasses  = 12 // up to 64 MiB
+	bodyClasses  = 6 // up to 1 MiB
 	maxPooledBuf = minBodyBuf << (bodyClasses - 1)
 )
 
@@ -47,7 +49,7 @@ func getBuf(n int) []byte {
 }
 
 func recycleBuf(buf []byte) {
-	if c := bodyClass(cap(buf)); c >= 0 && cap(buf) <= 2*maxPooledBuf {
+	if c := bodyClass(cap(buf)); c >= 0 && cap(buf) < 2*maxPooledBuf {
 		buf = buf[:0]
 		bodyPools[c].Put(&buf)
 	}
