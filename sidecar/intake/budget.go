@@ -77,9 +77,9 @@ func (b *memBudget) stats() (used, peak int64) {
 
 // reservation is what one request holds of the budget.
 type reservation struct {
-	b     *memBudget
-	ctx   context.Context
-	until time.Time // how long a growth may wait for room
+	b      *memBudget
+	ctx    context.Context
+	until  time.Time // how long a growth may wait for room
 	n      int64
 	credit int64 // reserved ahead (prepay), taken by grow before the budget
 	never  bool  // a growth failed that the whole budget could not hold
