@@ -59,8 +59,9 @@ func recycleBuf(buf []byte) {
 // every growth is reserved from mem first, so that a body being read holds
 // at most about what its sender has sent. setDeadline, when not nil, moves
 // the connection's read deadline as bytes arrive: the body must come at
-// MinBodyRate or faster after bodyGrace, and whole within BodyTimeout. The
-// buffer goes back with putBody.
+// MinBodyRate or faster after bodyGrace, and whole within BodyTimeout, not
+// counting the time spent waiting for room in the budget. The buffer goes
+// back with putBody.
 func (h *Handler) readBody(r io.Reader, size int64, mem *reservation, setDeadline func(time.Time) error, start time.Time) ([]byte, *refusal) {
 	limit := h.opts.MaxBodyBytes
 	target := limit + 1 // read one byte past the limit to see that it is over
@@ -78,10 +79,14 @@ func (h *Handler) readBody(r io.Reader, size int64, mem *reservation, setDeadlin
 			if int64(want) > target {
 				want = int(target)
 			}
+			waitFrom := time.Now()
 			if !mem.grow(int64(want)) {
 				putBody(buf, mem)
 				return nil, h.memoryFull(mem)
 			}
+			// Time spent waiting for room is the server's, not the
+			// sender's: it does not count against the body's pace.
+			start = start.Add(time.Since(waitFrom))
 			nb := getBuf(want)
 			mem.grow(int64(cap(nb) - want)) // a pooled buffer a little larger: never above 2×
 			nb = append(nb, buf...)
