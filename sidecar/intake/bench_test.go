@@ -236,7 +236,7 @@ func BenchmarkParallelMaxRequests(b *testing.B) {
 		b.StopTimer()
 		h := newMemoryHandler(b) // a fresh dedup: the same bodies are new again
 		b.StartTimer()
-		run := runMaxRequests(b, h, bodies)
+		run := runMaxRequests(b, h, bodies, false)
 		heap, live = max(heap, run.heapPeak), max(live, run.livePeak)
 		budget, busy = max(budget, run.budgetPeak), busy+run.busy
 	}

@@ -77,11 +77,30 @@ func (b *memBudget) stats() (used, peak int64) {
 
 // reservation is what one request holds of the budget.
 type reservation struct {
-	b     *memBudget
-	ctx   context.Context
-	until time.Time // how long a growth may wait for room
-	n     int64
-	never bool // a growth failed that the whole budget could not hold
+	b      *memBudget
+	ctx    context.Context
+	until  time.Time // how long a growth may wait for room
+	n      int64
+	credit int64 // reserved ahead (prepay), taken by grow before the budget
+	never  bool  // a growth failed that the whole budget could not hold
+}
+
+// prepay reserves n bytes at once for the growths to come, so that a
+// request waits for all it is expected to need while holding nothing more,
+// rather than many requests each holding part and waiting for the rest.
+func (r *reservation) prepay(n int64) bool {
+	if !r.grow(n) {
+		return false
+	}
+	r.credit += n
+	return true
+}
+
+// refund gives back what was prepaid and not used.
+func (r *reservation) refund() {
+	c := r.credit
+	r.credit = 0
+	r.shrink(c)
 }
 
 // grow reserves n more bytes; false when the budget has no room for them in
@@ -89,6 +108,12 @@ type reservation struct {
 func (r *reservation) grow(n int64) bool {
 	if n <= 0 {
 		return true
+	}
+	if used := min(r.credit, n); used > 0 {
+		r.credit -= used
+		if n -= used; n == 0 {
+			return true
+		}
 	}
 	if r.n+n > r.b.limit {
 		r.never = true
@@ -104,12 +129,12 @@ func (r *reservation) grow(n int64) bool {
 // release gives back everything; safe twice.
 func (r *reservation) release() {
 	r.b.release(r.n)
-	r.n = 0
+	r.n, r.credit = 0, 0
 }
 
 // shrink gives back n of the bytes held, for a buffer no longer in use.
 func (r *reservation) shrink(n int64) {
-	n = min(n, r.n)
+	n = min(n, r.n-r.credit)
 	r.b.release(n)
 	r.n -= n
 }

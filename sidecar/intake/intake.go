@@ -29,6 +29,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -673,6 +674,12 @@ func (h *Handler) decode(body []byte, gz bool, mem *reservation) ([]event.Event,
 		return nil, nil, refuse(http.StatusBadRequest, "bad_encoding",
 			"body is gzip: send it with Content-Encoding: gzip")
 	}
+	// Reserve what decoding is expected to need at once (see prepay); the
+	// growths below draw on it, and past it reserve as they go.
+	if !mem.prepay(h.decodeEstimate(body, gz)) {
+		return nil, nil, h.memoryFull(mem)
+	}
+	defer mem.refund()
 	lim := &limitReader{r: in, left: h.opts.MaxDecodedBytes, mem: mem}
 	rd, err := event.NewReader(bufio.NewReaderSize(lim, 32<<10))
 	if err != nil {
@@ -730,6 +737,26 @@ func (h *Handler) decode(body []byte, gz bool, mem *reservation) ([]event.Event,
 		}
 	}
 	return evs, ans, nil
+}
+
+// decodeEstimate is what decoding body is expected to reserve: twice its
+// text and a slice of events for its lines. The text of a gzip body is
+// taken from its trailer (ISIZE, the inflated size of the last member),
+// bounded by MaxDecodedBytes; a wrong trailer only moves reservations from
+// this estimate to the growths as they come.
+func (h *Handler) decodeEstimate(body []byte, gz bool) int64 {
+	text := int64(len(body))
+	if gz {
+		text = 0
+		if len(body) >= 18 {
+			text = min(int64(binary.LittleEndian.Uint32(body[len(body)-4:])), h.opts.MaxDecodedBytes)
+		}
+	}
+	lines := min(int64(h.opts.MaxLines), text/64+1)
+	if !gz {
+		lines = min(int64(h.opts.MaxLines), int64(bytes.Count(body, []byte{'\n'}))+1)
+	}
+	return 2*(text+decodeChunk) + lines*eventBytes
 }
 
 func (h *Handler) decodeFault(err error, mem *reservation) *refusal {
