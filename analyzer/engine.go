@@ -559,15 +559,25 @@ func contains(list []string, s string) bool {
 // sweep ends idle streams, at most every sweepEvery of event time, and evicts
 // state past the window every evictEvery. An idle stream ends at its last
 // event whenever the sweep finds it, so a later sweep changes no figure.
+// Streams that go idle together end in the order of their ids, not of the
+// map: their sessions, and the order their hosts are scored in (which host
+// opens an alert, so its id), must be the same in every run.
 func (e *Engine) sweep() {
 	if e.now.Before(e.nextSweep) {
 		return
 	}
 	e.nextSweep = e.now.Add(sweepEvery)
+	var idle []*streamState
 	for _, s := range e.streams {
 		if e.now.Sub(s.last) >= e.cfg.StreamIdle {
-			e.endStream(s)
+			idle = append(idle, s)
 		}
+	}
+	if len(idle) > 1 {
+		sort.Slice(idle, func(i, j int) bool { return idle[i].id < idle[j].id })
+	}
+	for _, s := range idle {
+		e.endStream(s)
 	}
 	if e.now.Before(e.nextEvict) {
 		return
