@@ -1,7 +1,6 @@
 package analyzer
 
 import (
-	"hash/maphash"
 	"net/netip"
 	"sort"
 	"strings"
@@ -10,6 +9,7 @@ import (
 	"github.com/mmcloughlin/geohash"
 
 	"github.com/ronda-watch/ronda/analyzer/event"
+	"github.com/ronda-watch/ronda/analyzer/internal/idhash"
 	"github.com/ronda-watch/ronda/analyzer/text"
 )
 
@@ -19,7 +19,7 @@ import (
 type Engine struct {
 	cfg   Config
 	now   time.Time
-	seed  maphash.Seed
+	key   idhash.Key // viewer pseudonyms; saved in checkpoints
 	tz    map[string]*time.Location
 	defTZ *time.Location
 
@@ -69,7 +69,7 @@ func New(cfg Config) (*Engine, error) {
 	loc, _ := time.LoadLocation(cfg.DefaultTZ)
 	return &Engine{
 		cfg:      cfg,
-		seed:     maphash.MakeSeed(),
+		key:      idhash.NewKey(),
 		tz:       map[string]*time.Location{},
 		defTZ:    loc,
 		streams:  map[string]*streamState{},
