@@ -246,3 +246,15 @@ func (d *Dec) Time() time.Time {
 	d.Fail("bad time kind %d", kind)
 	return time.Time{}
 }
+
+// Bytes returns the next n bytes of the payload, not copied; nil when fewer
+// are left.
+func (d *Dec) Bytes(n int) []byte {
+	if n < 0 || n > len(d.b) {
+		d.Fail("truncated")
+		return nil
+	}
+	b := d.b[:n:n]
+	d.b = d.b[n:]
+	return b
+}
