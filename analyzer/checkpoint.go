@@ -485,11 +485,13 @@ func (r *ckReader) decode(p [len(sectionOrder)][]byte) error {
 	for i := range r.hosts {
 		r.hosts[i] = new(hostState)
 	}
+	e.hosts = make(map[string]*hostState, len(r.hosts))
 	dl := r.dec(p, 7)
 	r.alerts = make([]*alertState, dl.Len(len(p[7]), "alerts"))
 	for i := range r.alerts {
 		r.alerts[i] = new(alertState)
 	}
+	e.alerts = make(map[string]*alertState, len(r.alerts))
 	for _, h := range r.hosts {
 		inMap := dh.Bool()
 		r.host(dh, h)
@@ -505,7 +507,9 @@ func (r *ckReader) decode(p [len(sectionOrder)][]byte) error {
 	}
 
 	d = r.dec(p, 4)
-	for range d.Len(len(p[4]), "accounts") {
+	n := d.Len(len(p[4]), "accounts")
+	e.accounts = make(map[string]*acctState, n)
+	for range n {
 		a := r.account(d)
 		if d.Err() != nil {
 			break
@@ -520,7 +524,9 @@ func (r *ckReader) decode(p [len(sectionOrder)][]byte) error {
 	}
 
 	d = r.dec(p, 5)
-	for range d.Len(len(p[5]), "places") {
+	n = d.Len(len(p[5]), "places")
+	e.places = make(map[string]*placeState, n)
+	for range n {
 		pl := r.place(d)
 		if d.Err() != nil {
 			break
@@ -535,7 +541,9 @@ func (r *ckReader) decode(p [len(sectionOrder)][]byte) error {
 	}
 
 	d = r.dec(p, 6)
-	for range d.Len(len(p[6]), "streams") {
+	n = d.Len(len(p[6]), "streams")
+	e.streams = make(map[string]*streamState, n)
+	for range n {
 		s := r.stream(d)
 		if d.Err() != nil {
 			break
