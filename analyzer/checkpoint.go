@@ -72,7 +72,7 @@ var sectionOrder = [...]struct {
 // always gives the same bytes. It writes nothing but the checkpoint, so
 // others (a deduper's) may follow it in w.
 func (e *Engine) WriteCheckpoint(w io.Writer) error {
-	if len(e.dirty) > 0 || len(e.out) > 0 {
+	if e.inCall || len(e.dirty) > 0 || len(e.out) > 0 {
 		return errors.New("write analyzer checkpoint: the engine is inside a call (write it between calls, not from OnSignal or OnSession)")
 	}
 	cw := newCkWriter(e)
