@@ -191,7 +191,7 @@ type ckWriter struct {
 func newCkWriter(e *Engine) *ckWriter {
 	w := &ckWriter{
 		e:        e,
-		strIdx:   make(map[string]uint64, 2*(len(e.hosts)+len(e.accounts)+len(e.places))),
+		strIdx:   make(map[string]uint64, 3*(len(e.hosts)+len(e.accounts)+len(e.places))),
 		zoneIdx:  map[string]uint64{},
 		hostIdx:  make(map[*hostState]uint64, len(e.hosts)),
 		alertIdx: make(map[*alertState]uint64, len(e.alerts)),
