@@ -1,7 +1,6 @@
 package analyzer
 
 import (
-	"hash/maphash"
 	"net/netip"
 	"sort"
 	"strings"
@@ -10,6 +9,7 @@ import (
 	"github.com/mmcloughlin/geohash"
 
 	"github.com/ronda-watch/ronda/analyzer/event"
+	"github.com/ronda-watch/ronda/analyzer/internal/idhash"
 	"github.com/ronda-watch/ronda/analyzer/text"
 )
 
@@ -19,7 +19,7 @@ import (
 type Engine struct {
 	cfg   Config
 	now   time.Time
-	seed  maphash.Seed
+	key   idhash.Key // viewer pseudonyms; saved in checkpoints
 	tz    map[string]*time.Location
 	defTZ *time.Location
 
@@ -36,6 +36,7 @@ type Engine struct {
 	dirty     []*hostState
 	out       []Alert
 	stats     Stats
+	inCall    bool // inside Apply, Advance or Flush: no checkpoint now
 
 	// OnSignal, when set, receives every signal a detector raises.
 	OnSignal func(Signal)
@@ -69,7 +70,7 @@ func New(cfg Config) (*Engine, error) {
 	loc, _ := time.LoadLocation(cfg.DefaultTZ)
 	return &Engine{
 		cfg:      cfg,
-		seed:     maphash.MakeSeed(),
+		key:      idhash.NewKey(),
 		tz:       map[string]*time.Location{},
 		defTZ:    loc,
 		streams:  map[string]*streamState{},
@@ -103,6 +104,7 @@ func (e *Engine) SetConfig(cfg Config) error {
 // the caller owns. Events must come in event-time order (event.Orderer sees to
 // that); an older event is applied at the engine's current time.
 func (e *Engine) Apply(ev *event.Event) []Alert {
+	e.inCall = true
 	e.stats.Events++
 	at := ev.At
 	if at.After(e.now) {
@@ -142,6 +144,7 @@ func (e *Engine) Apply(ev *event.Event) []Alert {
 // Advance moves event time forward without an event (the live service calls it
 // on a timer so idle streams end); it returns any alerts that raises.
 func (e *Engine) Advance(to time.Time) []Alert {
+	e.inCall = true
 	if to.After(e.now) {
 		e.now = to
 	}
@@ -152,6 +155,7 @@ func (e *Engine) Advance(to time.Time) []Alert {
 // Flush ends the input: open streams are closed at their last event and every
 // pending evaluation runs. It returns the alerts that raises.
 func (e *Engine) Flush() []Alert {
+	e.inCall = true
 	ids := make([]string, 0, len(e.streams))
 	for id := range e.streams {
 		ids = append(ids, id)
@@ -171,10 +175,13 @@ func (e *Engine) Stats() Stats {
 	return s
 }
 
+// drain ends every call: it scores what the call marked and returns the
+// alerts raised.
 func (e *Engine) drain() []Alert {
 	if len(e.dirty) > 0 {
 		e.evaluateDirty()
 	}
+	e.inCall = false
 	if len(e.out) == 0 {
 		return nil
 	}
@@ -559,15 +566,25 @@ func contains(list []string, s string) bool {
 // sweep ends idle streams, at most every sweepEvery of event time, and evicts
 // state past the window every evictEvery. An idle stream ends at its last
 // event whenever the sweep finds it, so a later sweep changes no figure.
+// Streams that go idle together end in the order of their ids, not of the
+// map: their sessions, and the order their hosts are scored in (which host
+// opens an alert, so its id), must be the same in every run.
 func (e *Engine) sweep() {
 	if e.now.Before(e.nextSweep) {
 		return
 	}
 	e.nextSweep = e.now.Add(sweepEvery)
+	var idle []*streamState
 	for _, s := range e.streams {
 		if e.now.Sub(s.last) >= e.cfg.StreamIdle {
-			e.endStream(s)
+			idle = append(idle, s)
 		}
+	}
+	if len(idle) > 1 {
+		sort.Slice(idle, func(i, j int) bool { return idle[i].id < idle[j].id })
+	}
+	for _, s := range idle {
+		e.endStream(s)
 	}
 	if e.now.Before(e.nextEvict) {
 		return
