@@ -5,11 +5,14 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/ronda-watch/ronda/sidecar/forwarded"
 )
 
 // Subprotocol is the protocol name a browser console offers beside its token,
@@ -86,7 +89,7 @@ func (h *Hub) admit(w http.ResponseWriter, r *http.Request) (admitted, bool) {
 	if ok {
 		return admitted{Token: tok, viaProtocol: viaProtocol}, true
 	}
-	addr := ClientAddr(r, h.proxies)
+	addr := lockoutKey(r, h.proxies)
 	if wait, blocked := h.limiter.blocked(addr, now); blocked {
 		h.m.auth.WithLabelValues(failRateLimited).Inc()
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds()+0.999)))
@@ -186,6 +189,16 @@ const maxLimiterAddrs = 100_000
 
 func newLimiter(limit int, window time.Duration) *limiter {
 	return &limiter{limit: limit, window: window, addrs: map[string]*strikes{}}
+}
+
+// lockoutKey is the client a bad token is counted against: its address
+// (forwarded.ClientAddr) in string form, or the peer's address as given when
+// that is not an IP, so unreadable peers are not all one client.
+func lockoutKey(r *http.Request, proxies []netip.Prefix) string {
+	if a := forwarded.ClientAddr(r, proxies); a.IsValid() {
+		return a.String()
+	}
+	return r.RemoteAddr
 }
 
 // blocked says whether addr is over its limit at now and, if so, for how long.

@@ -124,7 +124,7 @@ type Options struct {
 	// TrustedProxies are the reverse proxies in front of the hub. The address
 	// a request comes from, for the bad-token limit, is its peer's, unless the
 	// peer is in one of these prefixes: then it is the rightmost address of
-	// X-Forwarded-For that is not (ClientAddr). Empty: X-Forwarded-For is
+	// X-Forwarded-For that is not (forwarded.ClientAddr). Empty: X-Forwarded-For is
 	// ignored.
 	TrustedProxies []netip.Prefix
 	// MaxMessage is the largest message a client may send, in bytes. Default 16 KiB.

@@ -49,6 +49,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ronda-watch/ronda/analyzer/event"
+	"github.com/ronda-watch/ronda/sidecar/forwarded"
 )
 
 // Path is where the handler is meant to be mounted.
@@ -211,7 +212,7 @@ type Options struct {
 
 	// TrustedProxies are the peers (CIDRs) whose X-Forwarded-For is
 	// believed: the client address in logs is then the right-most address
-	// of X-Forwarded-For that is not itself trusted (ClientAddr). Empty:
+	// of X-Forwarded-For that is not itself trusted (forwarded.ClientAddr). Empty:
 	// the peer's address, X-Forwarded-For ignored.
 	TrustedProxies []netip.Prefix
 
@@ -444,7 +445,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if rf != nil {
 		h.m.refused.WithLabelValues(rf.reason).Inc()
 		h.opts.Logger.Debug("intake refused", "status", rf.status, "reason", rf.reason,
-			"key", r.Header.Get(HeaderKey), "client", ClientAddr(r, h.opts.TrustedProxies).String())
+			"key", r.Header.Get(HeaderKey), "client", forwarded.ClientAddr(r, h.opts.TrustedProxies).String())
 		if rf.retryAfter > 0 {
 			secs := int64(math.Ceil(rf.retryAfter.Seconds()))
 			w.Header().Set("Retry-After", strconv.FormatInt(max(secs, 1), 10))

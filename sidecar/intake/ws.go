@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/ronda-watch/ronda/sidecar/forwarded"
 )
 
 // WSPath is where the handler returned by WebSocket is meant to be mounted.
@@ -335,7 +337,7 @@ func (h *Handler) wsAccept(r *http.Request, now time.Time) (k *liveKey, p wsPara
 func (h *Handler) wsRefuse(w http.ResponseWriter, r *http.Request, rf *refusal) {
 	h.m.wsHandshakes.WithLabelValues(rf.reason).Inc()
 	h.opts.Logger.Debug("intake websocket refused", "status", rf.status, "reason", rf.reason,
-		"key", r.Header.Get(HeaderKey), "client", ClientAddr(r, h.opts.TrustedProxies).String())
+		"key", r.Header.Get(HeaderKey), "client", forwarded.ClientAddr(r, h.opts.TrustedProxies).String())
 	if rf.retryAfter > 0 {
 		secs := int64(math.Ceil(rf.retryAfter.Seconds()))
 		w.Header().Set("Retry-After", strconv.FormatInt(max(secs, 1), 10))
@@ -365,7 +367,7 @@ func (h *Handler) serveWS(w http.ResponseWriter, r *http.Request) {
 		conn:   conn,
 		key:    k,
 		keyID:  k.id,
-		remote: ClientAddr(r, h.opts.TrustedProxies).String(),
+		remote: forwarded.ClientAddr(r, h.opts.TrustedProxies).String(),
 		done:   make(chan struct{}),
 		kicked: make(chan struct{}),
 	}
@@ -394,7 +396,7 @@ type wsConn struct {
 	conn   *websocket.Conn
 	key    *liveKey
 	keyID  string
-	remote string // the client's address (ClientAddr)
+	remote string // the client's address (forwarded.ClientAddr)
 	sess   *wsSession
 	hdr    *bufio.Reader // reads the header line of each message
 
