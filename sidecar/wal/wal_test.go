@@ -36,7 +36,9 @@ func appendN(t *testing.T, l *Log, from, n int) {
 	}
 }
 
-func payload(i int) []byte { return []byte(fmt.Sprintf("batch %d %s", i, bytes.Repeat([]byte{'x'}, i%50))) }
+func payload(i int) []byte {
+	return []byte(fmt.Sprintf("batch %d %s", i, bytes.Repeat([]byte{'x'}, i%50)))
+}
 
 func replayAll(t *testing.T, l *Log, after uint64) (seqs []uint64, ps [][]byte) {
 	t.Helper()
