@@ -72,6 +72,7 @@ const (
 	DefaultBusyRetryAfter  = time.Second
 	DefaultDedupWindow     = 24 * time.Hour
 	DefaultDedupCapacity   = 1_000_000
+	DefaultDedupMaxFuture  = 10 * time.Minute
 	DefaultMaxWSConns      = 64
 	DefaultWSSessions      = 10_000
 	DefaultWSPingInterval  = 20 * time.Second
@@ -97,6 +98,13 @@ type Options struct {
 	// and guards it with its own mutex: nothing else may call it. Nil creates
 	// one with a window of 24 h of event time and at most 1,000,000 ids.
 	Dedup *event.Deduper
+
+	// DedupMaxFuture bounds how far ahead of the handler's clock an event's
+	// time may move the deduper's window: a later event is remembered as if
+	// dated now + DedupMaxFuture, so one sender's wrong clock cannot make
+	// every resent id look new. Default 10 m (the service passes its
+	// pipeline.max_future).
+	DedupMaxFuture time.Duration
 
 	// MaxSkew is the replay window: a request whose X-Ronda-Timestamp is
 	// further than this from the handler's clock is refused (401), and a
@@ -199,6 +207,7 @@ func (o *Options) validate() error {
 		bad  bool
 	}{
 		{"max skew", o.MaxSkew < 0},
+		{"dedup max future", o.DedupMaxFuture < 0},
 		{"max body bytes", o.MaxBodyBytes < 0},
 		{"max decoded bytes", o.MaxDecodedBytes < 0},
 		{"max lines", o.MaxLines < 0},
@@ -229,6 +238,7 @@ func orDefault[T comparable](v *T, d T) {
 
 func (o *Options) setDefaults() {
 	orDefault(&o.MaxSkew, DefaultMaxSkew)
+	orDefault(&o.DedupMaxFuture, DefaultDedupMaxFuture)
 	orDefault(&o.MaxBodyBytes, DefaultMaxBodyBytes)
 	orDefault(&o.MaxDecodedBytes, DefaultMaxDecodedBytes)
 	orDefault(&o.MaxLines, DefaultMaxLines)
@@ -456,7 +466,7 @@ func (h *Handler) process(ctx context.Context, keyID string, body []byte, gz boo
 		}
 	}
 
-	fresh := h.dedupe(evs, ans)
+	fresh := h.dedupe(evs, ans, now)
 	if len(fresh) > 0 {
 		if err := h.opts.Sink(ctx, fresh); err != nil {
 			h.forgetIDs(fresh)
@@ -536,13 +546,14 @@ func (h *Handler) decodeFault(err error) *refusal {
 }
 
 // dedupe returns the events whose ids are new and lists the others in ans.
-func (h *Handler) dedupe(evs []event.Event, ans *Answer) []event.Event {
+func (h *Handler) dedupe(evs []event.Event, ans *Answer, now time.Time) []event.Event {
 	fresh := evs[:0]
+	lim := now.Add(h.opts.DedupMaxFuture)
 	h.dedupMu.Lock()
 	defer h.dedupMu.Unlock()
 	for i := range evs {
 		ev := &evs[i]
-		if h.dedup.Seen(ev.ID, ev.At) && !h.undo.take(ev.ID) {
+		if h.dedup.Seen(ev.ID, dedupTime(ev.At, lim)) && !h.undo.take(ev.ID) {
 			ans.Duplicates = append(ans.Duplicates, ev.ID)
 			continue
 		}
