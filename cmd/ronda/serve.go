@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -184,6 +185,7 @@ func newDemo() (*demoSetup, error) {
 		Intake:     serve.IntakeConfig{Keys: []serve.SecretRef{{ID: "demo", Env: "RONDA_DEMO_INTAKE_SECRET"}}, RateEvents: -1},
 		Moderators: serve.ModeratorsConfig{Tokens: []hub.Token{{Name: "demo-lead", Role: hub.RoleLead, SHA256: hex.EncodeToString(sum[:])}}, Escalate: "log"},
 		ClickHouse: serve.ClickHouseConfig{SpoolDir: dir},
+		State:      serve.StateConfig{Dir: filepath.Join(dir, "state")},
 	}
 	return d, nil
 }

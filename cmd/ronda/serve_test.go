@@ -61,6 +61,7 @@ intake:
 moderators:
   tokens: [{name: m, role: lead, sha256: e2186dbdb1bb4193608605e84f33208765b5693b55edd4f730a719a100eeea6f}]
 clickhouse: {spool_dir: `+spool+`}
+state: {dir: `+filepath.Join(dir, "state")+`}
 `), 0o600)
 	cmd := exec.Command(ronda(t), "serve", "--config", conf)
 	cmd.Env = append(os.Environ(), "RONDA_TEST_SECRET=test-secret-0123456789abcdef")

@@ -88,6 +88,7 @@ type Service struct {
 	hub    *hub.Hub       // roles all and hub
 	writer *store.Writer  // every role
 	pipe   *pipeline      // roles all and hub
+	durableState          // the intake log and checkpoints (durable.go), roles all and hub
 	fwd    *forwarder     // role edge
 	adapt  map[string]int // adapters mounted, for the start log
 
@@ -126,6 +127,7 @@ func New(opts Options) (_ *Service, err error) {
 		return nil, err
 	}
 	var sink intake.Sink
+	var dedup *event.Deduper // restored from a checkpoint, or nil
 	switch cfg.Role {
 	case RoleEdge:
 		if s.fwd, err = newForwarder(cfg, opts.Getenv, s.reg, s.log); err != nil {
@@ -139,7 +141,13 @@ func New(opts Options) (_ *Service, err error) {
 		if err := s.openPipeline(); err != nil {
 			return nil, err
 		}
+		if dedup, err = s.openState(); err != nil {
+			return nil, err
+		}
 		sink = s.pipe.sink
+		if s.wal != nil {
+			sink = s.durableSink
+		}
 	}
 	keys, err := cfg.intakeKeys(opts.Getenv)
 	if err != nil {
@@ -148,6 +156,7 @@ func New(opts Options) (_ *Service, err error) {
 	mux := http.NewServeMux()
 	if len(keys) > 0 {
 		s.intake, err = intake.NewHandler(intake.Options{Keys: keys, Sink: sink, Registerer: s.reg,
+			Dedup: dedup, DedupMaxFuture: cfg.Pipeline.MaxFuture,
 			RateEvents: cfg.Intake.RateEvents, RateBurst: cfg.Intake.RateBurst, MaxBodyBytes: cfg.Intake.MaxBodyBytes,
 			MaxLines: cfg.Intake.MaxLines, MaxInFlight: cfg.Intake.MaxInFlight, Now: opts.Now, Logger: s.log})
 		if err != nil {
@@ -267,7 +276,7 @@ func (s *Service) openPipeline() error {
 	eng.OnSignal = s.writer.Signal
 	eng.OnSession = s.writer.Session
 	p := &pipeline{
-		in:    make(chan []event.Event, 4096),
+		in:    make(chan batch, 4096),
 		limit: int64(s.cfg.Pipeline.QueueEvents),
 		eng:   eng,
 		onEvent: func(ev *event.Event) {
@@ -285,6 +294,7 @@ func (s *Service) openPipeline() error {
 		recordBusy: s.writer.Backlogged,
 		maxFuture:  s.cfg.Pipeline.MaxFuture, advanceEvery: s.cfg.Pipeline.AdvanceEvery,
 		now: s.opts.Now, log: s.log.With("component", "pipeline"), calls: make(chan func(*analyzer.Engine)),
+		done: make(chan struct{}),
 	}
 	p.m = newPipelineMetrics(s.reg, p)
 	s.pipe = p
@@ -452,6 +462,15 @@ func (s *Service) run(ctx context.Context) error {
 	if s.cfg.ClickHouse.DSN != "" {
 		goFn(func() { s.migrate(bg) })
 	}
+	if err := s.replayLog(); err != nil {
+		cancelBG()
+		wg.Wait()
+		s.closeAll(context.Background())
+		return err
+	}
+	if s.pipe != nil {
+		goFn(func() { s.checkpointLoop(bg) })
+	}
 	pipeStop := make(chan context.Context, 1)
 	pipeDone := make(chan struct{})
 	if s.pipe != nil {
@@ -497,6 +516,9 @@ func (s *Service) run(ctx context.Context) error {
 	pipeStop <- analyseCtx
 	<-pipeDone
 	cancelAnalyse()
+	if s.pipe != nil {
+		s.finalCheckpoint(drainCtx)
+	}
 	// 3. Moderators get the last alerts, then a close frame.
 	if s.hub != nil {
 		s.hub.Close()
@@ -518,6 +540,11 @@ func (s *Service) closeAll(ctx context.Context) {
 	if s.writer != nil {
 		if err := s.writer.Close(ctx); err != nil {
 			s.log.Error("writer close", "err", err)
+		}
+	}
+	if s.wal != nil {
+		if err := s.wal.Close(); err != nil {
+			s.log.Error("intake log close", "err", err)
 		}
 	}
 	if s.ln != nil && s.srv == nil {

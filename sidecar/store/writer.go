@@ -152,6 +152,9 @@ type Writer struct {
 	takeMu  sync.Mutex // one taker at a time: batches reach the sender in take order
 	flushMu sync.Mutex // one insert or drain at a time: keeps batches in order
 	colPool map[string]*sync.Pool
+	// queued counts batches handed to a sender, written those it finished:
+	// Sync waits for the ones taken before it (sync.go).
+	queued, written atomic.Uint64
 
 	runMu     sync.Mutex
 	runCancel func() // stops Run's loop
@@ -425,6 +428,7 @@ func (w *Writer) startSender(ctx context.Context) *sender {
 			w.write(ctx, b)
 			w.flushMu.Unlock()
 			w.release(b)
+			w.written.Add(1)
 		}
 	}()
 	return s
@@ -442,6 +446,7 @@ func (w *Writer) flush(s *sender, all bool) {
 	w.takeMu.Lock()
 	defer w.takeMu.Unlock()
 	for _, batch := range w.take(all) {
+		w.queued.Add(1)
 		s.ch <- w.build(batch[0].table(), batch)
 	}
 }
