@@ -91,7 +91,7 @@ type stateMetrics struct {
 func newStateMetrics(reg prometheus.Registerer, now func() time.Time) *stateMetrics {
 	m := &stateMetrics{
 		snapshotSec: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "ronda_state_snapshot_seconds",
-			Help: "Time the analyzer's goroutine spent taking a checkpoint's snapshot to memory (intake-to-moderator latency waits this long).",
+			Help:    "Time the analyzer's goroutine spent taking a checkpoint's snapshot to memory (intake-to-moderator latency waits this long).",
 			Buckets: prometheus.ExponentialBuckets(1e-4, 4, 10)}),
 		writeSec: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "ronda_state_checkpoint_seconds",
 			Help:    "Time to write a checkpoint after its snapshot: the record synced, the file written, fsynced and renamed, the log truncated.",
