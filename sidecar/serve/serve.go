@@ -82,15 +82,17 @@ type Service struct {
 	log  *slog.Logger
 	reg  *prometheus.Registry
 
-	ln           net.Listener
-	srv          *http.Server
-	intake       *intake.Handler
-	hub          *hub.Hub       // roles all and hub
-	writer       *store.Writer  // every role
-	pipe         *pipeline      // roles all and hub
-	durableState                // the intake log and checkpoints (durable.go), roles all and hub
-	fwd          *forwarder     // role edge
-	adapt        map[string]int // adapters mounted, for the start log
+	ln     net.Listener
+	srv    *http.Server
+	intake *intake.Handler
+	hub    *hub.Hub       // roles all and hub
+	writer *store.Writer  // every role
+	pipe   *pipeline      // roles all and hub
+	fwd    *forwarder     // role edge
+	adapt  map[string]int // adapters mounted, for the start log
+
+	// The intake log and checkpoints (durable.go), roles all and hub.
+	durableState
 
 	ready    atomic.Bool
 	draining atomic.Bool
