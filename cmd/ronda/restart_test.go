@@ -29,6 +29,8 @@ type serveProc struct {
 	cmd    *exec.Cmd
 	stderr *syncBuffer
 	addr   string
+	done   chan struct{} // closed when the process has ended
+	err    error         // its Wait error, once done
 }
 
 // startServe starts the binary on conf and waits until it serves.
@@ -36,12 +38,13 @@ func startServe(t *testing.T, bin, conf string, extraEnv ...string) *serveProc {
 	t.Helper()
 	cmd := exec.Command(bin, "serve", "--config", conf)
 	cmd.Env = append(append(os.Environ(), "RONDA_TEST_SECRET="+restartSecret), extraEnv...)
-	p := &serveProc{cmd: cmd, stderr: &syncBuffer{}}
+	p := &serveProc{cmd: cmd, stderr: &syncBuffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.stderr, p.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	go func() { p.err = cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() { cmd.Process.Kill(); <-p.done })
 	addrRE := regexp.MustCompile(`msg="ronda serving".* addr=(\S+)`)
 	deadline := time.Now().Add(60 * time.Second)
 	for {
@@ -49,10 +52,14 @@ func startServe(t *testing.T, bin, conf string, extraEnv ...string) *serveProc {
 			p.addr = m[1]
 			return p
 		}
-		if cmd.ProcessState != nil || time.Now().After(deadline) {
-			t.Fatalf("serve did not start:\n%s", p.stderr.String())
+		select {
+		case <-p.done:
+			t.Fatalf("serve ended at start (%v):\n%s", p.err, p.stderr.String())
+		case <-time.After(10 * time.Millisecond):
 		}
-		time.Sleep(10 * time.Millisecond)
+		if time.Now().After(deadline) {
+			t.Fatalf("serve did not start in 60s:\n%s", p.stderr.String())
+		}
 	}
 }
 
@@ -60,7 +67,8 @@ func startServe(t *testing.T, bin, conf string, extraEnv ...string) *serveProc {
 func (p *serveProc) stop(t *testing.T, sig syscall.Signal) {
 	t.Helper()
 	p.cmd.Process.Signal(sig)
-	err := p.cmd.Wait()
+	<-p.done
+	err := p.err
 	if sig == syscall.SIGTERM && err != nil {
 		t.Fatalf("exit after SIGTERM: %v\n%s", err, p.stderr.String())
 	}

@@ -36,9 +36,12 @@ then the environment (RONDA_ROLE, RONDA_LISTEN, RONDA_CLICKHOUSE_DSN, ...), then
 these flags. Secrets are never flags or file values: the file names the
 environment variable or file that holds each one.
 
-SIGHUP reloads the detector thresholds (--analyzer). SIGTERM or Ctrl-C stops
-within the drain timeout: intake closes, queued events are analysed, the
-record is written or spooled.
+SIGHUP reloads the detector thresholds (--analyzer). SIGUSR1 writes a state
+checkpoint now (state.dir). SIGTERM or Ctrl-C stops within the drain timeout:
+intake closes, queued events are analysed, a checkpoint is written, the record
+is written or spooled. Every accepted batch is in the intake log (state.dir)
+before its sender is answered, so a crash loses nothing acknowledged: the next
+start loads the newest checkpoint and replays the log after it.
 
 --demo runs the service on an embedded default with a synthetic world played
 into it at accelerated time (ronda simulate --live, in process): alerts appear
@@ -124,6 +127,9 @@ spooled to a temporary directory, removed at exit.`, `
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	usr1 := make(chan os.Signal, 1)
+	signal.Notify(usr1, syscall.SIGUSR1)
+	defer signal.Stop(usr1)
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	go func() {
@@ -133,6 +139,12 @@ spooled to a temporary directory, removed at exit.`, `
 				rctx, cancel := context.WithTimeout(runCtx, 10*time.Second)
 				if err := svc.Reload(rctx); err != nil {
 					log.Error("reload failed; the running thresholds stay", "err", err)
+				}
+				cancel()
+			case <-usr1:
+				cctx, cancel := context.WithTimeout(runCtx, 5*time.Minute)
+				if err := svc.Checkpoint(cctx); err != nil {
+					log.Error("checkpoint on SIGUSR1 failed", "err", err)
 				}
 				cancel()
 			case <-runCtx.Done():
