@@ -1,7 +1,6 @@
 package analyzer
 
 import (
-	"hash/maphash"
 	"net/netip"
 	"sort"
 	"strings"
@@ -10,6 +9,7 @@ import (
 	"github.com/mmcloughlin/geohash"
 
 	"github.com/ronda-watch/ronda/analyzer/event"
+	"github.com/ronda-watch/ronda/analyzer/internal/idhash"
 	"github.com/ronda-watch/ronda/analyzer/text"
 )
 
@@ -19,7 +19,7 @@ import (
 type Engine struct {
 	cfg   Config
 	now   time.Time
-	seed  maphash.Seed
+	key   idhash.Key // viewer pseudonyms; saved in checkpoints
 	tz    map[string]*time.Location
 	defTZ *time.Location
 
@@ -69,7 +69,7 @@ func New(cfg Config) (*Engine, error) {
 	loc, _ := time.LoadLocation(cfg.DefaultTZ)
 	return &Engine{
 		cfg:      cfg,
-		seed:     maphash.MakeSeed(),
+		key:      idhash.NewKey(),
 		tz:       map[string]*time.Location{},
 		defTZ:    loc,
 		streams:  map[string]*streamState{},
@@ -559,15 +559,25 @@ func contains(list []string, s string) bool {
 // sweep ends idle streams, at most every sweepEvery of event time, and evicts
 // state past the window every evictEvery. An idle stream ends at its last
 // event whenever the sweep finds it, so a later sweep changes no figure.
+// Streams that go idle together end in the order of their ids, not of the
+// map: their sessions, and the order their hosts are scored in (which host
+// opens an alert, so its id), must be the same in every run.
 func (e *Engine) sweep() {
 	if e.now.Before(e.nextSweep) {
 		return
 	}
 	e.nextSweep = e.now.Add(sweepEvery)
+	var idle []*streamState
 	for _, s := range e.streams {
 		if e.now.Sub(s.last) >= e.cfg.StreamIdle {
-			e.endStream(s)
+			idle = append(idle, s)
 		}
+	}
+	if len(idle) > 1 {
+		sort.Slice(idle, func(i, j int) bool { return idle[i].id < idle[j].id })
+	}
+	for _, s := range idle {
+		e.endStream(s)
 	}
 	if e.now.Before(e.nextEvict) {
 		return

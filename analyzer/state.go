@@ -1,9 +1,6 @@
 package analyzer
 
-import (
-	"hash/maphash"
-	"time"
-)
+import "time"
 
 // Entity state. Every slice is bounded by a constant below and every map is swept
 // by evict, so the engine's memory follows the window, not the input's length.
@@ -152,8 +149,8 @@ type streamState struct {
 }
 
 // hashID pseudonymises a viewer id for in-memory counting: viewer ids are never
-// kept or written in the clear.
-func (e *Engine) hashID(id string) uint64 { return maphash.String(e.seed, id) }
+// kept or written in the clear, not even in a checkpoint, which holds the key.
+func (e *Engine) hashID(id string) uint64 { return e.key.String(id) }
 
 func (h *hostState) day(d int32, n int) *dayStat {
 	if len(h.days) == 0 {

@@ -1,8 +1,9 @@
 package event
 
 import (
-	"hash/maphash"
 	"time"
+
+	"github.com/ronda-watch/ronda/analyzer/internal/idhash"
 )
 
 // DedupStats counts what a Deduper did.
@@ -22,9 +23,10 @@ type DedupStats struct {
 //
 // Ids are remembered as a 64-bit keyed hash, not as strings, in an
 // open-addressing set (idset.go): several times cheaper than a map of strings,
-// and memory per id is fixed. With a random seed per Deduper a false duplicate (two live ids with
+// and memory per id is fixed. With a random key per Deduper a false duplicate (two live ids with
 // the same 64 bits) has a probability near n²/2^65: about 3·10^-8 with a full
-// million ids, 2·10^-11 for a day of a busy node's events.
+// million ids, 2·10^-11 for a day of a busy node's events. The key is saved in
+// a checkpoint (WriteCheckpoint), so a restored Deduper hashes as its writer did.
 //
 // A Deduper runs on event time only, so replay and live drop the same events.
 // Not safe for concurrent use.
@@ -32,8 +34,8 @@ type Deduper struct {
 	window   time.Duration
 	capacity int
 
-	seed maphash.Seed
-	ids  idSet
+	key idhash.Key
+	ids idSet
 	// The remembered ids by age: those that arrived in event-time order sit in
 	// a FIFO (already sorted, so O(1)), the stragglers in a min-heap; the oldest
 	// is the older of the two fronts.
@@ -79,7 +81,7 @@ func (a *dedupEntry) less(b *dedupEntry) bool {
 // A window <= 0 forgets by capacity only; a capacity <= 0 sets no count limit
 // (then memory grows with the ids in one window).
 func NewDeduper(window time.Duration, capacity int) *Deduper {
-	return &Deduper{window: window, capacity: capacity, seed: maphash.MakeSeed()}
+	return &Deduper{window: window, capacity: capacity, key: idhash.NewKey()}
 }
 
 // Seen reports whether id was seen before and is still remembered: true means
@@ -87,7 +89,7 @@ func NewDeduper(window time.Duration, capacity int) *Deduper {
 // at is already outside the window is not remembered (and counts as
 // forgotten): it would be forgotten at once.
 func (d *Deduper) Seen(idStr string, at time.Time) bool {
-	id := maphash.String(d.seed, idStr)
+	id := d.key.String(idStr)
 	now := instantOf(at)
 	if !d.any || d.latest.before(now) {
 		d.latest, d.any = now, true
