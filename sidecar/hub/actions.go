@@ -89,12 +89,23 @@ func (h *Hub) checkLocked(c *client, m inMsg) (code, msg string) {
 		if st.status == statusEscalated {
 			return "bad_state", "already escalated"
 		}
+		if st.escalating {
+			return "escalating", "another escalation of this alert is under way"
+		}
 	case ActDismiss:
 		if heldByOther && c.role != RoleLead {
 			return "claimed", "claimed by " + holder
 		}
 		if m.Reason == "" {
 			return "reason_required", "dismiss needs a reason"
+		}
+		// An escalated alert is someone else's case now: it leaves the queue
+		// when the analyzer merges it, never by a dismiss.
+		if st.status == statusEscalated {
+			return "escalated", "escalated by " + st.escalatedBy + ": it cannot be dismissed"
+		}
+		if st.escalating {
+			return "escalating", "an escalation of this alert is under way: it cannot be dismissed"
 		}
 	case ActNote:
 		if m.Note == "" {
@@ -105,12 +116,8 @@ func (h *Hub) checkLocked(c *client, m inMsg) (code, msg string) {
 }
 
 func (h *Hub) byName(name string) (Token, bool) {
-	for _, t := range h.opts.Tokens {
-		if t.Name == name {
-			return t, true
-		}
-	}
-	return Token{}, false
+	t, ok := h.tokens.Load().byName[name]
+	return t, ok
 }
 
 // applyLocked changes the alert, audits the action, acks the sender and tells
@@ -119,21 +126,26 @@ func (h *Hub) applyLocked(c *client, m inMsg) {
 	now := h.opts.Now()
 	st := h.alerts[m.AlertID]
 	if st == nil {
-		// Only after an escalation, when the alert was dismissed or merged meanwhile.
-		st = &alertState{status: statusDismissed}
+		// Only after an escalation, when the alert was merged meanwhile.
+		st = &alertState{status: statusMerged}
 	}
 	switch m.Action {
 	case ActClaim:
+		if st.assignedTo != c.name {
+			st.assignedTo = ""
+		}
 		st.claimedBy, st.claimUntil = c.name, now.Add(h.opts.ClaimTTL)
 	case ActAck:
 		st.status, st.ackedBy = statusAcked, c.name
 	case ActAssign:
-		st.claimedBy, st.claimUntil = m.Target, now.Add(h.opts.ClaimTTL)
+		st.claimedBy, st.claimUntil, st.assignedTo = m.Target, now.Add(h.opts.ClaimTTL), m.Target
 	case ActEscalate:
-		if st.status != statusDismissed {
+		if st.status != statusMerged {
 			st.status = statusEscalated
 		}
 		st.escalatedBy = c.name
+	case ActNote:
+		st.addNote(Note{At: now.UTC(), By: c.name, Text: m.Note})
 	case ActDismiss:
 		st.status, st.claimedBy = statusDismissed, ""
 		// A dismissed alert leaves the open set; a later version reopens it.
@@ -147,14 +159,16 @@ func (h *Hub) applyLocked(c *client, m inMsg) {
 	h.m.actions.WithLabelValues(m.Action, "ok").Inc()
 	view := &actionView{ActionID: row.ActionID, AlertID: row.AlertID, Moderator: row.Moderator,
 		Action: row.Action, Target: row.Target, Reason: row.Reason, Note: row.Note, At: now.UTC()}
-	sv := st.view(now)
+	sv := st.view(now, false)
 	h.seq++
 	h.broadcastLocked(encode(outMsg{Type: "action", Seq: h.seq, Action: view, State: sv}), c)
 	h.replyLocked(c, h.seq, true, encode(outMsg{Type: "ack", Seq: h.seq, RequestID: m.RequestID, Action: view, State: sv}))
 }
 
 // escalate checks, hands the alert to the destination outside the lock, and
-// records the action only when the destination took it.
+// records the action only when the destination took it. The alert is marked
+// as escalating under the same lock as the check, so two leads who press at
+// once escalate it once: the second is refused.
 func (h *Hub) escalate(c *client, m inMsg) {
 	h.mu.Lock()
 	if code, msg := h.checkLocked(c, m); code != "" {
@@ -163,13 +177,16 @@ func (h *Hub) escalate(c *client, m inMsg) {
 		h.mu.Unlock()
 		return
 	}
-	alert := h.alerts[m.AlertID].alert
+	st := h.alerts[m.AlertID]
+	st.escalating = true
+	alert := st.alert
 	h.mu.Unlock()
 	ctx, cancel := context.WithTimeout(h.ctx, h.opts.EscalateTimeout)
 	err := h.opts.Escalate(ctx, cloneAlert(alert), m.Note)
 	cancel()
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	st.escalating = false
 	if err != nil {
 		h.opts.Logger.Warn("escalation failed", "alert", m.AlertID, "err", err)
 		h.m.actions.WithLabelValues(m.Action, "refused").Inc()

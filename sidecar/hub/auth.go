@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -60,18 +59,21 @@ func presented(r *http.Request) (token string, viaProtocol bool) {
 	return "", false
 }
 
-// admitted is a request that passed admit: whose token it is, and how it
-// came (a socket that offered only its token gets that offer back).
+// admitted is a request that passed admit: whose token it is (SHA256 in
+// lower case), and whether it came as a subprotocol.
 type admitted struct {
 	Token
-	secret      string
 	viaProtocol bool
 }
 
 // admit runs the checks every request to the hub passes, in order: the
-// Origin, the address's bad-token limit, then the token. A refusal is
-// answered here (403; 429 with Retry-After; 401 with WWW-Authenticate), with a
-// plain-text reason, and counted.
+// Origin, the token, and for a request without a valid token the address's
+// bad-token limit. A refusal is answered here (403; 429 with Retry-After; 401
+// with WWW-Authenticate), with a plain-text reason, and counted.
+//
+// A valid token is admitted even from an address over its limit: the limit
+// throttles guessing from one address, and must not lock out the moderators
+// who share that address (a NAT, a proxy) with a guesser.
 func (h *Hub) admit(w http.ResponseWriter, r *http.Request) (admitted, bool) {
 	now := h.opts.Now()
 	if !h.originAllowed(r) {
@@ -79,30 +81,29 @@ func (h *Hub) admit(w http.ResponseWriter, r *http.Request) (admitted, bool) {
 		http.Error(w, "origin not allowed", http.StatusForbidden)
 		return admitted{}, false
 	}
-	addr := remoteHost(r)
+	secret, viaProtocol := presented(r)
+	tok, ok := h.lookup(secret)
+	if ok {
+		return admitted{Token: tok, viaProtocol: viaProtocol}, true
+	}
+	addr := ClientAddr(r, h.proxies)
 	if wait, blocked := h.limiter.blocked(addr, now); blocked {
 		h.m.auth.WithLabelValues(failRateLimited).Inc()
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds()+0.999)))
 		http.Error(w, "too many bad tokens", http.StatusTooManyRequests)
 		return admitted{}, false
 	}
-	secret, viaProtocol := presented(r)
+	h.limiter.strike(addr, now)
 	if secret == "" {
 		h.m.auth.WithLabelValues(failMissing).Inc()
-		h.limiter.strike(addr, now)
 		w.Header().Set("WWW-Authenticate", `Bearer realm="ronda"`)
 		http.Error(w, "missing bearer token", http.StatusUnauthorized)
 		return admitted{}, false
 	}
-	tok, ok := h.lookup(secret)
-	if !ok {
-		h.m.auth.WithLabelValues(failBad).Inc()
-		h.limiter.strike(addr, now)
-		w.Header().Set("WWW-Authenticate", `Bearer realm="ronda", error="invalid_token"`)
-		http.Error(w, "invalid token", http.StatusUnauthorized)
-		return admitted{}, false
-	}
-	return admitted{Token: tok, secret: secret, viaProtocol: viaProtocol}, true
+	h.m.auth.WithLabelValues(failBad).Inc()
+	w.Header().Set("WWW-Authenticate", `Bearer realm="ronda", error="invalid_token"`)
+	http.Error(w, "invalid token", http.StatusUnauthorized)
+	return admitted{}, false
 }
 
 // originAllowed says whether the page a browser request comes from may use
@@ -159,19 +160,12 @@ func offers(r *http.Request, p string) bool {
 // lookup finds a token by its hash. The stored side is a hash, so a lookup's
 // timing tells nothing about any secret.
 func (h *Hub) lookup(secret string) (Token, bool) {
-	sum := sha256.Sum256([]byte(secret))
-	t, ok := h.tokens[hex.EncodeToString(sum[:])]
-	return t, ok
-}
-
-// remoteHost is the address bad tokens are counted by: the peer's IP, not any
-// forwarded header a client could forge.
-func remoteHost(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
+	if secret == "" {
+		return Token{}, false
 	}
-	return host
+	sum := sha256.Sum256([]byte(secret))
+	t, ok := h.tokens.Load().byHash[hex.EncodeToString(sum[:])]
+	return t, ok
 }
 
 // limiter counts bad tokens per address in fixed windows.

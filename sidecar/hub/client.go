@@ -17,6 +17,7 @@ type client struct {
 	conn  *websocket.Conn
 	name  string
 	role  string
+	hash  string      // the token's, to close the socket when SetTokens removes it
 	send  chan []byte // live messages, bounded: full is too slow
 	first []byte      // the snapshot, written before anything else
 
@@ -45,7 +46,10 @@ func (c *client) kick(code int, reason string) {
 
 // ServeHTTP upgrades an authenticated request at Path to a moderator socket.
 // Refusals: 403 (Origin), 401 (token), 429 (too many bad tokens, Retry-After),
-// 400 (since), 503 (closed).
+// 400 (since; a token subprotocol offered without Subprotocol), 503 (closed).
+//
+// The answer never echoes a token: a browser that sends its token as a
+// ronda.token.* subprotocol must offer Subprotocol beside it, and gets that.
 func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	who, ok := h.admit(w, r)
 	if !ok {
@@ -65,8 +69,10 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case offers(r, Subprotocol):
 		hdr = http.Header{"Sec-Websocket-Protocol": {Subprotocol}}
 	case who.viaProtocol:
-		// A browser that offered only its token must get one of its offers back.
-		hdr = http.Header{"Sec-Websocket-Protocol": {tokenProtocolPrefix + who.secret}}
+		// A browser must get one of its offers back, and the only other one
+		// is the token.
+		http.Error(w, "offer the "+Subprotocol+" subprotocol beside "+tokenProtocolPrefix+"*", http.StatusBadRequest)
+		return
 	}
 	h.mu.Lock()
 	closed := h.closed
@@ -79,11 +85,11 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // the upgrader has answered
 	}
-	c := &client{conn: conn, name: who.Name, role: who.Role,
+	c := &client{conn: conn, name: who.Name, role: who.Role, hash: who.SHA256,
 		send: make(chan []byte, h.opts.SendQueue), kicked: make(chan struct{})}
-	if !h.register(c, since, resume) {
+	if code, reason := h.register(c, since, resume); code != 0 {
 		_ = conn.WriteControl(websocket.CloseMessage,
-			websocket.FormatCloseMessage(websocket.CloseGoingAway, "hub closing"), time.Now().Add(time.Second))
+			websocket.FormatCloseMessage(code, reason), time.Now().Add(time.Second))
 		_ = conn.Close()
 		return
 	}
@@ -92,12 +98,17 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // register adds c and fixes what it gets first, under the same lock that
-// publishes, so that nothing is lost or sent twice between the two.
-func (h *Hub) register(c *client, since uint64, resume bool) bool {
+// publishes, so that nothing is lost or sent twice between the two. It refuses,
+// with a close code and reason, when the hub closed or SetTokens took the
+// socket's token away since it was admitted.
+func (h *Hub) register(c *client, since uint64, resume bool) (code int, reason string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
-		return false
+		return websocket.CloseGoingAway, "hub closing"
+	}
+	if code, reason := h.tokens.Load().still(c); code != 0 {
+		return code, reason
 	}
 	switch {
 	case resume && since == h.seq:
@@ -111,7 +122,7 @@ func (h *Hub) register(c *client, since uint64, resume bool) bool {
 	h.clients[c] = struct{}{}
 	h.m.sockets.Inc()
 	h.wg.Add(2) // under the lock that Close takes before it waits
-	return true
+	return 0, ""
 }
 
 // snapshotLocked encodes the open alerts, oldest first, as of h.seq.
@@ -119,7 +130,7 @@ func (h *Hub) snapshotLocked() []byte {
 	now := h.opts.Now()
 	alerts := make([]snapAlert, 0, len(h.alerts))
 	for _, st := range h.alerts {
-		alerts = append(alerts, snapAlert{Alert: st.alert, State: st.view(now)})
+		alerts = append(alerts, snapAlert{Alert: st.alert, State: st.view(now, true)})
 	}
 	sort.Slice(alerts, func(i, j int) bool {
 		if !alerts[i].Alert.At.Equal(alerts[j].Alert.At) {

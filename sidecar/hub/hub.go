@@ -26,7 +26,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -109,11 +111,19 @@ type Options struct {
 	// WriteTimeout bounds one write to a socket. Default 10s.
 	WriteTimeout time.Duration
 	// BadTokenLimit is how many missing or wrong tokens one address may present
-	// within BadTokenWindow; past it every attempt from that address is answered
-	// 429 with Retry-After until the window has passed. Default 5.
+	// within BadTokenWindow; past it every attempt from that address without a
+	// valid token is answered 429 with Retry-After until the window has passed.
+	// A valid token is still admitted: moderators behind one NAT or proxy are
+	// not locked out by a guesser beside them. Default 5.
 	BadTokenLimit int
 	// BadTokenWindow is the window of BadTokenLimit. Default 1m.
 	BadTokenWindow time.Duration
+	// TrustedProxies are the reverse proxies in front of the hub. The address
+	// a request comes from, for the bad-token limit, is its peer's, unless the
+	// peer is in one of these prefixes: then it is the rightmost address of
+	// X-Forwarded-For that is not (ClientAddr). Empty: X-Forwarded-For is
+	// ignored.
+	TrustedProxies []netip.Prefix
 	// MaxMessage is the largest message a client may send, in bytes. Default 16 KiB.
 	MaxMessage int64
 	// Registerer receives the hub's metrics (ronda_hub_*). Nil: not registered.
@@ -123,23 +133,12 @@ type Options struct {
 }
 
 func (o *Options) validate() error {
-	if len(o.Tokens) == 0 {
-		return errors.New("no tokens")
+	if err := validateTokens(o.Tokens); err != nil {
+		return err
 	}
-	names := map[string]bool{}
-	for i, t := range o.Tokens {
-		if t.Name == "" {
-			return fmt.Errorf("token %d: no name", i)
-		}
-		if names[t.Name] {
-			return fmt.Errorf("token %d: name %q repeated", i, t.Name)
-		}
-		names[t.Name] = true
-		if roleRank(t.Role) == 0 {
-			return fmt.Errorf("token %q: role %q (want viewer, moderator or lead)", t.Name, t.Role)
-		}
-		if b, err := hex.DecodeString(t.SHA256); err != nil || len(b) != 32 {
-			return fmt.Errorf("token %q: sha256 is not 64 hex digits", t.Name)
+	for _, p := range o.TrustedProxies {
+		if !p.IsValid() {
+			return fmt.Errorf("trusted proxy %v is not a valid prefix", p)
 		}
 	}
 	for _, o := range o.AllowedOrigins {
@@ -194,8 +193,9 @@ func (o *Options) defaults() {
 type Hub struct {
 	opts     Options
 	m        *metrics
-	tokens   map[string]Token // by lower-case hex sha256
+	tokens   atomic.Pointer[tokenTable] // swapped whole by SetTokens
 	origins  map[string]bool
+	proxies  []netip.Prefix
 	upgrader websocket.Upgrader
 	limiter  *limiter
 	instance string // prefix of action ids
@@ -226,18 +226,19 @@ func New(opts Options) (*Hub, error) {
 	var id [6]byte
 	_, _ = rand.Read(id[:])
 	h := &Hub{
-		opts: opts, m: m, tokens: map[string]Token{}, origins: map[string]bool{},
+		opts: opts, m: m, origins: map[string]bool{},
 		limiter:  newLimiter(opts.BadTokenLimit, opts.BadTokenWindow),
 		instance: hex.EncodeToString(id[:]),
 		ring:     newRing(opts.Ring),
 		alerts:   map[string]*alertState{},
 		clients:  map[*client]struct{}{},
 	}
-	for _, t := range opts.Tokens {
-		h.tokens[lowerHex(t.SHA256)] = t
-	}
+	h.tokens.Store(newTokenTable(opts.Tokens))
 	for _, o := range opts.AllowedOrigins {
 		h.origins[o] = true
+	}
+	for _, p := range opts.TrustedProxies {
+		h.proxies = append(h.proxies, p.Masked())
 	}
 	h.upgrader = websocket.Upgrader{
 		HandshakeTimeout: 10 * time.Second,
@@ -276,7 +277,7 @@ func (h *Hub) Publish(a analyzer.Alert) {
 		st.alert = a // the latest version; a late older one is still relayed
 	}
 	h.seq++
-	msg := encode(outMsg{Type: "alert", Seq: h.seq, Alert: &a, State: st.view(h.opts.Now())})
+	msg := encode(outMsg{Type: "alert", Seq: h.seq, Alert: &a, State: st.view(h.opts.Now(), false)})
 	h.broadcastLocked(msg, nil)
 }
 

@@ -60,13 +60,23 @@ type actionView struct {
 	At        time.Time `json:"at"`
 }
 
-// stateView is what moderators have done to an alert so far.
+// stateView is what moderators have done to an alert so far. Notes, the last
+// few kept, come in snapshots only; later ones come as note actions.
 type stateView struct {
 	Status       string     `json:"status"`
 	ClaimedBy    string     `json:"claimed_by,omitempty"`
 	ClaimExpires *time.Time `json:"claim_expires,omitempty"`
+	AssignedTo   string     `json:"assigned_to,omitempty"`
 	AckedBy      string     `json:"acked_by,omitempty"`
 	EscalatedBy  string     `json:"escalated_by,omitempty"`
+	Notes        []Note     `json:"notes,omitempty"`
+}
+
+// Note is one moderator's note on an alert, as kept by the hub.
+type Note struct {
+	At   time.Time `json:"at"`
+	By   string    `json:"by"`
+	Text string    `json:"text"`
 }
 
 func encode(m outMsg) []byte {
@@ -92,6 +102,17 @@ const (
 //
 //	{"type":"action","request_id":"r1","alert_id":"a1","action":"claim|ack|assign|escalate|dismiss|note",
 //	 "target":"moderator name (assign)","reason":"why (dismiss)","note":"text (note, escalate)"}
+//
+// Which action takes which field (fieldsOf); each is required where taken:
+//
+//	claim, ack   none
+//	assign       target
+//	dismiss      reason
+//	note         note
+//	escalate     note
+//
+// A field given (not empty) to an action that does not take it is refused
+// with code unexpected_field: nothing is audited that the action did not use.
 type inMsg struct {
 	Type      string `json:"type"`
 	RequestID string `json:"request_id"`
@@ -155,12 +176,21 @@ func decodeClient(b []byte) (inMsg, error) {
 	if m.AlertID == "" {
 		return fail("bad_message", "no alert_id")
 	}
-	switch m.Action {
-	case ActClaim, ActAck, ActAssign, ActEscalate, ActDismiss, ActNote:
-	default:
+	takes, ok := fieldsOf[m.Action]
+	if !ok {
 		return fail("bad_action", "action %q (want claim, ack, assign, escalate, dismiss or note)", m.Action)
 	}
+	for _, f := range []struct{ name, v string }{{"target", m.Target}, {"reason", m.Reason}, {"note", m.Note}} {
+		if f.v != "" && f.name != takes {
+			return fail("unexpected_field", "%s takes no %s", m.Action, f.name)
+		}
+	}
 	return m, nil
+}
+
+// fieldsOf is the one optional field each action takes, "" for none.
+var fieldsOf = map[string]string{
+	ActClaim: "", ActAck: "", ActAssign: "target", ActDismiss: "reason", ActNote: "note", ActEscalate: "note",
 }
 
 func trimErr(err error) string {

@@ -15,14 +15,25 @@ const (
 	statusMerged    = "merged"
 )
 
+// maxNotesKept is how many notes the hub keeps per open alert, newest; the
+// audit trail keeps them all.
+const maxNotesKept = 20
+
 // alertState is an open alert's latest version and what moderators did to it.
 type alertState struct {
 	alert       analyzer.Alert
 	status      string
 	claimedBy   string
 	claimUntil  time.Time
+	assignedTo  string // the moderator a lead assigned it to, until another claims it
 	ackedBy     string
 	escalatedBy string
+	notes       []Note // the last maxNotesKept, oldest first
+
+	// escalating is set while the destination has the alert, outside the
+	// lock: a second escalate or a dismiss meanwhile is refused. Not kept in
+	// State: an escalation a restart cut never got its answer.
+	escalating bool
 }
 
 // holder is who holds the claim at now, or "".
@@ -33,14 +44,26 @@ func (s *alertState) holder(now time.Time) string {
 	return ""
 }
 
-func (s *alertState) view(now time.Time) *stateView {
-	v := &stateView{Status: s.status, AckedBy: s.ackedBy, EscalatedBy: s.escalatedBy}
+// view is the state as moderators see it; a snapshot's carries the kept notes.
+func (s *alertState) view(now time.Time, notes bool) *stateView {
+	v := &stateView{Status: s.status, AssignedTo: s.assignedTo, AckedBy: s.ackedBy, EscalatedBy: s.escalatedBy}
 	if h := s.holder(now); h != "" {
 		v.ClaimedBy = h
 		t := s.claimUntil.UTC()
 		v.ClaimExpires = &t
 	}
+	if notes && len(s.notes) > 0 {
+		v.Notes = append([]Note(nil), s.notes...)
+	}
 	return v
+}
+
+// addNote keeps n, dropping the oldest past maxNotesKept.
+func (s *alertState) addNote(n Note) {
+	if len(s.notes) >= maxNotesKept {
+		s.notes = append(s.notes[:0:0], s.notes[len(s.notes)-maxNotesKept+1:]...)
+	}
+	s.notes = append(s.notes, n)
 }
 
 // ring keeps the last messages by sequence number for resuming sockets.
