@@ -94,7 +94,7 @@ intake:
 moderators:
   tokens: [{name: m, role: lead, sha256: 0000000000000000000000000000000000000000000000000000000000000001}]
 clickhouse: {spool_dir: `+filepath.Join(dir, "spool")+`}
-state: {dir: `+filepath.Join(dir, "state")+extra+`}
+state: {dir: `+filepath.Join(dir, "state")+`, checkpoint_every: 1s`+extra+`}
 `), 0o600)
 	return conf
 }
@@ -212,31 +212,45 @@ func TestRestartEquivalence(t *testing.T) {
 		for len(at) < kills {
 			at[1+rng.IntN(batches-2)] = true
 		}
-		restarts, replayed := 0, 0
+		restarts, replayed, restored := 0, 0, 0
+		count := func(p *serveProc) {
+			if strings.Contains(p.stderr.String(), "intake log replayed") {
+				replayed++
+			}
+			if strings.Contains(p.stderr.String(), "state restored from checkpoint") {
+				restored++
+			}
+		}
 		cur := p
 		addr := make(chan string, 1)
 		addr <- p.addr
 		getAddr := func() string { a := <-addr; addr <- a; return a }
 		feedWorld(t, lines, batch, getAddr, at, func() {
-			cur.stop(t, sig)
-			if strings.Contains(cur.stderr.String(), "intake log replayed") {
-				replayed++
+			if sig == syscall.SIGKILL {
+				// A checkpoint on demand just before the kill: done, or
+				// cut short by it (the previous one then serves).
+				cur.cmd.Process.Signal(syscall.SIGUSR1)
+				time.Sleep(time.Duration(rng.IntN(150)) * time.Millisecond)
 			}
+			cur.stop(t, sig)
+			count(cur)
 			cur = startServe(t, bin, conf)
 			<-addr
 			addr <- cur.addr
 			restarts++
 		}, seed)
 		cur.stop(t, syscall.SIGTERM)
-		if strings.Contains(cur.stderr.String(), "intake log replayed") {
-			replayed++
-		}
+		count(cur)
 		if restarts != kills {
 			t.Fatalf("%d restarts, want %d", restarts, kills)
 		}
-		t.Logf("%d batches of %d lines, %d restarts (%v), %d starts replayed the log", batches, batch, restarts, sig, replayed)
-		if replayed == 0 && kills > 0 {
-			t.Errorf("no start replayed the intake log")
+		t.Logf("%d batches of %d lines, %d restarts (%v): %d starts restored a checkpoint, %d replayed the log",
+			batches, batch, restarts, sig, restored, replayed)
+		switch {
+		case kills > 0 && sig == syscall.SIGKILL && replayed == 0:
+			t.Errorf("no start after a kill replayed the intake log")
+		case kills > 0 && sig == syscall.SIGTERM && restored < kills:
+			t.Errorf("%d starts after a graceful stop restored its checkpoint, want %d", restored, kills)
 		}
 		return spooledAlerts(t, filepath.Join(d, "spool"))
 	}

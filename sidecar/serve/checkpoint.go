@@ -32,21 +32,6 @@ import (
 	"github.com/ronda-watch/ronda/sidecar/hub"
 )
 
-// stateCodecs are how the parts write and read their state. A nil write means
-// that part cannot be checkpointed yet: without the engine no checkpoint is
-// written and the intake log is never truncated (a restart replays it all).
-var stateCodecs = struct {
-	writeEngine func(*analyzer.Engine, io.Writer) error
-	readEngine  func(analyzer.Config, io.Reader) (*analyzer.Engine, error)
-	writeDedup  func(*event.Deduper, io.Writer) error
-	readDedup   func(io.Reader) (*event.Deduper, error)
-	hubState    func(*hub.Hub) ([]byte, error)
-	hubRestore  func(*hub.Hub, []byte) error
-}{}
-
-// ErrNoCheckpointFormat: this build's analyzer cannot write its state.
-var ErrNoCheckpointFormat = errors.New("the analyzer has no checkpoint format in this build: the intake log is kept whole and replayed at start")
-
 const (
 	ckptMagic   = "RONDASC1" // Ronda service checkpoint, container version 1
 	ckptVersion = 1
@@ -101,13 +86,13 @@ func newStateMetrics(reg prometheus.Registerer, now func() time.Time) *stateMetr
 		written: prometheus.NewGauge(prometheus.GaugeOpts{Name: "ronda_state_checkpoint_timestamp_seconds",
 			Help: "Unix time of the last checkpoint written or restored (its age: time() minus this)."}),
 		total: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ronda_state_checkpoints_total",
-			Help: "Checkpoints by result: ok, error (disk full, I/O; the previous one is kept), unsupported (no analyzer checkpoint format)."},
+			Help: "Checkpoints by result: ok, or error (disk full, I/O: logged; the previous one and the intake log are kept)."},
 			[]string{"result"}),
 		restore: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ronda_state_restore_total",
 			Help: "Starts by how the state was restored: checkpoint (the newest), previous (the newest was unreadable), none (no checkpoint: the log alone), unreadable (no readable checkpoint: started empty, the log replayed)."},
 			[]string{"result"}),
 	}
-	for _, r := range []string{"ok", "error", "unsupported"} {
+	for _, r := range []string{"ok", "error"} {
 		m.total.WithLabelValues(r)
 	}
 	for _, r := range []string{"checkpoint", "previous", "none", "unreadable"} {
@@ -143,10 +128,6 @@ func (s *Service) Checkpoint(ctx context.Context) error {
 }
 
 func (s *Service) checkpointFailed(err error) error {
-	if errors.Is(err, ErrNoCheckpointFormat) {
-		s.state.total.WithLabelValues("unsupported").Inc()
-		return err
-	}
 	s.state.total.WithLabelValues("error").Inc()
 	s.log.Error("checkpoint failed; the previous one and the intake log are kept", "err", err)
 	return fmt.Errorf("checkpoint: %w", err)
@@ -155,30 +136,26 @@ func (s *Service) checkpointFailed(err error) error {
 // snapshot copies the state to memory. It runs on the analyzer's goroutine
 // (or after it ended), between batches.
 func (s *Service) snapshot(e *analyzer.Engine) (snapshot, error) {
-	c := stateCodecs
-	if c.writeEngine == nil {
-		return snapshot{}, ErrNoCheckpointFormat
-	}
 	start := time.Now()
 	defer func() { s.state.snapshotSec.Observe(time.Since(start).Seconds()) }()
 	snap := snapshot{meta: ckptMeta{Version: ckptVersion, Position: s.pipe.applied, EvNow: s.pipe.evNow,
 		EvWall: s.pipe.evWall, Written: s.opts.Now().UTC(), Node: s.cfg.Node}}
 	var b bytes.Buffer
-	if err := c.writeEngine(e, &b); err != nil {
+	if err := e.WriteCheckpoint(&b); err != nil {
 		return snapshot{}, fmt.Errorf("analyzer state: %w", err)
 	}
 	snap.engine = b.Bytes()
-	if s.intake != nil && c.writeDedup != nil {
+	if s.intake != nil {
 		var db bytes.Buffer
 		var derr error
-		s.intake.WithDedup(func(d *event.Deduper) { derr = c.writeDedup(d, &db) })
+		s.intake.WithDedup(func(d *event.Deduper) { derr = d.WriteCheckpoint(&db) })
 		if derr != nil {
 			return snapshot{}, fmt.Errorf("dedup state: %w", derr)
 		}
 		snap.dedup = db.Bytes()
 	}
-	if s.hub != nil && c.hubState != nil {
-		hb, err := c.hubState(s.hub)
+	if s.hub != nil {
+		hb, err := s.hub.State().Encode()
 		if err != nil {
 			return snapshot{}, fmt.Errorf("hub state: %w", err)
 		}
@@ -432,8 +409,8 @@ func (s *Service) restoreState() (*event.Deduper, error) {
 			s.log.Error("checkpoint unreadable; trying the previous one", "file", f, "err", err)
 			continue
 		}
-		if snap.hubB != nil && s.hub != nil && stateCodecs.hubRestore != nil {
-			if err := stateCodecs.hubRestore(s.hub, snap.hubB); err != nil {
+		if snap.hubB != nil && s.hub != nil {
+			if err := restoreHub(s.hub, snap.hubB); err != nil {
 				s.log.Error("checkpoint's hub state unreadable; trying the previous one", "file", f, "err", err)
 				continue
 			}
@@ -461,10 +438,6 @@ func (s *Service) restoreState() (*event.Deduper, error) {
 }
 
 func (s *Service) readCheckpoint(path string, acfg analyzer.Config) (snapshot, *analyzer.Engine, *event.Deduper, error) {
-	c := stateCodecs
-	if c.readEngine == nil {
-		return snapshot{}, nil, nil, ErrNoCheckpointFormat
-	}
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return snapshot{}, nil, nil, err
@@ -473,15 +446,23 @@ func (s *Service) readCheckpoint(path string, acfg analyzer.Config) (snapshot, *
 	if err != nil {
 		return snapshot{}, nil, nil, err
 	}
-	eng, err := c.readEngine(acfg, bytes.NewReader(snap.engine))
+	eng, err := analyzer.ReadCheckpoint(acfg, bytes.NewReader(snap.engine))
 	if err != nil {
 		return snapshot{}, nil, nil, fmt.Errorf("analyzer state: %w", err)
 	}
 	var d *event.Deduper
-	if snap.dedup != nil && c.readDedup != nil {
-		if d, err = c.readDedup(bytes.NewReader(snap.dedup)); err != nil {
+	if snap.dedup != nil {
+		if d, err = event.ReadDeduper(bytes.NewReader(snap.dedup)); err != nil {
 			return snapshot{}, nil, nil, fmt.Errorf("dedup state: %w", err)
 		}
 	}
 	return snap, eng, d, nil
+}
+
+func restoreHub(h *hub.Hub, b []byte) error {
+	st, err := hub.DecodeState(b)
+	if err != nil {
+		return err
+	}
+	return h.Restore(st)
 }

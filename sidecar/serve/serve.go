@@ -518,16 +518,17 @@ func (s *Service) run(ctx context.Context) error {
 	pipeStop <- analyseCtx
 	<-pipeDone
 	cancelAnalyse()
-	if s.pipe != nil {
-		s.finalCheckpoint(drainCtx)
-	}
 	// 3. Moderators get the last alerts, then a close frame.
 	if s.hub != nil {
 		s.hub.Close()
 	}
+	// 4. The state, now final (the hub's too: consoles resume exactly).
+	if s.pipe != nil {
+		s.finalCheckpoint(drainCtx)
+	}
 	cancelBG()
 	wg.Wait()
-	// 4. The record: written when ClickHouse answers in time, spooled otherwise.
+	// 5. The record: written when ClickHouse answers in time, spooled otherwise.
 	s.closeAll(drainCtx)
 	s.log.Info("ronda stopped", "spooled_batches", s.writer.Spooled())
 	return runErr
