@@ -180,9 +180,12 @@ func (s *Service) writeCheckpoint(ctx context.Context, snap snapshot) error {
 	if err != nil {
 		return s.checkpointFailed(err)
 	}
-	s.pruneCheckpoints()
+	oldest := s.pruneCheckpoints()
 	if s.wal != nil {
-		if err := s.wal.Truncate(snap.meta.Position); err != nil {
+		// Up to the oldest checkpoint kept, not this one: should this one be
+		// unreadable at the next start, the previous one plus the log still
+		// give everything.
+		if err := s.wal.Truncate(oldest); err != nil {
 			s.log.Error("intake log truncate after checkpoint", "err", err)
 		}
 	}
@@ -282,8 +285,11 @@ func cmpU(a, b uint64) int {
 	return 0
 }
 
-func (s *Service) pruneCheckpoints() {
-	for _, p := range checkpointFiles(s.cfg.State.Dir)[min(s.cfg.State.Keep, len(checkpointFiles(s.cfg.State.Dir))):] {
+// pruneCheckpoints keeps the state.keep newest checkpoints and returns the
+// position of the oldest one kept (0: none).
+func (s *Service) pruneCheckpoints() uint64 {
+	files := checkpointFiles(s.cfg.State.Dir)
+	for _, p := range files[min(s.cfg.State.Keep, len(files)):] {
 		if err := os.Remove(p); err != nil {
 			s.log.Warn("remove old checkpoint", "file", p, "err", err)
 		}
@@ -293,6 +299,18 @@ func (s *Service) pruneCheckpoints() {
 	for _, p := range tmps {
 		os.Remove(p)
 	}
+	files = files[:min(s.cfg.State.Keep, len(files))]
+	if len(files) == 0 {
+		return 0
+	}
+	return checkpointPos(files[len(files)-1])
+}
+
+// checkpointPos is the position in a checkpoint's file name.
+func checkpointPos(path string) uint64 {
+	digits := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(path), ckptPrefix), ckptSuffix)
+	pos, _ := strconv.ParseUint(digits, 10, 64)
+	return pos
 }
 
 var ckptCRC = crc32.MakeTable(crc32.Castagnoli)
@@ -405,15 +423,18 @@ func (s *Service) restoreState() (*event.Deduper, error) {
 	var dedup *event.Deduper
 	for i, f := range files {
 		snap, eng, d, err := s.readCheckpoint(f, acfg)
-		if err != nil {
-			s.log.Error("checkpoint unreadable; trying the previous one", "file", f, "err", err)
-			continue
-		}
-		if snap.hubB != nil && s.hub != nil {
-			if err := restoreHub(s.hub, snap.hubB); err != nil {
-				s.log.Error("checkpoint's hub state unreadable; trying the previous one", "file", f, "err", err)
-				continue
+		if err == nil && snap.hubB != nil && s.hub != nil {
+			if err = restoreHub(s.hub, snap.hubB); err != nil {
+				err = fmt.Errorf("hub state: %w", err)
 			}
+		}
+		if err != nil {
+			// Moved aside, so that it is neither tried again nor counted
+			// among the checkpoints kept (the log is kept from the oldest).
+			aside := filepath.Join(filepath.Dir(f), "unreadable-"+filepath.Base(f))
+			os.Rename(f, aside)
+			s.log.Error("checkpoint unreadable; moved aside, trying the previous one", "file", f, "err", err, "moved_to", aside)
+			continue
 		}
 		s.pipe.installEngine(eng)
 		s.pipe.applied, s.pipe.evNow, s.pipe.evWall = snap.meta.Position, snap.meta.EvNow, snap.meta.EvWall
