@@ -436,6 +436,7 @@ func (s *Service) restoreState() (*event.Deduper, error) {
 			s.log.Error("checkpoint unreadable; moved aside, trying the previous one", "file", f, "err", err, "moved_to", aside)
 			continue
 		}
+		s.hubRestored = snap.hubB != nil
 		s.pipe.installEngine(eng)
 		s.pipe.applied, s.pipe.evNow, s.pipe.evWall = snap.meta.Position, snap.meta.EvNow, snap.meta.EvWall
 		s.restoredPos = snap.meta.Position

@@ -221,5 +221,6 @@ type durableState struct {
 	ckMu          sync.Mutex  // one checkpoint at a time
 	stopped       atomic.Bool // the final checkpoint is taken: no more
 	restoredPos   uint64      // the restored checkpoint's position
+	hubRestored   bool        // a checkpoint held the hub's state
 	walFullLogged atomic.Bool
 }

@@ -464,6 +464,7 @@ func (s *Service) run(ctx context.Context) error {
 	if s.cfg.ClickHouse.DSN != "" {
 		goFn(func() { s.migrate(bg) })
 	}
+	s.rebuildHubFromRecord(bg)
 	if err := s.replayLog(); err != nil {
 		cancelBG()
 		wg.Wait()
