@@ -7,13 +7,10 @@ package serve
 // position before intake opens.
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sync"
@@ -25,54 +22,7 @@ import (
 	"github.com/ronda-watch/ronda/sidecar/wal"
 )
 
-// logRecordVersion is the first byte of an intake log record: then the wall
-// time intake took the batch (Unix nanoseconds, u64 little endian), then the
-// events as NDJSON in the contract's form.
-const logRecordVersion = 1
-
 var logBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-
-func encodeLogRecord(buf *bytes.Buffer, wall time.Time, evs []event.Event) error {
-	buf.Reset()
-	buf.WriteByte(logRecordVersion)
-	var w [8]byte
-	binary.LittleEndian.PutUint64(w[:], uint64(wall.UnixNano()))
-	buf.Write(w[:])
-	for i := range evs {
-		b, err := evs[i].MarshalJSON()
-		if err != nil {
-			return fmt.Errorf("intake log: encode event: %w", err)
-		}
-		buf.Write(b)
-		buf.WriteByte('\n')
-	}
-	return nil
-}
-
-// decodeLogRecord reads a record of the intake log. Every line was an event
-// intake accepted, so any line that does not decode is an error: the record is
-// not what this version wrote.
-func decodeLogRecord(p []byte) (time.Time, []event.Event, error) {
-	if len(p) < 9 || p[0] != logRecordVersion {
-		return time.Time{}, nil, fmt.Errorf("intake log record: version %v, want %d", p[:min(1, len(p))], logRecordVersion)
-	}
-	wall := time.Unix(0, int64(binary.LittleEndian.Uint64(p[1:9]))).UTC()
-	rd, err := event.NewReader(bufio.NewReader(bytes.NewReader(p[9:])))
-	if err != nil {
-		return time.Time{}, nil, fmt.Errorf("intake log record: %w", err)
-	}
-	var evs []event.Event
-	for {
-		ev, err := rd.Next()
-		if err == io.EOF {
-			return wall, evs, nil
-		}
-		if err != nil {
-			return time.Time{}, nil, fmt.Errorf("intake log record: event %d: %w", len(evs)+1, err)
-		}
-		evs = append(evs, *ev)
-	}
-}
 
 // openLog opens the intake log; next is the least seq its next record may
 // have (the checkpoint's position + 1).
