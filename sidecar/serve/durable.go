@@ -68,9 +68,15 @@ func (s *Service) durableSink(_ context.Context, evs []event.Event) error {
 				"max_bytes", s.cfg.State.LogMaxBytes, "set", "state.log_max_bytes, or see why checkpoints fail")
 		}
 		return intake.ErrBusy
-	case err != nil:
-		s.log.Error("intake log append failed: intake refuses until restarted", "err", err)
+	case errors.Is(err, intake.ErrBusy):
 		return err
+	case err != nil:
+		// Disk full or an I/O error: nothing was taken; the sender retries.
+		s.pipe.m.events.WithLabelValues("log_error").Add(float64(len(evs)))
+		if now, last := time.Now().UnixNano(), s.walErrLogged.Load(); now-last > int64(10*time.Second) && s.walErrLogged.CompareAndSwap(last, now) {
+			s.log.Error("intake log write failed: intake answers busy until the log can be written", "err", err)
+		}
+		return intake.ErrBusy
 	}
 	if err := s.wal.WaitDurable(seq); err != nil {
 		// The batch is queued already; its sender gets 500 and may resend, and
@@ -173,4 +179,5 @@ type durableState struct {
 	restoredPos   uint64      // the restored checkpoint's position
 	hubRestored   bool        // a checkpoint held the hub's state
 	walFullLogged atomic.Bool
+	walErrLogged  atomic.Int64 // Unix ns of the last "log write failed" line (one per 10 s)
 }

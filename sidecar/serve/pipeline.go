@@ -75,7 +75,7 @@ func newPipelineMetrics(reg prometheus.Registerer, p *pipeline) *pipelineMetrics
 		queued: prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ronda_pipeline_queue_events",
 			Help: "Events accepted by intake and not yet analysed."}, func() float64 { return float64(p.queued.Load()) }),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ronda_pipeline_events_total",
-			Help: "Events offered to the analyzer by outcome: analysed, busy (queue full, the sender retries), record_busy (the ClickHouse writer is backlogged, the sender retries), log_full (the intake log reached state.log_max_bytes, the sender retries), future (clock too far ahead: recorded, not analysed), unanalysed (left at a stop, written to the record only)."},
+			Help: "Events offered to the analyzer by outcome: analysed, busy (queue full, the sender retries), record_busy (the ClickHouse writer is backlogged, the sender retries), log_full (the intake log reached state.log_max_bytes, the sender retries), log_error (the intake log could not be written: disk full, I/O; the sender retries), future (clock too far ahead: recorded, not analysed), unanalysed (left at a stop, written to the record only)."},
 			[]string{"outcome"}),
 		alerts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ronda_pipeline_alerts_total",
 			Help: "Alert versions raised, by severity."}, []string{"severity"}),
@@ -91,7 +91,7 @@ func newPipelineMetrics(reg prometheus.Registerer, p *pipeline) *pipelineMetrics
 	if reg != nil {
 		reg.MustRegister(m.queued, m.events, m.alerts, m.batchSec, m.entities, m.reloads, m.lag)
 	}
-	for _, o := range []string{"analysed", "busy", "record_busy", "log_full", "future", "unanalysed"} {
+	for _, o := range []string{"analysed", "busy", "record_busy", "log_full", "log_error", "future", "unanalysed"} {
 		m.events.WithLabelValues(o)
 	}
 	for _, r := range []string{"ok", "error"} {

@@ -11,6 +11,7 @@ type metrics struct {
 	damaged      *prometheus.CounterVec
 	damagedBytes prometheus.Counter
 	full         prometheus.Counter
+	writeErrors  prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -32,12 +33,14 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Bytes cut from the intake log at open."}),
 		full: prometheus.NewCounter(prometheus.CounterOpts{Name: "ronda_wal_full_total",
 			Help: "Appends refused because the intake log reached its bound (the sender was answered busy)."}),
+		writeErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "ronda_wal_write_errors_total",
+			Help: "Appends whose write failed (disk full, I/O error) and were cut back: the sender was answered busy."}),
 	}
 	for _, k := range []string{"torn", "corrupt"} {
 		m.damaged.WithLabelValues(k)
 	}
 	if reg != nil {
-		reg.MustRegister(m.bytes, m.segments, m.appendSec, m.fsyncSec, m.fsyncs, m.damaged, m.damagedBytes, m.full)
+		reg.MustRegister(m.bytes, m.segments, m.appendSec, m.fsyncSec, m.fsyncs, m.damaged, m.damagedBytes, m.full, m.writeErrors)
 	}
 	return m
 }

@@ -301,15 +301,21 @@ func (l *Log) Append(payload []byte) (uint64, error) {
 	}
 	seq := l.next
 	l.buf = appendRecord(l.buf[:0], seq, payload)
+	s := &l.segs[len(l.segs)-1]
 	if _, err := l.active.Write(l.buf); err != nil {
-		// A short write leaves a torn record; the next open cuts it. Nothing
-		// more is appended after it.
-		l.failed = fmt.Errorf("wal: write: %w", err)
-		return 0, l.failed
+		// Disk full or an I/O error: the record is not taken. A short write
+		// is cut back so that the segment stays whole and later records
+		// follow the last good one; if even that fails, nothing more is
+		// appended (the next open cuts the torn record).
+		if terr := l.active.Truncate(s.size); terr != nil {
+			l.failed = fmt.Errorf("wal: write: %w (and cutting it back: %v)", err, terr)
+			return 0, l.failed
+		}
+		l.m.writeErrors.Inc()
+		return 0, fmt.Errorf("wal: write: %w", err)
 	}
 	l.next++
 	l.written = seq
-	s := &l.segs[len(l.segs)-1]
 	s.last = seq
 	s.size += n
 	l.total += n

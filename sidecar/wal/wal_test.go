@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -283,4 +284,38 @@ func BenchmarkAppendDurable(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestWriteFailureCutBack: a write that fails half way (a real one: the file
+// size limit, RLIMIT_FSIZE, set just past the segment's end, as a full disk
+// would stop it) is not taken, the segment is cut back whole, and appends go
+// on once writing works again.
+func TestWriteFailureCutBack(t *testing.T) {
+	dir := t.TempDir()
+	l := open(t, Options{Dir: dir})
+	appendN(t, l, 0, 3)
+	good := l.Bytes()
+	var old syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_FSIZE, &old); err != nil {
+		t.Skip(err)
+	}
+	lim := syscall.Rlimit{Cur: uint64(good) + 10, Max: old.Max}
+	if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &lim); err != nil {
+		t.Skipf("cannot set RLIMIT_FSIZE: %v", err)
+	}
+	_, err := l.Append(bytes.Repeat([]byte("x"), 100))
+	syscall.Setrlimit(syscall.RLIMIT_FSIZE, &old)
+	if err == nil {
+		t.Fatal("append past the file size limit succeeded")
+	}
+	t.Logf("refused: %v", err)
+	if st, _ := os.Stat(l.active.Name()); l.Bytes() != good || l.Last() != 3 || st.Size() != good {
+		t.Fatalf("after the failed write: %d bytes (file %d), last %d; want %d, 3", l.Bytes(), st.Size(), l.Last(), good)
+	}
+	appendN(t, l, 3, 2)
+	l.Close()
+	l = open(t, Options{Dir: dir})
+	if r := l.Report(); r.Records != 5 || r.Torn+r.Corrupt != 0 {
+		t.Fatalf("reopened: %+v", r)
+	}
 }
