@@ -34,10 +34,16 @@ type serveProc struct {
 }
 
 // startServe starts the binary on conf and waits until it serves.
-func startServe(t *testing.T, bin, conf string, extraEnv ...string) *serveProc {
+func startServe(t *testing.T, bin, conf string) *serveProc {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--config", conf)
-	cmd.Env = append(append(os.Environ(), "RONDA_TEST_SECRET="+restartSecret), extraEnv...)
+	return startServeArgs(t, bin, "serve", "--config", conf)
+}
+
+// startServeArgs starts argv (the binary's serve, or a wrapper that runs it).
+func startServeArgs(t *testing.T, argv ...string) *serveProc {
+	t.Helper()
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = append(os.Environ(), "RONDA_TEST_SECRET="+restartSecret)
 	p := &serveProc{cmd: cmd, stderr: &syncBuffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.stderr, p.stderr
 	if err := cmd.Start(); err != nil {
