@@ -62,6 +62,7 @@ type ckptMeta struct {
 type snapshot struct {
 	meta                ckptMeta
 	engine, dedup, hubB []byte
+	hubState            *hub.State // taken with the rest, encoded into hubB off the analyzer's goroutine
 }
 
 type stateMetrics struct {
@@ -155,11 +156,8 @@ func (s *Service) snapshot(e *analyzer.Engine) (snapshot, error) {
 		snap.dedup = db.Bytes()
 	}
 	if s.hub != nil {
-		hb, err := s.hub.State().Encode()
-		if err != nil {
-			return snapshot{}, fmt.Errorf("hub state: %w", err)
-		}
-		snap.hubB = hb
+		st := s.hub.State() // a consistent copy; encoding it waits for the writing goroutine
+		snap.hubState = &st
 	}
 	return snap, nil
 }
@@ -169,6 +167,13 @@ func (s *Service) snapshot(e *analyzer.Engine) (snapshot, error) {
 // beyond state.keep and truncates the log to the snapshot's position.
 func (s *Service) writeCheckpoint(ctx context.Context, snap snapshot) error {
 	start := time.Now()
+	if snap.hubState != nil {
+		hb, err := snap.hubState.Encode()
+		if err != nil {
+			return s.checkpointFailed(fmt.Errorf("hub state: %w", err))
+		}
+		snap.hubB = hb
+	}
 	// The record first: the log may only forget an event once the record
 	// (ClickHouse or the writer's spool) has it and what it gave rise to.
 	if err := s.writer.Sync(ctx); err != nil {
