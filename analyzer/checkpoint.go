@@ -72,7 +72,7 @@ var sectionOrder = [...]struct {
 // always gives the same bytes. It writes nothing but the checkpoint, so
 // others (a deduper's) may follow it in w.
 func (e *Engine) WriteCheckpoint(w io.Writer) error {
-	if len(e.dirty) > 0 || len(e.out) > 0 {
+	if e.inCall || len(e.dirty) > 0 || len(e.out) > 0 {
 		return errors.New("write analyzer checkpoint: the engine is inside a call (write it between calls, not from OnSignal or OnSession)")
 	}
 	cw := newCkWriter(e)
@@ -191,7 +191,7 @@ type ckWriter struct {
 func newCkWriter(e *Engine) *ckWriter {
 	w := &ckWriter{
 		e:        e,
-		strIdx:   make(map[string]uint64, 2*(len(e.hosts)+len(e.accounts)+len(e.places))),
+		strIdx:   make(map[string]uint64, 3*(len(e.hosts)+len(e.accounts)+len(e.places))),
 		zoneIdx:  map[string]uint64{},
 		hostIdx:  make(map[*hostState]uint64, len(e.hosts)),
 		alertIdx: make(map[*alertState]uint64, len(e.alerts)),
@@ -485,11 +485,13 @@ func (r *ckReader) decode(p [len(sectionOrder)][]byte) error {
 	for i := range r.hosts {
 		r.hosts[i] = new(hostState)
 	}
+	e.hosts = make(map[string]*hostState, len(r.hosts))
 	dl := r.dec(p, 7)
 	r.alerts = make([]*alertState, dl.Len(len(p[7]), "alerts"))
 	for i := range r.alerts {
 		r.alerts[i] = new(alertState)
 	}
+	e.alerts = make(map[string]*alertState, len(r.alerts))
 	for _, h := range r.hosts {
 		inMap := dh.Bool()
 		r.host(dh, h)
@@ -505,7 +507,9 @@ func (r *ckReader) decode(p [len(sectionOrder)][]byte) error {
 	}
 
 	d = r.dec(p, 4)
-	for range d.Len(len(p[4]), "accounts") {
+	n := d.Len(len(p[4]), "accounts")
+	e.accounts = make(map[string]*acctState, n)
+	for range n {
 		a := r.account(d)
 		if d.Err() != nil {
 			break
@@ -520,7 +524,9 @@ func (r *ckReader) decode(p [len(sectionOrder)][]byte) error {
 	}
 
 	d = r.dec(p, 5)
-	for range d.Len(len(p[5]), "places") {
+	n = d.Len(len(p[5]), "places")
+	e.places = make(map[string]*placeState, n)
+	for range n {
 		pl := r.place(d)
 		if d.Err() != nil {
 			break
@@ -535,7 +541,9 @@ func (r *ckReader) decode(p [len(sectionOrder)][]byte) error {
 	}
 
 	d = r.dec(p, 6)
-	for range d.Len(len(p[6]), "streams") {
+	n = d.Len(len(p[6]), "streams")
+	e.streams = make(map[string]*streamState, n)
+	for range n {
 		s := r.stream(d)
 		if d.Err() != nil {
 			break

@@ -11,7 +11,8 @@ import (
 
 // The encoding of each kind of entity in a checkpoint: every field, in the
 // order of its struct (state.go, families.go, alerts.go), written by a ckWriter
-// method and read back by the ckReader method of the same name. The reader
+// method and read back by the ckReader method of the same name (only a pure
+// cache, a place's neighbouring cells, is left to be computed again). The reader
 // checks each bound the engine keeps (list lengths, enums), so a checkpoint
 // that verifies yet holds nonsense is refused, not run. TestCheckpointFields
 // fails when a struct gains a field, so that none is forgotten here.
@@ -253,7 +254,8 @@ func (r *ckReader) account(d *snapshot.Dec) *acctState {
 
 func (w *ckWriter) place(enc *snapshot.Enc, p *placeState) {
 	w.str(enc, p.key)
-	w.strList(enc, p.near)
+	// near is not written: it is geohash.Neighbors(key), computed again
+	// when first needed.
 	enc.Uvarint(uint64(p.kind))
 	enc.Time(p.lastSeen)
 	w.placeRefs(enc, p.hosts)
@@ -269,7 +271,6 @@ func (w *ckWriter) place(enc *snapshot.Enc, p *placeState) {
 func (r *ckReader) place(d *snapshot.Dec) *placeState {
 	p := &placeState{
 		key:      r.str(d),
-		near:     r.strList(d, 8), // a geohash cell has 8 neighbours
 		kind:     placeKind(d.Uint(uint64(placeNet), "place kind")),
 		lastSeen: d.Time(),
 		hosts:    r.placeRefs(d, maxPlaceHosts),

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"math/rand/v2"
 	"reflect"
 	"slices"
@@ -381,7 +382,7 @@ func TestCheckpointFields(t *testing.T) {
 		v      any
 		fields string
 	}{
-		{Engine{}, "cfg now key tz defTZ streams hosts accounts places alerts nextSweep nextEvict evalGen started dirty out stats OnSignal OnSession"},
+		{Engine{}, "cfg now key tz defTZ streams hosts accounts places alerts nextSweep nextEvict evalGen started dirty out stats inCall OnSignal OnSession"},
 		{Stats{}, "Events Unknown Streams Hosts Accounts Places OpenAlerts Evicted AlertsEmitted SignalsRaised"},
 		{hostState{}, "id created birthYear verified tz agency firstStream lastSeen lastEval streams liveStream lastStreams days devices places nets coins foreignNightCoins topCoins payoutOther payoutSelf payMethods beneficiaries directives directedGifts beats privateBeats ageCues ageQuestion ageSignal extSignal extLabel decisive recruiters eval evalGen alert signal"},
 		{dayStat{}, "day minutes nightMinutes shift"},
@@ -449,4 +450,57 @@ func FuzzReadCheckpoint(f *testing.F) {
 		}
 		e.Flush()
 	})
+}
+
+// TestCheckpointsShareAStream: an engine's and a deduper's checkpoints
+// written one after the other read back one after the other.
+func TestCheckpointsShareAStream(t *testing.T) {
+	t.Parallel()
+	evs := storyEvents(func(w *world) { cirebon(w, 3) })
+	e, _ := New(DefaultConfig())
+	d := event.NewDeduper(24*time.Hour, 1000)
+	for i := range evs {
+		if !d.Seen(fmt.Sprint(i%500), evs[i].At) {
+			e.Apply(&evs[i])
+		}
+	}
+	var buf bytes.Buffer
+	if err := e.WriteCheckpoint(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.WriteCheckpoint(&buf); err != nil {
+		t.Fatal(err)
+	}
+	e2, err := ReadCheckpoint(DefaultConfig(), &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d2, err := event.ReadDeduper(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if buf.Len() != 0 || e2.Stats() != e.Stats() || d2.Stats() != d.Stats() {
+		t.Fatalf("%d bytes left; stats %+v and %+v, want %+v and %+v", buf.Len(), e2.Stats(), d2.Stats(), e.Stats(), d.Stats())
+	}
+}
+
+// TestCheckpointInsideACall: a checkpoint is refused from a callback, where
+// the engine is between the steps of one event.
+func TestCheckpointInsideACall(t *testing.T) {
+	t.Parallel()
+	evs := storyEvents(func(w *world) { cirebon(w, 2) })
+	e, _ := New(DefaultConfig())
+	var errs []error
+	e.OnSession = func(Session) { errs = append(errs, e.WriteCheckpoint(io.Discard)) }
+	for i := range evs {
+		e.Apply(&evs[i])
+	}
+	if len(errs) == 0 {
+		t.Fatal("no session ended")
+	}
+	for _, err := range errs {
+		if err == nil || !strings.Contains(err.Error(), "inside a call") {
+			t.Fatalf("checkpoint from OnSession: %v", err)
+		}
+	}
 }

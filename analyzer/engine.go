@@ -36,6 +36,7 @@ type Engine struct {
 	dirty     []*hostState
 	out       []Alert
 	stats     Stats
+	inCall    bool // inside Apply, Advance or Flush: no checkpoint now
 
 	// OnSignal, when set, receives every signal a detector raises.
 	OnSignal func(Signal)
@@ -103,6 +104,7 @@ func (e *Engine) SetConfig(cfg Config) error {
 // the caller owns. Events must come in event-time order (event.Orderer sees to
 // that); an older event is applied at the engine's current time.
 func (e *Engine) Apply(ev *event.Event) []Alert {
+	e.inCall = true
 	e.stats.Events++
 	at := ev.At
 	if at.After(e.now) {
@@ -142,6 +144,7 @@ func (e *Engine) Apply(ev *event.Event) []Alert {
 // Advance moves event time forward without an event (the live service calls it
 // on a timer so idle streams end); it returns any alerts that raises.
 func (e *Engine) Advance(to time.Time) []Alert {
+	e.inCall = true
 	if to.After(e.now) {
 		e.now = to
 	}
@@ -152,6 +155,7 @@ func (e *Engine) Advance(to time.Time) []Alert {
 // Flush ends the input: open streams are closed at their last event and every
 // pending evaluation runs. It returns the alerts that raises.
 func (e *Engine) Flush() []Alert {
+	e.inCall = true
 	ids := make([]string, 0, len(e.streams))
 	for id := range e.streams {
 		ids = append(ids, id)
@@ -171,10 +175,13 @@ func (e *Engine) Stats() Stats {
 	return s
 }
 
+// drain ends every call: it scores what the call marked and returns the
+// alerts raised.
 func (e *Engine) drain() []Alert {
 	if len(e.dirty) > 0 {
 		e.evaluateDirty()
 	}
+	e.inCall = false
 	if len(e.out) == 0 {
 		return nil
 	}

@@ -201,6 +201,7 @@ func (d *Deduper) rebuild() error {
 	if len(d.straggler) == 0 {
 		d.straggler = nil
 	}
+	d.ids.reserve(d.live())
 	for _, list := range [...][]dedupEntry{d.fifo, d.straggler} {
 		for _, x := range list {
 			if d.ids.has(x.id) {

@@ -67,6 +67,17 @@ func (s *idSet) grow() {
 	}
 }
 
+// reserve sizes an empty set for n keys at once, as grow would have by then.
+func (s *idSet) reserve(n int) {
+	size := 1024
+	for size < 2*(n+1) {
+		size *= 2
+	}
+	if s.n == 0 && size > len(s.keys) {
+		s.keys = make([]uint64, size)
+	}
+}
+
 func (s *idSet) remove(k uint64) {
 	if s.n == 0 {
 		return

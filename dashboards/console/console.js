@@ -15,6 +15,7 @@ const WHOAMI_PATH = "/v1/alerts/whoami";
 const SOCKET_PATH = "/v1/alerts/ws";
 const TOKEN_KEY = "ronda.console.token";
 const MAX_ACTIVITY = 300;
+const MAX_NOTES = 20; // as the hub keeps per alert
 const RANK = { viewer: 1, moderator: 2, lead: 3 };
 const NEED = { claim: "moderator", ack: "moderator", dismiss: "moderator", note: "moderator", assign: "lead", escalate: "lead" };
 const SEVERITY = { critical: 4, high: 3, medium: 2, low: 1 };
@@ -41,6 +42,7 @@ const st = {
   nextRequest: 0,
   names: new Set(), // moderator names seen, for assign
   status: new Map(), // alert id -> {text, error}: the last result of my action on it
+  newestAt: NaN, // the latest event time of any alert version seen: the feed's clock
 };
 
 // ---- small DOM helpers: text only ----
@@ -80,14 +82,36 @@ function fmtClock(d) {
   return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
 }
 
-function ago(iso) {
-  const s = Math.round((Date.now() - new Date(iso).getTime()) / 1000);
+function span(s) {
+  if (s < 3600) return `${Math.floor(s / 60)} min`;
+  if (s < 86400) return `${Math.floor(s / 3600)} h`;
+  return `${Math.floor(s / 86400)} d`;
+}
+
+// An alert's `at` is event time: when, in the streams' own time, the evidence
+// was raised. Ages are measured against the feed's clock, the latest event
+// time this console has seen, not against this browser's clock: a replay (the
+// demo plays a synthetic fortnight in minutes) raises alerts "now" whose event
+// time is days back, and a moderator needs to know how an alert stands to the
+// newest ones. Live, the two clocks agree to within the feed's delay; when
+// they do not, feedLag says so above the queue.
+function age(iso) {
+  const s = Math.round((st.newestAt - new Date(iso).getTime()) / 1000);
   if (Number.isNaN(s)) return "";
-  if (s < 0) return "ahead of this clock";
-  if (s < 60) return "just now";
-  if (s < 3600) return `${Math.floor(s / 60)} min ago`;
-  if (s < 86400) return `${Math.floor(s / 3600)} h ago`;
-  return `${Math.floor(s / 86400)} d ago`;
+  if (s < 60) return "newest";
+  return `${span(s)} before newest`;
+}
+
+function seeAt(iso) {
+  const t = new Date(iso).getTime();
+  if (!Number.isNaN(t) && !(t <= st.newestAt)) st.newestAt = t;
+}
+
+// feedLag is how far the feed's clock is behind this browser's, when that is
+// more than an hour (a replay, or a feed that stopped), else "".
+function feedLag() {
+  const s = Math.round((Date.now() - st.newestAt) / 1000);
+  return Number.isNaN(s) || s < 3600 ? "" : span(s);
 }
 
 function fmtScore(x) {
@@ -163,10 +187,20 @@ function noteNames(...names) {
   }
 }
 
+// withNotes is a new state that keeps the notes of the old one: the hub
+// sends an alert's kept notes in snapshots only, later ones as note actions.
+function withNotes(next, old) {
+  if (!next) return old;
+  if (next.notes || !old || !old.notes) return next;
+  return { ...next, notes: old.notes };
+}
+
 // upsert takes one alert version and its state; fresh marks a change the
 // moderator has not looked at yet.
 function upsert(alert, state, fresh) {
+  seeAt(alert.at);
   const old = st.alerts.get(alert.id);
+  if (old) state = withNotes(state, old.state);
   if (old && alert.updates < old.alert.updates) {
     old.state = state || old.state; // a late older version: keep the newer alert, take the state
     return;
@@ -178,7 +212,7 @@ function upsert(alert, state, fresh) {
   }
   st.alerts.set(alert.id, { alert, state: state || { status: "open" }, fresh: mark, seen: old ? old.seen : new Date() });
   if (st.gone && st.gone.entry.alert.id === alert.id) st.gone = null; // reopened
-  noteNames(state && state.claimed_by, state && state.acked_by, state && state.escalated_by);
+  noteNames(state && state.claimed_by, state && state.acked_by, state && state.escalated_by, state && state.assigned_to);
 }
 
 // leave removes an alert from the queue; if it is the one open in the detail
@@ -338,9 +372,12 @@ function openSocket() {
     st.shut = opened ? 0 : st.shut + 1;
     // A browser never says why a handshake was refused; the token was good a
     // moment ago, so the likely cause is the page's origin.
+    // 4001 and 4002: the hub's tokens were reloaded. The next whoami tells
+    // a removed token (and signs out) or the new name and role.
     const why = st.shut >= 2 ? "the hub refuses this page's socket: is its origin allowed?"
-      : ev.code === 1008 ? "this console fell behind" : ev.code === 1001 ? "hub restarting" : "connection lost";
-    if (ev.code === 1001 || ev.code === 1008) st.attempt = 0;
+      : ev.code === 1008 ? "this console fell behind" : ev.code === 1001 ? "hub restarting"
+        : ev.code === 4001 ? "this token was removed" : ev.code === 4002 ? "this token's role changed" : "connection lost";
+    if (ev.code === 1001 || ev.code === 1008 || ev.code === 4001 || ev.code === 4002) st.attempt = 0;
     scheduleReconnect(why);
   };
 }
@@ -445,7 +482,11 @@ function onAction(m, own) {
   noteNames(act.moderator, act.target);
   const text = describe(act, own);
   const e = st.alerts.get(act.alert_id);
-  if (e && m.state) e.state = m.state;
+  if (e && m.state) e.state = withNotes(m.state, e.state);
+  if (e && act.action === "note" && act.note) {
+    const notes = [...(e.state.notes || []), { at: act.at, by: act.moderator, text: act.note }];
+    e.state = { ...e.state, notes: notes.slice(-MAX_NOTES) };
+  }
   if (act.action === "dismiss") {
     leave(act.alert_id, `Dismissed by ${act.moderator}${act.reason ? `: “${act.reason}”` : ""}.`);
   }
@@ -469,6 +510,9 @@ function errorText(code, message) {
     case "bad_target": return "Assign needs the name of a moderator or lead.";
     case "no_destination": return "Escalation is not configured on this hub; tell your lead.";
     case "escalation_failed": return "The escalation destination did not take it; try again, or tell your lead.";
+    case "escalating": return `Not now: ${message}.`;
+    case "escalated": return `An escalated alert is the case team's now: ${message}.`;
+    case "unexpected_field": return `The hub refused a field this action does not take: ${message}.`;
     case "bad_message":
     case "bad_action": return `The hub could not read the request: ${message}.`;
     default: return `${code || "error"}: ${message || "no message"}.`;
@@ -539,11 +583,16 @@ function renderQueue() {
     el("td", { class: "num", dataset: { col: "hosts" } }, hostsOf(a)),
     el("td", { class: "num", dataset: { col: "score" } }, fmtScore(a.score)),
     el("td", { class: "status", dataset: { col: "status", status: (e.state && e.state.status) || "open" } }, statusCell(e.state)),
-    el("td", { class: "when", title: fmtTime(a.at) }, ago(a.at)));
+    el("td", { class: "when", title: `event time ${fmtTime(a.at)}` }, age(a.at)));
     return row;
   });
   $("queue-body").replaceChildren(...rows);
   $("queue-count").textContent = String(rows.length);
+  const lag = feedLag();
+  $("feed-lag").textContent = lag
+    ? `Event times: the newest alert was raised ${lag} before this browser's clock (a replay, or a quiet feed); ages count from it.`
+    : "";
+  show($("feed-lag"), !!lag);
   show($("queue-empty"), rows.length === 0);
   const fresh = [...st.alerts.values()].filter((e) => e.fresh === "new").length;
   document.title = `${fresh ? `(${fresh} new) ` : ""}${rows.length} open · Ronda triage console`;
@@ -597,7 +646,8 @@ function renderDetail() {
   $("d-meta").replaceChildren(
     el("span", {}, `alert ${a.id}`), " · ",
     el("span", {}, `${hostsOf(a)} host${hostsOf(a) === 1 ? "" : "s"}`), " · ",
-    el("span", {}, `version ${(a.updates || 0) + 1}`));
+    el("span", { title: "the alert's updates count: 0 is the first version, as the terminal and the record number it" },
+      `version ${a.updates || 0}`));
 
   const gone = $("d-gone");
   show(gone, !live);
@@ -619,8 +669,13 @@ function renderDetail() {
   } else {
     state.push(["claimed by", "nobody"]);
   }
+  if (s.assigned_to) state.push(["assigned to", s.assigned_to]);
   if (s.acked_by) state.push(["acked by", s.acked_by]);
   if (s.escalated_by) state.push(["escalated by", s.escalated_by]);
+  if (s.notes && s.notes.length) {
+    state.push(["notes", el("ul", { class: "notes" }, s.notes.map((n) => el("li", {},
+      el("span", { class: "note-by" }, `${n.by}: `), n.text)))]);
+  }
   $("d-state").replaceChildren(...state.map(([k, v]) => el("div", { class: "state-item" }, el("dt", {}, k), el("dd", {}, v))));
   $("d-state").dataset.status = s.status || "open";
   $("d-state").dataset.claimedBy = h;
@@ -629,8 +684,9 @@ function renderDetail() {
   $("d-where").replaceChildren(...entityChips(a, ["location", "device", "network"]),
     ...(a.entities || []).some((x) => x.kind === "stream") ? entityChips(a, ["stream"]) : []);
   $("d-when").replaceChildren(...kvRows([
-    ["raised", [fmtTime(a.at), " ", aside(ago(a.at))], "event time of this version, in this browser's time zone"],
-    ["updates", String(a.updates || 0)],
+    ["raised", [fmtTime(a.at), " ", aside(`event time, ${age(a.at)}`)],
+      "event time of this version, in this browser's time zone; its age counts from the newest alert's event time"],
+    ["version", String(a.updates || 0), "updates: 0 is the first version"],
     ["seen here", fmtTime(e.seen.toISOString())],
   ]));
 
@@ -677,7 +733,7 @@ function renderActions(e, gone) {
   const why = {
     claim: heldByOther ? `claimed by ${h}` : "",
     ack: heldByOther && !lead ? `claimed by ${h}` : s.status !== "open" ? `the alert is ${s.status}` : "",
-    dismiss: heldByOther && !lead ? `claimed by ${h}` : "",
+    dismiss: s.status === "escalated" ? "an escalated alert is not dismissed" : heldByOther && !lead ? `claimed by ${h}` : "",
     note: "",
     assign: "",
     escalate: s.status === "escalated" ? "already escalated" : "",
@@ -763,6 +819,7 @@ function resetData() {
   st.pending.clear();
   st.status.clear();
   st.seq = null;
+  st.newestAt = NaN;
   st.hadSnapshot = false;
   setSeq();
   $("activity").replaceChildren();

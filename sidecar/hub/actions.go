@@ -38,6 +38,9 @@ func (h *Hub) handle(c *client, b []byte) {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if _, ok := h.clients[c]; !ok {
+		return // cut off, or its token removed, after the message was read
+	}
 	if code, msg := h.checkLocked(c, m); code != "" {
 		h.m.actions.WithLabelValues(m.Action, "refused").Inc()
 		h.refuseLocked(c, m.RequestID, code, msg)
@@ -171,6 +174,10 @@ func (h *Hub) applyLocked(c *client, m inMsg) {
 // once escalate it once: the second is refused.
 func (h *Hub) escalate(c *client, m inMsg) {
 	h.mu.Lock()
+	if _, ok := h.clients[c]; !ok {
+		h.mu.Unlock()
+		return
+	}
 	if code, msg := h.checkLocked(c, m); code != "" {
 		h.m.actions.WithLabelValues(m.Action, "refused").Inc()
 		h.refuseLocked(c, m.RequestID, code, msg)

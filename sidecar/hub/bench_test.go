@@ -2,6 +2,7 @@ package hub
 
 import (
 	"fmt"
+	"log/slog"
 	"runtime"
 	"sort"
 	"testing"
@@ -85,4 +86,95 @@ func BenchmarkPublishFanout200(b *testing.B) {
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+}
+
+// fullHub is a hub with n open alerts, each claimed and noted, and a full
+// resume ring of 4,096 messages, closed: what a restart saves.
+func fullHub(b *testing.B, n int) *Hub {
+	b.Helper()
+	h, err := New(Options{Tokens: []Token{{Name: "ana", Role: RoleModerator, SHA256: sum("tok-ana")}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := range n {
+		h.Publish(alert(fmt.Sprintf("a%d", i), 0))
+	}
+	for i := n; h.seq < 4096; i++ {
+		h.Publish(alert(fmt.Sprintf("a%d", i%n), i/n))
+	}
+	h.mu.Lock()
+	for _, st := range h.alerts {
+		st.claimedBy, st.claimUntil = "ana", time.Date(2026, 3, 1, 21, 15, 0, 0, time.UTC)
+		st.addNote(Note{At: time.Date(2026, 3, 1, 21, 0, 0, 0, time.UTC), By: "ana", Text: "looked at it"})
+	}
+	h.mu.Unlock()
+	_ = h.Close()
+	return h
+}
+
+// BenchmarkStateEncode takes the state of a hub with 1,000 open alerts and a
+// full ring (4,096 messages) and encodes it: what a checkpoint pays.
+func BenchmarkStateEncode(b *testing.B) {
+	h := fullHub(b, 1000)
+	var size int
+	b.ReportAllocs()
+	for b.Loop() {
+		enc, err := h.State().Encode()
+		if err != nil {
+			b.Fatal(err)
+		}
+		size = len(enc)
+	}
+	b.ReportMetric(float64(size), "state-bytes")
+}
+
+// BenchmarkStateDecodeRestore decodes that state and restores it into a new
+// hub: what a start pays.
+func BenchmarkStateDecodeRestore(b *testing.B) {
+	enc, err := fullHub(b, 1000).State().Encode()
+	if err != nil {
+		b.Fatal(err)
+	}
+	opts := Options{Tokens: []Token{{Name: "ana", Role: RoleModerator, SHA256: sum("tok-ana")}},
+		Logger: slog.New(slog.DiscardHandler)}
+	b.ReportAllocs()
+	for b.Loop() {
+		s, err := DecodeState(enc)
+		if err != nil {
+			b.Fatal(err)
+		}
+		h, err := New(opts)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := h.Restore(s); err != nil {
+			b.Fatal(err)
+		}
+		_ = h.Close()
+	}
+	b.ReportMetric(float64(len(enc)), "state-bytes")
+}
+
+// BenchmarkSnapshot1000 encodes the snapshot one connecting console gets from
+// the same hub: the reference the state's costs are measured against.
+func BenchmarkSnapshot1000(b *testing.B) {
+	h := fullHub(b, 1000)
+	var size int
+	b.ReportAllocs()
+	for b.Loop() {
+		h.mu.Lock()
+		size = len(h.snapshotLocked())
+		h.mu.Unlock()
+	}
+	b.ReportMetric(float64(size), "snapshot-bytes")
+}
+
+// BenchmarkStateCopy is State's part under the hub's lock: how long a
+// checkpoint delays Publish and actions (sorting and Encode run outside it).
+func BenchmarkStateCopy(b *testing.B) {
+	h := fullHub(b, 1000)
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = h.stateCopy()
+	}
 }

@@ -14,7 +14,10 @@
 //
 // The hub keeps only the open alerts and the recent messages in memory: it is not
 // the record. Actions go to Options.Audit (the ClickHouse writer) and alerts to
-// the writer by the caller. It does not score, store or log personal data, and it
+// the writer by the caller. State and Restore carry the open alerts, what
+// moderators did to them, the sequence numbers and the ring across a restart;
+// StateFromRecord rebuilds the same from the record when nothing was saved. The
+// hub neither reads nor writes files: the caller keeps the State. It does not score, store or log personal data, and it
 // never blocks Publish on a socket.
 package hub
 

@@ -9,6 +9,8 @@ type metrics struct {
 	slow    prometheus.Counter
 	auth    *prometheus.CounterVec
 	actions *prometheus.CounterVec
+	reloads *prometheus.CounterVec
+	restore *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -25,6 +27,19 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		actions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ronda_hub_actions_total",
 			Help: "Moderator actions by action and result (ok or refused)."}, []string{"action", "result"}),
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ronda_hub_token_reloads_total",
+			Help: "SetTokens calls by result: ok, or refused (the list did not validate; nothing changed)."}, []string{"result"}),
+		restore: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ronda_hub_restores_total",
+			Help: "Restore calls by result: exact (a final state: consoles resume message by message), " +
+				"resync (consoles get a snapshot) or refused."}, []string{"result"}),
+	}
+	for _, r := range []string{"ok", "refused"} {
+		m.reloads.WithLabelValues(r)
+	}
+	for _, r := range []string{"exact", "resync", "refused"} {
+		m.restore.WithLabelValues(r)
 	}
 	for _, r := range []string{failMissing, failBad, failOrigin, failRateLimited} {
 		m.auth.WithLabelValues(r)
@@ -33,7 +48,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return m, nil
 	}
 	var done []prometheus.Collector
-	for _, c := range []prometheus.Collector{m.sockets, m.sent, m.slow, m.auth, m.actions} {
+	for _, c := range []prometheus.Collector{m.sockets, m.sent, m.slow, m.auth, m.actions, m.reloads, m.restore} {
 		if err := reg.Register(c); err != nil {
 			for _, d := range done {
 				reg.Unregister(d)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"sort"
 	"time"
 	"unicode/utf8"
@@ -83,19 +84,27 @@ type RingMessage struct {
 // The alerts and messages it holds are shared with the hub, which never
 // changes them: read them, do not change them.
 func (h *Hub) State() State {
+	s := h.stateCopy()
+	sort.Slice(s.Alerts, func(i, j int) bool { return s.Alerts[i].Alert.ID < s.Alerts[j].Alert.ID })
+	return s
+}
+
+// stateCopy is State's part under the lock: copies of slice headers and
+// values only. Notes are shared: addNote never changes a note below a
+// slice's length, it appends or starts a new array.
+func (h *Hub) stateCopy() State {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	s := State{Version: StateVersion, Final: h.closed, Seq: h.seq,
 		Alerts: make([]AlertState, 0, len(h.alerts)), Ring: make([]RingMessage, 0, h.ring.n)}
 	for _, st := range h.alerts {
 		a := AlertState{Alert: st.alert, Status: st.status, AssignedTo: st.assignedTo,
-			AckedBy: st.ackedBy, EscalatedBy: st.escalatedBy, Notes: append([]Note(nil), st.notes...)}
+			AckedBy: st.ackedBy, EscalatedBy: st.escalatedBy, Notes: st.notes[:len(st.notes):len(st.notes)]}
 		if st.claimedBy != "" {
 			a.ClaimedBy, a.ClaimUntil = st.claimedBy, st.claimUntil.UTC()
 		}
 		s.Alerts = append(s.Alerts, a)
 	}
-	sort.Slice(s.Alerts, func(i, j int) bool { return s.Alerts[i].Alert.ID < s.Alerts[j].Alert.ID })
 	for i := range h.ring.n {
 		k := (h.ring.next - h.ring.n + i + len(h.ring.msgs)) % len(h.ring.msgs)
 		s.Ring = append(s.Ring, RingMessage{Seq: h.ring.seqs[k], Msg: h.ring.msgs[k]})
@@ -119,7 +128,28 @@ func (h *Hub) State() State {
 // most) and the clock did not step back by more than the time between; the
 // numbers stay below 2^53, so a browser holds them exactly, until the year
 // 2255.
+//
+// A Final state must be restored once: a hub that restored it and then
+// crashed has given numbers past it that it does not hold. So the caller
+// replaces the saved Final state (with this hub's State, not final, or by
+// removing it) after Restore and before the hub serves anyone.
 func (h *Hub) Restore(s State) error {
+	err := h.restore(s)
+	switch {
+	case err != nil:
+		h.m.restore.WithLabelValues("refused").Inc()
+		h.opts.Logger.Warn("hub state refused", "err", err)
+	case s.Final:
+		h.m.restore.WithLabelValues("exact").Inc()
+		h.opts.Logger.Info("hub state restored: consoles resume where they were", "alerts", len(s.Alerts), "seq", s.Seq)
+	default:
+		h.m.restore.WithLabelValues("resync").Inc()
+		h.opts.Logger.Info("hub state restored: consoles resync from a snapshot", "alerts", len(s.Alerts))
+	}
+	return err
+}
+
+func (h *Hub) restore(s State) error {
 	if err := s.validate(); err != nil {
 		return fmt.Errorf("hub restore: %w", err)
 	}
@@ -188,8 +218,8 @@ func DecodeState(b []byte) (State, error) {
 // validate checks what Restore relies on: the version; unique, bounded
 // alert ids of open alerts with known statuses; claims with a holder and an
 // end, both or neither; names, notes and counts within their limits; ring
-// messages with consecutive numbers that end at Seq, each a JSON object
-// whose "seq" is its own.
+// messages with consecutive numbers that end at Seq, each a JSON object that
+// begins, as the hub writes them, with its type and its own seq.
 func (s *State) validate() error {
 	if s.Version != StateVersion {
 		return fmt.Errorf("version %d (this hub reads %d)", s.Version, StateVersion)
@@ -260,13 +290,44 @@ func (s *State) validate() error {
 		if len(m.Msg) > maxRingMessage {
 			return fmt.Errorf("ring message %d: %d bytes, more than %d", i, len(m.Msg), maxRingMessage)
 		}
-		var head struct {
-			Type string  `json:"type"`
-			Seq  *uint64 `json:"seq"`
-		}
-		if err := json.Unmarshal(m.Msg, &head); err != nil || head.Type == "" || head.Seq == nil || *head.Seq != m.Seq {
+		if seq, ok := ringHead(m.Msg); !ok || seq != m.Seq || !json.Valid(m.Msg) {
 			return fmt.Errorf("ring message %d: not a hub message with seq %d", i, m.Seq)
 		}
 	}
 	return nil
+}
+
+// ringHead reads the start every message the hub writes has,
+// {"type":"<lower-case letters>","seq":<digits>, and gives the seq, without
+// decoding the rest (json.Valid checks that).
+func ringHead(b []byte) (uint64, bool) {
+	rest, ok := bytes.CutPrefix(b, []byte(`{"type":"`))
+	if !ok {
+		return 0, false
+	}
+	i := 0
+	for i < len(rest) && rest[i] >= 'a' && rest[i] <= 'z' {
+		i++
+	}
+	if i == 0 {
+		return 0, false
+	}
+	rest, ok = bytes.CutPrefix(rest[i:], []byte(`","seq":`))
+	if !ok {
+		return 0, false
+	}
+	var seq uint64
+	n := 0
+	for n < len(rest) && rest[n] >= '0' && rest[n] <= '9' {
+		d := uint64(rest[n] - '0')
+		if n == 20 || seq > (math.MaxUint64-d)/10 || n > 0 && seq == 0 {
+			return 0, false // too long, overflowing, or a leading zero
+		}
+		seq = seq*10 + d
+		n++
+	}
+	if n == 0 || n == len(rest) || rest[n] != ',' && rest[n] != '}' {
+		return 0, false
+	}
+	return seq, true
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/ronda-watch/ronda/analyzer"
 )
@@ -154,6 +155,9 @@ func TestConsoleResumesThroughAHubRestart(t *testing.T) {
 	h := newTestHub(t, restartTweak(clk))
 	if err := h.Restore(back); err != nil {
 		t.Fatal(err)
+	}
+	if n := testutil.ToFloat64(h.m.restore.WithLabelValues("exact")); n != 1 {
+		t.Fatalf("exact restore counted %v", n)
 	}
 	h.Publish(alert("a31", 0)) // seq 36
 
@@ -312,6 +316,9 @@ func TestRestoreRefusesWhatDoesNotValidate(t *testing.T) {
 		if st := h.State(); st.Seq != 0 || len(st.Alerts) != 0 {
 			t.Errorf("%s: a refused state changed the hub", name)
 		}
+		if n := testutil.ToFloat64(h.m.restore.WithLabelValues("refused")); n != 1 {
+			t.Errorf("%s: refusal counted %v", name, n)
+		}
 	}
 	h := newTestHub(t, nil)
 	if err := h.Restore(good()); err != nil {
@@ -409,7 +416,40 @@ func TestStateFromRecordMatchesTheLiveHub(t *testing.T) {
 	if err := h.Restore(rebuilt); err != nil {
 		t.Fatal(err)
 	}
+	if n := testutil.ToFloat64(h.m.restore.WithLabelValues("resync")); n != 1 {
+		t.Fatalf("resync restore counted %v", n)
+	}
 	if s := readType(t, h.dial(t, "tok-vic", "since=3"), "snapshot"); len(s.Alerts) != 6 {
 		t.Fatalf("snapshot after the rebuild: %d alerts", len(s.Alerts))
+	}
+}
+
+// A console that missed a whole ring (4,096 messages) before a restart gets
+// every one of them from the restored hub, in order, through a send queue of
+// 8: the backlog streams as the socket takes it, it is never queued.
+func TestFullRingBacklogStreamsAfterRestore(t *testing.T) {
+	a := newTestHub(t, func(o *Options) { o.SendQueue = 8 })
+	for i := 1; i <= 4096; i++ {
+		a.Publish(alert(fmt.Sprintf("a%d", i), 0))
+	}
+	_ = a.Close()
+	b, err := a.State().Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := DecodeState(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newTestHub(t, func(o *Options) { o.SendQueue = 8 })
+	if err := h.Restore(st); err != nil {
+		t.Fatal(err)
+	}
+	c := h.dial(t, "tok-ana", "since=0")
+	readUntil(t, c, 0, 4096)
+	h.Publish(alert("a4097", 0))
+	readUntil(t, c, 4096, 4097)
+	if n := testutil.ToFloat64(h.m.slow); n != 0 {
+		t.Fatalf("%v sockets cut as too slow", n)
 	}
 }

@@ -86,14 +86,17 @@ func validateTokens(tokens []Token) error {
 // ActTokensReloaded with counts, and logged, without any token.
 func (h *Hub) SetTokens(tokens []Token) error {
 	if err := validateTokens(tokens); err != nil {
+		h.m.reloads.WithLabelValues("refused").Inc()
 		return fmt.Errorf("hub tokens: %w", err)
 	}
 	next := newTokenTable(tokens)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
+		h.m.reloads.WithLabelValues("refused").Inc()
 		return errors.New("hub tokens: the hub is closed")
 	}
+	h.m.reloads.WithLabelValues("ok").Inc()
 	prev := h.tokens.Swap(next)
 	var added, removed, rotated, changed int
 	for name, t := range next.byName {

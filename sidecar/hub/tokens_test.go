@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // closeOf reads until the socket closes and gives the close frame's code and
@@ -53,6 +54,9 @@ func TestSetTokensAddsRemovesRotatesAndClosesSockets(t *testing.T) {
 	if th.Hub.tokens.Load() != before || len(th.audited()) != 0 {
 		t.Fatal("a refused list changed the tokens or was audited")
 	}
+	if n := testutil.ToFloat64(th.m.reloads.WithLabelValues("refused")); n != 5 {
+		t.Fatalf("refused reloads counted %v", n)
+	}
 
 	// ana stays; ben is removed; lea rotates to a new secret; vic becomes a
 	// moderator; zoe is added.
@@ -90,6 +94,9 @@ func TestSetTokensAddsRemovesRotatesAndClosesSockets(t *testing.T) {
 	send(t, v, map[string]string{"request_id": "c", "alert_id": "a1", "action": "claim"})
 	if a := readType(t, v, "ack"); a.State.ClaimedBy != "vic" {
 		t.Fatalf("vic as moderator: %+v", a)
+	}
+	if n := testutil.ToFloat64(th.m.reloads.WithLabelValues("ok")); n != 1 {
+		t.Fatalf("reloads counted %v", n)
 	}
 	rows := th.audited()
 	if len(rows) != 2 || rows[0].Action != ActTokensReloaded || rows[0].AlertID != "" ||
@@ -192,5 +199,31 @@ func TestClientAddr(t *testing.T) {
 		if got := ClientAddr(r, trusted); got != tc.want {
 			t.Errorf("%s %q: %s, want %s", tc.remote, tc.xff, got, tc.want)
 		}
+	}
+}
+
+// An action a socket sent just before its token was removed, read after, is
+// not carried out: the hub acts only for sockets it still holds.
+func TestActionAfterTokenRemovalIsIgnored(t *testing.T) {
+	th := newTestHub(t, nil)
+	th.Publish(alert("a1", 0))
+	ana := th.dial(t, "tok-ana", "")
+	readType(t, ana, "snapshot")
+	th.Hub.mu.Lock()
+	var c *client
+	for k := range th.clients {
+		c = k
+	}
+	th.Hub.mu.Unlock()
+	if err := th.SetTokens([]Token{{Name: "lea", Role: RoleLead, SHA256: sum("tok-lea")}}); err != nil {
+		t.Fatal(err)
+	}
+	th.handle(c, []byte(`{"type":"action","request_id":"r","alert_id":"a1","action":"claim"}`))
+	rows := th.audited()
+	if len(rows) != 1 || rows[0].Action != ActTokensReloaded {
+		t.Fatalf("audit %+v", rows)
+	}
+	if s := th.State(); s.Alerts[0].ClaimedBy != "" {
+		t.Fatalf("claimed by %q after the token was removed", s.Alerts[0].ClaimedBy)
 	}
 }

@@ -72,6 +72,17 @@ func TestConsoleInARealBrowser(t *testing.T) {
 	if len(alert.Reasons) == 0 {
 		t.Fatal("the alert has no reasons to show")
 	}
+	// The version is numbered as the terminal and the record number it
+	// (updates, 0 for the first), and the age counts from the newest event
+	// time seen, not from this browser's clock: event time may be days back
+	// in a replay.
+	if got, want := evalJS[string](t, modA, `document.getElementById("d-meta").textContent`),
+		fmt.Sprintf("version %d", alert.Updates); !strings.Contains(got, want) {
+		t.Errorf("detail meta %q, want %q", got, want)
+	}
+	if got := evalJS[string](t, modA, fmt.Sprintf(`document.querySelector(%s + " td.when").textContent`, jsString(row))); got != "newest" {
+		t.Errorf("the only alert's age reads %q, want newest", got)
+	}
 
 	// (d) mod-a claims it: mod-b is told, and mod-a's console shows the claim.
 	do(t, modA, chromedp.Click(chromedp.ID("act-claim")))
@@ -92,6 +103,8 @@ func TestConsoleInARealBrowser(t *testing.T) {
 	waitJS(t, modA, "mod-b's note in the activity feed", fmt.Sprintf(
 		`[...document.querySelectorAll("#activity li[data-kind=action]")].some(li => li.textContent.includes("mod-b") && li.textContent.includes(%s))`,
 		jsString(note)))
+	waitJS(t, modA, "mod-b's note in the detail pane's notes", fmt.Sprintf(
+		`[...document.querySelectorAll("#d-state .notes li")].some(li => li.textContent === "mod-b: " + %s)`, jsString(note)))
 	if n := evalJS[int](t, modA, `document.querySelectorAll("#activity img, #detail img").length`); n != 0 {
 		t.Errorf("the note became markup: %d img elements", n)
 	}
