@@ -39,7 +39,7 @@ func TestFrozenClickHouseKilled(t *testing.T) {
 	b, _ := os.ReadFile(conf)
 	os.WriteFile(conf, bytes.Replace(b, []byte("clickhouse: {spool_dir:"), []byte("clickhouse: {dsn: '"+ch.DSN()+"', spool_dir:"), 1), 0o600)
 
-	p := startServe(t, bin, conf)
+	p := startServeBin(t, bin, conf)
 	waitUntil(t, func() bool { return strings.Contains(p.stderr.String(), "clickhouse schema up to date") }, "the schema", p.stderr)
 	ch.Freeze()
 	defer ch.Thaw()
@@ -70,7 +70,7 @@ func TestFrozenClickHouseKilled(t *testing.T) {
 	p.stop(t, syscall.SIGKILL)
 	t.Logf("answered 200 with ClickHouse frozen, then killed -9: %d storable events", len(acked))
 
-	p = startServe(t, bin, conf)
+	p = startServeBin(t, bin, conf)
 	ch.Thaw()
 	want := sortedCopy(acked)
 	var got []string

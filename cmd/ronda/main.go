@@ -56,6 +56,7 @@ var commands = []command{
 	{"migrate", "create or upgrade the ClickHouse schema", cmdMigrate},
 	{"simulate", "generate a synthetic world of events and its labels", cmdSimulate},
 	{"demo", "simulate a world and replay it with its labels (the first thing to run)", cmdDemo},
+	{"hook", "post one nginx-rtmp exec_publish / exec_publish_done notification to Ronda (never blocks a publish)", cmdHook},
 	{"check-config", "check a configuration file and print the effective configuration", cmdCheckConfig},
 	{"config", "print configuration: 'ronda config defaults'", cmdConfig},
 	{"version", "print the version", cmdVersion},

@@ -33,8 +33,8 @@ type serveProc struct {
 	err    error         // its Wait error, once done
 }
 
-// startServe starts the binary on conf and waits until it serves.
-func startServe(t *testing.T, bin, conf string) *serveProc {
+// startServeBin starts the binary on conf and waits until it serves.
+func startServeBin(t *testing.T, bin, conf string) *serveProc {
 	t.Helper()
 	return startServeArgs(t, bin, "serve", "--config", conf)
 }
@@ -212,7 +212,7 @@ func TestRestartEquivalence(t *testing.T) {
 	run := func(t *testing.T, sig syscall.Signal, kills int, seed uint64) []string {
 		d := t.TempDir()
 		conf := restartConfig(t, d, "")
-		p := startServe(t, bin, conf)
+		p := startServeBin(t, bin, conf)
 		rng := rand.New(rand.NewPCG(seed, 1))
 		at := map[int]bool{}
 		for len(at) < kills {
@@ -240,7 +240,7 @@ func TestRestartEquivalence(t *testing.T) {
 			}
 			cur.stop(t, sig)
 			count(cur)
-			cur = startServe(t, bin, conf)
+			cur = startServeBin(t, bin, conf)
 			<-addr
 			addr <- cur.addr
 			restarts++

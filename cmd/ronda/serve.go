@@ -36,12 +36,17 @@ then the environment (RONDA_ROLE, RONDA_LISTEN, RONDA_CLICKHOUSE_DSN, ...), then
 these flags. Secrets are never flags or file values: the file names the
 environment variable or file that holds each one.
 
-SIGHUP reloads the detector thresholds (--analyzer). SIGUSR1 writes a state
-checkpoint now (state.dir). SIGTERM or Ctrl-C stops within the drain timeout:
-intake closes, queued events are analysed, a checkpoint is written, the record
-is written or spooled. Every accepted batch is in the intake log (state.dir)
-before its sender is answered, so a crash loses nothing acknowledged: the next
-start loads the newest checkpoint and replays the log after it.
+SIGHUP reloads, all or nothing, the detector thresholds (--analyzer), the
+intake keys, the moderators' tokens (and tokens_file), the webhook secrets and
+the TLS certificate, reading the file and the secrets again; a change to
+anything else (listen, role, directories, ...) is refused until a restart.
+The example moderator token of deploy/serve.yaml is refused outside --demo.
+SIGUSR1 writes a state checkpoint now (state.dir). SIGTERM or Ctrl-C stops
+within the drain timeout: intake closes, queued events are analysed, a
+checkpoint is written, the record is written or spooled. Every accepted batch
+is in the intake log (state.dir) before its sender is answered, so a crash
+loses nothing acknowledged: the next start loads the newest checkpoint and
+replays the log after it.
 
 --demo runs the service on an embedded default with a synthetic world played
 into it at accelerated time (ronda simulate --live, in process): alerts appear
@@ -83,7 +88,6 @@ spooled to a temporary directory, removed at exit.`, `
 	}
 
 	getenv := os.Getenv
-	var cfg serve.Config
 	var d *demoSetup
 	if demo {
 		var err error
@@ -91,30 +95,39 @@ spooled to a temporary directory, removed at exit.`, `
 			return err
 		}
 		defer d.cleanup()
-		cfg, getenv = d.cfg, d.getenv
-	} else if configPath != "" {
-		b, err := os.ReadFile(configPath)
-		if err != nil {
-			return err
-		}
-		if cfg, err = serve.ParseConfig(b); err != nil {
-			return fmt.Errorf("%s: %w", configPath, err)
-		}
+		getenv = d.getenv
 	}
-	cfg.ApplyEnv(getenv)
-	for p, v := range map[*string]string{&cfg.Role: role, &cfg.Listen: listen, &cfg.Analyzer: analyzerPath,
-		&cfg.ClickHouse.DSN: dsn, &cfg.ClickHouse.SpoolDir: spoolDir, &cfg.Edge.Hub: hubURL} {
-		if v != "" {
-			*p = v
+	// load reads the configuration as at start: at start, and again on SIGHUP.
+	load := func() (serve.Config, error) {
+		var cfg serve.Config
+		if demo {
+			cfg = d.cfg
+		} else if configPath != "" {
+			b, err := os.ReadFile(configPath)
+			if err != nil {
+				return serve.Config{}, err
+			}
+			if cfg, err = serve.ParseConfig(b); err != nil {
+				return serve.Config{}, fmt.Errorf("%s: %w", configPath, err)
+			}
 		}
+		cfg.ApplyEnv(getenv)
+		for p, v := range map[*string]string{&cfg.Role: role, &cfg.Listen: listen, &cfg.Analyzer: analyzerPath,
+			&cfg.ClickHouse.DSN: dsn, &cfg.ClickHouse.SpoolDir: spoolDir, &cfg.Edge.Hub: hubURL} {
+			if v != "" {
+				*p = v
+			}
+		}
+		return cfg, cfg.Finish()
 	}
-	if err := cfg.Finish(); err != nil {
+	cfg, err := load()
+	if err != nil {
 		return usagef("configuration:\n%v", err)
 	}
 	log := newLevelLogger(e, cfg.LogLevel)
 
 	var printer *alertPrinter
-	opts := serve.Options{Config: cfg, Getenv: getenv, Logger: log}
+	opts := serve.Options{Config: cfg, Getenv: getenv, Logger: log, Reread: load, AllowExampleToken: demo}
 	if demo {
 		printer = &alertPrinter{w: e, seen: map[string]analyzer.Severity{}, flagged: map[string]bool{}}
 		opts.OnAlert = printer.print
@@ -138,7 +151,7 @@ spooled to a temporary directory, removed at exit.`, `
 			case <-hup:
 				rctx, cancel := context.WithTimeout(runCtx, 10*time.Second)
 				if err := svc.Reload(rctx); err != nil {
-					log.Error("reload failed; the running thresholds stay", "err", err)
+					log.Error("reload refused; nothing changed", "err", err)
 				}
 				cancel()
 			case <-usr1:

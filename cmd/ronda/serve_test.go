@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -40,8 +41,10 @@ func TestServeDemo(t *testing.T) {
 }
 
 // TestServeSignals runs the binary from a configuration file: SIGHUP reloads
-// the thresholds (a bad file is refused and logged), SIGTERM stops it within
-// its drain time with exit 0, and the events it took are in its spool.
+// the thresholds and rotates the intake keys (the removed key is refused, the
+// added one taken, without a restart), a bad file is refused whole and
+// logged, SIGTERM stops it within its drain time with exit 0, and the events
+// it took are in its spool.
 func TestServeSignals(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the binary")
@@ -51,20 +54,25 @@ func TestServeSignals(t *testing.T) {
 	thresholds := filepath.Join(dir, "ronda.yaml")
 	os.WriteFile(thresholds, []byte("schedule:\n  min_nights: 3\n"), 0o600)
 	spool := filepath.Join(dir, "spool")
+	const secret1, secret2 = "test-secret-0123456789abcdef", "second-secret-0123456789abcdef"
+	os.WriteFile(filepath.Join(dir, "k2"), []byte(secret2+"\n"), 0o600)
 	conf := filepath.Join(dir, "serve.yaml")
-	os.WriteFile(conf, []byte(`
+	writeConf := func(keys string) {
+		os.WriteFile(conf, []byte(`
 listen: 127.0.0.1:0
 analyzer: `+thresholds+`
 pipeline: {drain_timeout: 10s}
 intake:
-  keys: [{id: k1, env: RONDA_TEST_SECRET}]
+  keys: `+keys+`
 moderators:
-  tokens: [{name: m, role: lead, sha256: e2186dbdb1bb4193608605e84f33208765b5693b55edd4f730a719a100eeea6f}]
+  tokens: [{name: m, role: lead, sha256: 0b14d501a594442a01c6859541bcb3e8164d183d32937b851835442f69d5c94e}]
 clickhouse: {spool_dir: `+spool+`}
 state: {dir: `+filepath.Join(dir, "state")+`}
 `), 0o600)
+	}
+	writeConf("[{id: k1, env: RONDA_TEST_SECRET}]")
 	cmd := exec.Command(ronda(t), "serve", "--config", conf)
-	cmd.Env = append(os.Environ(), "RONDA_TEST_SECRET=test-secret-0123456789abcdef")
+	cmd.Env = append(os.Environ(), "RONDA_TEST_SECRET="+secret1)
 	var stdout bytes.Buffer
 	stderr := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = &stdout, stderr
@@ -82,24 +90,49 @@ state: {dir: `+filepath.Join(dir, "state")+`}
 		return false
 	}, "the service to listen", stderr)
 
-	body := []byte(`{"type":"stream.start","id":"e1","at":"` + time.Now().UTC().Format(time.RFC3339) + `","stream_id":"s1","host_id":"h1"}` + "\n")
-	req, _ := http.NewRequest(http.MethodPost, "http://"+addr+intake.Path, bytes.NewReader(body))
-	intake.Sign(req, "k1", []byte("test-secret-0123456789abcdef"), body, time.Now())
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	n := 0
+	post := func(key, secret string) int {
+		t.Helper()
+		n++
+		body := []byte(`{"type":"stream.start","id":"e` + strconv.Itoa(n) + `","at":"` + time.Now().UTC().Format(time.RFC3339) + `","stream_id":"s1","host_id":"h1"}` + "\n")
+		req, _ := http.NewRequest(http.MethodPost, "http://"+addr+intake.Path, bytes.NewReader(body))
+		intake.Sign(req, key, []byte(secret), body, time.Now())
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("intake answered %d", resp.StatusCode)
+	if code := post("k1", secret1); code != http.StatusOK {
+		t.Fatalf("intake answered %d", code)
+	}
+	if code := post("k2", secret2); code != http.StatusUnauthorized {
+		t.Fatalf("a key not yet configured answered %d", code)
 	}
 
+	// Thresholds changed and the intake key rotated: k1 out, k2 in.
 	os.WriteFile(thresholds, []byte("schedule:\n  min_nights: 4\n"), 0o600)
+	writeConf("[{id: k2, file: " + filepath.Join(dir, "k2") + "}]")
 	cmd.Process.Signal(syscall.SIGHUP)
-	waitUntil(t, func() bool { return strings.Contains(stderr.String(), "analyzer thresholds reloaded") }, "the reload", stderr)
+	waitUntil(t, func() bool { return strings.Contains(stderr.String(), "configuration reloaded") }, "the reload", stderr)
+	if !strings.Contains(stderr.String(), "analyzer thresholds changed; intake keys: 1 live, 1 added, 1 removed") {
+		t.Errorf("the reload's log line does not say what changed:\n%s", stderr.String())
+	}
+	if code := post("k1", secret1); code != http.StatusUnauthorized {
+		t.Errorf("the removed key answered %d after SIGHUP, want 401", code)
+	}
+	if code := post("k2", secret2); code != http.StatusOK {
+		t.Errorf("the added key answered %d after SIGHUP, want 200", code)
+	}
+
+	// A file that does not parse: refused, nothing changes.
 	os.WriteFile(thresholds, []byte("schedule: [\n"), 0o600)
 	cmd.Process.Signal(syscall.SIGHUP)
-	waitUntil(t, func() bool { return strings.Contains(stderr.String(), "reload failed; the running thresholds stay") }, "the refused reload", stderr)
+	waitUntil(t, func() bool { return strings.Contains(stderr.String(), "reload refused; nothing changed") }, "the refused reload", stderr)
+	if code := post("k2", secret2); code != http.StatusOK {
+		t.Errorf("the key after a refused reload answered %d, want 200", code)
+	}
 
 	cmd.Process.Signal(syscall.SIGTERM)
 	if err := cmd.Wait(); err != nil {
@@ -111,8 +144,48 @@ state: {dir: `+filepath.Join(dir, "state")+`}
 	if segs, _ := filepath.Glob(filepath.Join(spool, "*.seg")); len(segs) == 0 {
 		t.Errorf("nothing in the spool after the stop:\n%s", stderr.String())
 	}
-	if strings.Contains(stderr.String(), "test-secret-0123456789abcdef") {
-		t.Error("the intake secret is in the log")
+	for _, s := range []string{secret1, secret2} {
+		if strings.Contains(stderr.String(), s) {
+			t.Error("an intake secret is in the log")
+		}
+	}
+}
+
+// TestServeRefusesExampleToken: a configuration with the example moderator
+// token of deploy/serve.yaml does not start outside --demo, and says which
+// token to replace.
+func TestServeRefusesExampleToken(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the binary")
+	}
+	t.Parallel()
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "serve.yaml")
+	os.WriteFile(conf, []byte(`
+listen: 127.0.0.1:0
+intake:
+  keys: [{id: k1, env: RONDA_TEST_SECRET}]
+moderators:
+  tokens: [{name: night-lead, role: lead, sha256: e2186dbdb1bb4193608605e84f33208765b5693b55edd4f730a719a100eeea6f}]
+clickhouse: {spool_dir: `+filepath.Join(dir, "spool")+`}
+`), 0o600)
+	cmd := exec.Command(ronda(t), "serve", "--config", conf)
+	cmd.Env = append(os.Environ(), "RONDA_TEST_SECRET=test-secret-0123456789abcdef")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	done := make(chan error, 1)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(out.String(), "night-lead") || !strings.Contains(out.String(), "example") {
+			t.Errorf("exit %v, output:\n%s\nwant a failure naming night-lead", err, out.String())
+		}
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("still running with the example token:\n%s", out.String())
 	}
 }
 

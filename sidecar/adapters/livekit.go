@@ -8,9 +8,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -24,7 +26,9 @@ import (
 // Authentication: the Authorization header is a JWT (HS256) whose iss is an
 // API key and which is signed with that key's secret; its sha256 claim is the
 // base64 SHA-256 of the body. Missing: 401. Unknown key, bad signature,
-// expired token or a body that does not match the hash: 403.
+// expired token, a token without exp or valid longer than MaxTokenLifetime,
+// or a body that does not match the hash: 403. Secrets shorter than
+// LiveKitMinSecretBytes are refused by NewLiveKit.
 //
 // Mapping. LiveKit has no single "broadcast" notion: a room holds
 // participants, and any of them may publish. Ronda's stream is one broadcaster
@@ -47,12 +51,19 @@ import (
 // webhook and the second track of the same session give the same id, and a
 // new session (a new participant sid) a new one.
 //
-// LiveKit webhooks are notifications, not admission: when the Sink fails the
-// answer is 503 so that LiveKit retries the same webhook, which is then a
-// duplicate at worst.
+// LiveKit webhooks are notifications, not admission: LiveKit lets a
+// participant publish without waiting for them, and retries one that is not
+// answered 2xx. So unlike the admission hooks this handler does refuse what
+// it cannot take, and a refusal stops no broadcast: 401 without a token, 403
+// for a token that does not verify, 400 for a malformed body, 405 for a
+// method other than POST, 413 over MaxBody, 408 for a body not read by the
+// deadline, and 503 when the Sink fails or overruns, so that LiveKit retries
+// the same webhook, which is then a duplicate at worst. It answers within
+// Options.SinkTimeout of the call (see the package comment).
 type LiveKit struct {
-	base
-	keys map[string]string
+	*base
+	keys        atomic.Pointer[map[string]string]
+	maxLifetime time.Duration
 }
 
 var _ http.Handler = (*LiveKit)(nil)
@@ -60,37 +71,77 @@ var _ http.Handler = (*LiveKit)(nil)
 // NewLiveKit returns the LiveKit handler. keys maps API keys to their secrets,
 // as in LiveKit's own keys configuration; several may be live at once.
 func NewLiveKit(o Options, keys map[string]string) (*LiveKit, error) {
-	if len(keys) == 0 {
-		return nil, errors.New("adapters: LiveKit needs at least one API key")
+	life, err := maxTokenLifetime(o)
+	if err != nil {
+		return nil, err
 	}
 	b, err := newBase("livekit", o)
 	if err != nil {
 		return nil, err
 	}
-	return &LiveKit{base: b, keys: keys}, nil
+	l := &LiveKit{base: b, maxLifetime: life}
+	if err := l.SetKeys(keys); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// SetKeys replaces the API keys and their secrets, validated as by
+// NewLiveKit (secrets of at least LiveKitMinSecretBytes), while requests are
+// served: each request checks against one whole map, the old or the new. On
+// error the keys in use stay.
+func (l *LiveKit) SetKeys(keys map[string]string) error {
+	if err := checkLiveKitKeys(keys); err != nil {
+		return err
+	}
+	c := maps.Clone(keys)
+	l.keys.Store(&c)
+	return nil
 }
 
 // ServeHTTP implements http.Handler.
 func (l *LiveKit) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, ok := l.readBody(w, r)
-	if !ok {
-		return
+	deadline := time.Now().Add(l.opts.SinkTimeout)
+	body, err := l.readBody(w, r, deadline)
+	var wh *livekitWebhook
+	if err == nil {
+		err = l.verify(r.Header.Get("Authorization"), body)
 	}
-	if err := l.verify(r.Header.Get("Authorization"), body); err != nil {
-		l.fail(w, r, err)
-		return
+	if err == nil {
+		wh, err = parseLiveKit(body)
 	}
-	wh, err := parseLiveKit(body)
 	if err != nil {
-		l.fail(w, r, err)
+		status := livekitStatus(err)
+		l.refused(r, err, strconv.Itoa(status))
+		if status == http.StatusMethodNotAllowed {
+			w.Header().Set("Allow", http.MethodPost)
+		}
+		http.Error(w, http.StatusText(status), status)
 		return
 	}
 	evs, mapErr := mapLiveKit(wh, l.node(""), l.opts.Now())
-	if err := l.emit(r.Context(), evs, mapErr); err != nil {
+	if err := l.emit(r.Context(), deadline, evs, mapErr); err != nil {
 		http.Error(w, "events not taken, retry", http.StatusServiceUnavailable)
 		return
 	}
 	w.WriteHeader(http.StatusOK)
+}
+
+// livekitStatus maps a refusal to the status LiveKit is answered.
+func livekitStatus(err error) int {
+	switch {
+	case errors.Is(err, errNoAuth):
+		return http.StatusUnauthorized
+	case errors.Is(err, errBadAuth):
+		return http.StatusForbidden
+	case errors.Is(err, errMethod):
+		return http.StatusMethodNotAllowed
+	case errors.Is(err, errTooLarge):
+		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, errSlowBody):
+		return http.StatusRequestTimeout
+	}
+	return http.StatusBadRequest
 }
 
 type livekitClaims struct {
@@ -109,12 +160,13 @@ func (l *LiveKit) verify(header string, body []byte) error {
 		return errNoAuth
 	}
 	var claims livekitClaims
+	keys := l.keys.Load()
 	_, err := jwt.ParseWithClaims(tok, &claims, func(t *jwt.Token) (any, error) {
 		iss, err := t.Claims.GetIssuer()
 		if err != nil {
 			return nil, err
 		}
-		secret, ok := l.keys[iss]
+		secret, ok := (*keys)[iss]
 		if !ok {
 			return nil, errors.New("unknown api key")
 		}
@@ -126,6 +178,9 @@ func (l *LiveKit) verify(header string, body []byte) error {
 		jwt.WithTimeFunc(l.opts.Now),
 	)
 	if err != nil {
+		return fmt.Errorf("%w: %w", errBadAuth, err)
+	}
+	if err := checkLifetime(&claims, l.opts.Now(), l.maxLifetime); err != nil {
 		return fmt.Errorf("%w: %w", errBadAuth, err)
 	}
 	sum := sha256.Sum256(body)

@@ -17,9 +17,9 @@ import (
 //
 // Authentication: nginx-rtmp cannot sign, so the notify URL in nginx.conf
 // carries the shared secret (on_publish http://ronda:8080/hooks/nginx-rtmp?secret=...),
-// or a proxy adds SecretHeader. Missing: 401; wrong: 403. Only the URL's query
-// is read for it, never the form: the form holds the publisher's arguments,
-// which the publisher writes.
+// or a proxy adds SecretHeader. Only the URL's query is read for it, never
+// the form: the form holds the publisher's arguments, which the publisher
+// writes.
 //
 // Mapping: call=publish -> stream.start, call=publish_done -> stream.end,
 // other calls are answered and ignored. stream_id is "<app>/<name>", host_id
@@ -27,47 +27,67 @@ import (
 // nginx-rtmp sends no time, so at is Options.Now. The event id hashes node,
 // call, clientid (one per connection), addr, app and name.
 //
-// Only POST, nginx-rtmp's default notify_method, is taken: with notify_method
+// Only POST, nginx-rtmp's default notify_method, is read: with notify_method
 // get the publisher's arguments would share the URL's query with the secret.
 //
-// nginx-rtmp refuses the publish unless the answer is 2xx; Ronda answers 200
-// even when the Sink fails, since Ronda must not break publishing.
+// Fail open: nginx-rtmp refuses the publish (and, for on_update, cuts it)
+// unless the answer is 2xx, so the answer is always 200 with an empty body:
+// to a missing or wrong secret, a malformed or oversized body, a GET, a body
+// that trickles, a Sink that fails or overruns. A request that fails the
+// secret or cannot be read records nothing; it is counted and logged. The
+// answer comes within Options.SinkTimeout of the call (default 1s; see the
+// package comment), so that a publish waits at most that long on Ronda.
 type NginxRTMP struct {
-	base
-	srv ServerOptions
+	*base
+	secrets   secretSet
+	hostParam string
 }
 
 var _ http.Handler = (*NginxRTMP)(nil)
 
 // NewNginxRTMP returns the nginx-rtmp notification handler.
 func NewNginxRTMP(o Options, s ServerOptions) (*NginxRTMP, error) {
-	if err := s.validate(); err != nil {
-		return nil, err
-	}
 	b, err := newBase("nginx_rtmp", o)
 	if err != nil {
 		return nil, err
 	}
-	return &NginxRTMP{base: b, srv: s}, nil
+	n := &NginxRTMP{base: b, hostParam: s.HostParam}
+	if err := n.secrets.set(s.Secrets); err != nil {
+		return nil, err
+	}
+	return n, nil
 }
 
-// ServeHTTP implements http.Handler.
+// SetSecrets replaces the accepted secrets, validated as by NewNginxRTMP,
+// while requests are served: each request checks against one whole set, the
+// old or the new. On error the secrets in use stay.
+func (n *NginxRTMP) SetSecrets(secrets []string) error { return n.secrets.set(secrets) }
+
+// ServeHTTP implements http.Handler. It always answers 200, within
+// Options.SinkTimeout.
 func (n *NginxRTMP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, ok := n.readBody(w, r)
-	if !ok {
-		return
-	}
-	if err := sharedSecret(r, n.srv.Secrets); err != nil {
-		n.fail(w, r, err)
-		return
+	n.admit(w, r, n.handle, nginxAnswer)
+}
+
+func (n *NginxRTMP) handle(r *http.Request, body []byte) (mapped, error) {
+	if err := sharedSecret(r, n.secrets.get()); err != nil {
+		return mapped{}, err
 	}
 	f, err := parseNginxRTMP(body)
 	if err != nil {
-		n.fail(w, r, err)
+		return mapped{}, err
+	}
+	evs, mapErr := mapNginxRTMP(f, n.hostParam, n.node(""), n.opts.Now())
+	return mapped{evs: evs, err: mapErr}, nil
+}
+
+// nginxAnswer writes d as nginx-rtmp reads it: any 2xx allows, anything
+// else refuses.
+func nginxAnswer(w http.ResponseWriter, d decision, _ bool) {
+	if d.deny {
+		http.Error(w, "publish refused", http.StatusForbidden)
 		return
 	}
-	evs, mapErr := mapNginxRTMP(f, n.srv.HostParam, n.node(""), n.opts.Now())
-	_ = n.emit(r.Context(), evs, mapErr) // counted and logged; the publish goes on
 	w.WriteHeader(http.StatusOK)
 }
 

@@ -21,8 +21,7 @@ import (
 // {direction, protocol, status, url, new_url, time}}.
 //
 // Authentication: X-OME-Signature is the base64url HMAC-SHA1 of the body with
-// the <AdmissionWebhooks><SecretKey>, one of ServerOptions.Secrets. Missing:
-// 401; wrong: 403.
+// the <AdmissionWebhooks><SecretKey>, one of ServerOptions.Secrets.
 //
 // Mapping: direction incoming (a publisher) with status opening ->
 // stream.start, closing -> stream.end; outgoing (players) are answered and
@@ -32,50 +31,83 @@ import (
 // client.address, at request.time. The event id hashes status, url, client
 // address and port and time: one per admission request.
 //
-// OvenMediaEngine refuses the publish unless the answer is {"allowed": true}
-// (opening) or {} (closing); Ronda answers that even when the Sink fails, since
-// Ronda must not break publishing.
+// Fail open: OvenMediaEngine refuses the publish unless the answer allows
+// it, so the answer is always 200 with {"allowed":true}, or {} when the body
+// says request.status closing (the form OvenMediaEngine expects then): to a
+// missing or wrong signature, a malformed or oversized body, a GET, a body
+// that trickles, a Sink that fails or overruns. The status of a body that
+// fails the signature is still read, only to pick that form; a body whose
+// status cannot be read (malformed, too large, too slow) is answered
+// {"allowed":true}, which lets an opening through and which
+// OvenMediaEngine ignores for a closing. A request that fails the signature
+// or cannot be read records nothing; it is counted and logged. The answer
+// comes within Options.SinkTimeout of the call (default 1s; see the package
+// comment), under OvenMediaEngine's default <Timeout> of 3000 ms.
 type OME struct {
-	base
-	srv ServerOptions
+	*base
+	secrets   secretSet
+	hostParam string
 }
 
 var _ http.Handler = (*OME)(nil)
 
 // NewOME returns the OvenMediaEngine admission handler.
 func NewOME(o Options, s ServerOptions) (*OME, error) {
-	if err := s.validate(); err != nil {
-		return nil, err
-	}
 	b, err := newBase("ome", o)
 	if err != nil {
 		return nil, err
 	}
-	return &OME{base: b, srv: s}, nil
+	x := &OME{base: b, hostParam: s.HostParam}
+	if err := x.secrets.set(s.Secrets); err != nil {
+		return nil, err
+	}
+	return x, nil
 }
 
-// ServeHTTP implements http.Handler.
+// SetSecrets replaces the accepted HMAC keys, validated as by NewOME, while
+// requests are served: each request checks against one whole set, the old
+// or the new. On error the keys in use stay.
+func (o *OME) SetSecrets(secrets []string) error { return o.secrets.set(secrets) }
+
+// ServeHTTP implements http.Handler. It always answers 200 with
+// {"allowed":true} or, for a closing, {}, within Options.SinkTimeout.
 func (o *OME) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, ok := o.readBody(w, r)
-	if !ok {
-		return
-	}
-	if err := omeVerify(r.Header.Get("X-OME-Signature"), body, o.srv.Secrets); err != nil {
-		o.fail(w, r, err)
-		return
+	o.admit(w, r, o.handle, omeAnswer)
+}
+
+func (o *OME) handle(r *http.Request, body []byte) (mapped, error) {
+	if err := omeVerify(r.Header.Get("X-OME-Signature"), body, o.secrets.get()); err != nil {
+		return mapped{closing: omeClosing(body)}, err
 	}
 	adm, err := parseOME(body)
 	if err != nil {
-		o.fail(w, r, err)
-		return
+		return mapped{closing: omeClosing(body)}, err
 	}
-	evs, mapErr := mapOME(adm, o.srv.HostParam, o.node(""))
-	_ = o.emit(r.Context(), evs, mapErr) // counted and logged; the publish goes on
-	if adm.Request.Status == "closing" {
+	evs, mapErr := mapOME(adm, o.hostParam, o.node(""))
+	return mapped{evs: evs, err: mapErr, closing: adm.Request.Status == "closing"}, nil
+}
+
+// omeClosing reports whether body, read leniently, is a closing request.
+func omeClosing(body []byte) bool {
+	var a struct {
+		Request struct {
+			Status string `json:"status"`
+		} `json:"request"`
+	}
+	return json.Unmarshal(body, &a) == nil && a.Request.Status == "closing"
+}
+
+// omeAnswer writes d as OvenMediaEngine reads it: {"allowed":true} lets an
+// opening through, {} answers a closing.
+func omeAnswer(w http.ResponseWriter, d decision, closing bool) {
+	switch {
+	case closing:
 		writeJSON(w, `{}`)
-		return
+	case d.deny:
+		writeJSON(w, `{"allowed":false,"reason":"refused by Ronda"}`)
+	default:
+		writeJSON(w, `{"allowed":true}`)
 	}
-	writeJSON(w, `{"allowed":true}`)
 }
 
 // omeVerify checks the signature; OvenMediaEngine writes base64url, and both

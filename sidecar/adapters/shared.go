@@ -11,7 +11,8 @@ import (
 // shared secret (SRS, nginx-rtmp) or an HMAC key (OvenMediaEngine).
 type ServerOptions struct {
 	// Secrets are the accepted secrets (HMAC keys for OvenMediaEngine). Several
-	// may be live while one is rotated. Required.
+	// may be live while one is rotated. Required, each at least 16 bytes.
+	// SetSecrets replaces them later.
 	Secrets []string
 	// HostParam names the query parameter of the broadcaster's publish URL
 	// that carries its account id (rtmp://ingest/live/KEY?host=alice with
@@ -20,11 +21,13 @@ type ServerOptions struct {
 	HostParam string
 }
 
-func (s ServerOptions) validate() error {
-	if len(s.Secrets) == 0 {
+func (s ServerOptions) validate() error { return validateSecrets(s.Secrets) }
+
+func validateSecrets(secrets []string) error {
+	if len(secrets) == 0 {
 		return errors.New("adapters: at least one secret is required")
 	}
-	for _, k := range s.Secrets {
+	for _, k := range secrets {
 		if len(k) < 16 {
 			return errors.New("adapters: a secret shorter than 16 bytes is guessable")
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"time"
 
@@ -16,12 +17,12 @@ import (
 //
 // Authentication: SRS cannot sign its callbacks, so the callback URL in
 // srs.conf carries the shared secret (on_publish
-// http://ronda:8080/hooks/srs?secret=...), or a proxy adds SecretHeader.
-// Missing: 401; wrong: 403. The secret is never taken from param: that is the
-// broadcaster's own query string, which the broadcaster writes.
+// http://ronda:8080/hooks/srs?secret=...), or a proxy adds SecretHeader. The
+// secret is never taken from param: that is the broadcaster's own query
+// string, which the broadcaster writes.
 //
 // Mapping: on_publish -> stream.start, on_unpublish -> stream.end, anything
-// else (on_connect, on_play, on_dvr ...) is answered 0 and ignored. stream_id
+// else (on_connect, on_play, on_dvr ...) is answered and ignored. stream_id
 // is "<app>/<stream>" (prefixed with the vhost when it is not the default),
 // host_id the stream name or ServerOptions.HostParam from param, ip the
 // publisher's address, node Options.Node or else server_id. SRS sends no time,
@@ -29,47 +30,67 @@ import (
 // (one per publishing connection), vhost, app and stream: a retried callback
 // is a duplicate, the next session of the same stream a new event.
 //
-// SRS refuses the publish unless the answer is HTTP 200 with 0 (or
-// {"code":0}); Ronda answers 0 even when the Sink fails, since Ronda must not
-// break publishing.
+// Fail open: SRS refuses the publish unless the answer is HTTP 200 with 0 (or
+// {"code":0}), so the answer is always HTTP 200 with the body 0: to a
+// missing or wrong secret, a malformed or oversized body, a GET, a body that
+// trickles, a Sink that fails or overruns. A request that fails the secret or
+// cannot be read records nothing; it is counted and logged. The answer comes
+// within Options.SinkTimeout of the call (default 1s; see the package
+// comment): SRS holds the publisher for as long as its callback takes.
 type SRS struct {
-	base
-	srv ServerOptions
+	*base
+	secrets   secretSet
+	hostParam string
 }
 
 var _ http.Handler = (*SRS)(nil)
 
 // NewSRS returns the SRS callback handler.
 func NewSRS(o Options, s ServerOptions) (*SRS, error) {
-	if err := s.validate(); err != nil {
-		return nil, err
-	}
 	b, err := newBase("srs", o)
 	if err != nil {
 		return nil, err
 	}
-	return &SRS{base: b, srv: s}, nil
+	x := &SRS{base: b, hostParam: s.HostParam}
+	if err := x.secrets.set(s.Secrets); err != nil {
+		return nil, err
+	}
+	return x, nil
 }
 
-// ServeHTTP implements http.Handler.
+// SetSecrets replaces the accepted secrets, validated as by NewSRS, while
+// requests are served: each request checks against one whole set, the old
+// or the new. On error the secrets in use stay.
+func (s *SRS) SetSecrets(secrets []string) error { return s.secrets.set(secrets) }
+
+// ServeHTTP implements http.Handler. It always answers HTTP 200 with 0,
+// within Options.SinkTimeout.
 func (s *SRS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, ok := s.readBody(w, r)
-	if !ok {
-		return
-	}
-	if err := sharedSecret(r, s.srv.Secrets); err != nil {
-		s.fail(w, r, err)
-		return
+	s.admit(w, r, s.handle, srsAnswer)
+}
+
+func (s *SRS) handle(r *http.Request, body []byte) (mapped, error) {
+	if err := sharedSecret(r, s.secrets.get()); err != nil {
+		return mapped{}, err
 	}
 	cb, err := parseSRS(body)
 	if err != nil {
-		s.fail(w, r, err)
+		return mapped{}, err
+	}
+	evs, mapErr := mapSRS(cb, s.hostParam, s.node(cb.ServerID.String()), s.opts.Now())
+	return mapped{evs: evs, err: mapErr}, nil
+}
+
+// srsAnswer writes d as SRS reads it: HTTP 200 with 0 allows, anything else
+// refuses.
+func srsAnswer(w http.ResponseWriter, d decision, _ bool) {
+	if d.deny {
+		http.Error(w, "publish refused", http.StatusForbidden)
 		return
 	}
-	evs, mapErr := mapSRS(cb, s.srv.HostParam, s.node(cb.ServerID.String()), s.opts.Now())
-	_ = s.emit(r.Context(), evs, mapErr) // counted and logged; the publish goes on
 	w.Header().Set("Content-Type", "text/plain")
-	w.Write([]byte("0"))
+	w.WriteHeader(http.StatusOK)
+	io.WriteString(w, "0")
 }
 
 // srsCallback is the part of an SRS callback Ronda reads.

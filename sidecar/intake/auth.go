@@ -60,8 +60,9 @@ func verify(secret []byte, ts int64, body []byte, sig [sha256.Size]byte) bool {
 }
 
 // authHeaders checks what can be checked before the body is read: the three
-// headers are there, the key is known, the timestamp is within the window and
-// the signature is well formed.
+// headers are there, the timestamp is within the window and the signature is
+// well formed. Whether the key id exists is not said here: an unknown id is
+// answered as a bad signature, after the body, so that ids cannot be probed.
 func (h *Handler) authHeaders(r *http.Request, now time.Time) (keyID string, ts int64, sig [sha256.Size]byte, rf *refusal) {
 	keyID = r.Header.Get(HeaderKey)
 	tsText := r.Header.Get(HeaderTimestamp)
@@ -70,17 +71,15 @@ func (h *Handler) authHeaders(r *http.Request, now time.Time) (keyID string, ts 
 		return "", 0, sig, refuse(http.StatusUnauthorized, "no_signature",
 			"missing signature: "+HeaderKey+", "+HeaderTimestamp+" and "+HeaderSignature+" are required")
 	}
-	if _, ok := h.keys[keyID]; !ok {
-		return "", 0, sig, refuse(http.StatusUnauthorized, "unknown_key", "unknown key id")
-	}
 	ts, err := strconv.ParseInt(tsText, 10, 64)
 	if err != nil || len(tsText) > 12 {
 		return "", 0, sig, refuse(http.StatusUnauthorized, "bad_timestamp",
 			HeaderTimestamp+" must be Unix seconds")
 	}
-	if skew := now.Sub(time.Unix(ts, 0)); skew > h.opts.MaxSkew || skew < -h.opts.MaxSkew {
+	if skew := now.Sub(time.Unix(ts, 0)); skew > h.opts.MaxSkew || skew < -h.opts.MaxFutureSkew {
 		return "", 0, sig, refuse(http.StatusUnauthorized, "expired",
-			"timestamp outside the replay window of "+h.opts.MaxSkew.String()+": expired, or the sender's clock is off")
+			"timestamp outside the replay window ("+h.opts.MaxSkew.String()+" behind, "+
+				h.opts.MaxFutureSkew.String()+" ahead): expired, or the sender's clock is off")
 	}
 	hexSig, ok := strings.CutPrefix(sigText, sigPrefix)
 	if !ok || len(hexSig) != hex.EncodedLen(sha256.Size) {
@@ -94,6 +93,13 @@ func (h *Handler) authHeaders(r *http.Request, now time.Time) (keyID string, ts 
 	return keyID, ts, sig, nil
 }
 
+// badSignature is the answer to a signature that does not verify, and to an
+// unknown key id: the same status, reason and text.
+func (h *Handler) badSignature() *refusal {
+	return refuse(http.StatusUnauthorized, "bad_signature",
+		"signature does not match the body and timestamp for this key")
+}
+
 type replayResult int
 
 const (
@@ -103,15 +109,24 @@ const (
 )
 
 // replayGuard remembers the signatures of the replay window, each until its
-// timestamp leaves the window, at most max of them. Entries leave in arrival
-// order, so one may outlive its expiry by up to the window: harmless, it is
-// outside the window by then.
+// timestamp leaves the window: at most max of them in all, and at most an
+// equal share of max per key, so that one key holder cannot fill the memory
+// and lock every other key out. Entries leave in arrival order, so one may
+// outlive its expiry by up to the window: harmless, it is outside the window
+// by then.
 type replayGuard struct {
-	mu   sync.Mutex
-	max  int
-	seen map[[sha256.Size]byte]time.Time // signature → expiry
-	fifo []replayEntry
-	head int
+	mu     sync.Mutex
+	max    int
+	share  int // per key: max divided by the number of keys
+	seen   map[[sha256.Size]byte]replayVal
+	perKey map[string]int
+	fifo   []replayEntry
+	head   int
+}
+
+type replayVal struct {
+	exp time.Time
+	key string
 }
 
 type replayEntry struct {
@@ -119,26 +134,36 @@ type replayEntry struct {
 	exp time.Time
 }
 
-func newReplayGuard(max int) *replayGuard {
-	return &replayGuard{max: max, seen: make(map[[sha256.Size]byte]time.Time)}
+func newReplayGuard(max, keys int) *replayGuard {
+	g := &replayGuard{max: max, seen: make(map[[sha256.Size]byte]replayVal), perKey: make(map[string]int)}
+	g.setShare(keys)
+	return g
 }
 
-// add remembers sig until exp, unless it is remembered already or memory is
-// full of live signatures.
-func (g *replayGuard) add(sig [sha256.Size]byte, now, exp time.Time) replayResult {
+// setShare divides the memory among n keys.
+func (g *replayGuard) setShare(n int) {
+	g.mu.Lock()
+	g.share = max(g.max/max(n, 1), 1)
+	g.mu.Unlock()
+}
+
+// add remembers sig of key until exp, unless it is remembered already or the
+// key's share (or the whole memory) is full of live signatures.
+func (g *replayGuard) add(key string, sig [sha256.Size]byte, now, exp time.Time) replayResult {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.expire(now)
 	if _, ok := g.seen[sig]; ok {
 		return replayed
 	}
-	if len(g.fifo)-g.head >= g.max {
-		g.compact()
-		if len(g.fifo)-g.head >= g.max {
-			return replayFull
-		}
+	if g.perKey[key] >= g.share || len(g.seen) >= g.max {
+		return replayFull
 	}
-	g.seen[sig] = exp
+	if len(g.fifo)-g.head >= 2*g.max {
+		g.compact() // forgotten entries pile up in the fifo otherwise
+	}
+	g.seen[sig] = replayVal{exp, key}
+	g.perKey[key]++
 	g.fifo = append(g.fifo, replayEntry{sig, exp})
 	return replayNew
 }
@@ -147,8 +172,23 @@ func (g *replayGuard) add(sig [sha256.Size]byte, now, exp time.Time) replayResul
 // anything of it was taken.
 func (g *replayGuard) forget(sig [sha256.Size]byte) {
 	g.mu.Lock()
+	defer g.mu.Unlock()
+	if v, ok := g.seen[sig]; ok {
+		g.drop(sig, v)
+	}
+}
+
+func (g *replayGuard) drop(sig [sha256.Size]byte, v replayVal) {
 	delete(g.seen, sig)
-	g.mu.Unlock()
+	if g.perKey[v.key]--; g.perKey[v.key] <= 0 {
+		delete(g.perKey, v.key)
+	}
+}
+
+func (g *replayGuard) keyShare() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.share
 }
 
 func (g *replayGuard) len() int {
@@ -160,8 +200,8 @@ func (g *replayGuard) len() int {
 func (g *replayGuard) expire(now time.Time) {
 	for g.head < len(g.fifo) && g.fifo[g.head].exp.Before(now) {
 		e := &g.fifo[g.head]
-		if exp, ok := g.seen[e.sig]; ok && exp.Equal(e.exp) {
-			delete(g.seen, e.sig)
+		if v, ok := g.seen[e.sig]; ok && v.exp.Equal(e.exp) {
+			g.drop(e.sig, v)
 		}
 		*e = replayEntry{}
 		g.head++
@@ -178,7 +218,7 @@ func (g *replayGuard) expire(now time.Time) {
 func (g *replayGuard) compact() {
 	live := g.fifo[:0]
 	for _, e := range g.fifo[g.head:] {
-		if exp, ok := g.seen[e.sig]; ok && exp.Equal(e.exp) {
+		if v, ok := g.seen[e.sig]; ok && v.exp.Equal(e.exp) {
 			live = append(live, e)
 		}
 	}

@@ -217,3 +217,31 @@ func BenchmarkWebSocketIntake(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkParallelMaxRequests sends 16 largest requests (8 MiB, 50,000
+// lines each) at once over loopback, each retried on 503 until taken, and
+// reports the heap above the baseline (objects, live and not yet collected,
+// as RSS follows them; and the live heap after each GC) next to the memory
+// budget's accounted peak. One op is the 16 requests.
+//
+//	go test -run '^$' -bench ParallelMaxRequests -count 3 ./sidecar/intake/
+func BenchmarkParallelMaxRequests(b *testing.B) {
+	bodies := make([][]byte, 16)
+	for i := range bodies {
+		bodies[i] = maxBody(i)
+	}
+	var heap, live, budget, busy int64
+	b.ResetTimer()
+	for range b.N {
+		b.StopTimer()
+		h := newMemoryHandler(b) // a fresh dedup: the same bodies are new again
+		b.StartTimer()
+		run := runMaxRequests(b, h, bodies)
+		heap, live = max(heap, run.heapPeak), max(live, run.livePeak)
+		budget, busy = max(budget, run.budgetPeak), busy+run.busy
+	}
+	b.ReportMetric(mib(heap), "heap-peak-MiB")
+	b.ReportMetric(mib(live), "live-peak-MiB")
+	b.ReportMetric(mib(budget), "budget-peak-MiB")
+	b.ReportMetric(float64(busy)/float64(b.N), "503s/op")
+}

@@ -11,6 +11,7 @@ import (
 	mrand "math/rand/v2"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -61,9 +62,12 @@ var (
 // ForwarderOptions configure a Forwarder. Zero values take the documented
 // defaults.
 type ForwarderOptions struct {
-	// URL is the base of the receiving Ronda: ws:// or wss:// (http and https
-	// are taken as ws and wss); WSPath is appended to its path unless it
-	// ends with it already. Required.
+	// URL is the base of the receiving Ronda: wss:// (https is taken as
+	// wss), or ws:// (http) to a loopback host only (localhost, 127.0.0.0/8,
+	// ::1): only the handshake is signed, so over plain ws:// across a
+	// network the batches that follow could be altered or injected on the
+	// path (PROTOCOL.md, "Transport"). WSPath is appended to its path unless
+	// it ends with it already. Required.
 	URL string
 	// KeyID and Secret sign every handshake: a key of the receiver's
 	// Options.Keys. Required; Secret at least MinKeyBytes.
@@ -139,6 +143,10 @@ func (o *ForwarderOptions) validate() error {
 	}
 	if u.Host == "" {
 		return fmt.Errorf("url %q: no host", o.URL)
+	}
+	if (u.Scheme == "ws" || u.Scheme == "http") && !isLoopbackHost(u.Hostname()) {
+		return fmt.Errorf("url %q: plain %s:// is allowed to a loopback host only; use wss:// (batches after the signed handshake are not authenticated, so TLS must protect them on a network)",
+			o.URL, u.Scheme)
 	}
 	if o.KeyID == "" || len(o.KeyID) > event.MaxIDBytes {
 		return fmt.Errorf("key id: must be 1 to %d bytes", event.MaxIDBytes)
@@ -284,6 +292,15 @@ type fwdBatch struct {
 	body []byte
 	n    int
 	sent int
+}
+
+// isLoopbackHost says whether host (a URL's Hostname) is this machine.
+func isLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.Unmap().IsLoopback()
 }
 
 // NewForwarder validates opts and opens the spool, if any. Nothing runs

@@ -375,7 +375,7 @@ func TestForwarderHandshakeRefused(t *testing.T) {
 
 func TestForwarderOptionsValidate(t *testing.T) {
 	t.Parallel()
-	ok := ForwarderOptions{URL: "ws://hub:8080", KeyID: "k1", Secret: key1, Sender: "edge-1"}
+	ok := ForwarderOptions{URL: "wss://hub:8080", KeyID: "k1", Secret: key1, Sender: "edge-1"}
 	for name, edit := range map[string]func(*ForwarderOptions){
 		"no url":       func(o *ForwarderOptions) { o.URL = "" },
 		"ftp":          func(o *ForwarderOptions) { o.URL = "ftp://hub" },
@@ -385,12 +385,30 @@ func TestForwarderOptionsValidate(t *testing.T) {
 		"bad sender":   func(o *ForwarderOptions) { o.Sender = "edge 1" },
 		"negative":     func(o *ForwarderOptions) { o.Window = -1 },
 		"tiny batch":   func(o *ForwarderOptions) { o.MaxBatchBytes = 1000 },
+		// Only the handshake is signed: plain ws across a network could
+		// carry injected batches.
+		"plain ws to a network host": func(o *ForwarderOptions) { o.URL = "ws://hub:8080" },
+		"plain http to an address":   func(o *ForwarderOptions) { o.URL = "http://10.0.0.5:8080" },
+		"plain ws, localhost suffix": func(o *ForwarderOptions) { o.URL = "ws://localhost.example.org" },
 	} {
 		o := ok
 		edit(&o)
-		if _, err := NewForwarder(o); err == nil {
+		_, err := NewForwarder(o)
+		if err == nil {
 			t.Errorf("%s: no error", name)
+		} else if strings.HasPrefix(name, "plain") && !strings.Contains(err.Error(), "loopback host only; use wss://") {
+			t.Errorf("%s: unclear error %v", name, err)
 		}
+	}
+	for _, u := range []string{"ws://127.0.0.1:8080", "ws://localhost:8080", "http://[::1]:8080", "ws://127.9.9.9", "https://hub"} {
+		o := ok
+		o.URL = u
+		f, err := NewForwarder(o)
+		if err != nil {
+			t.Errorf("%s: %v", u, err)
+			continue
+		}
+		f.Close(context.Background())
 	}
 	f, err := NewForwarder(ok)
 	if err != nil {

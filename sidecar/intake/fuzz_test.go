@@ -29,6 +29,14 @@ func FuzzHandler(f *testing.F) {
 	f.Add([]byte(chat("f3")), "", "k2", "1700000000", "sha256=00", false, false)
 	f.Add([]byte(chat("f4")), "", "k1", "", "", true, true)
 	f.Add([]byte("[1]\n\n{}\n"), "identity", "nokey", "-1", "sha256=", false, false)
+	// Paths of issue 10: an unknown key with a well-formed signature (the
+	// answer of a bad one), an empty signed batch, a timestamp past the
+	// future side of the window, a list of tiny tags (counted apart from
+	// its text in the memory budget).
+	f.Add([]byte(chat("f5")), "", "k9", "1700000000", "sha256="+strings.Repeat("ab", 32), false, false)
+	f.Add([]byte("\n\n"), "", "k1", "", "", true, false)
+	f.Add([]byte(chat("f6")), "", "k1", "1700000031", "sha256="+strings.Repeat("00", 32), false, false)
+	f.Add([]byte(`{"id":"f7","type":"stream.start","at":"2025-06-02T13:05:00Z","stream_id":"s1","host_id":"h1","tags":["","","a"]}`+"\n"), "", "k1", "", "", true, false)
 
 	now := time.Unix(1_700_000_000, 0)
 	h, err := NewHandler(Options{
@@ -38,14 +46,16 @@ func FuzzHandler(f *testing.F) {
 		MaxBodyBytes:    1 << 16,
 		MaxDecodedBytes: 1 << 18,
 		MaxLines:        1000,
+		RateRequests:    -1, // the clock stands still
 	})
 	if err != nil {
 		f.Fatal(err)
 	}
 	busy, err := NewHandler(Options{
-		Keys: map[string][]byte{"k1": key1, "k2": key2},
-		Sink: func(context.Context, []event.Event) error { return ErrBusy },
-		Now:  func() time.Time { return now },
+		Keys:         map[string][]byte{"k1": key1, "k2": key2},
+		Sink:         func(context.Context, []event.Event) error { return ErrBusy },
+		Now:          func() time.Time { return now },
+		RateRequests: -1,
 	})
 	if err != nil {
 		f.Fatal(err)
@@ -92,6 +102,9 @@ func FuzzHandler(f *testing.F) {
 		if (w.Code == 429 || w.Code == 503) && w.Header().Get("Retry-After") == "" {
 			t.Fatalf("status %d without Retry-After", w.Code)
 		}
+		if used, _ := target.mem.stats(); used != 0 {
+			t.Fatalf("%d bytes of the memory budget still held after the answer", used)
+		}
 	})
 }
 
@@ -110,6 +123,8 @@ func FuzzWSBatch(f *testing.F) {
 	f.Add([]byte("{\"seq\":1}\n\x1f\x8b\x08\x00"), uint16(0))
 	f.Add([]byte("{\"seq\":1,\"gzip\":true}\r\n"+strings.Repeat(chat("z6")+"\n", 30)), uint16(0))
 	f.Add([]byte("not json\n"), uint16(0))
+	f.Add([]byte(wsBatch(1, `{"id":"z7","type":"stream.start","at":"2025-06-02T13:05:00Z","stream_id":"s1","host_id":"h1","tags":["",""]}`)+"\x00"+wsBatch(2)+"\x00"+wsBatch(3)), uint16(4))
+	f.Add([]byte(wsBatch(1, strings.Repeat("x", 5000))), uint16(0))
 
 	var busy atomic.Bool
 	h, err := NewHandler(Options{
@@ -134,7 +149,7 @@ func FuzzWSBatch(f *testing.F) {
 		key := wsSessionKey{keyID: "k1", sender: "fuzz", session: strconv.FormatInt(session.Add(1), 10)}
 		sess, _ := h.ws.attach(key)
 		defer h.ws.detach(sess, nil)
-		c := &wsConn{s: h.ws, keyID: "k1", sess: sess, kicked: make(chan struct{}),
+		c := &wsConn{s: h.ws, keyID: "k1", key: h.keys.Load().get("k1"), sess: sess, kicked: make(chan struct{}),
 			hdr: bufio.NewReaderSize(nil, MaxWSHeaderBytes)}
 		sess.owner = c
 		for i, msg := range bytes.Split(msgs, []byte{0}) {
@@ -148,6 +163,9 @@ func FuzzWSBatch(f *testing.F) {
 				t.Fatalf("message %d: read error %v", i, err)
 			}
 			after := sess.acked.Load()
+			if used, _ := h.mem.stats(); used != 0 {
+				t.Fatalf("message %d: %d bytes of the memory budget still held", i, used)
+			}
 			if fault != "" {
 				if reply != nil || after != before {
 					t.Fatalf("message %d: fault %q with reply %+v, acked %d -> %d", i, fault, reply, before, after)
@@ -191,13 +209,16 @@ func FuzzWSHandshake(f *testing.F) {
 	f.Add("sender=e1&session=s1&nonce="+strings.Repeat("n", 65), "k1", "", "", true)
 	f.Add("sender=e1&session=s1&nonce=n2", "k2", "1700000000", "sha256=00", false)
 	f.Add("", "", "", "", false)
+	f.Add("sender=e1&session=s1&nonce=n3", "k9", "1700000000", "sha256="+strings.Repeat("cd", 32), false)
+	f.Add("sender=e1&session=s1&nonce=n4", "k1", "1700000040", "sha256="+strings.Repeat("00", 32), false)
 
 	now := time.Unix(1_700_000_000, 0)
 	h, err := NewHandler(Options{
-		Keys:   map[string][]byte{"k1": key1, "k2": key2},
-		Sink:   func(context.Context, []event.Event) error { return nil },
-		Now:    func() time.Time { return now },
-		Logger: slog.New(slog.DiscardHandler),
+		Keys:         map[string][]byte{"k1": key1, "k2": key2},
+		Sink:         func(context.Context, []event.Event) error { return nil },
+		Now:          func() time.Time { return now },
+		Logger:       slog.New(slog.DiscardHandler),
+		RateRequests: -1,
 	})
 	if err != nil {
 		f.Fatal(err)
@@ -233,8 +254,8 @@ func FuzzWSHandshake(f *testing.F) {
 			}
 			return
 		}
-		if _, ok := h.keys[gotKey]; !ok || !validID(p.sender) || !validID(p.session) || !validID(p.nonce) {
-			t.Fatalf("accepted key %q params %+v", gotKey, p)
+		if !h.keys.Load().has(gotKey) || !validID(p.sender) || !validID(p.session) || !validID(p.nonce) {
+			t.Fatalf("accepted key %q params %+v", gotKey.id, p)
 		}
 	})
 }

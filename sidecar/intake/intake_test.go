@@ -322,7 +322,7 @@ func TestRefused(t *testing.T) {
 		}, 401, "bad_timestamp", "Unix seconds"},
 		{"unknown key id", func(f *fixture) *http.Request {
 			return f.request(f.fresh(1), signWith("k9", key1, now))
-		}, 401, "unknown_key", "unknown key id"},
+		}, 401, "bad_signature", "does not match"},
 		{"replayed request", func(f *fixture) *http.Request {
 			body := f.fresh(1)
 			first := f.request(body, signed)
@@ -425,6 +425,7 @@ func TestRateLimit(t *testing.T) {
 	f := start(t, func(o *Options) {
 		o.RateEvents = 1
 		o.RateBurst = 20
+		o.MaxLines = 20 // the burst must hold the largest batch
 	})
 	if r := f.post(f.fresh(20)); r.status != 200 {
 		t.Fatalf("burst: %d %s", r.status, r.raw)
@@ -436,9 +437,9 @@ func TestRateLimit(t *testing.T) {
 	if s, err := strconv.Atoi(r.header.Get("Retry-After")); err != nil || s < 1 {
 		t.Errorf("Retry-After %q", r.header.Get("Retry-After"))
 	}
-	// A batch larger than the burst can never pass.
+	// A batch larger than the burst (and so than MaxLines) can never pass.
 	r = f.do(f.request(f.fresh(21), signWith("k2", key2, time.Now())))
-	if r.status != http.StatusRequestEntityTooLarge || !strings.Contains(r.err, "burst") {
+	if r.status != http.StatusRequestEntityTooLarge || !strings.Contains(r.err, "more than 20 lines") {
 		t.Fatalf("over the burst: %d %s", r.status, r.raw)
 	}
 	// The other key has its own bucket.
@@ -456,6 +457,7 @@ func TestRateLimitBurstOnRealClock(t *testing.T) {
 	f := start(t, func(o *Options) {
 		o.RateEvents = 100
 		o.RateBurst = 200
+		o.MaxLines = 200
 	})
 	var ok, limited int
 	for range 20 {
@@ -544,38 +546,45 @@ func TestMethod(t *testing.T) {
 	}
 }
 
+// TestReplayMemoryFull: a key whose share of the replay memory is full gets
+// 503; the other key, with its own share, is not refused.
 func TestReplayMemoryFull(t *testing.T) {
 	t.Parallel()
-	f := start(t, func(o *Options) { o.ReplayMemory = 2 })
+	f := start(t, func(o *Options) { o.ReplayMemory = 4 }) // two keys: a share of two each
 	f.stillWorks()
 	f.stillWorks()
 	r := f.post(f.fresh(1))
 	if r.status != 503 {
-		t.Fatalf("third request with a memory of two: %d %s", r.status, r.raw)
+		t.Fatalf("third request with a share of two: %d %s", r.status, r.raw)
+	}
+	for range 2 {
+		if r := f.do(f.request(f.fresh(1), signWith("k2", key2, time.Now()))); r.status != 200 {
+			t.Fatalf("other key: %d %s", r.status, r.raw)
+		}
 	}
 }
 
 func TestReplayGuardExpires(t *testing.T) {
 	t.Parallel()
-	g := newReplayGuard(2)
+	g := newReplayGuard(2, 1)
 	t0 := time.Unix(1_700_000_000, 0)
 	a, b, c := [32]byte{1}, [32]byte{2}, [32]byte{3}
 	for _, s := range [][32]byte{a, b} {
-		if g.add(s, t0, t0.Add(time.Minute)) != replayNew {
+		if g.add("k", s, t0, t0.Add(time.Minute)) != replayNew {
 			t.Fatal("new signature refused")
 		}
 	}
-	if g.add(a, t0, t0.Add(time.Minute)) != replayed {
+	if g.add("k", a, t0, t0.Add(time.Minute)) != replayed {
 		t.Error("replay not seen")
 	}
-	if g.add(c, t0, t0.Add(time.Minute)) != replayFull {
+	if g.add("k", c, t0, t0.Add(time.Minute)) != replayFull {
 		t.Error("memory not full")
 	}
 	g.forget(b)
-	if g.add(c, t0, t0.Add(time.Minute)) != replayNew {
+	if g.add("k", c, t0, t0.Add(time.Minute)) != replayNew {
 		t.Error("forgotten slot not reused")
 	}
-	if g.add(b, t0.Add(2*time.Minute), t0.Add(3*time.Minute)) != replayNew || g.len() != 1 {
+	if g.add("k", b, t0.Add(2*time.Minute), t0.Add(3*time.Minute)) != replayNew || g.len() != 1 {
 		t.Errorf("expired signatures kept: %d", g.len())
 	}
 }

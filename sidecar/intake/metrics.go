@@ -19,9 +19,13 @@ type metrics struct {
 	wsResumes     prometheus.Counter
 	wsEvicted     prometheus.Counter
 	wsBytes       prometheus.Counter
+
+	keys       prometheus.Gauge
+	keyReloads prometheus.Counter
 }
 
-func newMetrics(reg prometheus.Registerer, replay *replayGuard, ws *wsState) (*metrics, error) {
+func newMetrics(reg prometheus.Registerer, h *Handler) (*metrics, error) {
+	replay, ws := h.replay, h.ws
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ronda_intake_requests_total",
@@ -29,7 +33,7 @@ func newMetrics(reg prometheus.Registerer, replay *replayGuard, ws *wsState) (*m
 		}, []string{"code"}),
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ronda_intake_refused_total",
-			Help: "Requests refused as a whole, by reason (no_signature, unknown_key, bad_timestamp, expired, bad_signature, replayed, body_too_large, decoded_too_large, too_many_lines, over_burst, rate_limited, in_flight, replay_memory_full, sink_busy, sink_error, bad_gzip, bad_encoding, method, read, canceled, closed).",
+			Help: "Requests refused as a whole, by reason (no_signature, bad_timestamp, expired, bad_signature (an unknown key id included, so that ids cannot be probed), replayed, body_too_large, decoded_too_large, too_many_lines, over_burst, rate_limited, request_rate_limited, in_flight, memory_full, read_timeout, too_large_to_decode, replay_memory_full, sink_busy, sink_error, bad_gzip, bad_encoding, method, read, canceled, closed).",
 		}, []string{"reason"}),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ronda_intake_events_total",
@@ -50,7 +54,7 @@ func newMetrics(reg prometheus.Registerer, replay *replayGuard, ws *wsState) (*m
 		}),
 		wsHandshakes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ronda_intake_ws_handshakes_total",
-			Help: "Websocket handshakes by result: ok, or the refusal reason (the reasons of ronda_intake_refused_total, and not_websocket, bad_param, too_many_connections, closed, upgrade_failed).",
+			Help: "Websocket handshakes by result: ok, or the refusal reason (the reasons of ronda_intake_refused_total, request_rate_limited among them, and not_websocket, bad_param, too_many_connections, closed, upgrade_failed).",
 		}, []string{"result"}),
 		wsBatches: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ronda_intake_ws_batches_total",
@@ -58,11 +62,11 @@ func newMetrics(reg prometheus.Registerer, replay *replayGuard, ws *wsState) (*m
 		}, []string{"outcome"}),
 		wsRefusals: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ronda_intake_ws_batch_refusals_total",
-			Help: "Websocket batches answered busy or refused, by reason (busy: sink_busy, sink_error, rate_limited, in_flight, after_busy; refused: too_many_lines, over_burst, body_too_large, decoded_too_large, bad_encoding).",
+			Help: "Websocket batches answered busy or refused, by reason (busy: sink_busy, sink_error, rate_limited, in_flight, memory_full, after_busy; refused: too_many_lines, over_burst, body_too_large, decoded_too_large, too_large_to_decode, bad_encoding).",
 		}, []string{"reason"}),
 		wsDisconnects: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ronda_intake_ws_disconnects_total",
-			Help: "Websocket connections ended, by reason: client_closed, read_error (including silence past the read timeout), write_error, protocol_error, too_large (a message over the read limit, closed with 1009), superseded (a newer socket took the session), shutdown.",
+			Help: "Websocket connections ended, by reason: client_closed, read_error (including silence past the read timeout), write_error, protocol_error, too_large (a message over the read limit, closed with 1009), superseded (a newer socket took the session), key_revoked (SetKeys removed its key), shutdown.",
 		}, []string{"reason"}),
 		wsResumes: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ronda_intake_ws_resumes_total",
@@ -76,7 +80,27 @@ func newMetrics(reg prometheus.Registerer, replay *replayGuard, ws *wsState) (*m
 			Name: "ronda_intake_ws_message_bytes_total",
 			Help: "Bytes of websocket batch messages read, once inflated.",
 		}),
+		keys: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "ronda_intake_keys",
+			Help: "Intake keys live.",
+		}),
+		keyReloads: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ronda_intake_key_reloads_total",
+			Help: "Successful replacements of the intake keys (SetKeys).",
+		}),
 	}
+	memUsed := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "ronda_intake_memory_bytes",
+		Help: "Bytes that requests hold now (bodies being read, decoded batches, answers), by the handler's accounting; never above ronda_intake_memory_limit_bytes.",
+	}, func() float64 { used, _ := h.mem.stats(); return float64(used) })
+	memLimit := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "ronda_intake_memory_limit_bytes",
+		Help: "The bound of ronda_intake_memory_bytes (MaxMemoryBytes); past it requests get 503 (memory_full).",
+	}, func() float64 { return float64(h.opts.MaxMemoryBytes) })
+	replayLimit := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "ronda_intake_replay_signatures_per_key_limit",
+		Help: "The most signatures one key may have remembered at once (its share of ReplayMemory).",
+	}, func() float64 { return float64(replay.keyShare()) })
 	signatures := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "ronda_intake_replay_signatures",
 		Help: "Signatures remembered for replay detection.",
@@ -93,7 +117,8 @@ func newMetrics(reg prometheus.Registerer, replay *replayGuard, ws *wsState) (*m
 		return m, nil
 	}
 	all := []prometheus.Collector{m.requests, m.refused, m.events, m.bodyBytes, m.seconds, m.undoDropped, signatures,
-		m.wsHandshakes, m.wsBatches, m.wsRefusals, m.wsDisconnects, m.wsResumes, m.wsEvicted, m.wsBytes, conns, sessions}
+		m.wsHandshakes, m.wsBatches, m.wsRefusals, m.wsDisconnects, m.wsResumes, m.wsEvicted, m.wsBytes, conns, sessions,
+		m.keys, m.keyReloads, memUsed, memLimit, replayLimit}
 	for i, c := range all {
 		if err := reg.Register(c); err != nil {
 			for _, done := range all[:i] {

@@ -291,46 +291,51 @@ func signedURI(r *http.Request) string {
 // wsAccept runs every check of a handshake before any resource is reserved:
 // method, upgrade, signature headers, signature over the URI, parameters,
 // replay. The signature is remembered only when everything else passed.
-func (h *Handler) wsAccept(r *http.Request, now time.Time) (keyID string, p wsParams, sig [32]byte, rf *refusal) {
+func (h *Handler) wsAccept(r *http.Request, now time.Time) (k *liveKey, p wsParams, sig [32]byte, rf *refusal) {
 	if h.ws.isClosed() {
-		return "", p, sig, h.busy("closed", "intake closed")
+		return nil, p, sig, h.busy("closed", "intake closed")
 	}
 	if r.Method != http.MethodGet {
-		return "", p, sig, refuse(http.StatusMethodNotAllowed, "method", "only GET (a websocket handshake) is allowed")
+		return nil, p, sig, refuse(http.StatusMethodNotAllowed, "method", "only GET (a websocket handshake) is allowed")
 	}
 	if !websocket.IsWebSocketUpgrade(r) {
-		return "", p, sig, refuse(http.StatusBadRequest, "not_websocket", "websocket upgrade required")
+		return nil, p, sig, refuse(http.StatusBadRequest, "not_websocket", "websocket upgrade required")
 	}
 	keyID, ts, sig, rf := h.authHeaders(r, now)
 	if rf != nil {
-		return "", p, sig, rf
+		return nil, p, sig, rf
 	}
-	if !verify(h.keys[keyID], ts, []byte(signedURI(r)), sig) {
-		return "", p, sig, refuse(http.StatusUnauthorized, "bad_signature",
+	// An unknown id takes the path and the answer of a bad signature.
+	k = h.lookup(keyID)
+	if !verify(k.secret, ts, []byte(signedURI(r)), sig) || k == unknownKey {
+		return nil, p, sig, refuse(http.StatusUnauthorized, "bad_signature",
 			"signature does not match the request URI and timestamp for this key")
 	}
 	q := r.URL.Query()
 	for _, name := range []string{"sender", "session", "nonce"} {
 		v := q[name]
 		if len(v) != 1 || !validID(v[0]) {
-			return "", p, sig, refuse(http.StatusBadRequest, "bad_param",
+			return nil, p, sig, refuse(http.StatusBadRequest, "bad_param",
 				fmt.Sprintf("query parameter %s: once, 1 to %d bytes of A-Z a-z 0-9 . _ -", name, MaxWSParamBytes))
 		}
 	}
 	p = wsParams{sender: q.Get("sender"), session: q.Get("session"), nonce: q.Get("nonce")}
-	switch h.replay.add(sig, now, time.Unix(ts, 0).Add(h.opts.MaxSkew)) {
-	case replayed:
-		return "", p, sig, refuse(http.StatusUnauthorized, "replayed", "replayed handshake: this signature was already used")
-	case replayFull:
-		return "", p, sig, h.busy("replay_memory_full", "too many recent requests to remember")
+	if rf := h.allowRequest(k, now); rf != nil {
+		return nil, p, sig, rf
 	}
-	return keyID, p, sig, nil
+	switch h.replay.add(keyID, sig, now, time.Unix(ts, 0).Add(h.opts.MaxSkew)) {
+	case replayed:
+		return nil, p, sig, refuse(http.StatusUnauthorized, "replayed", "replayed handshake: this signature was already used")
+	case replayFull:
+		return nil, p, sig, h.busy("replay_memory_full", "too many recent requests to remember for this key")
+	}
+	return k, p, sig, nil
 }
 
 func (h *Handler) wsRefuse(w http.ResponseWriter, r *http.Request, rf *refusal) {
 	h.m.wsHandshakes.WithLabelValues(rf.reason).Inc()
 	h.opts.Logger.Debug("intake websocket refused", "status", rf.status, "reason", rf.reason,
-		"key", r.Header.Get(HeaderKey), "remote", r.RemoteAddr)
+		"key", r.Header.Get(HeaderKey), "client", ClientAddr(r, h.opts.TrustedProxies).String())
 	if rf.retryAfter > 0 {
 		secs := int64(math.Ceil(rf.retryAfter.Seconds()))
 		w.Header().Set("Retry-After", strconv.FormatInt(max(secs, 1), 10))
@@ -340,7 +345,7 @@ func (h *Handler) wsRefuse(w http.ResponseWriter, r *http.Request, rf *refusal) 
 
 func (h *Handler) serveWS(w http.ResponseWriter, r *http.Request) {
 	s := h.ws
-	keyID, p, sig, rf := h.wsAccept(r, h.opts.Now())
+	k, p, sig, rf := h.wsAccept(r, h.opts.Now())
 	if rf == nil {
 		if rf = s.reserve(); rf != nil {
 			h.replay.forget(sig) // nothing was taken: the sender may retry it
@@ -358,8 +363,9 @@ func (h *Handler) serveWS(w http.ResponseWriter, r *http.Request) {
 	c := &wsConn{
 		s:      s,
 		conn:   conn,
-		keyID:  keyID,
-		remote: r.RemoteAddr,
+		key:    k,
+		keyID:  k.id,
+		remote: ClientAddr(r, h.opts.TrustedProxies).String(),
 		done:   make(chan struct{}),
 		kicked: make(chan struct{}),
 	}
@@ -371,7 +377,14 @@ func (h *Handler) serveWS(w http.ResponseWriter, r *http.Request) {
 	}
 	defer s.unregister(c)
 	h.m.wsHandshakes.WithLabelValues("ok").Inc()
-	c.run(wsSessionKey{keyID: keyID, sender: p.sender, session: p.session})
+	if !h.keys.Load().has(k) {
+		// SetKeys removed the key between the check and the registration,
+		// and may have missed this socket.
+		c.closeWith(websocket.ClosePolicyViolation, "intake key revoked")
+		h.m.wsDisconnects.WithLabelValues("key_revoked").Inc()
+		return
+	}
+	c.run(wsSessionKey{keyID: k.id, sender: p.sender, session: p.session})
 }
 
 // wsConn is one socket. Its handler goroutine reads, takes and answers
@@ -379,8 +392,9 @@ func (h *Handler) serveWS(w http.ResponseWriter, r *http.Request) {
 type wsConn struct {
 	s      *wsState
 	conn   *websocket.Conn
+	key    *liveKey
 	keyID  string
-	remote string
+	remote string // the client's address (ClientAddr)
 	sess   *wsSession
 	hdr    *bufio.Reader // reads the header line of each message
 
@@ -449,7 +463,7 @@ func (c *wsConn) run(key wsSessionKey) {
 		MaxLines:       h.opts.MaxLines,
 		PingIntervalMS: h.opts.WSPingInterval.Milliseconds(),
 	}
-	if h.limiters != nil {
+	if c.key.events != nil {
 		hello.RateEvents, hello.RateBurst = h.opts.RateEvents, h.opts.RateBurst
 	}
 	if err := c.write(hello); err != nil {
@@ -552,17 +566,39 @@ func (c *wsConn) batch(rd io.Reader) (reply any, fault string, err error) {
 		return nil, fmt.Sprintf("batch seq %d after %d: each new batch must have seq acked+1", seq, acked), nil
 	}
 
-	if !c.takeSlot() {
-		return c.busy(seq, "in_flight", h.opts.BusyRetryAfter), "", nil
+	// The message is read into its own room of the memory budget before an
+	// in-flight slot is taken, so that a slow sender holds no slot. What the
+	// header reader holds past the newline comes first, then the rest; the
+	// socket's read deadline bounds the time.
+	lenHdr := int64(len(line))
+	mem := h.reserve(c.s.ctx)
+	defer mem.release()
+	body, rf := h.readBody(c.hdr, -1, mem, nil, time.Now())
+	switch {
+	case rf == nil:
+		defer putBody(body, mem)
+		h.m.wsBytes.Add(float64(lenHdr + int64(len(body))))
+	case rf.reason == "body_too_large":
+		h.m.wsBytes.Add(float64(lenHdr + h.opts.MaxBodyBytes + 1))
+		rf = refuse(http.StatusRequestEntityTooLarge, "body_too_large",
+			fmt.Sprintf("batch body larger than %d bytes", h.opts.MaxBodyBytes))
+	case rf.status == http.StatusRequestEntityTooLarge: // can never pass: refused below
+	case rf.status == http.StatusServiceUnavailable: // memory_full
+		return c.busy(seq, rf.reason, h.opts.BusyRetryAfter), "", nil
+	default:
+		return nil, "", errors.New(rf.msg) // a failed read of the socket
 	}
-	defer func() { <-h.slots }()
-	buf := h.getBuf()
-	defer h.bufs.Put(buf)
-	// What the header reader holds past the newline, then the rest.
-	n, err := buf.ReadFrom(io.LimitReader(c.hdr, h.opts.MaxBodyBytes+1))
-	h.m.wsBytes.Add(float64(int64(len(line)) + n))
-	if err != nil {
-		return nil, "", err
+	if rf == nil && bytes.HasPrefix(body, []byte{0x1f, 0x8b}) { // event.Reader would inflate it unbounded
+		rf = refuse(http.StatusBadRequest, "bad_encoding",
+			"batch body is gzip: send plain NDJSON (permessage-deflate compresses the socket)")
+	}
+
+	if rf == nil {
+		if brf := h.takeSlot(c.s.ctx, c.kicked); brf != nil {
+			return c.busy(seq, "in_flight", h.opts.BusyRetryAfter), "", nil
+		}
+		defer h.releaseSlot()
+		mem.until = time.Now().Add(h.opts.InFlightWait)
 	}
 
 	c.sess.mu.Lock()
@@ -570,18 +606,14 @@ func (c *wsConn) batch(rd io.Reader) (reply any, fault string, err error) {
 	if c.sess.owner != c || c.sess.acked.Load() != seq-1 {
 		return nil, "", nil // taken over by a newer socket, which is kicking this one
 	}
-	body := buf.Bytes()
-	var rf *refusal
 	var ans *Answer
-	switch {
-	case int64(len(body)) > h.opts.MaxBodyBytes:
-		rf = refuse(http.StatusRequestEntityTooLarge, "body_too_large",
-			fmt.Sprintf("batch body larger than %d bytes", h.opts.MaxBodyBytes))
-	case bytes.HasPrefix(body, []byte{0x1f, 0x8b}): // event.Reader would inflate it unbounded
-		rf = refuse(http.StatusBadRequest, "bad_encoding",
-			"batch body is gzip: send plain NDJSON (permessage-deflate compresses the socket)")
-	default:
-		ans, rf = h.process(c.s.ctx, c.keyID, body, false, h.opts.Now())
+	if rf == nil {
+		ans, rf = h.process(c.s.ctx, c.key, body, false, h.opts.Now(), mem)
+	}
+	if rf != nil && rf.reason == "bad_signature" {
+		// SetKeys removed this socket's key: nothing taken, the socket goes.
+		c.kick(websocket.ClosePolicyViolation, "intake key revoked", "key_revoked")
+		return nil, "", nil
 	}
 	if rf != nil {
 		switch rf.status {
@@ -615,25 +647,6 @@ func (c *wsConn) busy(seq uint64, reason string, retry time.Duration) wsBusy {
 	h.m.wsRefusals.WithLabelValues(reason).Inc()
 	ms := max(int64((retry+time.Millisecond-1)/time.Millisecond), 1)
 	return wsBusy{Type: msgBusy, Seq: seq, RetryAfterMS: ms, Reason: reason}
-}
-
-// takeSlot waits up to InFlightWait for an in-flight slot, as POST does.
-func (c *wsConn) takeSlot() bool {
-	h := c.s.h
-	select {
-	case h.slots <- struct{}{}:
-		return true
-	default:
-	}
-	t := time.NewTimer(h.opts.InFlightWait)
-	defer t.Stop()
-	select {
-	case h.slots <- struct{}{}:
-		return true
-	case <-t.C:
-	case <-c.kicked:
-	}
-	return false
 }
 
 // write sends one JSON message within the write timeout. Large answers (long
@@ -681,7 +694,7 @@ func (c *wsConn) kick(code int, reason, label string) {
 // close frame, so that the error reaches it before the connection drops.
 func (c *wsConn) fail(code int, reason string) {
 	c.s.h.opts.Logger.Debug("intake websocket protocol error", "key", c.keyID,
-		"sender", c.sess.key.sender, "remote", c.remote, "reason", reason)
+		"sender", c.sess.key.sender, "client", c.remote, "reason", reason)
 	_ = c.write(wsError{Type: msgError, Error: reason})
 	c.closeWith(code, reason)
 	c.drain()

@@ -486,6 +486,7 @@ func TestWSRateLimited(t *testing.T) {
 	s := newWSServer(t, func(o *Options) {
 		o.RateEvents = 10
 		o.RateBurst = 20
+		o.MaxLines = 20
 	})
 	r := s.open(t, "edge-1", "s1")
 	if r.hello.RateBurst != 20 || r.hello.RateEvents != 10 {
@@ -519,7 +520,7 @@ func TestWSRateLimited(t *testing.T) {
 	defer conn.Close()
 	r2.read()
 	r2.send(wsBatch(1, lines("x", 21)...))
-	if a := r2.read(); a.Type != msgRefused || a.Seq != 1 || a.Status != 413 || !strings.Contains(a.Error, "burst") {
+	if a := r2.read(); a.Type != msgRefused || a.Seq != 1 || a.Status != 413 || !strings.Contains(a.Error, "more than 20 lines") {
 		t.Fatalf("over the burst: %+v", a)
 	}
 	r2.send(wsBatch(2, lines("y", 3)...))
@@ -557,7 +558,7 @@ func TestWSHandshakeRefused(t *testing.T) {
 		{"missing signature", nil, nil, false, 401, "no_signature", "missing signature"},
 		{"wrong secret", nil, signAt("k1", []byte("not-the-secret-at-all"), now), false, 401, "bad_signature", "does not match"},
 		{"other key's secret", nil, signAt("k2", key1, now), false, 401, "bad_signature", "does not match"},
-		{"unknown key", nil, signAt("k9", key1, now), false, 401, "unknown_key", "unknown key"},
+		{"unknown key", nil, signAt("k9", key1, now), false, 401, "bad_signature", "does not match"},
 		{"expired", nil, signAt("k1", key1, now.Add(-10*time.Minute)), false, 401, "expired", "replay window"},
 		{"from the future", nil, signAt("k1", key1, now.Add(10*time.Minute)), false, 401, "expired", "replay window"},
 		{"tampered query", nil, func(h http.Header, uri string) {

@@ -13,8 +13,8 @@ import (
 
 // TestAdaptersThroughTheService: media-server webhooks reach the analyzer
 // through the service: nginx-rtmp's publish and SRS's on_publish each start a
-// live stream, their publish_done / on_unpublish end it, and a wrong secret is
-// refused without touching the pipeline.
+// live stream, their publish_done / on_unpublish end it, and a wrong secret
+// still lets the publish through (200) but records nothing.
 func TestAdaptersThroughTheService(t *testing.T) {
 	testEnv["RONDA_TEST_RTMP"] = "rtmp-secret-0123456789"
 	testEnv["RONDA_TEST_SRS"] = "srs-secret-0123456789"
@@ -45,8 +45,14 @@ func TestAdaptersThroughTheService(t *testing.T) {
 		return resp.StatusCode
 	}
 	const form = "application/x-www-form-urlencoded"
-	if code := hook("/hooks/nginx-rtmp?secret=wrong", form, "nginx-rtmp/publish.form"); code != http.StatusForbidden {
-		t.Errorf("wrong nginx-rtmp secret: %d, want 403", code)
+	if code := hook("/hooks/nginx-rtmp?secret=wrong", form, "nginx-rtmp/publish.form"); code != http.StatusOK {
+		t.Errorf("wrong nginx-rtmp secret: %d, want 200 (fail open)", code)
+	}
+	if n := metricSum(t, r.svc.reg, "ronda_adapter_webhooks_total", "result", "unauthorized"); n != 1 {
+		t.Errorf("%v unauthorized webhooks counted, want 1", n)
+	}
+	if n := metricSum(t, r.svc.reg, "ronda_adapter_webhooks_total", "result", "emitted"); n != 0 {
+		t.Errorf("a webhook with a wrong secret was emitted (%v)", n)
 	}
 	if code := hook("/hooks/nginx-rtmp?secret=rtmp-secret-0123456789", form, "nginx-rtmp/publish.form"); code != http.StatusOK {
 		t.Fatalf("nginx-rtmp publish: %d", code)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/ronda-watch/ronda/sidecar/adapters"
 	"github.com/ronda-watch/ronda/sidecar/hub"
 	"github.com/ronda-watch/ronda/sidecar/intake"
 )
@@ -50,12 +52,27 @@ type Config struct {
 	Analyzer string `yaml:"analyzer"`
 	// LogLevel is debug, info, warn or error. Default info.
 	LogLevel string `yaml:"log_level"`
+	// AdminListen, when set, is a second HTTP listener for operators:
+	// /metrics, /readyz and /healthz, and /metrics then leaves Listen. Bind a
+	// loopback or private address (127.0.0.1:9090). /readyz and /healthz stay
+	// on Listen too, where load balancers probe the traffic port. Empty:
+	// everything is on Listen.
+	AdminListen string `yaml:"admin_listen"`
+	// TrustedProxies are the CIDRs (or single addresses) of the reverse
+	// proxies in front of this service. Only a request whose peer is in one
+	// of them has its client address taken from X-Forwarded-For (for the
+	// bad-token lockout, rate limits and logs); from any other peer the
+	// header is ignored. Empty: every client address is the peer's.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	// TLS serves Listen over HTTPS when its files are set.
+	TLS TLSConfig `yaml:"tls"`
 
 	Pipeline   PipelineConfig   `yaml:"pipeline"`
 	Intake     IntakeConfig     `yaml:"intake"`
 	Moderators ModeratorsConfig `yaml:"moderators"`
 	ClickHouse ClickHouseConfig `yaml:"clickhouse"`
 	Adapters   AdaptersConfig   `yaml:"adapters"`
+	Pollers    PollersConfig    `yaml:"pollers"`
 	Edge       EdgeConfig       `yaml:"edge"`
 	State      StateConfig      `yaml:"state"`
 }
@@ -84,17 +101,37 @@ type PipelineConfig struct {
 type IntakeConfig struct {
 	// Keys are the senders' HMAC keys; several may be live at once for
 	// rotation. Required unless the role is edge without direct senders.
+	// Read again on SIGHUP: keys added, removed or rotated in place.
 	Keys []SecretRef `yaml:"keys"`
 	// RateEvents and RateBurst bound each key's events per second (a token
-	// bucket). Defaults 20,000/s and 40,000; a negative rate disables it.
+	// bucket; an empty batch counts as one). Defaults 20,000/s and 100,000;
+	// a negative rate disables it. The burst must be at least max_lines, or
+	// the largest batch could never pass.
 	RateEvents float64 `yaml:"rate_events"`
 	RateBurst  int     `yaml:"rate_burst"`
+	// RateRequests and RequestBurst bound each key's requests and websocket
+	// handshakes per second, counted once the signature is checked.
+	// Defaults 1,000/s and 2,000; a negative rate disables it.
+	RateRequests float64 `yaml:"rate_requests"`
+	RequestBurst int     `yaml:"request_burst"`
 	// MaxBodyBytes bounds one request body as sent. Default 8 MiB.
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
 	// MaxLines bounds the lines of one request. Default 50,000.
 	MaxLines int `yaml:"max_lines"`
-	// MaxInFlight bounds the requests decoded at once. Default 8.
+	// MaxInFlight bounds the requests decoded at once (CPU). Default 8.
 	MaxInFlight int `yaml:"max_in_flight"`
+	// MaxMemoryBytes bounds the bytes requests hold at once (bodies being
+	// read, decoded batches, answers), POST and websocket together; past it
+	// 503 with Retry-After. Default 256 MiB. The process's heap holds more
+	// (see intake.Options.MaxMemoryBytes): set GOMEMLIMIT to cap it.
+	MaxMemoryBytes int64 `yaml:"max_memory_bytes"`
+	// BodyTimeout bounds the reading of one body, and MinBodyRate (bytes/s,
+	// after 2 s) its pace; a slower body gets 408. Bodies are read before
+	// their signature can be checked, so these bound what a sender that knows
+	// only a key id can hold. Defaults 1m and 32768; a negative rate checks
+	// only the timeout.
+	BodyTimeout time.Duration `yaml:"body_timeout"`
+	MinBodyRate int64         `yaml:"min_body_rate"`
 }
 
 // SecretRef names a secret without holding it: the value is read from the
@@ -112,6 +149,8 @@ type ModeratorsConfig struct {
 	// Tokens are the moderators' bearer tokens, each stored as its SHA-256
 	// (printf %s "$TOKEN" | sha256sum), with a name and a role (viewer,
 	// moderator, lead). Required where the hub runs (roles all and hub).
+	// Read again on SIGHUP, with TokensFile: a removed token's sockets are
+	// closed. The example token of deploy/serve.yaml is refused outside --demo.
 	Tokens []hub.Token `yaml:"tokens"`
 	// TokensFile, when set, is a YAML list of tokens read in addition to Tokens:
 	// where a deployment keeps them apart from the rest.
@@ -175,10 +214,12 @@ type ClickHouseConfig struct {
 }
 
 // AdaptersConfig enables the media-server webhooks (sidecar/adapters). Each is
-// off unless its secret is configured.
+// off unless its secret is configured. Secrets are read again on SIGHUP;
+// turning a webhook on or off needs a restart.
 type AdaptersConfig struct {
 	// LiveKit API keys and their secrets (ID is the API key), as in LiveKit's
-	// keys configuration. Served at /hooks/livekit.
+	// keys configuration, each secret at least 32 bytes. Served at
+	// /hooks/livekit.
 	LiveKit []SecretRef `yaml:"livekit"`
 	// SRS callbacks at /hooks/srs?secret=...
 	SRS SecretRef `yaml:"srs"`
@@ -189,6 +230,10 @@ type AdaptersConfig struct {
 	// HostParam is the publisher URL parameter that names the host account
 	// (SRS, OME, nginx-rtmp); empty takes the stream name.
 	HostParam string `yaml:"host_param"`
+	// LiveKitMaxTokenLifetime refuses a LiveKit webhook whose signed token is
+	// valid longer than this (exp minus nbf or iat): a long-lived token could
+	// be replayed by whoever captured it. LiveKit signs for 5m. Default 10m.
+	LiveKitMaxTokenLifetime time.Duration `yaml:"livekit_max_token_lifetime"`
 }
 
 // EdgeConfig is where an edge forwards its events (role edge only).
@@ -237,6 +282,37 @@ func (c *Config) applyDefaults() {
 	if p.DrainTimeout == 0 {
 		p.DrainTimeout = 20 * time.Second
 	}
+	in := &c.Intake
+	if in.RateEvents == 0 {
+		in.RateEvents = intake.DefaultRateEvents
+	}
+	if in.RateBurst == 0 {
+		in.RateBurst = intake.DefaultRateBurst
+	}
+	if in.RateRequests == 0 {
+		in.RateRequests = intake.DefaultRateRequests
+	}
+	if in.RequestBurst == 0 {
+		in.RequestBurst = intake.DefaultRequestBurst
+	}
+	if in.MaxBodyBytes == 0 {
+		in.MaxBodyBytes = intake.DefaultMaxBodyBytes
+	}
+	if in.MaxLines == 0 {
+		in.MaxLines = intake.DefaultMaxLines
+	}
+	if in.MaxInFlight == 0 {
+		in.MaxInFlight = intake.DefaultMaxInFlight
+	}
+	if in.MaxMemoryBytes == 0 {
+		in.MaxMemoryBytes = intake.DefaultMaxMemoryBytes
+	}
+	if in.BodyTimeout == 0 {
+		in.BodyTimeout = intake.DefaultBodyTimeout
+	}
+	if in.MinBodyRate == 0 {
+		in.MinBodyRate = intake.DefaultMinBodyRate
+	}
 	set(&c.ClickHouse.Database, "ronda")
 	if c.ClickHouse.SpoolMaxBytes == 0 {
 		c.ClickHouse.SpoolMaxBytes = 1 << 30
@@ -252,6 +328,9 @@ func (c *Config) applyDefaults() {
 	set(&c.Edge.SpoolDir, filepath.Join(cache, "ronda", "forward"))
 	c.State.applyDefaults(cache)
 	set(&c.ClickHouse.PseudonymKey.Env, "RONDA_PSEUDONYM_KEY")
+	if c.Adapters.LiveKitMaxTokenLifetime == 0 {
+		c.Adapters.LiveKitMaxTokenLifetime = adapters.DefaultMaxTokenLifetime
+	}
 	if c.Edge.BufferEvents == 0 {
 		c.Edge.BufferEvents = 200_000
 	}
@@ -305,6 +384,7 @@ var Env = []struct{ Name, Key string }{
 	{"RONDA_NODE", "node"},
 	{"RONDA_ANALYZER_CONFIG", "analyzer"},
 	{"RONDA_LOG_LEVEL", "log_level"},
+	{"RONDA_ADMIN_LISTEN", "admin_listen"},
 	{"RONDA_CLICKHOUSE_DSN", "clickhouse.dsn"},
 	{"RONDA_CLICKHOUSE_DATABASE", "clickhouse.database"},
 	{"RONDA_SPOOL_DIR", "clickhouse.spool_dir"},
@@ -316,7 +396,7 @@ var Env = []struct{ Name, Key string }{
 func (c *Config) ApplyEnv(getenv func(string) string) {
 	fields := map[string]*string{
 		"role": &c.Role, "listen": &c.Listen, "node": &c.Node, "analyzer": &c.Analyzer,
-		"log_level": &c.LogLevel, "clickhouse.dsn": &c.ClickHouse.DSN,
+		"log_level": &c.LogLevel, "admin_listen": &c.AdminListen, "clickhouse.dsn": &c.ClickHouse.DSN,
 		"clickhouse.database": &c.ClickHouse.Database, "clickhouse.spool_dir": &c.ClickHouse.SpoolDir,
 		"edge.hub": &c.Edge.Hub, "state.dir": &c.State.Dir,
 	}
@@ -367,6 +447,13 @@ func (c Config) Validate() error {
 			bad(fmt.Sprintf("intake.keys[%d]", i), "names neither env nor file for its secret")
 		}
 	}
+	if in := c.Intake; in.RateEvents > 0 && in.RateBurst < in.MaxLines {
+		bad("intake.rate_burst", fmt.Sprintf("%d is below intake.max_lines %d: a batch of max_lines could never pass; raise rate_burst or lower max_lines",
+			in.RateBurst, in.MaxLines))
+	}
+	if in := c.Intake; in.MaxBodyBytes < 0 || in.MaxLines < 0 || in.MaxInFlight < 0 || in.MaxMemoryBytes < 0 || in.BodyTimeout < 0 || in.RateBurst < 0 || in.RequestBurst < 0 {
+		bad("intake", "limits must not be negative (except rate_events and rate_requests, where negative disables)")
+	}
 	if len(c.Intake.Keys) == 0 && c.Role != RoleEdge {
 		bad("intake.keys", "at least one key is needed: senders sign their batches")
 	}
@@ -390,11 +477,44 @@ func (c Config) Validate() error {
 			bad("edge.key", "an edge needs its key id at the hub and where its secret is (env or file)")
 		}
 	}
+	if c.AdminListen != "" && c.AdminListen == c.Listen {
+		bad("admin_listen", "must differ from listen: the admin listener is a second one")
+	}
+	if _, err := c.trustedProxies(); err != nil {
+		bad("trusted_proxies", err.Error())
+	}
+	errs = append(errs, c.TLS.validate()...)
+	if c.Adapters.LiveKitMaxTokenLifetime < 0 {
+		bad("adapters.livekit_max_token_lifetime", "must not be negative")
+	}
+	errs = append(errs, c.Pollers.validate()...)
 	if c.ClickHouse.DSN != "" && !strings.HasPrefix(c.ClickHouse.DSN, "clickhouse://") && !strings.HasPrefix(c.ClickHouse.DSN, "tcp://") {
 		bad("clickhouse.dsn", "must be a clickhouse:// DSN (the native protocol)")
 	}
 	errs = append(errs, c.State.validate()...)
 	return errors.Join(errs...)
+}
+
+// trustedProxies parses TrustedProxies: CIDRs, or single addresses (a /32
+// or /128).
+func (c Config) trustedProxies() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range c.TrustedProxies {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			a, aerr := netip.ParseAddr(s)
+			if aerr != nil {
+				return nil, fmt.Errorf("%q is neither a CIDR (10.0.0.0/8) nor an address", s)
+			}
+			a = a.Unmap()
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		if p.Masked() != p {
+			return nil, fmt.Errorf("%q has host bits set (did you mean %s?)", s, p.Masked())
+		}
+		out = append(out, p)
+	}
+	return out, nil
 }
 
 func validSender(s string) bool {

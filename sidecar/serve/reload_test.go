@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -103,17 +104,29 @@ func TestConfigValidation(t *testing.T) {
 	}
 }
 
-// TestExampleTokenWarned: the example moderator token of deploy/serve.yaml
-// ("change-me", public in the repository) is warned about at start.
-func TestExampleTokenWarned(t *testing.T) {
-	cfg := baseConfig(t)
-	cfg.Moderators.Tokens = append(cfg.Moderators.Tokens, hub.Token{Name: "moderator-1", Role: hub.RoleLead, SHA256: exampleTokenSHA256})
-	r := startService(t, cfg)
-	if !strings.Contains(r.logs.String(), "example from deploy/serve.yaml") {
-		t.Error("no warning about the example token")
-	}
+// TestExampleTokenRefused: the example moderator token of deploy/serve.yaml
+// ("change-me", public in the repository) stops the service at start with an
+// error naming the token, unless AllowExampleToken (--demo), which warns.
+func TestExampleTokenRefused(t *testing.T) {
 	if sum := sha256.Sum256([]byte("change-me")); hex.EncodeToString(sum[:]) != exampleTokenSHA256 {
-		t.Error("exampleTokenSHA256 is not the SHA-256 of change-me")
+		t.Fatal("exampleTokenSHA256 is not the SHA-256 of change-me")
+	}
+	cfg := baseConfig(t)
+	cfg.Moderators.Tokens = append(cfg.Moderators.Tokens, hub.Token{Name: "moderator-1", Role: hub.RoleLead, SHA256: strings.ToUpper(exampleTokenSHA256)})
+	if err := cfg.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	_, err := New(Options{Config: cfg, Getenv: getenv, Logger: slog.New(slog.DiscardHandler)})
+	if err == nil || !strings.Contains(err.Error(), `"moderator-1"`) || !strings.Contains(err.Error(), "example") {
+		t.Fatalf("New with the example token: %v, want a refusal naming moderator-1", err)
+	}
+	if segs, _ := filepath.Glob(filepath.Join(cfg.ClickHouse.SpoolDir, "*")); len(segs) != 0 {
+		t.Errorf("a refused start left %v in the spool directory", segs)
+	}
+
+	demo := startService(t, cfg, func(o *Options) { o.AllowExampleToken = true })
+	if !strings.Contains(demo.logs.String(), "example from deploy/serve.yaml") {
+		t.Error("no warning about the example token where it is allowed")
 	}
 	plain := startService(t, baseConfig(t))
 	if strings.Contains(plain.logs.String(), "example from deploy/serve.yaml") {

@@ -3,8 +3,10 @@
 // the streaming websocket, media-server webhooks) into the one goroutine that
 // owns the analyzer, and the analyzer's signals, sessions and alerts into the
 // ClickHouse writer and the moderators' websocket hub (with the triage console
-// it serves at /console/), with health, readiness and Prometheus metrics,
-// threshold reloads and a bounded, lossless stop.
+// it serves at /console/), with health, readiness and Prometheus metrics (on
+// a separate admin listener when configured), optional TLS, reloads of the
+// thresholds, keys, tokens and secrets (all or nothing, reload.go) and a
+// bounded, lossless stop.
 //
 // Roles (ARCHITECTURE.md, decision 1): "all" runs everything in one process;
 // an "edge" beside an ingest node takes events, writes them to the record and
@@ -24,6 +26,7 @@ package serve
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -38,7 +41,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/ronda-watch/ronda/analyzer"
 	"github.com/ronda-watch/ronda/analyzer/event"
@@ -65,11 +67,23 @@ type Options struct {
 	OnAlert func(analyzer.Alert)
 	// Now is the wall clock; default time.Now.
 	Now func() time.Time
+	// Reread returns the configuration as the process would load it now
+	// (the file, the environment, the flags, finished); Reload calls it.
+	// Nil: Reload keeps the start configuration and reads the files and
+	// variables it names again.
+	Reread func() (Config, error)
+	// AllowExampleToken lets the example moderator token of
+	// deploy/serve.yaml start the service, with a warning (--demo).
+	// Otherwise it is refused: its secret, "change-me", is public.
+	AllowExampleToken bool
+	// AdminListener, when set, is served instead of listening on
+	// Config.AdminListen (tests).
+	AdminListener net.Listener
 }
 
 // exampleTokenSHA256 is the SHA-256 of "change-me", the example moderator
 // token in deploy/serve.yaml.
-const exampleTokenSHA256 = "e2186dbdb1bb4193608605e84f33208765b5693b55edd4f730a719a100eeea6f"
+const exampleTokenSHA256 = hub.ExampleTokenSHA256
 
 // ConsolePath is where the moderators' console is served (roles all and hub,
 // unless moderators.console is false).
@@ -89,7 +103,15 @@ type Service struct {
 	writer *store.Writer  // every role
 	pipe   *pipeline      // roles all and hub
 	fwd    *forwarder     // role edge
+	polls  *pollerSet     // pollers of media servers' statistics (pollers.go)
 	adapt  map[string]int // adapters mounted, for the start log
+
+	hooks    map[string]http.Handler // adapters mounted, by name, for Reload
+	admin    *adminServer            // Config.AdminListen
+	certs    *certReloader           // Config.TLS
+	reloadMu sync.Mutex              // one Reload at a time; guards live
+	live     secretSet               // the secrets in use
+	reloads  *prometheus.CounterVec
 
 	// The intake log and checkpoints (durable.go), roles all and hub.
 	durableState
@@ -117,7 +139,7 @@ func New(opts Options) (_ *Service, err error) {
 		return nil, fmt.Errorf("serve config: %w", err)
 	}
 	s := &Service{cfg: cfg, opts: opts, log: opts.Logger.With("role", cfg.Role), reg: prometheus.NewRegistry(),
-		adapt: map[string]int{}}
+		adapt: map[string]int{}, hooks: map[string]http.Handler{}}
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	defer func() {
 		if err != nil {
@@ -125,6 +147,9 @@ func New(opts Options) (_ *Service, err error) {
 		}
 	}()
 
+	if s.live, err = s.resolveSecrets(cfg); err != nil {
+		return nil, err
+	}
 	if err := s.openWriter(); err != nil {
 		return nil, err
 	}
@@ -151,16 +176,25 @@ func New(opts Options) (_ *Service, err error) {
 			sink = s.durableSink
 		}
 	}
-	keys, err := cfg.intakeKeys(opts.Getenv)
+	if s.pipe != nil {
+		s.reloads = s.pipe.m.reloads
+	} else {
+		s.reloads = newReloadCounter(s.reg)
+	}
+	keys := s.live.keys
+	proxies, err := cfg.trustedProxies()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("trusted_proxies: %w", err)
 	}
 	mux := http.NewServeMux()
 	if len(keys) > 0 {
 		s.intake, err = intake.NewHandler(intake.Options{Keys: keys, Sink: sink, Registerer: s.reg,
 			Dedup: dedup, DedupMaxFuture: cfg.Pipeline.MaxFuture,
 			RateEvents: cfg.Intake.RateEvents, RateBurst: cfg.Intake.RateBurst, MaxBodyBytes: cfg.Intake.MaxBodyBytes,
-			MaxLines: cfg.Intake.MaxLines, MaxInFlight: cfg.Intake.MaxInFlight, Now: opts.Now, Logger: s.log})
+			MaxLines: cfg.Intake.MaxLines, MaxInFlight: cfg.Intake.MaxInFlight, Now: opts.Now, Logger: s.log,
+			RateRequests: cfg.Intake.RateRequests, RequestBurst: cfg.Intake.RequestBurst,
+			MaxMemoryBytes: cfg.Intake.MaxMemoryBytes, BodyTimeout: cfg.Intake.BodyTimeout, MinBodyRate: cfg.Intake.MinBodyRate,
+			TrustedProxies: proxies})
 		if err != nil {
 			return nil, fmt.Errorf("intake: %w", err)
 		}
@@ -182,15 +216,30 @@ func New(opts Options) (_ *Service, err error) {
 	if err := s.mountAdapters(mux, sink); err != nil {
 		return nil, err
 	}
+	if err := s.openPollers(sink); err != nil {
+		return nil, err
+	}
 	mux.HandleFunc("/healthz", s.healthz)
 	mux.HandleFunc("/readyz", s.readyz)
-	mux.Handle("/metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg}))
+	if cfg.AdminListen == "" {
+		mux.Handle("/metrics", s.metricsHandler())
+	} else if err := s.openAdmin(); err != nil {
+		return nil, err
+	}
+	if cfg.TLS.enabled() {
+		if s.certs, err = newCertReloader(cfg.TLS, opts.Now, s.reg, s.log.With("component", "tls")); err != nil {
+			return nil, err
+		}
+	}
 
 	s.ln = opts.Listener
 	if s.ln == nil {
 		if s.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
 			return nil, fmt.Errorf("listen: %w", err)
 		}
+	}
+	if s.certs != nil {
+		s.ln = tls.NewListener(s.ln, s.certs.serverTLS())
 	}
 	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		MaxHeaderBytes: 64 << 10, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
@@ -233,25 +282,16 @@ func (s *Service) openWriter() error {
 }
 
 func (s *Service) openHub() error {
-	tokens := append([]hub.Token(nil), s.cfg.Moderators.Tokens...)
-	if f := s.cfg.Moderators.TokensFile; f != "" {
-		more, err := readTokens(f)
-		if err != nil {
-			return err
-		}
-		tokens = append(tokens, more...)
-	}
-	for _, t := range tokens {
-		if strings.EqualFold(t.SHA256, exampleTokenSHA256) {
-			s.log.Warn("a moderator token is the example from deploy/serve.yaml, which anyone can read: replace it",
-				"name", t.Name, "role", t.Role)
-		}
-	}
+	tokens := s.live.tokens
 	esc, err := s.escalator()
 	if err != nil {
 		return err
 	}
-	h, err := hub.New(hub.Options{Tokens: tokens, AllowedOrigins: s.cfg.Moderators.AllowedOrigins,
+	proxies, err := s.cfg.trustedProxies()
+	if err != nil {
+		return fmt.Errorf("trusted_proxies: %w", err)
+	}
+	h, err := hub.New(hub.Options{Tokens: tokens, AllowedOrigins: s.cfg.Moderators.AllowedOrigins, TrustedProxies: proxies,
 		Audit: s.writer.Action, Escalate: esc, ClaimTTL: s.cfg.Moderators.ClaimTTL,
 		SendQueue: s.cfg.Moderators.SendQueue, Ring: s.cfg.Moderators.Ring, Now: s.opts.Now,
 		Registerer: s.reg, Logger: s.log.With("component", "hub")})
@@ -335,29 +375,16 @@ func (s *Service) edgeSink(_ context.Context, evs []event.Event) error {
 func (s *Service) mountAdapters(mux *http.ServeMux, sink intake.Sink) error {
 	a := s.cfg.Adapters
 	o := adapters.Options{Sink: adapters.Sink(sink), Node: s.cfg.Node, Now: s.opts.Now,
-		Logger: s.log.With("component", "adapters"), Registerer: s.reg}
+		Logger: s.log.With("component", "adapters"), Registerer: s.reg, MaxTokenLifetime: a.LiveKitMaxTokenLifetime}
 	// Adapters given one Registerer share its counter.
-	secrets := func(r SecretRef) ([]string, error) {
-		v, err := r.Secret(s.opts.Getenv)
-		if err != nil {
-			return nil, err
-		}
-		return []string{string(v)}, nil
-	}
-	if len(a.LiveKit) > 0 {
-		keys := map[string]string{}
-		for _, k := range a.LiveKit {
-			v, err := k.Secret(s.opts.Getenv)
-			if err != nil {
-				return fmt.Errorf("adapters.livekit: %w", err)
-			}
-			keys[k.ID] = string(v)
-		}
-		h, err := adapters.NewLiveKit(o, keys)
+	if s.live.livekit != nil {
+		h, err := adapters.NewLiveKit(o, s.live.livekit)
 		if err != nil {
 			return fmt.Errorf("adapters.livekit: %w", err)
 		}
 		mux.Handle("/hooks/livekit", h)
+		s.hooks["livekit"] = h
+		s.adapt["livekit"] = 1
 	}
 	type server struct {
 		name, path string
@@ -375,18 +402,16 @@ func (s *Service) mountAdapters(mux *http.ServeMux, sink intake.Sink) error {
 			return adapters.NewNginxRTMP(o, so)
 		}},
 	} {
-		if !sv.ref.set() {
+		sec, ok := s.live.servers[sv.name]
+		if !ok {
 			continue
-		}
-		sec, err := secrets(sv.ref)
-		if err != nil {
-			return fmt.Errorf("adapters.%s: %w", sv.name, err)
 		}
 		h, err := sv.build(o, adapters.ServerOptions{Secrets: sec, HostParam: a.HostParam})
 		if err != nil {
 			return fmt.Errorf("adapters.%s: %w", sv.name, err)
 		}
 		mux.Handle(sv.path, h)
+		s.hooks[sv.name] = h
 		s.adapt[sv.name] = 1
 	}
 	return nil
@@ -487,11 +512,15 @@ func (s *Service) run(ctx context.Context) error {
 	if s.fwd != nil {
 		goFn(func() { s.fwd.run(bg) })
 	}
+	s.polls.start(bg, s)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- s.srv.Serve(s.ln) }()
+	if s.admin != nil {
+		go s.admin.serve(s.log)
+	}
 	s.ready.Store(true)
-	s.log.Info("ronda serving", "addr", s.Addr(), "node", s.cfg.Node, "clickhouse", s.cfg.ClickHouse.DSN != "",
-		"spool", s.writer.SpoolDir(), "hub", s.hub != nil, "adapters", len(s.adapt))
+	s.log.Info("ronda serving", "addr", s.Addr(), "tls", s.certs != nil, "admin", s.AdminAddr(), "node", s.cfg.Node,
+		"clickhouse", s.cfg.ClickHouse.DSN != "", "spool", s.writer.SpoolDir(), "hub", s.hub != nil, "adapters", len(s.adapt))
 
 	var runErr error
 	select {
@@ -505,6 +534,8 @@ func (s *Service) run(ctx context.Context) error {
 	defer cancel()
 	s.log.Info("ronda stopping", "drain_timeout", s.cfg.Pipeline.DrainTimeout)
 
+	// 0. Pollers: no more polls into a pipeline that drains.
+	s.polls.stop()
 	// 1. Intake: no new requests or sockets; in-flight requests finish.
 	s.srv.SetKeepAlivesEnabled(false)
 	if s.intake != nil {
@@ -554,6 +585,10 @@ func (s *Service) closeAll(ctx context.Context) {
 	if s.ln != nil && s.srv == nil {
 		s.ln.Close()
 	}
+	if s.admin != nil {
+		s.admin.stop(ctx)
+		s.admin.ln.Close()
+	}
 }
 
 // migrate brings the ClickHouse schema up to date, retrying while the server
@@ -584,32 +619,6 @@ func (s *Service) migrate(ctx context.Context) {
 		}
 		backoff = min(2*backoff, 30*time.Second)
 	}
-}
-
-// Reload re-reads the analyzer thresholds file (SIGHUP). A file that does not
-// parse, or that changes what needs a restart, leaves the running thresholds
-// as they are and is reported.
-func (s *Service) Reload(ctx context.Context) error {
-	if s.pipe == nil {
-		return errors.New("reload: this role runs no analyzer")
-	}
-	cfg := analyzer.DefaultConfig()
-	if s.cfg.Analyzer != "" {
-		var err error
-		if cfg, err = readAnalyzerConfig(s.cfg.Analyzer); err != nil {
-			s.pipe.m.reloads.WithLabelValues("error").Inc()
-			return err
-		}
-	}
-	var setErr error
-	err := s.pipe.do(ctx, func(e *analyzer.Engine) { setErr = e.SetConfig(cfg) })
-	if err = errors.Join(err, setErr); err != nil {
-		s.pipe.m.reloads.WithLabelValues("error").Inc()
-		return fmt.Errorf("reload: %w", err)
-	}
-	s.pipe.m.reloads.WithLabelValues("ok").Inc()
-	s.log.Info("analyzer thresholds reloaded", "file", s.cfg.Analyzer)
-	return nil
 }
 
 // AnalyzerConfig is the analyzer's running configuration.

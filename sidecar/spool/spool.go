@@ -12,7 +12,9 @@
 //
 // # On disk
 //
-// Dir holds segment files named by a zero-padded, increasing sequence number
+// Dir is created with mode 0700; Open refuses a Dir that another user owns or
+// that its group or everyone may write (SecureDir), since whoever writes there
+// could read the record or plant batches in it. Dir holds segment files named by a zero-padded, increasing sequence number
 // (000000000001.seg, 000000000002.seg, ...), so append order survives
 // restarts; a new sequence number is always above every number seen in Dir,
 // Dir/quarantine and the cursor. A segment is a plain sequence of records,
@@ -241,6 +243,9 @@ func Open(opts Options) (*Spool, error) {
 		return nil, fmt.Errorf("open spool: %w", err)
 	}
 	s := &Spool{opts: opts, log: opts.Logger.With("spool", opts.Dir), qdir: filepath.Join(opts.Dir, quarDir)}
+	if err := SecureDir(opts.Dir); err != nil {
+		return nil, fmt.Errorf("open spool: %w", err)
+	}
 	if err := os.MkdirAll(s.qdir, 0o700); err != nil {
 		return nil, fmt.Errorf("open spool: %w", err)
 	}
@@ -258,6 +263,17 @@ func Open(opts Options) (*Spool, error) {
 		return nil, fmt.Errorf("open spool %s: %w", opts.Dir, err)
 	}
 	return s, nil
+}
+
+// SecureDir creates dir (mode 0700, parents too) when it is missing, and
+// refuses it when it is not a directory, is owned by another user, or is
+// writable by its group or by everyone (Unix). Open calls it; other state
+// directories (checkpoints, logs) should too.
+func SecureDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	return checkDirOwner(dir)
 }
 
 func (s *Spool) recover() error {
