@@ -65,7 +65,10 @@ type WriterOptions struct {
 	// Backlogged, so that intake never waits on ClickHouse and nothing it
 	// accepted is dropped for want of room.
 	Block bool
-	// InsertTimeout bounds one insert. Default 10s.
+	// InsertTimeout bounds each step of an insert (preparing it with its
+	// first block, each further block, the acknowledgment) and each write to
+	// the connection; an insert takes no new block once it is this old.
+	// Default 10s.
 	InsertTimeout time.Duration
 	// BreakerFailures consecutive failed inserts open the breaker. Default 3.
 	BreakerFailures uint32
@@ -529,8 +532,8 @@ func (w *Writer) write(ctx context.Context, b *built, ch <-chan *built) *built {
 	t := b.table
 	carried := [][]Row{b.rows} // every block this insert took, sent or not
 	var next *built
-	err := w.insert(ctx, t, func(ictx context.Context) (n int, err error) {
-		next, n, err = w.insertBlocks(ictx, b, ch, &carried)
+	err := w.insert(t, func() (n int, err error) {
+		next, n, err = w.insertBlocks(ctx, b, ch, &carried)
 		return n, err
 	})
 	w.release(b) // not taken when the breaker is open
@@ -581,14 +584,21 @@ func (w *Writer) spoolBatch(t string, batch []Row) {
 }
 
 // insertBlocks sends b and then each block of the same table that is ready
-// (or announced by more) as one insert, until InsertRows, half of
-// InsertTimeout or the queue's end; each block is appended to carried before
-// it is sent. It returns the block it took that belongs to another insert
-// and the rows sent.
+// (or announced by more) as one insert, until InsertRows, the insert's age
+// reaches InsertTimeout, or the queue is empty; each block is appended to
+// carried before it is sent. Each step (the prepare and first block, each
+// further block, the acknowledgment) has InsertTimeout, so that a long insert
+// on a slow but working server does not fail as a whole; the wait for the
+// builder's next block is not a step. It returns the block it took that
+// belongs to another insert and the rows sent.
 func (w *Writer) insertBlocks(ctx context.Context, b *built, ch <-chan *built, carried *[][]Row) (next *built, n int, err error) {
 	t := b.table
 	start := time.Now()
-	batch, err := w.conn.PrepareBatch(w.insertContext(ctx), w.insertQuery(t))
+	ictx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	step := time.AfterFunc(w.opts.InsertTimeout, cancel)
+	defer step.Stop()
+	batch, err := w.conn.PrepareBatch(w.insertContext(ictx), w.insertQuery(t))
 	if err != nil {
 		return nil, 0, fmt.Errorf("prepare %s: %w", t, err)
 	}
@@ -597,6 +607,9 @@ func (w *Writer) insertBlocks(ctx context.Context, b *built, ch <-chan *built, c
 		w.release(b)
 		if err == nil && w.stream {
 			err = batch.Flush() // an error leaves the connection unusable: Abort closes it
+		}
+		if err == nil {
+			err = ictx.Err() // the step's time ran out, which the Flush does not see
 		}
 		if err != nil {
 			batch.Abort()
@@ -608,6 +621,9 @@ func (w *Writer) insertBlocks(ctx context.Context, b *built, ch <-chan *built, c
 		}
 		if !w.stream {
 			break
+		}
+		if !step.Stop() {
+			break // the step's time ran out just now: Send fails and the insert spools
 		}
 		var ok bool
 		if b.more {
@@ -621,11 +637,12 @@ func (w *Writer) insertBlocks(ctx context.Context, b *built, ch <-chan *built, c
 			default:
 			}
 		}
+		step.Reset(w.opts.InsertTimeout)
 		if !ok {
 			next = nil
 			break
 		}
-		if next.table != t || n+len(next.rows) > w.opts.InsertRows || time.Since(start) > w.opts.InsertTimeout/2 {
+		if next.table != t || n+len(next.rows) > w.opts.InsertRows || time.Since(start) > w.opts.InsertTimeout {
 			break
 		}
 		b, next = next, nil
@@ -637,16 +654,13 @@ func (w *Writer) insertBlocks(ctx context.Context, b *built, ch <-chan *built, c
 	return next, n, nil
 }
 
-// insert runs one insert through the breaker with a bounded context; fn
-// returns the rows it sent.
-func (w *Writer) insert(ctx context.Context, t string, fn func(context.Context) (int, error)) error {
+// insert runs one insert through the breaker; fn returns the rows it sent.
+func (w *Writer) insert(t string, fn func() (int, error)) error {
 	var n int
 	_, err := w.cb.Execute(func() (struct{}, error) {
-		ictx, cancel := context.WithTimeout(ctx, w.opts.InsertTimeout)
-		defer cancel()
 		start := time.Now()
 		var err error
-		n, err = fn(ictx)
+		n, err = fn()
 		res := "ok"
 		if err != nil {
 			res = "error"
@@ -732,7 +746,9 @@ func (w *Writer) drain(ctx context.Context) {
 		}
 		b := w.build(t, batch, false)
 		defer w.release(b)
-		if err := w.insert(ctx, t, func(ictx context.Context) (int, error) {
+		if err := w.insert(t, func() (int, error) {
+			ictx, cancel := context.WithTimeout(ctx, w.opts.InsertTimeout)
+			defer cancel()
 			return len(batch), w.sendCols(ictx, t, b.cols)
 		}); err != nil {
 			return err
