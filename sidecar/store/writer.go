@@ -56,8 +56,9 @@ type WriterOptions struct {
 	FlushInterval time.Duration
 	// BufferRows bounds each table's in-memory buffer; rows past it are
 	// dropped (reason buffer_full). Default 200000, or 4 × BatchRows if more.
-	// Batches taken from the buffer are held until written: the one being
-	// written, one queued, and the rest of the last take being built.
+	// Rows taken from the buffer are held until written: the rows of the
+	// insert being sent (InsertRows at most), one block queued, and the rest
+	// of the last take being built.
 	BufferRows int
 	// Block makes the intake methods wait for room instead of dropping when a
 	// buffer is full: back-pressure on the caller. Replay blocks its reader; the
