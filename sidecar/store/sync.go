@@ -18,20 +18,22 @@ func (w *Writer) Sync(ctx context.Context) error {
 		return nil
 	}
 	w.takeMu.Lock()
-	batches := w.take(true)
-	w.queued.Add(uint64(len(batches)))
-	target := w.queued.Load()
-	w.takeMu.Unlock()
-	for _, batch := range batches {
-		b := w.build(batch[0].table(), batch)
-		w.flushMu.Lock()
-		w.write(ctx, b)
-		w.flushMu.Unlock()
-		w.release(b)
-		w.written.Add(1)
+	for _, batch := range w.take(true) {
+		t := batch[0].table()
+		for len(batch) > 0 {
+			n := min(len(batch), w.opts.BlockRows)
+			w.queuedRows.Add(uint64(n))
+			b := w.build(t, batch[:n:n], false)
+			w.flushMu.Lock()
+			w.write(ctx, b, nil) // one insert of this block: nothing follows it
+			w.flushMu.Unlock()
+			batch = batch[n:]
+		}
 	}
+	target := w.queuedRows.Load()
+	w.takeMu.Unlock()
 	// Batches Run took before us may still be queued for or in its sender.
-	for w.written.Load() < target {
+	for w.doneRows.Load() < target {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
