@@ -113,6 +113,7 @@ func (st *ckBenchState) report(b *testing.B, entities float64, cpu int64) {
 	b.ReportMetric(cpuOp/entities, "cpu-ns/entity")
 	b.ReportMetric(float64(st.engBytes), "engine-bytes")
 	b.ReportMetric(float64(len(st.checkpoint)-st.engBytes), "dedup-bytes")
+	b.ReportMetric(float64(st.dedup.Stats().Live), "dedup-ids")
 	b.ReportMetric(float64(st.engBytes)/entities, "B/entity")
 }
 

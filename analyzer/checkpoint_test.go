@@ -410,24 +410,34 @@ func TestCheckpointFields(t *testing.T) {
 
 // FuzzReadCheckpoint: any input is read or refused without a panic; what is
 // read writes back to a checkpoint that reads as the same state, and the
-// engine keeps working. With reseal the checksums are made to match, so
-// that the fuzzer reaches the decoding behind them.
+// engine keeps working. mode 0 reads data as it is; mode 1 reseals its
+// checksums first, since a fuzzer seldom guesses a CRC; mode 2 and up puts
+// data as the payload of section mode-2 of a good checkpoint, so that each
+// section's decoder is fuzzed between valid ones.
 func FuzzReadCheckpoint(f *testing.F) {
 	good := storyCheckpoint(f)
-	f.Add(good, false)
-	f.Add(good[:len(good)/2], false)
-	for _, i := range sections(good) {
+	f.Add(good, uint8(0))
+	f.Add(good[:len(good)/2], uint8(0))
+	offs := sections(good)
+	for i, off := range offs {
 		b := bytes.Clone(good)
-		b[i+12] ^= 1
-		f.Add(b, false)
-		f.Add(b, true)
+		b[off+12] ^= 1
+		f.Add(b, uint8(0))
+		f.Add(b, uint8(1))
+		if i < len(sectionOrder) {
+			end := off + 9 + int(binary.LittleEndian.Uint64(good[off+1:]))
+			f.Add(bytes.Clone(good[off+9:end]), uint8(2+i))
+		}
 	}
 	e, _ := New(DefaultConfig())
-	f.Add(checkpointBytes(f, e), false)
+	f.Add(checkpointBytes(f, e), uint8(0))
 	more := storyEvents(func(w *world) { cirebon(w, 2) })
-	f.Fuzz(func(t *testing.T, data []byte, reseal bool) {
-		if reseal {
+	f.Fuzz(func(t *testing.T, data []byte, mode uint8) {
+		switch {
+		case mode == 1:
 			snapshot.Reseal(data)
+		case mode >= 2:
+			data = snapshot.Replace(good, int(mode-2)%len(sectionOrder), data)
 		}
 		e, err := ReadCheckpoint(DefaultConfig(), bytes.NewReader(data))
 		if err != nil {

@@ -2,6 +2,7 @@ package analyzer
 
 import (
 	"testing"
+	"time"
 )
 
 // cirebon plays the reference case: fake shop ads, DMs, three minors on one
@@ -221,5 +222,21 @@ func TestNewWithoutCreationTime(t *testing.T) {
 		if got := w.e.isNew(w.e.hosts[id]); got != want {
 			t.Errorf("isNew(%s) = %v, want %v", id, got, want)
 		}
+	}
+}
+
+// TestBefore1970: an event dated before 1970 (a sender's wrong clock) is
+// analysed like any other; its day number is negative and used to index the
+// day ring out of range.
+func TestBefore1970(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	var got []Session
+	w.e.OnSession = func(s Session) { got = append(got, s) }
+	old := day0.AddDate(-60, 0, 0)
+	w.broadcast(hostSpec{id: "h1", device: "d1"}, old.Add(20*time.Hour), 2, streamOpt{gifts: 3, coins: 5})
+	w.run()
+	if len(got) != 1 || got[0].Minutes != 120 || got[0].NightMinutes != 120 {
+		t.Fatalf("sessions %+v, want one of 120 night minutes", got)
 	}
 }

@@ -156,7 +156,11 @@ func (h *hostState) day(d int32, n int) *dayStat {
 	if len(h.days) == 0 {
 		h.days = make([]dayStat, n)
 	}
-	b := &h.days[int(d)%len(h.days)]
+	i := int(d) % len(h.days)
+	if i < 0 {
+		i += len(h.days) // a day before 1970: a sender's clock is wrong, not a crash
+	}
+	b := &h.days[i]
 	if b.day != d {
 		*b = dayStat{day: d}
 	}

@@ -268,25 +268,38 @@ func TestDeduperCheckpointVersionMessage(t *testing.T) {
 
 // FuzzReadDeduper: any input is read or refused without a panic; what is read
 // writes back to a checkpoint that reads as the same state, and keeps working.
-// With reseal the input's checksums are made to match, so that the fuzzer
-// reaches the decoding behind them.
+// mode 0 reads data as it is; mode 1 reseals its checksums first, since a
+// fuzzer seldom guesses a CRC; mode 2 and up puts data as the payload of
+// section mode-2 of a good checkpoint.
 func FuzzReadDeduper(f *testing.F) {
+	var good []byte
 	for _, tc := range []struct {
 		window time.Duration
 		cap    int
 		n      int
 	}{{time.Hour, 100, 300}, {0, 50, 100}, {time.Minute, 0, 200}, {time.Hour, 10, 0}} {
-		good := checkpointOf(f, NewDeduper(tc.window, tc.cap), idStream(uint64(tc.n), tc.n))
-		f.Add(good, false)
-		f.Add(good[:len(good)/2], false)
-		b := bytes.Clone(good)
+		cp := checkpointOf(f, NewDeduper(tc.window, tc.cap), idStream(uint64(tc.n), tc.n))
+		if good == nil {
+			good = cp
+		}
+		f.Add(cp, uint8(0))
+		f.Add(cp[:len(cp)/2], uint8(0))
+		b := bytes.Clone(cp)
 		b[len(b)/3] ^= 4
-		f.Add(b, false)
-		f.Add(b, true)
+		f.Add(b, uint8(0))
+		f.Add(b, uint8(1))
 	}
-	f.Fuzz(func(t *testing.T, data []byte, reseal bool) {
-		if reseal {
+	for i, off := 0, 16; i < 3; i++ {
+		end := off + 9 + int(binary.LittleEndian.Uint64(good[off+1:]))
+		f.Add(bytes.Clone(good[off+9:end]), uint8(2+i))
+		off = end + 4
+	}
+	f.Fuzz(func(t *testing.T, data []byte, mode uint8) {
+		switch {
+		case mode == 1:
 			snapshot.Reseal(data)
+		case mode >= 2:
+			data = snapshot.Replace(good, int(mode-2)%3, data)
 		}
 		d, err := ReadDeduper(bytes.NewReader(data))
 		if err != nil {

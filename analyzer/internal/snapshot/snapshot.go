@@ -216,3 +216,39 @@ func Reseal(b []byte) {
 		p = p[end+4:]
 	}
 }
+
+// Replace returns a copy of checkpoint b whose i-th section carries payload,
+// with every checksum resealed; b itself if it has no such section. It is for
+// fuzz tests: a well-framed checkpoint around one fuzzed payload reaches that
+// section's decoder with whole, valid sections on either side.
+func Replace(b []byte, i int, payload []byte) []byte {
+	if len(b) < headerLen {
+		return b
+	}
+	p := headerLen
+	for ; i > 0; i-- {
+		if len(b)-p < 9+4 {
+			return b
+		}
+		n := binary.LittleEndian.Uint64(b[p+1:])
+		if n > uint64(len(b)-p-9-4) {
+			return b
+		}
+		p += 9 + int(n) + 4
+	}
+	if len(b)-p < 9+4 {
+		return b
+	}
+	n := binary.LittleEndian.Uint64(b[p+1:])
+	if n > uint64(len(b)-p-9-4) {
+		return b
+	}
+	out := make([]byte, 0, len(b)+len(payload))
+	out = append(out, b[:p+1]...)
+	out = binary.LittleEndian.AppendUint64(out, uint64(len(payload)))
+	out = append(out, payload...)
+	out = append(out, 0, 0, 0, 0)
+	out = append(out, b[p+9+int(n)+4:]...)
+	Reseal(out)
+	return out
+}
