@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -40,9 +41,12 @@ intake keys, the moderators' tokens (and tokens_file), the webhook secrets and
 the TLS certificate, reading the file and the secrets again; a change to
 anything else (listen, role, directories, ...) is refused until a restart.
 The example moderator token of deploy/serve.yaml is refused outside --demo.
-SIGTERM or Ctrl-C stops
-within the drain timeout: intake closes, queued events are analysed, the
-record is written or spooled.
+SIGUSR1 writes a state checkpoint now (state.dir). SIGTERM or Ctrl-C stops
+within the drain timeout: intake closes, queued events are analysed, a
+checkpoint is written, the record is written or spooled. Every accepted batch
+is in the intake log (state.dir) before its sender is answered, so a crash
+loses nothing acknowledged: the next start loads the newest checkpoint and
+replays the log after it.
 
 --demo runs the service on an embedded default with a synthetic world played
 into it at accelerated time (ronda simulate --live, in process): alerts appear
@@ -136,6 +140,9 @@ spooled to a temporary directory, removed at exit.`, `
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	usr1 := make(chan os.Signal, 1)
+	signal.Notify(usr1, syscall.SIGUSR1)
+	defer signal.Stop(usr1)
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	go func() {
@@ -145,6 +152,12 @@ spooled to a temporary directory, removed at exit.`, `
 				rctx, cancel := context.WithTimeout(runCtx, 10*time.Second)
 				if err := svc.Reload(rctx); err != nil {
 					log.Error("reload refused; nothing changed", "err", err)
+				}
+				cancel()
+			case <-usr1:
+				cctx, cancel := context.WithTimeout(runCtx, 5*time.Minute)
+				if err := svc.Checkpoint(cctx); err != nil {
+					log.Error("checkpoint on SIGUSR1 failed", "err", err)
 				}
 				cancel()
 			case <-runCtx.Done():
@@ -197,6 +210,7 @@ func newDemo() (*demoSetup, error) {
 		Intake:     serve.IntakeConfig{Keys: []serve.SecretRef{{ID: "demo", Env: "RONDA_DEMO_INTAKE_SECRET"}}, RateEvents: -1},
 		Moderators: serve.ModeratorsConfig{Tokens: []hub.Token{{Name: "demo-lead", Role: hub.RoleLead, SHA256: hex.EncodeToString(sum[:])}}, Escalate: "log"},
 		ClickHouse: serve.ClickHouseConfig{SpoolDir: dir},
+		State:      serve.StateConfig{Dir: filepath.Join(dir, "state")},
 	}
 	return d, nil
 }

@@ -67,6 +67,7 @@ intake:
 moderators:
   tokens: [{name: m, role: lead, sha256: 0b14d501a594442a01c6859541bcb3e8164d183d32937b851835442f69d5c94e}]
 clickhouse: {spool_dir: `+spool+`}
+state: {dir: `+filepath.Join(dir, "state")+`}
 `), 0o600)
 	}
 	writeConf("[{id: k1, env: RONDA_TEST_SECRET}]")

@@ -85,6 +85,7 @@ const (
 	DefaultBusyRetryAfter  = time.Second
 	DefaultDedupWindow     = 24 * time.Hour
 	DefaultDedupCapacity   = 1_000_000
+	DefaultDedupMaxFuture  = 10 * time.Minute
 	DefaultMaxWSConns      = 64
 	DefaultWSSessions      = 10_000
 	DefaultWSPingInterval  = 20 * time.Second
@@ -110,6 +111,13 @@ type Options struct {
 	// and guards it with its own mutex: nothing else may call it. Nil creates
 	// one with a window of 24 h of event time and at most 1,000,000 ids.
 	Dedup *event.Deduper
+
+	// DedupMaxFuture bounds how far ahead of the handler's clock an event's
+	// time may move the deduper's window: a later event is remembered as if
+	// dated now + DedupMaxFuture, so one sender's wrong clock cannot make
+	// every resent id look new. Default 10 m (the service passes its
+	// pipeline.max_future).
+	DedupMaxFuture time.Duration
 
 	// MaxSkew is the replay window: a request whose X-Ronda-Timestamp is
 	// older than this by the handler's clock is refused (401), and a
@@ -260,6 +268,7 @@ func (o *Options) validate() error {
 		bad  bool
 	}{
 		{"max skew", o.MaxSkew < 0},
+		{"dedup max future", o.DedupMaxFuture < 0},
 		{"max future skew", o.MaxFutureSkew < 0},
 		{"body timeout", o.BodyTimeout < 0},
 		{"max memory bytes", o.MaxMemoryBytes < 0},
@@ -317,6 +326,7 @@ func (o *Options) MaxRequestBytes() int64 {
 
 func (o *Options) setDefaults() {
 	orDefault(&o.MaxSkew, DefaultMaxSkew)
+	orDefault(&o.DedupMaxFuture, DefaultDedupMaxFuture)
 	orDefault(&o.MaxFutureSkew, DefaultMaxFutureSkew)
 	orDefault(&o.BodyTimeout, DefaultBodyTimeout)
 	orDefault(&o.MinBodyRate, DefaultMinBodyRate)
@@ -602,7 +612,7 @@ func (h *Handler) process(ctx context.Context, k *liveKey, body []byte, gz bool,
 	}
 
 	rf = h.accept(k, func() *refusal {
-		fresh := h.dedupe(evs, ans)
+		fresh := h.dedupe(evs, ans, now)
 		if len(fresh) > 0 {
 			if err := h.opts.Sink(ctx, fresh); err != nil {
 				h.forgetIDs(fresh)
@@ -772,13 +782,14 @@ func (h *Handler) decodeFault(err error, mem *reservation) *refusal {
 }
 
 // dedupe returns the events whose ids are new and lists the others in ans.
-func (h *Handler) dedupe(evs []event.Event, ans *Answer) []event.Event {
+func (h *Handler) dedupe(evs []event.Event, ans *Answer, now time.Time) []event.Event {
 	fresh := evs[:0]
+	lim := now.Add(h.opts.DedupMaxFuture)
 	h.dedupMu.Lock()
 	defer h.dedupMu.Unlock()
 	for i := range evs {
 		ev := &evs[i]
-		if h.dedup.Seen(ev.ID, ev.At) && !h.undo.take(ev.ID) {
+		if h.dedup.Seen(ev.ID, dedupTime(ev.At, lim)) && !h.undo.take(ev.ID) {
 			ans.Duplicates = append(ans.Duplicates, ev.ID)
 			continue
 		}

@@ -74,6 +74,7 @@ type Config struct {
 	Adapters   AdaptersConfig   `yaml:"adapters"`
 	Pollers    PollersConfig    `yaml:"pollers"`
 	Edge       EdgeConfig       `yaml:"edge"`
+	State      StateConfig      `yaml:"state"`
 }
 
 // PipelineConfig bounds the queue between intake and the analyzer.
@@ -325,6 +326,7 @@ func (c *Config) applyDefaults() {
 	}
 	set(&c.ClickHouse.SpoolDir, filepath.Join(cache, "ronda", "spool"))
 	set(&c.Edge.SpoolDir, filepath.Join(cache, "ronda", "forward"))
+	c.State.applyDefaults(cache)
 	set(&c.ClickHouse.PseudonymKey.Env, "RONDA_PSEUDONYM_KEY")
 	if c.Adapters.LiveKitMaxTokenLifetime == 0 {
 		c.Adapters.LiveKitMaxTokenLifetime = adapters.DefaultMaxTokenLifetime
@@ -386,6 +388,7 @@ var Env = []struct{ Name, Key string }{
 	{"RONDA_CLICKHOUSE_DSN", "clickhouse.dsn"},
 	{"RONDA_CLICKHOUSE_DATABASE", "clickhouse.database"},
 	{"RONDA_SPOOL_DIR", "clickhouse.spool_dir"},
+	{"RONDA_STATE_DIR", "state.dir"},
 	{"RONDA_HUB_URL", "edge.hub"},
 }
 
@@ -395,7 +398,7 @@ func (c *Config) ApplyEnv(getenv func(string) string) {
 		"role": &c.Role, "listen": &c.Listen, "node": &c.Node, "analyzer": &c.Analyzer,
 		"log_level": &c.LogLevel, "admin_listen": &c.AdminListen, "clickhouse.dsn": &c.ClickHouse.DSN,
 		"clickhouse.database": &c.ClickHouse.Database, "clickhouse.spool_dir": &c.ClickHouse.SpoolDir,
-		"edge.hub": &c.Edge.Hub,
+		"edge.hub": &c.Edge.Hub, "state.dir": &c.State.Dir,
 	}
 	for _, e := range Env {
 		if v := getenv(e.Name); v != "" {
@@ -488,6 +491,7 @@ func (c Config) Validate() error {
 	if c.ClickHouse.DSN != "" && !strings.HasPrefix(c.ClickHouse.DSN, "clickhouse://") && !strings.HasPrefix(c.ClickHouse.DSN, "tcp://") {
 		bad("clickhouse.dsn", "must be a clickhouse:// DSN (the native protocol)")
 	}
+	errs = append(errs, c.State.validate()...)
 	return errors.Join(errs...)
 }
 

@@ -58,6 +58,7 @@ func baseConfig(t testing.TB) Config {
 			{Name: "viewer", Role: hub.RoleViewer, SHA256: sha(tokViewer)},
 		}},
 		ClickHouse: ClickHouseConfig{SpoolDir: t.TempDir()},
+		State:      StateConfig{Dir: t.TempDir()},
 		Pipeline:   PipelineConfig{AdvanceEvery: 50 * time.Millisecond, DrainTimeout: 10 * time.Second},
 		Node:       "test-node",
 	}

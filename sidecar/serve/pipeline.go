@@ -2,7 +2,9 @@ package serve
 
 import (
 	"context"
+	"errors"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -20,9 +22,13 @@ import (
 // several senders interleave by a few milliseconds), and an event from a clock
 // too far ahead is recorded but not analysed, so it cannot age everyone else's state.
 type pipeline struct {
-	in     chan []event.Event
+	in     chan batch
 	queued atomic.Int64
 	limit  int64
+	// inMu orders the intake log like the queue: a batch is numbered in the
+	// log and queued under it (durable.go), so replay applies batches in
+	// the order the live analyzer did.
+	inMu sync.Mutex
 
 	eng          *analyzer.Engine
 	recordBusy   func() bool          // the record is not keeping up: refuse new batches
@@ -35,10 +41,23 @@ type pipeline struct {
 	m            *pipelineMetrics
 
 	calls chan func(*analyzer.Engine)
+	done  chan struct{} // closed when run returns
 	// evNow is the newest event time analysed and evWall the wall time it
 	// arrived: idle advances move event time on by the wall time since.
 	evNow, evWall time.Time
 	futureLogged  int
+	// applied is the intake log seq of the last batch analysed: a
+	// checkpoint's position.
+	applied uint64
+}
+
+// batch is one intake request's events, with the wall time at which intake
+// took it (the analyzer's "now" for it, kept in the intake log so that a
+// replay decides as the live run did) and its seq in the intake log (0: no log).
+type batch struct {
+	evs  []event.Event
+	wall time.Time
+	seq  uint64
 }
 
 type pipelineMetrics struct {
@@ -56,7 +75,7 @@ func newPipelineMetrics(reg prometheus.Registerer, p *pipeline) *pipelineMetrics
 		queued: prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ronda_pipeline_queue_events",
 			Help: "Events accepted by intake and not yet analysed."}, func() float64 { return float64(p.queued.Load()) }),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ronda_pipeline_events_total",
-			Help: "Events offered to the analyzer by outcome: analysed, busy (queue full, the sender retries), record_busy (the ClickHouse writer is backlogged, the sender retries), future (clock too far ahead: recorded, not analysed), unanalysed (left at a stop, written to the record only)."},
+			Help: "Events offered to the analyzer by outcome: analysed, busy (queue full, the sender retries), record_busy (the ClickHouse writer is backlogged, the sender retries), log_full (the intake log reached state.log_max_bytes, the sender retries), log_error (the intake log could not be written: disk full, I/O; the sender retries), future (clock too far ahead: recorded, not analysed), unanalysed (left at a stop, written to the record only)."},
 			[]string{"outcome"}),
 		alerts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ronda_pipeline_alerts_total",
 			Help: "Alert versions raised, by severity."}, []string{"severity"}),
@@ -72,7 +91,7 @@ func newPipelineMetrics(reg prometheus.Registerer, p *pipeline) *pipelineMetrics
 	if reg != nil {
 		reg.MustRegister(m.queued, m.events, m.alerts, m.batchSec, m.entities, m.reloads, m.lag)
 	}
-	for _, o := range []string{"analysed", "busy", "record_busy", "future", "unanalysed"} {
+	for _, o := range []string{"analysed", "busy", "record_busy", "log_full", "log_error", "future", "unanalysed"} {
 		m.events.WithLabelValues(o)
 	}
 	for _, r := range []string{"ok", "error"} {
@@ -81,44 +100,51 @@ func newPipelineMetrics(reg prometheus.Registerer, p *pipeline) *pipelineMetrics
 	return m
 }
 
-// sink is the intake.Sink of the analysing roles. It refuses (the sender
-// retries) while the queue is full or the record is backlogged.
+// sink is the intake.Sink of the analysing roles without an intake log.
 func (p *pipeline) sink(_ context.Context, evs []event.Event) error {
+	return p.enqueue(evs, p.now(), nil)
+}
+
+// enqueue queues a batch, refusing it (intake.ErrBusy: the sender retries)
+// while the queue is full or the record is backlogged. logAppend, when set,
+// numbers the batch in the intake log; it runs under inMu with room in the
+// queue already reserved, so a batch is logged only when it is also queued,
+// and in queue order.
+func (p *pipeline) enqueue(evs []event.Event, wall time.Time, logAppend func() (uint64, error)) error {
 	n := int64(len(evs))
 	if p.recordBusy != nil && p.recordBusy() {
 		p.m.events.WithLabelValues("record_busy").Add(float64(n))
 		return intake.ErrBusy
 	}
-	for {
-		q := p.queued.Load()
-		if q+n > p.limit {
-			p.m.events.WithLabelValues("busy").Add(float64(n))
-			return intake.ErrBusy
-		}
-		if p.queued.CompareAndSwap(q, q+n) {
-			break
-		}
-	}
-	select {
-	case p.in <- evs:
-		return nil
-	default:
-		p.queued.Add(-n)
+	p.inMu.Lock()
+	defer p.inMu.Unlock()
+	if q := p.queued.Load(); q+n > p.limit || len(p.in) == cap(p.in) {
 		p.m.events.WithLabelValues("busy").Add(float64(n))
 		return intake.ErrBusy
 	}
+	b := batch{evs: evs, wall: wall}
+	if logAppend != nil {
+		var err error
+		if b.seq, err = logAppend(); err != nil {
+			return err
+		}
+	}
+	p.queued.Add(n)
+	p.in <- b // room checked above, and only enqueue sends, under inMu
+	return nil
 }
 
 // run analyses batches until stop delivers the drain context, then analyses
 // what is queued until that context ends; what is left then goes to the record
 // unanalysed.
 func (p *pipeline) run(stop <-chan context.Context) {
+	defer close(p.done)
 	tick := time.NewTicker(p.advanceEvery)
 	defer tick.Stop()
 	for {
 		select {
-		case evs := <-p.in:
-			p.apply(evs)
+		case b := <-p.in:
+			p.apply(b)
 		case <-tick.C:
 			p.advance()
 		case f := <-p.calls:
@@ -133,24 +159,26 @@ func (p *pipeline) run(stop <-chan context.Context) {
 func (p *pipeline) drain(ctx context.Context) {
 	for {
 		select {
-		case evs := <-p.in:
+		case b := <-p.in:
 			if ctx.Err() != nil {
-				for i := range evs {
-					p.onEvent(&evs[i])
+				// Recorded now; with an intake log, analysed by the next
+				// start's replay (they are after the checkpoint's position).
+				for i := range b.evs {
+					p.onEvent(&b.evs[i])
 				}
-				p.queued.Add(-int64(len(evs)))
-				p.m.events.WithLabelValues("unanalysed").Add(float64(len(evs)))
+				p.queued.Add(-int64(len(b.evs)))
+				p.m.events.WithLabelValues("unanalysed").Add(float64(len(b.evs)))
 				continue
 			}
-			p.apply(evs)
+			p.apply(b)
 		default:
 			return
 		}
 	}
 }
 
-func (p *pipeline) apply(evs []event.Event) {
-	start := p.now()
+func (p *pipeline) apply(b batch) {
+	evs, start, t0 := b.evs, b.wall, p.now()
 	limit := start.Add(p.maxFuture)
 	analysed := 0
 	for i := range evs {
@@ -177,8 +205,11 @@ func (p *pipeline) apply(evs []event.Event) {
 		analysed++
 	}
 	p.queued.Add(-int64(len(evs)))
+	if b.seq != 0 {
+		p.applied = b.seq
+	}
 	p.m.events.WithLabelValues("analysed").Add(float64(analysed))
-	p.m.batchSec.Observe(p.now().Sub(start).Seconds())
+	p.m.batchSec.Observe(p.now().Sub(t0).Seconds())
 	if !p.evNow.IsZero() {
 		p.m.lag.Set(start.Sub(p.evNow).Seconds())
 	}
@@ -205,12 +236,23 @@ func (p *pipeline) advance() {
 	p.m.entities.WithLabelValues("open_alerts").Set(float64(st.OpenAlerts))
 }
 
+var errPipelineStopped = errors.New("the analyzer has stopped")
+
+// installEngine replaces the engine (with one restored from a checkpoint)
+// before run starts, keeping its outputs.
+func (p *pipeline) installEngine(e *analyzer.Engine) {
+	e.OnSignal, e.OnSession = p.eng.OnSignal, p.eng.OnSession
+	p.eng = e
+}
+
 // do runs f on the pipeline goroutine, the engine's owner, and waits for it.
 func (p *pipeline) do(ctx context.Context, f func(*analyzer.Engine)) error {
 	done := make(chan struct{})
 	call := func(e *analyzer.Engine) { f(e); close(done) }
 	select {
 	case p.calls <- call:
+	case <-p.done:
+		return errPipelineStopped
 	case <-ctx.Done():
 		return ctx.Err()
 	}

@@ -113,6 +113,9 @@ type Service struct {
 	live     secretSet               // the secrets in use
 	reloads  *prometheus.CounterVec
 
+	// The intake log and checkpoints (durable.go), roles all and hub.
+	durableState
+
 	ready    atomic.Bool
 	draining atomic.Bool
 	runOnce  sync.Once
@@ -151,6 +154,7 @@ func New(opts Options) (_ *Service, err error) {
 		return nil, err
 	}
 	var sink intake.Sink
+	var dedup *event.Deduper // restored from a checkpoint, or nil
 	switch cfg.Role {
 	case RoleEdge:
 		if s.fwd, err = newForwarder(cfg, opts.Getenv, s.reg, s.log); err != nil {
@@ -164,7 +168,13 @@ func New(opts Options) (_ *Service, err error) {
 		if err := s.openPipeline(); err != nil {
 			return nil, err
 		}
+		if dedup, err = s.openState(); err != nil {
+			return nil, err
+		}
 		sink = s.pipe.sink
+		if s.wal != nil {
+			sink = s.durableSink
+		}
 	}
 	if s.pipe != nil {
 		s.reloads = s.pipe.m.reloads
@@ -179,6 +189,7 @@ func New(opts Options) (_ *Service, err error) {
 	mux := http.NewServeMux()
 	if len(keys) > 0 {
 		s.intake, err = intake.NewHandler(intake.Options{Keys: keys, Sink: sink, Registerer: s.reg,
+			Dedup: dedup, DedupMaxFuture: cfg.Pipeline.MaxFuture,
 			RateEvents: cfg.Intake.RateEvents, RateBurst: cfg.Intake.RateBurst, MaxBodyBytes: cfg.Intake.MaxBodyBytes,
 			MaxLines: cfg.Intake.MaxLines, MaxInFlight: cfg.Intake.MaxInFlight, Now: opts.Now, Logger: s.log,
 			RateRequests: cfg.Intake.RateRequests, RequestBurst: cfg.Intake.RequestBurst,
@@ -307,7 +318,7 @@ func (s *Service) openPipeline() error {
 	eng.OnSignal = s.writer.Signal
 	eng.OnSession = s.writer.Session
 	p := &pipeline{
-		in:    make(chan []event.Event, 4096),
+		in:    make(chan batch, 4096),
 		limit: int64(s.cfg.Pipeline.QueueEvents),
 		eng:   eng,
 		onEvent: func(ev *event.Event) {
@@ -325,6 +336,7 @@ func (s *Service) openPipeline() error {
 		recordBusy: s.writer.Backlogged,
 		maxFuture:  s.cfg.Pipeline.MaxFuture, advanceEvery: s.cfg.Pipeline.AdvanceEvery,
 		now: s.opts.Now, log: s.log.With("component", "pipeline"), calls: make(chan func(*analyzer.Engine)),
+		done: make(chan struct{}),
 	}
 	p.m = newPipelineMetrics(s.reg, p)
 	s.pipe = p
@@ -477,6 +489,16 @@ func (s *Service) run(ctx context.Context) error {
 	if s.cfg.ClickHouse.DSN != "" {
 		goFn(func() { s.migrate(bg) })
 	}
+	s.rebuildHubFromRecord(bg)
+	if err := s.replayLog(); err != nil {
+		cancelBG()
+		wg.Wait()
+		s.closeAll(context.Background())
+		return err
+	}
+	if s.pipe != nil {
+		goFn(func() { s.checkpointLoop(bg) })
+	}
 	pipeStop := make(chan context.Context, 1)
 	pipeDone := make(chan struct{})
 	if s.pipe != nil {
@@ -532,9 +554,13 @@ func (s *Service) run(ctx context.Context) error {
 	if s.hub != nil {
 		s.hub.Close()
 	}
+	// 4. The state, now final (the hub's too: consoles resume exactly).
+	if s.pipe != nil {
+		s.finalCheckpoint(drainCtx)
+	}
 	cancelBG()
 	wg.Wait()
-	// 4. The record: written when ClickHouse answers in time, spooled otherwise.
+	// 5. The record: written when ClickHouse answers in time, spooled otherwise.
 	s.closeAll(drainCtx)
 	s.log.Info("ronda stopped", "spooled_batches", s.writer.Spooled())
 	return runErr
@@ -549,6 +575,11 @@ func (s *Service) closeAll(ctx context.Context) {
 	if s.writer != nil {
 		if err := s.writer.Close(ctx); err != nil {
 			s.log.Error("writer close", "err", err)
+		}
+	}
+	if s.wal != nil {
+		if err := s.wal.Close(); err != nil {
+			s.log.Error("intake log close", "err", err)
 		}
 	}
 	if s.ln != nil && s.srv == nil {

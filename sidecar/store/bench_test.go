@@ -32,7 +32,8 @@ import (
 // the Writer and through clickhouse-client (JSONEachRow, TabSeparated and Native
 // on stdin), each into a freshly migrated database (same tables, same
 // materialized views, so the same work), and reports rows/s for each and the
-// ratio of the Writer to the fastest client path.
+// ratios of the Writer to the fastest client path, to JSONEachRow and to
+// Native (what clickhouse-client sends when it has the columns already).
 
 const benchRows = 200_000
 
@@ -134,12 +135,18 @@ func jsonEachRow(rows []EventRow) []byte {
 
 // clickhouseClient runs clickhouse-client against s with stdin and stdout.
 func clickhouseClient(s *chtest.Server, query string, stdin io.Reader, stdout io.Writer) error {
+	_, err := clickhouseClientCPU(s, query, stdin, stdout)
+	return err
+}
+
+// clickhouseClientCPU runs clickhouse-client and returns the CPU time it used.
+func clickhouseClientCPU(s *chtest.Server, query string, stdin io.Reader, stdout io.Writer) (time.Duration, error) {
 	bin, err := exec.LookPath("clickhouse-client")
 	var args []string
 	if err != nil {
 		p, err2 := exec.LookPath("clickhouse")
 		if err2 != nil {
-			return errors.New("clickhouse-client not installed")
+			return 0, errors.New("clickhouse-client not installed")
 		}
 		bin, args = p, []string{"client"}
 	}
@@ -150,9 +157,9 @@ func clickhouseClient(s *chtest.Server, query string, stdin io.Reader, stdout io
 	var errb bytes.Buffer
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, &errb
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("clickhouse-client %q: %w: %s", query, err, strings.TrimSpace(errb.String()))
+		return 0, fmt.Errorf("clickhouse-client %q: %w: %s", query, err, strings.TrimSpace(errb.String()))
 	}
-	return nil
+	return cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime(), nil
 }
 
 func mustQuery(tb testing.TB, s *chtest.Server, q string) string {
@@ -187,8 +194,11 @@ func BenchmarkWriterVsClient(b *testing.B) {
 	rows := benchEventRows(benchRows)
 	jsonIn := jsonEachRow(rows)
 	cols := strings.Join(quoteAll(EventColumns), ", ")
+	meter, metered := newCPUMeter(s)
 	b.ResetTimer()
 	var tWriter, tJSON, tTSV, tNative time.Duration
+	var cpuWriter, cpuNative time.Duration // this process or the client, plus the server
+	var srvWriter, srvNative time.Duration // the server's share
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		// (a) the Writer: default BatchRows (50,000), native protocol, LZ4.
@@ -199,6 +209,7 @@ func BenchmarkWriterVsClient(b *testing.B) {
 		}
 		b.StartTimer()
 		start := time.Now()
+		self0, server0 := meter.self(), meter.server()
 		go w.Run(context.Background())
 		for j := range rows {
 			w.add(&rows[j])
@@ -207,6 +218,8 @@ func BenchmarkWriterVsClient(b *testing.B) {
 			b.Fatal(err)
 		}
 		tWriter += time.Since(start)
+		srvWriter += meter.server() - server0
+		cpuWriter += meter.self() - self0 + meter.server() - server0
 		b.StopTimer()
 		if w.Spooled() != 0 {
 			b.Fatalf("writer spooled %d batches", w.Spooled())
@@ -238,10 +251,16 @@ func BenchmarkWriterVsClient(b *testing.B) {
 			q := fmt.Sprintf("INSERT INTO %s (%s) FORMAT %s", oc.Qualified(TableEvents), cols, c.format)
 			b.StartTimer()
 			start := time.Now()
-			if err := clickhouseClient(s, q, bytes.NewReader(c.in), io.Discard); err != nil {
+			server0 := meter.server()
+			cpu, err := clickhouseClientCPU(s, q, bytes.NewReader(c.in), io.Discard)
+			if err != nil {
 				b.Fatal(err)
 			}
 			*c.total += time.Since(start)
+			if c.format == "Native" {
+				srvNative += meter.server() - server0
+				cpuNative += cpu + meter.server() - server0
+			}
 			b.StopTimer()
 			if got := tableDigest(b, s, oc); got != want {
 				b.Fatalf("client %s: table digest %s, want the writer's %s", c.format, got, want)
@@ -259,6 +278,17 @@ func BenchmarkWriterVsClient(b *testing.B) {
 	b.ReportMetric(rate(tNative), "client_native_rows/s")
 	b.ReportMetric(rate(tWriter)/best, "writer/best_client")
 	b.ReportMetric(rate(tWriter)/rate(tJSON), "writer/client_json")
+	b.ReportMetric(rate(tWriter)/rate(tNative), "writer/client_native")
+	if metered {
+		// CPU per row of each path, the server's included: the writer's and
+		// the Native client's. A ratio below 1: the writer costs less.
+		perRow := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / float64(benchRows*b.N) }
+		b.ReportMetric(perRow(cpuWriter), "writer_cpu_ns/row")
+		b.ReportMetric(perRow(cpuNative), "client_native_cpu_ns/row")
+		b.ReportMetric(perRow(srvWriter), "writer_server_cpu_ns/row")
+		b.ReportMetric(perRow(srvNative), "client_native_server_cpu_ns/row")
+		b.ReportMetric(float64(cpuWriter)/float64(cpuNative), "writer_cpu/client_native_cpu")
+	}
 	b.ReportMetric(0, "ns/op") // the sum of four paths; the rates above are the figures
 }
 

@@ -29,6 +29,9 @@ type WriterOptions struct {
 	// is then required), to be delivered by a later run that has ClickHouse.
 	DSN string
 	// Conn, when set, is used instead of opening DSN; the caller closes it.
+	// Its inserts carry one block each (BatchRows rows at most): the Writer
+	// bounds a block streamed within an insert by a write deadline on the
+	// connections it dials itself, which it cannot set on a Conn from elsewhere.
 	Conn driver.Conn
 	// Schema names the database and cluster (the same Options as Migrate).
 	Schema Options
@@ -38,12 +41,24 @@ type WriterOptions struct {
 	// BatchRows flushes a table's buffer at this many rows. Default 50000
 	// (fewer, larger inserts; FlushInterval still bounds the latency).
 	BatchRows int
+	// BlockRows is the most rows of one native block: what is taken from a
+	// buffer is built and sent block by block, each block sent (batch.Flush)
+	// while the next is being built. Default 10000, or BatchRows if fewer.
+	BlockRows int
+	// InsertRows is the most rows of one insert. An insert goes on with the
+	// next block of its table while one is ready, up to this many rows, and is
+	// then acknowledged by ClickHouse; every row of a failed insert goes to
+	// the spool. Fewer, larger inserts mean fewer parts for ClickHouse to
+	// write and merge; the rows of the insert being sent are held in memory
+	// (for the spool) besides the buffers. Default 4 × BatchRows.
+	InsertRows int
 	// FlushInterval flushes a non-empty buffer at this age. Default 1s.
 	FlushInterval time.Duration
 	// BufferRows bounds each table's in-memory buffer; rows past it are
 	// dropped (reason buffer_full). Default 200000, or 4 × BatchRows if more.
-	// Batches taken from the buffer are held until written: the one being
-	// written, one queued, and the rest of the last take being built.
+	// Rows taken from the buffer are held until written: the rows of the
+	// insert being sent (InsertRows at most), one block queued, and the rest
+	// of the last take being built.
 	BufferRows int
 	// Block makes the intake methods wait for room instead of dropping when a
 	// buffer is full: back-pressure on the caller. Replay blocks its reader; the
@@ -51,7 +66,10 @@ type WriterOptions struct {
 	// Backlogged, so that intake never waits on ClickHouse and nothing it
 	// accepted is dropped for want of room.
 	Block bool
-	// InsertTimeout bounds one insert. Default 10s.
+	// InsertTimeout bounds each step of an insert (preparing it with its
+	// first block, each further block, the acknowledgment) and each write to
+	// the connection; an insert takes no new block once it is this old.
+	// Default 10s.
 	InsertTimeout time.Duration
 	// BreakerFailures consecutive failed inserts open the breaker. Default 3.
 	BreakerFailures uint32
@@ -93,6 +111,18 @@ func (o *WriterOptions) validate() error {
 	}
 	if o.BufferRows < o.BatchRows {
 		return fmt.Errorf("writer: BufferRows %d below BatchRows %d", o.BufferRows, o.BatchRows)
+	}
+	if o.BlockRows <= 0 {
+		o.BlockRows = min(10000, o.BatchRows)
+	}
+	if o.BlockRows > o.BatchRows {
+		return fmt.Errorf("writer: BlockRows %d above BatchRows %d", o.BlockRows, o.BatchRows)
+	}
+	if o.InsertRows <= 0 {
+		o.InsertRows = 4 * o.BatchRows
+	}
+	if o.InsertRows < o.BlockRows {
+		return fmt.Errorf("writer: InsertRows %d below BlockRows %d", o.InsertRows, o.BlockRows)
 	}
 	if o.InsertTimeout <= 0 {
 		o.InsertTimeout = 10 * time.Second
@@ -152,9 +182,19 @@ type Writer struct {
 	takeMu  sync.Mutex // one taker at a time: batches reach the sender in take order
 	flushMu sync.Mutex // one insert or drain at a time: keeps batches in order
 	colPool map[string]*sync.Pool
+	// stream: inserts may carry several blocks (the Writer dialled its
+	// connection and bounds each write; see deadlineConn).
+	stream bool
+	// afterBlock, when set (tests), runs after each block sent within an
+	// insert, with the table and the block's number in the insert from 1.
+	afterBlock func(table string, block int)
+	// queuedRows counts rows handed to a sender, doneRows those written or
+	// spooled: Sync waits for the ones taken before it (sync.go).
+	queuedRows, doneRows atomic.Uint64
 
 	runMu     sync.Mutex
-	runCancel func() // stops Run's loop
+	runCancel func()          // stops Run's loop
+	closeCtx  context.Context // Close's, for the last flush Run makes
 	runDone   chan struct{}
 	closeOnce sync.Once
 	closeErr  error
@@ -182,6 +222,7 @@ func NewWriter(opts WriterOptions) (*Writer, error) {
 		o.Compression = &clickhouse.Compression{Method: clickhouse.CompressionLZ4}
 		o.DialTimeout = min(opts.InsertTimeout, 5*time.Second)
 		o.ReadTimeout = opts.InsertTimeout
+		o.DialContext = dialBounded(o.DialTimeout, o.TLS, opts.InsertTimeout)
 		if opts.Schema.Cluster != "" {
 			if o.Settings == nil {
 				o.Settings = clickhouse.Settings{}
@@ -194,7 +235,11 @@ func NewWriter(opts WriterOptions) (*Writer, error) {
 		if err != nil {
 			return nil, fmt.Errorf("writer: open clickhouse: %w", err)
 		}
-		w.conn, w.ownConn = conn, true
+		w.conn, w.ownConn, w.stream = conn, true, true
+	}
+	if !w.stream {
+		// One block per insert, as large as a batch (see Conn).
+		w.opts.BlockRows, w.opts.InsertRows = w.opts.BatchRows, w.opts.BatchRows
 	}
 	if w.sp == nil && opts.SpoolDir != "" {
 		sp, err := spool.Open(spool.Options{Dir: opts.SpoolDir, MaxBytes: opts.SpoolMaxBytes,
@@ -315,15 +360,27 @@ func (w *Writer) Run(ctx context.Context) error {
 
 	tick := time.NewTicker(min(w.opts.FlushInterval/2, 250*time.Millisecond))
 	defer tick.Stop()
-	// The sender writes what flush builds, in order, while the next batch is
+	// The sender writes what flush builds, in order, while the next block is
 	// being taken and built. Stopped (queue written) before Run returns.
-	s := w.startSender(ctx)
+	sctx, scancel := context.WithCancel(ctx)
+	defer scancel()
+	s := w.startSender(sctx)
 	defer s.stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-stop:
+			// Close: the rest goes through this sender, so that the insert
+			// under way can carry it, bounded by Close's context as well.
+			w.runMu.Lock()
+			cctx := w.closeCtx
+			w.runMu.Unlock()
+			unbind := context.AfterFunc(cctx, scancel)
+			w.drain(sctx)
+			w.flush(s, true)
+			s.stop()
+			unbind()
 			return nil
 		case <-w.kick:
 		case <-tick.C:
@@ -377,86 +434,127 @@ func (w *Writer) Backlogged() bool { return w.backlog.Load() }
 // tableOrder writes alerts' inputs before alerts.
 var tableOrder = []string{TableEvents, TableSignals, TableSessions, TableAlerts, TableActions}
 
-// built is one batch: its rows (for the spool) and the same rows as columns
+// built is one block: its rows (for the spool) and the same rows as columns
 // (for the insert).
 type built struct {
 	table string
 	rows  []Row
 	cols  colBuf
+	// more: the block queued next continues this one (same table, same
+	// take), so an insert waits for it rather than end.
+	more bool
 }
 
 // build converts rows of table t into columns, in a buffer from the pool. A
 // spool-only writer never inserts, so it keeps the rows alone.
-func (w *Writer) build(t string, rows []Row) *built {
+func (w *Writer) build(t string, rows []Row, more bool) *built {
 	if w.conn == nil {
-		return &built{table: t, rows: rows}
+		return &built{table: t, rows: rows, more: more}
 	}
 	c := w.colPool[t].Get().(colBuf)
 	for _, r := range rows {
 		c.add(r)
 	}
-	return &built{table: t, rows: rows, cols: c}
+	return &built{table: t, rows: rows, cols: c, more: more}
 }
 
+// release returns b's columns to the pool; safe twice.
 func (w *Writer) release(b *built) {
 	if b.cols == nil {
 		return
 	}
 	b.cols.reset()
 	w.colPool[b.table].Put(b.cols)
-	b.cols, b.rows = nil, nil
+	b.cols = nil
 }
 
-// sender writes built batches one at a time, in the order they were queued.
-// The queue holds one batch: with the one being written and the one being
-// built, at most three batches exist as columns; the rest of a take waits as
-// rows.
+// sender writes built blocks in the order they were queued, one insert at a
+// time. The queue holds one block: with the one being sent and the one being
+// built, at most three blocks exist as the Writer's columns (plus the
+// driver's copy of the one being sent); the rest of a take waits as rows.
 type sender struct {
-	ch   chan *built
-	done chan struct{}
+	ch       chan *built
+	done     chan struct{}
+	stopOnce sync.Once
 }
 
 func (w *Writer) startSender(ctx context.Context) *sender {
 	s := &sender{ch: make(chan *built, 1), done: make(chan struct{})}
 	go func() {
 		defer close(s.done)
-		for b := range s.ch {
+		var next *built // taken from the queue by the last insert, not part of it
+		for {
+			b := next
+			if b == nil {
+				var ok bool
+				if b, ok = <-s.ch; !ok {
+					return
+				}
+			}
 			w.flushMu.Lock()
-			w.write(ctx, b)
+			next = w.write(ctx, b, s.ch)
 			w.flushMu.Unlock()
-			w.release(b)
 		}
 	}()
 	return s
 }
 
-// stop waits until every queued batch is written (or spooled).
+// stop waits until every queued block is written (or spooled); safe twice.
 func (s *sender) stop() {
-	close(s.ch)
+	s.stopOnce.Do(func() { close(s.ch) })
 	<-s.done
 }
 
-// flush takes the due batches, builds each and queues it for s; building the
-// next overlaps with writing the previous.
+// flush takes the due batches, builds each block by block and queues the
+// blocks for s; building the next block overlaps with sending the previous.
 func (w *Writer) flush(s *sender, all bool) {
 	w.takeMu.Lock()
 	defer w.takeMu.Unlock()
-	for _, batch := range w.take(all) {
-		s.ch <- w.build(batch[0].table(), batch)
+	batches := w.take(all)
+	for i, batch := range batches {
+		t := batch[0].table()
+		for len(batch) > 0 {
+			n := min(len(batch), w.opts.BlockRows)
+			more := n < len(batch) || (i+1 < len(batches) && batches[i+1][0].table() == t)
+			w.queuedRows.Add(uint64(n))
+			s.ch <- w.build(t, batch[:n:n], more)
+			batch = batch[n:]
+		}
 	}
 }
 
-// write inserts one batch, or spools it when older batches wait in the spool
-// (order), the breaker is open, or the insert fails.
-func (w *Writer) write(ctx context.Context, b *built) {
-	if w.conn != nil && (w.sp == nil || w.sp.Len() == 0) {
-		err := w.insert(ctx, b)
-		if err == nil {
-			return
-		}
-		w.log.Warn("clickhouse insert failed; spooling", "table", b.table, "rows", len(b.rows), "err", err)
+// write inserts b, and the queued blocks that continue it, as one insert; or
+// spools b when older batches wait in the spool (order) or there is no
+// ClickHouse. A failed insert spools every row it carried, none of which is
+// counted written. write returns the block it took from ch that starts the
+// next insert, if any.
+func (w *Writer) write(ctx context.Context, b *built, ch <-chan *built) *built {
+	if w.conn == nil || (w.sp != nil && w.sp.Len() > 0) {
+		w.release(b)
+		w.spoolBatch(b.table, b.rows)
+		w.doneRows.Add(uint64(len(b.rows)))
+		return nil
 	}
-	w.spoolBatch(b.table, b.rows)
+	t := b.table
+	carried := [][]Row{b.rows} // every block this insert took, sent or not
+	var next *built
+	err := w.insert(t, func() (n int, err error) {
+		next, n, err = w.insertBlocks(ctx, b, ch, &carried)
+		return n, err
+	})
+	w.release(b) // not taken when the breaker is open
+	rows := 0
+	for _, c := range carried {
+		rows += len(c)
+	}
+	if err != nil {
+		w.log.Warn("clickhouse insert failed; spooling", "table", t, "rows", rows, "err", err)
+		for _, c := range carried {
+			w.spoolBatch(t, c)
+		}
+	}
+	w.doneRows.Add(uint64(rows))
+	return next
 }
 
 // spoolRecordRows is the most rows one spool record holds; a larger batch is
@@ -492,14 +590,84 @@ func (w *Writer) spoolBatch(t string, batch []Row) {
 	}
 }
 
-// insert sends one batch through the breaker with a bounded context.
-func (w *Writer) insert(ctx context.Context, b *built) error {
+// insertBlocks sends b and then each block of the same table that is ready
+// (or announced by more) as one insert, until InsertRows, the insert's age
+// reaches InsertTimeout, or the queue is empty; each block is appended to
+// carried before it is sent. Each step (the prepare and first block, each
+// further block, the acknowledgment) has InsertTimeout, so that a long insert
+// on a slow but working server does not fail as a whole; the wait for the
+// builder's next block is not a step. It returns the block it took that
+// belongs to another insert and the rows sent.
+func (w *Writer) insertBlocks(ctx context.Context, b *built, ch <-chan *built, carried *[][]Row) (next *built, n int, err error) {
 	t := b.table
+	start := time.Now()
+	ictx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	step := time.AfterFunc(w.opts.InsertTimeout, cancel)
+	defer step.Stop()
+	batch, err := w.conn.PrepareBatch(w.insertContext(ictx), w.insertQuery(t))
+	if err != nil {
+		return nil, 0, fmt.Errorf("prepare %s: %w", t, err)
+	}
+	for blocks := 1; ; blocks++ {
+		err := appendCols(batch, t, b.cols)
+		w.release(b)
+		if err == nil && w.stream {
+			err = batch.Flush() // an error leaves the connection unusable: Abort closes it
+		}
+		if err == nil {
+			err = ictx.Err() // the step's time ran out, which the Flush does not see
+		}
+		if err != nil {
+			batch.Abort()
+			return nil, n, fmt.Errorf("block %d of %s: %w", blocks, t, err)
+		}
+		n += len(b.rows)
+		if w.afterBlock != nil {
+			w.afterBlock(t, blocks)
+		}
+		if !w.stream {
+			break
+		}
+		if !step.Stop() {
+			break // the step's time ran out just now: Send fails and the insert spools
+		}
+		var ok bool
+		if b.more {
+			select {
+			case next, ok = <-ch:
+			case <-ctx.Done():
+			}
+		} else {
+			select {
+			case next, ok = <-ch:
+			default:
+			}
+		}
+		step.Reset(w.opts.InsertTimeout)
+		if !ok {
+			next = nil
+			break
+		}
+		if next.table != t || n+len(next.rows) > w.opts.InsertRows || time.Since(start) > w.opts.InsertTimeout {
+			break
+		}
+		b, next = next, nil
+		*carried = append(*carried, b.rows)
+	}
+	if err := batch.Send(); err != nil {
+		return next, n, fmt.Errorf("send %s: %w", t, err)
+	}
+	return next, n, nil
+}
+
+// insert runs one insert through the breaker; fn returns the rows it sent.
+func (w *Writer) insert(t string, fn func() (int, error)) error {
+	var n int
 	_, err := w.cb.Execute(func() (struct{}, error) {
-		ictx, cancel := context.WithTimeout(ctx, w.opts.InsertTimeout)
-		defer cancel()
 		start := time.Now()
-		err := w.sendCols(ictx, t, b.cols)
+		var err error
+		n, err = fn()
 		res := "ok"
 		if err != nil {
 			res = "error"
@@ -510,37 +678,53 @@ func (w *Writer) insert(ctx context.Context, b *built) error {
 	if err != nil {
 		return err
 	}
-	w.m.batch.WithLabelValues(t).Observe(float64(len(b.rows)))
-	w.m.written.WithLabelValues(t).Add(float64(len(b.rows)))
+	w.m.batch.WithLabelValues(t).Observe(float64(n))
+	w.m.written.WithLabelValues(t).Add(float64(n))
 	return nil
 }
 
 // send inserts rows of table t at once, without breaker or spool (tests).
 func (w *Writer) send(ctx context.Context, t string, batch []Row) error {
-	b := w.build(t, batch)
+	b := w.build(t, batch, false)
 	defer w.release(b)
 	return w.sendCols(ctx, t, b.cols)
 }
 
-// sendCols inserts one batch, appending each column whole.
+// sendCols inserts one block as one insert.
 func (w *Writer) sendCols(ctx context.Context, t string, cols colBuf) error {
-	if w.opts.Schema.Cluster != "" {
-		// Acknowledged only once every shard has the rows (an injected Conn too).
-		ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"insert_distributed_sync": 1}))
-	}
-	q := "INSERT INTO " + w.opts.Schema.Qualified(t) + " (" + strings.Join(quoteAll(columnsOf[t]), ", ") + ")"
-	b, err := w.conn.PrepareBatch(ctx, q)
+	b, err := w.conn.PrepareBatch(w.insertContext(ctx), w.insertQuery(t))
 	if err != nil {
 		return fmt.Errorf("prepare %s: %w", t, err)
 	}
-	for i, c := range cols.columns() {
-		if err := b.Column(i).Append(c); err != nil {
-			b.Abort()
-			return fmt.Errorf("append %s.%s: %w", t, columnsOf[t][i], err)
-		}
+	if err := appendCols(b, t, cols); err != nil {
+		b.Abort()
+		return err
 	}
 	if err := b.Send(); err != nil {
 		return fmt.Errorf("send %s: %w", t, err)
+	}
+	return nil
+}
+
+// insertContext asks, in cluster mode, for an acknowledgment only once every
+// shard has the rows (an injected Conn too).
+func (w *Writer) insertContext(ctx context.Context) context.Context {
+	if w.opts.Schema.Cluster == "" {
+		return ctx
+	}
+	return clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"insert_distributed_sync": 1}))
+}
+
+func (w *Writer) insertQuery(t string) string {
+	return "INSERT INTO " + w.opts.Schema.Qualified(t) + " (" + strings.Join(quoteAll(columnsOf[t]), ", ") + ")"
+}
+
+// appendCols appends each column of cols whole to the batch's block.
+func appendCols(b driver.Batch, t string, cols colBuf) error {
+	for i, c := range cols.columns() {
+		if err := b.Column(i).Append(c); err != nil {
+			return fmt.Errorf("append %s.%s: %w", t, columnsOf[t][i], err)
+		}
 	}
 	return nil
 }
@@ -567,9 +751,13 @@ func (w *Writer) drain(ctx context.Context) {
 			w.log.Error("spooled batch undecodable; dropped", "err", err)
 			return nil
 		}
-		b := w.build(t, batch)
+		b := w.build(t, batch, false)
 		defer w.release(b)
-		if err := w.insert(ctx, b); err != nil {
+		if err := w.insert(t, func() (int, error) {
+			ictx, cancel := context.WithTimeout(ctx, w.opts.InsertTimeout)
+			defer cancel()
+			return len(batch), w.sendCols(ictx, t, b.cols)
+		}); err != nil {
 			return err
 		}
 		w.m.drained.WithLabelValues(t).Add(float64(len(batch)))
@@ -600,15 +788,18 @@ func (w *Writer) Close(ctx context.Context) error {
 		w.mu.Unlock()
 		w.runMu.Lock()
 		cancel, done := w.runCancel, w.runDone
+		w.closeCtx = ctx
 		w.runMu.Unlock()
 		if cancel != nil {
-			cancel()
+			cancel() // Run writes what is buffered (unless its ctx ended first)
 			<-done
 		}
 		if ctx.Err() == nil {
 			w.drain(ctx)
 		}
-		s := w.startSender(ctx) // with ctx ended, inserts fail fast and batches spool
+		// Without Run, or if Run had ended: with ctx ended, inserts fail fast
+		// and batches spool.
+		s := w.startSender(ctx)
 		w.flush(s, true)
 		s.stop()
 		w.updateSpoolGauge()
@@ -741,10 +932,10 @@ type metrics struct {
 func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
 		batch: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "ronda_store_batch_rows", Help: "Rows per batch written to ClickHouse.",
+			Name: "ronda_store_batch_rows", Help: "Rows per insert written to ClickHouse.",
 			Buckets: prometheus.ExponentialBuckets(1, 4, 9)}, []string{"table"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "ronda_store_insert_seconds", Help: "Latency of one batch insert, by result.",
+			Name: "ronda_store_insert_seconds", Help: "Latency of one insert, by result.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 3, 10)}, []string{"table", "result"}),
 		breaker: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "ronda_store_breaker_state", Help: "ClickHouse circuit breaker: 0 closed, 1 half-open, 2 open."}),
