@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 
 	"github.com/ronda-watch/ronda/analyzer"
 	"github.com/ronda-watch/ronda/analyzer/event"
+	"github.com/ronda-watch/ronda/sidecar/store/chtest"
 )
 
 var t0 = time.Date(2024, 5, 1, 21, 30, 15, 0, time.UTC)
@@ -105,20 +107,49 @@ func newTestWriter(t testing.TB, conn driver.Conn, o Options) *Writer {
 	return w
 }
 
+// TestRoundTrip writes every table through a Writer on an injected Conn (one
+// block per insert) and through one that dials the DSN itself and streams
+// blocks of one row within each insert (batch.Flush), and reads each back.
 func TestRoundTrip(t *testing.T) {
+	t.Run("conn", func(t *testing.T) {
+		testRoundTrip(t, func(s *chtest.Server, conn driver.Conn, o Options) *Writer { return newTestWriter(t, conn, o) })
+	})
+	t.Run("streamed", func(t *testing.T) {
+		var most atomic.Int32 // the most blocks one insert carried
+		testRoundTrip(t, func(s *chtest.Server, conn driver.Conn, o Options) *Writer {
+			w, err := NewWriter(WriterOptions{DSN: s.DSN(), Schema: o, BatchRows: 2, BlockRows: 1, InsertRows: 100})
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.afterBlock = func(_ string, block int) {
+				if int32(block) > most.Load() {
+					most.Store(int32(block))
+				}
+			}
+			return w
+		})
+		if most.Load() < 2 {
+			t.Errorf("at most %d block per insert: nothing was streamed", most.Load())
+		}
+	})
+}
+
+func testRoundTrip(t *testing.T, newWriter func(*chtest.Server, driver.Conn, Options) *Writer) {
 	s := sharedServer(t)
 	conn := connect(t, s)
 	o := Options{Database: freshDB(t)}
 	if _, err := Migrate(ctxT(t), conn, o); err != nil {
 		t.Fatal(err)
 	}
-	w := newTestWriter(t, conn, o)
+	w := newWriter(s, conn, o)
 	rows := sampleRows()
 	// Through the writer's intake, flushed by Close.
 	ctx, cancel := context.WithCancel(context.Background())
 	go w.Run(ctx)
 	defer cancel()
-	insertDirect(t, w, rows)
+	for _, r := range rows {
+		w.add(r)
+	}
 	w.Close(ctxT(t))
 
 	order := map[string]string{TableEvents: "id", TableSignals: "at", TableSessions: "start", TableAlerts: "id", TableActions: "action_id"}

@@ -213,3 +213,89 @@ func TestDeadlineConn(t *testing.T) {
 		})
 	}
 }
+
+// TestWriterCloseFrozen: Close's context bounds the inserts Run has under way
+// when Close is called, not only those of the last flush. ClickHouse is frozen
+// while Run waits on an insert whose InsertTimeout is a minute; Close with a
+// 1 s context must return soon, every row spooled and none counted written,
+// and a later Writer on the same spool delivers each row once after the thaw.
+func TestWriterCloseFrozen(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fault test: slow")
+	}
+	s := chtest.Start(t)
+	o := Options{Database: "ronda"}
+	if _, err := Migrate(ctxT(t), connect(t, s), o); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	opts := WriterOptions{DSN: s.DSN(), Schema: o, SpoolDir: dir, BatchRows: 5000, BlockRows: 1000,
+		InsertTimeout: time.Minute, Block: true}
+	w, err := NewWriter(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	started := make(chan struct{})
+	var once sync.Once
+	w.afterBlock = func(_ string, block int) {
+		if block == 2 {
+			once.Do(func() { s.Freeze(); close(started) })
+		}
+	}
+	const n = 20000
+	rows := benchEventRows(n)
+	for i := range rows {
+		w.add(&rows[i])
+	}
+	thawed := false
+	defer func() {
+		if !thawed {
+			s.Thaw()
+		}
+	}()
+	go w.Run(context.Background())
+	select { // blocks are in the socket, the insert waits on the frozen server
+	case <-started:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no block sent")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	closed := make(chan error, 1)
+	go func() { closed <- w.Close(ctx) }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Close with a 1 s context still waiting after 30 s on a frozen server")
+	}
+	written := testutil.ToFloat64(w.m.written.WithLabelValues(TableEvents))
+	spooled := testutil.ToFloat64(w.m.spooled.WithLabelValues(TableEvents))
+	if written != 0 || spooled != n {
+		t.Errorf("written %v, spooled %v: want 0 and %d", written, spooled, n)
+	}
+	s.Thaw()
+	thawed = true
+
+	w2, err := NewWriter(WriterOptions{DSN: s.DSN(), Schema: o, SpoolDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go w2.Run(context.Background())
+	deadline := time.Now().Add(60 * time.Second)
+	for w2.Spooled() > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d records still spooled", w2.Spooled())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := w2.Close(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	got := mustQuery(t, s, "SELECT count(), uniqExact(id) FROM ronda.events FINAL")
+	if want := strconv.Itoa(n) + "\t" + strconv.Itoa(n); got != want {
+		t.Errorf("events FINAL: count, distinct ids %q, want %q", got, want)
+	}
+}

@@ -192,12 +192,12 @@ type Writer struct {
 	// spooled: Sync waits for the ones taken before it (sync.go).
 	queuedRows, doneRows atomic.Uint64
 
-	runMu     sync.Mutex
-	runCancel func()          // stops Run's loop
-	closeCtx  context.Context // Close's, for the last flush Run makes
-	runDone   chan struct{}
-	closeOnce sync.Once
-	closeErr  error
+	runMu      sync.Mutex
+	runCancel  func() // stops Run's loop
+	sendCancel func() // ends the context of Run's inserts (Close's ctx ended)
+	runDone    chan struct{}
+	closeOnce  sync.Once
+	closeErr   error
 }
 
 // NewWriter validates opts, opens the connection (lazily: ClickHouse may be away
@@ -351,9 +351,12 @@ func (w *Writer) Run(ctx context.Context) error {
 		return errors.New("writer: Run called twice")
 	}
 	// Close stops the loop between batches, never in the middle of an insert:
-	// inserts see ctx, not the stop.
+	// inserts see sctx, which ends with ctx or, during Close, with Close's.
 	stop := make(chan struct{})
+	sctx, scancel := context.WithCancel(ctx)
+	defer scancel()
 	w.runCancel, w.runDone = sync.OnceFunc(func() { close(stop) }), make(chan struct{})
+	w.sendCancel = scancel
 	done := w.runDone
 	w.runMu.Unlock()
 	defer close(done)
@@ -362,8 +365,6 @@ func (w *Writer) Run(ctx context.Context) error {
 	defer tick.Stop()
 	// The sender writes what flush builds, in order, while the next block is
 	// being taken and built. Stopped (queue written) before Run returns.
-	sctx, scancel := context.WithCancel(ctx)
-	defer scancel()
 	s := w.startSender(sctx)
 	defer s.stop()
 	for {
@@ -372,15 +373,10 @@ func (w *Writer) Run(ctx context.Context) error {
 			return nil
 		case <-stop:
 			// Close: the rest goes through this sender, so that the insert
-			// under way can carry it, bounded by Close's context as well.
-			w.runMu.Lock()
-			cctx := w.closeCtx
-			w.runMu.Unlock()
-			unbind := context.AfterFunc(cctx, scancel)
+			// under way can carry it.
 			w.drain(sctx)
 			w.flush(s, true)
 			s.stop()
-			unbind()
 			return nil
 		case <-w.kick:
 		case <-tick.C:
@@ -787,12 +783,15 @@ func (w *Writer) Close(ctx context.Context) error {
 		w.room.Broadcast()
 		w.mu.Unlock()
 		w.runMu.Lock()
-		cancel, done := w.runCancel, w.runDone
-		w.closeCtx = ctx
+		cancel, done, sendCancel := w.runCancel, w.runDone, w.sendCancel
 		w.runMu.Unlock()
 		if cancel != nil {
-			cancel() // Run writes what is buffered (unless its ctx ended first)
+			// Run writes what is buffered (unless its ctx ended first), its
+			// inserts bounded by ctx too, even one already under way.
+			unbind := context.AfterFunc(ctx, sendCancel)
+			cancel()
 			<-done
+			unbind()
 		}
 		if ctx.Err() == nil {
 			w.drain(ctx)
