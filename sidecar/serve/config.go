@@ -198,8 +198,9 @@ type ClickHouseConfig struct {
 	// SpoolMaxBytes bounds the spool; past it new batches are dropped and
 	// counted. Default 1 GiB.
 	SpoolMaxBytes int64 `yaml:"spool_max_bytes"`
-	// BatchRows is the most rows of one insert (a buffer is also written
-	// after 1 s). Default 10,000: a live service keeps batches small, so
+	// BatchRows is how many rows of a table's buffer make a batch to write
+	// (a buffer is also written after 1 s); one insert streams up to four
+	// ready batches in blocks of 10,000 rows. Default 10,000: a live service keeps batches small, so
 	// that building and spooling one never stalls the analyzer and the
 	// moderators' alerts (with 50,000, p99 intake-to-moderator latency rose
 	// from about 50 ms to over 100 ms on 2 cores); replay, which wants
