@@ -132,6 +132,11 @@ func (s *Service) openState() (*event.Deduper, error) {
 	if err != nil {
 		return nil, err
 	}
+	if s.hub != nil {
+		if err := s.markHubServing(); err != nil {
+			return nil, fmt.Errorf("state dir: %w", err)
+		}
+	}
 	if *s.cfg.State.Log {
 		if err := s.openLog(s.restoredPos + 1); err != nil {
 			return nil, err
@@ -167,7 +172,9 @@ func (s *Service) finalCheckpoint(ctx context.Context) {
 		s.checkpointFailed(err)
 		return
 	}
-	s.writeCheckpoint(ctx, snap)
+	if s.writeCheckpoint(ctx, snap) == nil && snap.hubState != nil && snap.hubState.Final {
+		s.unmarkHubServing()
+	}
 }
 
 // durableState is the Service's part for durability.
