@@ -11,18 +11,29 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/ronda-watch/ronda/analyzer"
+	"github.com/ronda-watch/ronda/sidecar/serve"
 )
 
 func cmdCheckConfig(_ context.Context, e *env, args []string) error {
-	fs := newFlags(e, "check-config", "FILE | --defaults", `
+	fs := newFlags(e, "check-config", "FILE | --defaults | --serve FILE", `
 Check an analyzer configuration file: unknown keys and invalid values are errors, every
 one of them reported. On success print "ok" and the effective configuration (the file
-over the defaults) as YAML.`, `
+over the defaults) as YAML. With --serve, check a 'ronda serve' configuration as the
+service reads it at start (the file, then the RONDA_* environment over it): every
+problem reported, "ok" on success.`, `
   ronda check-config ronda.yaml
-  ronda check-config --defaults > ronda.yaml`)
+  ronda check-config --defaults > ronda.yaml
+  ronda check-config --serve serve.yaml`)
 	defaults := fs.Bool("defaults", false, "print the default configuration instead of checking a file")
+	serveFile := fs.Bool("serve", false, "FILE is a 'ronda serve' configuration")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *serveFile {
+		if *defaults || fs.NArg() != 1 {
+			return usagef("--serve wants one configuration file")
+		}
+		return checkServeConfig(e, fs.Arg(0))
 	}
 	if *defaults {
 		if fs.NArg() > 0 {
@@ -89,4 +100,27 @@ func errorLines(err error) []string {
 		}
 	}
 	return lines
+}
+
+// checkServeConfig checks a 'ronda serve' configuration file as cmdServe
+// loads it, secrets aside (they are read at start).
+func checkServeConfig(e *env, path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("read config: %w", err)
+	}
+	cfg, err := serve.ParseConfig(b)
+	if err == nil {
+		cfg.ApplyEnv(os.Getenv)
+		err = cfg.Finish()
+	}
+	if err != nil {
+		fmt.Fprintf(e.stderr, "%s: not ok\n", path)
+		for _, line := range errorLines(err) {
+			fmt.Fprintf(e.stderr, "  %s\n", line)
+		}
+		return errReported
+	}
+	fmt.Fprintln(e.stdout, "ok")
+	return nil
 }

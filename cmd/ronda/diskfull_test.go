@@ -37,7 +37,7 @@ func TestCheckpointDiskFull(t *testing.T) {
 	conf := restartConfig(t, dir, "")
 	// The tmpfs is mounted over the state directory inside the namespace;
 	// unshare execs sh, which execs ronda, so the pid is ronda's.
-	p := startServeArgs(t, "unshare", "-rm", "sh", "-c", `mount -t tmpfs -o size=4m tmpfs "$1" && shift && exec "$@"`,
+	p := startServeArgs(t, "unshare", "-rm", "sh", "-c", `mount -t tmpfs -o size=4m,mode=0700 tmpfs "$1" && shift && exec "$@"`,
 		"sh", state, bin, "serve", "--config", conf)
 	// What ronda sees of its state directory, from outside its namespace.
 	inside := filepath.Join("/proc", itoa(p.cmd.Process.Pid), "root", state)

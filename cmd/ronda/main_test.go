@@ -159,11 +159,17 @@ func TestCheckConfig(t *testing.T) {
 		"unknown.yaml":  "default_tz: Asia/Jakarta\nnight_start: 20\n",
 		"badvalue.yaml": "default_tz: Mars/Olympus_Mons\n",
 		"notyaml.yaml":  "default_tz: [\n",
+		"edge-ws.yaml":  "role: edge\nnode: e1\nedge: {hub: \"ws://10.0.0.5:8080\", key: {id: e1, env: RONDA_EDGE_KEY}}\n",
+		"edge-wss.yaml": "role: edge\nnode: e1\nedge: {hub: \"wss://hub.example:8443\", key: {id: e1, env: RONDA_EDGE_KEY}}\n",
 	}
 	for name, body := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
 			t.Fatal(err)
 		}
+	}
+	deployServe, err := filepath.Abs("../../deploy/serve.yaml")
+	if err != nil {
+		t.Fatal(err)
 	}
 	tests := []struct {
 		name           string
@@ -177,6 +183,10 @@ func TestCheckConfig(t *testing.T) {
 		{"bad value", []string{"check-config", "badvalue.yaml"}, 1, nil, []string{"not ok", "default_tz"}},
 		{"not yaml", []string{"check-config", "notyaml.yaml"}, 1, nil, []string{"not ok"}},
 		{"missing file", []string{"check-config", "nope.yaml"}, 1, nil, []string{"nope.yaml"}},
+		{"serve: edge over plain ws to a network host", []string{"check-config", "--serve", "edge-ws.yaml"}, 1, nil,
+			[]string{"not ok", "edge.hub", "plain ws:// is allowed to a loopback host only; use wss://"}},
+		{"serve: edge over wss", []string{"check-config", "--serve", "edge-wss.yaml"}, 0, []string{"ok\n"}, nil},
+		{"serve: the deployed example", []string{"check-config", "--serve", deployServe}, 0, []string{"ok\n"}, nil},
 		{"no file", []string{"check-config"}, 2, nil, []string{"want one configuration file"}},
 		{"defaults flag", []string{"check-config", "--defaults"}, 0, []string{"default_tz: Asia/Jakarta"}, nil},
 		{"config defaults", []string{"config", "defaults"}, 0, []string{"default_tz: Asia/Jakarta"}, nil},

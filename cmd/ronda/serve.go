@@ -68,7 +68,7 @@ spooled to a temporary directory, removed at exit.`, `
 	fs.StringVar(&analyzerPath, "analyzer", "", "detector thresholds YAML, reloaded on SIGHUP (default: built-in)")
 	fs.StringVar(&dsn, "clickhouse", "", "ClickHouse DSN, native protocol (default: none, the record is spooled); a password belongs in RONDA_CLICKHOUSE_DSN")
 	fs.StringVar(&spoolDir, "spool", "", "spool directory for record batches ClickHouse has not taken")
-	fs.StringVar(&hubURL, "hub", "", "role edge: the hub's ws:// or wss:// base URL")
+	fs.StringVar(&hubURL, "hub", "", "role edge: the hub's wss:// base URL (ws:// to a loopback host only)")
 	fs.BoolVar(&demo, "demo", false, "embedded default configuration, fed by a synthetic world at accelerated time")
 	fs.BoolVar(&once, "once", false, "with --demo: stop when the world has been played")
 	fs.Float64Var(&speed, "speed", 600, "with --demo: world seconds per wall second")

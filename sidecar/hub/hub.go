@@ -71,6 +71,9 @@ type Token struct {
 	SHA256 string `yaml:"sha256"`
 }
 
+// DefaultClaimTTL is Options.ClaimTTL when it is zero.
+const DefaultClaimTTL = 15 * time.Minute
+
 // Options configure a Hub. Zero values take the documented defaults.
 type Options struct {
 	// Tokens that may connect. At least one is required.
@@ -168,7 +171,7 @@ func (o *Options) defaults() {
 		}
 	}
 	def(&o.EscalateTimeout, 10*time.Second)
-	def(&o.ClaimTTL, 15*time.Minute)
+	def(&o.ClaimTTL, DefaultClaimTTL)
 	def(&o.PingInterval, 30*time.Second)
 	def(&o.WriteTimeout, 10*time.Second)
 	def(&o.BadTokenWindow, time.Minute)

@@ -131,22 +131,31 @@ type ForwarderOptions struct {
 	Registerer prometheus.Registerer
 }
 
-func (o *ForwarderOptions) validate() error {
-	u, err := url.Parse(o.URL)
+// CheckForwarderURL says whether raw may be a ForwarderOptions.URL, with the
+// error NewForwarder gives (a configuration check can report it first).
+func CheckForwarderURL(raw string) error {
+	u, err := url.Parse(raw)
 	if err != nil {
 		return fmt.Errorf("url: %w", err)
 	}
 	switch u.Scheme {
 	case "ws", "wss", "http", "https":
 	default:
-		return fmt.Errorf("url %q: scheme must be ws or wss", o.URL)
+		return fmt.Errorf("url %q: scheme must be ws or wss", raw)
 	}
 	if u.Host == "" {
-		return fmt.Errorf("url %q: no host", o.URL)
+		return fmt.Errorf("url %q: no host", raw)
 	}
 	if (u.Scheme == "ws" || u.Scheme == "http") && !isLoopbackHost(u.Hostname()) {
 		return fmt.Errorf("url %q: plain %s:// is allowed to a loopback host only; use wss:// (batches after the signed handshake are not authenticated, so TLS must protect them on a network)",
-			o.URL, u.Scheme)
+			raw, u.Scheme)
+	}
+	return nil
+}
+
+func (o *ForwarderOptions) validate() error {
+	if err := CheckForwarderURL(o.URL); err != nil {
+		return err
 	}
 	if o.KeyID == "" || len(o.KeyID) > event.MaxIDBytes {
 		return fmt.Errorf("key id: must be 1 to %d bytes", event.MaxIDBytes)

@@ -426,10 +426,15 @@ func (s *Service) restoreState() (*event.Deduper, error) {
 	files := checkpointFiles(s.cfg.State.Dir)
 	result := "none"
 	var dedup *event.Deduper
+	// A final hub state (a graceful stop's) is resumed from exactly only if
+	// no hub has served since it was written: the mark is there from a
+	// start until the next final checkpoint is on disk.
+	_, err := os.Stat(filepath.Join(s.cfg.State.Dir, hubServingMark))
+	served := err == nil
 	for i, f := range files {
 		snap, eng, d, err := s.readCheckpoint(f, acfg)
 		if err == nil && snap.hubB != nil && s.hub != nil {
-			if err = restoreHub(s.hub, snap.hubB); err != nil {
+			if err = s.restoreHubFrom(snap.hubB, i == 0 && !served); err != nil {
 				err = fmt.Errorf("hub state: %w", err)
 			}
 		}
@@ -492,4 +497,47 @@ func restoreHub(h *hub.Hub, b []byte) error {
 		return err
 	}
 	return h.Restore(st)
+}
+
+// hubServingMark, in state.dir, says that a hub has served since the last
+// final checkpoint: numbers past that checkpoint's were given, which it does
+// not hold.
+const hubServingMark = "hub-serving"
+
+// restoreHubFrom gives the hub its state. A final state that a later run may
+// have gone past (exact false) is restored as not final: consoles resync from
+// a snapshot rather than resume into numbers that were given twice.
+func (s *Service) restoreHubFrom(b []byte, exact bool) error {
+	st, err := hub.DecodeState(b)
+	if err != nil {
+		return err
+	}
+	if st.Final && !exact {
+		s.log.Warn("the hub's final state was resumed from before (or is not the newest): consoles resync from a snapshot")
+		st.Final = false
+	}
+	return s.hub.Restore(st)
+}
+
+// markHubServing writes hubServingMark (fsynced) before the hub serves:
+// from now on the final state just restored must not be resumed from again.
+func (s *Service) markHubServing() error {
+	_, err := writeFileAtomic(filepath.Join(s.cfg.State.Dir, hubServingMark), func(w io.Writer) error {
+		_, err := fmt.Fprintf(w, "a hub has served since the last final checkpoint (%s)\n", s.opts.Now().UTC().Format(time.RFC3339))
+		return err
+	})
+	return err
+}
+
+// unmarkHubServing removes hubServingMark once a final checkpoint (the hub
+// closed) is on disk: the next start may resume from it exactly.
+func (s *Service) unmarkHubServing() {
+	if err := os.Remove(filepath.Join(s.cfg.State.Dir, hubServingMark)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		s.log.Warn("remove hub mark: consoles will resync after the restart", "err", err)
+		return
+	}
+	if d, err := os.Open(s.cfg.State.Dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
 }

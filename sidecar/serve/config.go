@@ -239,7 +239,9 @@ type AdaptersConfig struct {
 
 // EdgeConfig is where an edge forwards its events (role edge only).
 type EdgeConfig struct {
-	// Hub is the base URL of the hub Ronda (ws://hub:8080 or wss://...).
+	// Hub is the base URL of the hub Ronda: wss://hub:8443, or ws:// to a
+	// loopback host only (the edge signs the handshake only; on a network
+	// TLS must protect the batches after it). Checked by Validate.
 	Hub string `yaml:"hub"`
 	// Key is this edge's intake key at the hub (ID and where its secret is).
 	Key SecretRef `yaml:"key"`
@@ -470,6 +472,8 @@ func (c Config) Validate() error {
 		u, err := url.Parse(c.Edge.Hub)
 		if c.Edge.Hub == "" || err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
 			bad("edge.hub", fmt.Sprintf("%q: an edge needs its hub's ws:// or wss:// URL", c.Edge.Hub))
+		} else if err := intake.CheckForwarderURL(c.Edge.Hub); err != nil {
+			bad("edge.hub", err.Error()) // as the forwarder would refuse it at start
 		}
 		if !validSender(c.Node) {
 			bad("node", fmt.Sprintf("%q: an edge names itself to its hub by node: 1 to 64 of A-Z a-z 0-9 . _ -", c.Node))

@@ -11,7 +11,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/ronda-watch/ronda/analyzer/event"
 	"github.com/ronda-watch/ronda/sidecar/intake"
+	"github.com/ronda-watch/ronda/sidecar/spool"
 	"github.com/ronda-watch/ronda/sidecar/wal"
 )
 
@@ -125,12 +125,21 @@ func (s *Service) replayLog() error {
 // hub). It returns the restored dedup memory for intake (nil: a new one).
 func (s *Service) openState() (*event.Deduper, error) {
 	s.state = newStateMetrics(s.reg, s.opts.Now)
-	if err := os.MkdirAll(s.cfg.State.Dir, 0o700); err != nil {
-		return nil, fmt.Errorf("state dir: %w", err)
+	// Checked as the spool is: whoever may write here could plant events
+	// that a replay would take as accepted.
+	for _, dir := range []string{s.cfg.State.Dir, filepath.Join(s.cfg.State.Dir, "log")} {
+		if err := spool.SecureDir(dir); err != nil {
+			return nil, fmt.Errorf("state.dir: %w", err)
+		}
 	}
 	dedup, err := s.restoreState()
 	if err != nil {
 		return nil, err
+	}
+	if s.hub != nil {
+		if err := s.markHubServing(); err != nil {
+			return nil, fmt.Errorf("state dir: %w", err)
+		}
 	}
 	if *s.cfg.State.Log {
 		if err := s.openLog(s.restoredPos + 1); err != nil {
@@ -167,7 +176,9 @@ func (s *Service) finalCheckpoint(ctx context.Context) {
 		s.checkpointFailed(err)
 		return
 	}
-	s.writeCheckpoint(ctx, snap)
+	if s.writeCheckpoint(ctx, snap) == nil && snap.hubState != nil && snap.hubState.Final {
+		s.unmarkHubServing()
+	}
 }
 
 // durableState is the Service's part for durability.

@@ -40,7 +40,7 @@ func (s *Service) rebuildHubFromRecord(ctx context.Context) {
 	}
 	ttl := s.cfg.Moderators.ClaimTTL
 	if ttl == 0 {
-		ttl = 15 * time.Minute // the hub's default (hub.Options.ClaimTTL)
+		ttl = hub.DefaultClaimTTL
 	}
 	st := hub.StateFromRecord(recordedAlerts(alerts), actionRecords(actions), ttl)
 	if err := s.hub.Restore(st); err != nil {

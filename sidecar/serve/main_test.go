@@ -260,6 +260,11 @@ func dialModerator(t testing.TB, addr, token string) *moderator {
 		}
 		t.Fatalf("moderator dial: %v (HTTP %d)", err, code)
 	}
+	return readModerator(t, conn)
+}
+
+// readModerator reads conn's messages into a moderator.
+func readModerator(t testing.TB, conn *websocket.Conn) *moderator {
 	m := &moderator{t: t, conn: conn, news: make(chan struct{}, 1)}
 	go func() {
 		for {

@@ -84,7 +84,7 @@ func newPipelineMetrics(reg prometheus.Registerer, p *pipeline) *pipelineMetrics
 		entities: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "ronda_engine_entities",
 			Help: "Entities the analyzer holds in its windows, by kind."}, []string{"kind"}),
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ronda_config_reloads_total",
-			Help: "Threshold reloads (SIGHUP) by result."}, []string{"result"}),
+			Help: "SIGHUP reloads (thresholds, intake keys, webhook secrets, moderator tokens, TLS, all or nothing) by result."}, []string{"result"}),
 		lag: prometheus.NewGauge(prometheus.GaugeOpts{Name: "ronda_pipeline_event_time_lag_seconds",
 			Help: "Wall clock minus the newest event time analysed, at its arrival: how far behind real time the input runs."}),
 	}

@@ -44,11 +44,12 @@ type PollerConfig struct {
 	// when a successful poll no longer lists it. Default false.
 	Sessions bool `yaml:"sessions"`
 	// Resume, with sessions off, starts once each stream that was already
-	// live when Ronda started (nginx-rtmp gives each stream's age): its start
-	// from `ronda hook` went to the previous process, or nowhere while Ronda
-	// was down, and without one the analyzer ignores its heartbeats. Streams
-	// younger than Ronda are left to their hook. Default false; true beside
-	// nginx-rtmp with exec_publish.
+	// live when Ronda started (nginx-rtmp gives each stream's age) and that
+	// the analyzer does not have: a restored state has the starts the
+	// previous process accepted, but not one sent while Ronda was down, nor
+	// any when the state was lost; without a start the analyzer ignores the
+	// stream's heartbeats. Streams younger than Ronda are left to their hook.
+	// Default false; true beside nginx-rtmp with exec_publish.
 	Resume bool `yaml:"resume"`
 	// Timeout bounds one poll, all its requests. Default 10s.
 	Timeout time.Duration `yaml:"timeout"`

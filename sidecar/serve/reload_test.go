@@ -14,6 +14,7 @@ import (
 
 	"github.com/ronda-watch/ronda/analyzer"
 	"github.com/ronda-watch/ronda/sidecar/hub"
+	"github.com/ronda-watch/ronda/sidecar/intake"
 )
 
 // TestReloadThresholds: a changed thresholds file takes effect on Reload
@@ -79,6 +80,8 @@ func TestConfigValidation(t *testing.T) {
 		{"edge without hub", "role: edge\n", []string{"edge.hub", "edge.key"}},
 		{"edge with a bad node name", "role: edge\nnode: edge 1\n", []string{"node"}},
 		{"key without secret", "intake:\n  keys:\n    - id: k\n", []string{"names neither env nor file"}},
+		{"edge over plain ws to a network host", "role: edge\nnode: e1\nedge:\n  hub: ws://10.0.0.5:8080\n  key: {id: e1, env: X}\n",
+			[]string{"edge.hub", "plain ws:// is allowed to a loopback host only; use wss://"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := ParseConfig([]byte(tc.yaml))
@@ -95,7 +98,26 @@ func TestConfigValidation(t *testing.T) {
 			}
 		})
 	}
-	c, err := LoadConfig("../../deploy/serve.yaml", func(k string) string { return "" })
+	// The same words as the forwarder's refusal at start; loopback and wss pass.
+	_, ferr := intake.NewForwarder(intake.ForwarderOptions{URL: "ws://10.0.0.5:8080", KeyID: "e1",
+		Secret: []byte(keySecret), Sender: "e1"})
+	c, err := ParseConfig([]byte("role: edge\nnode: e1\nedge:\n  hub: ws://10.0.0.5:8080\n  key: {id: e1, env: X}\n"))
+	if err == nil {
+		err = c.Finish()
+	}
+	if ferr == nil || err == nil || !strings.Contains(ferr.Error(), strings.SplitN(err.Error(), "edge.hub: ", 2)[1]) {
+		t.Errorf("check says %v, the forwarder %v", err, ferr)
+	}
+	for _, hubURL := range []string{"ws://127.0.0.1:8080", "ws://localhost:8080", "ws://[::1]:8080", "wss://hub.example:8443"} {
+		c, err := ParseConfig([]byte("role: edge\nnode: e1\nedge:\n  hub: " + hubURL + "\n  key: {id: e1, env: X}\n"))
+		if err == nil {
+			err = c.Finish()
+		}
+		if err != nil {
+			t.Errorf("edge.hub %s refused: %v", hubURL, err)
+		}
+	}
+	c, err = LoadConfig("../../deploy/serve.yaml", func(k string) string { return "" })
 	if err != nil {
 		t.Fatalf("deploy/serve.yaml: %v", err)
 	}

@@ -13,8 +13,9 @@ import (
 // good checkpoint is loaded and the log replayed after it, then intake opens.
 type StateConfig struct {
 	// Dir holds the checkpoints and, in log/, the intake log. Keep it on a
-	// local disk that survives a restart (a persistent volume). Default
-	// <user cache dir>/ronda/state.
+	// local disk that survives a restart (a persistent volume). Made 0700
+	// when missing; refused when another user owns it (or log/) or its group
+	// or everyone may write it. Default <user cache dir>/ronda/state.
 	Dir string `yaml:"dir"`
 	// Log turns the intake log on. Off, a batch is answered as soon as it is
 	// queued, and a crash loses what was accepted since the last checkpoint.

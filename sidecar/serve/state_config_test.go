@@ -1,6 +1,9 @@
 package serve
 
 import (
+	"log/slog"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -28,6 +31,39 @@ func TestDeployStateDefaults(t *testing.T) {
 		}
 		if tc.says == "" && err != nil || tc.says != "" && (err == nil || !strings.Contains(err.Error(), tc.says)) {
 			t.Errorf("%q: %v, want an error naming %q", tc.yaml, err, tc.says)
+		}
+	}
+}
+
+// TestStateDirChecked: the state directory and its log directory are checked
+// as the spool is (spool.SecureDir): writable by the group or by everyone,
+// the service refuses to start and names state.dir; a new one is made 0700.
+func TestStateDirChecked(t *testing.T) {
+	for _, sub := range []string{"", "log"} {
+		cfg := baseConfig(t)
+		dir := filepath.Join(cfg.State.Dir, sub)
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(dir, 0o777); err != nil {
+			t.Fatal(err)
+		}
+		if err := cfg.Finish(); err != nil {
+			t.Fatal(err)
+		}
+		_, err := New(Options{Config: cfg, Getenv: getenv, Logger: slog.New(slog.DiscardHandler)})
+		if err == nil || !strings.Contains(err.Error(), "state.dir") || !strings.Contains(err.Error(), "writable by its group or by everyone") {
+			t.Errorf("state dir %q mode 0777: %v, want refused naming state.dir", sub, err)
+		}
+	}
+	cfg := baseConfig(t)
+	cfg.State.Dir = filepath.Join(cfg.State.Dir, "new", "state")
+	r := startService(t, cfg)
+	r.stop(t)
+	for _, d := range []string{cfg.State.Dir, filepath.Join(cfg.State.Dir, "log")} {
+		fi, err := os.Stat(d)
+		if err != nil || fi.Mode().Perm() != 0o700 {
+			t.Errorf("%s: %v, mode %v, want 0700", d, err, fi.Mode().Perm())
 		}
 	}
 }
