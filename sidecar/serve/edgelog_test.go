@@ -5,8 +5,11 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/ronda-watch/ronda/analyzer/event"
 )
 
 // TestEdgeCrashLosesNothing: an edge whose hub is away takes events over
@@ -111,5 +114,84 @@ func copyTree(t *testing.T, src, dst string) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestEdgeLogTakesOverTheSpool: an edge without the log stops gracefully with
+// its hub away (its forwarder spools what it holds); restarted with the log,
+// it takes that spool into the log, accepts more (spilling past a small
+// memory bound), and stops again (spooling again what the log has too);
+// started once more, it empties its spool and replays the log. The hub then
+// analyses every event exactly once.
+func TestEdgeLogTakesOverTheSpool(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hubAddr := ln.Addr().String()
+	ln.Close()
+	state, spool, chSpool := t.TempDir(), t.TempDir(), t.TempDir()
+	edgeCfg := func(logOn bool) Config {
+		return Config{Role: RoleEdge, Node: "edge-1",
+			Intake: IntakeConfig{Keys: []SecretRef{{ID: keyID, Env: "RONDA_TEST_KEY_1"}}, RateEvents: -1},
+			Edge: EdgeConfig{Hub: "ws://" + hubAddr, Key: SecretRef{ID: keyID, Env: "RONDA_TEST_KEY_1"},
+				SpoolDir: spool, BufferEvents: 2000},
+			ClickHouse: ClickHouseConfig{SpoolDir: chSpool},
+			State:      StateConfig{Dir: state, Log: &logOn},
+			Pipeline:   PipelineConfig{DrainTimeout: 2 * time.Second},
+		}
+	}
+	evs, _ := smallWorld(t, 8)
+	half := len(evs) / 2
+	feed := func(r *running, part []event.Event) {
+		for i := 0; i < len(part); i += 500 {
+			p := part[i:min(i+500, len(part))]
+			if a := postOK(t, r.addr, ndjson(t, p)); a.Accepted != len(p) {
+				t.Fatalf("edge accepted %d of %d", a.Accepted, len(p))
+			}
+		}
+	}
+
+	noLog := startService(t, edgeCfg(false))
+	feed(noLog, evs[:half])
+	noLog.stop(t)
+
+	first := startService(t, edgeCfg(true))
+	if !strings.Contains(first.logs.String(), "forwarder spool taken into the intake log") {
+		t.Error("the first start with the log did not take the spool into it")
+	}
+	if n := counter(t, first.svc.elog.replayed); n != float64(half) {
+		t.Errorf("first start with the log replayed %v events, want the %d spooled without it", n, half)
+	}
+	feed(first, evs[half:])
+	if st := first.svc.fwd.f.Stats(); st.Spooled == 0 {
+		t.Errorf("no events spilled past the memory bound: %+v", st)
+	}
+	first.stop(t)
+
+	hubCfg := baseConfig(t)
+	hubCfg.Role = RoleHub
+	hln, err := net.Listen("tcp", hubAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hub := startService(t, hubCfg, func(o *Options) { o.Listener.Close(); o.Listener = hln })
+	again := startService(t, edgeCfg(true))
+	if !strings.Contains(again.logs.String(), "forwarder spool emptied") {
+		t.Error("the spool written beside the log was not emptied at start")
+	}
+	if n := counter(t, again.svc.elog.replayed); n != float64(len(evs)) {
+		t.Errorf("replayed %v events, want %d", n, len(evs))
+	}
+	analysed := func() float64 { return counter(t, hub.svc.pipe.m.events.WithLabelValues("analysed")) }
+	waitFor(t, 60*time.Second, "every event at the hub", func() bool { return analysed() >= float64(len(evs)) })
+	waitFor(t, 10*time.Second, "the edge's link drained", func() bool {
+		return again.svc.fwd.f.Stats().AckedEvents == int64(len(evs))
+	})
+	if n := analysed(); n != float64(len(evs)) {
+		t.Errorf("hub analysed %v, want %d", n, len(evs))
+	}
+	if d := metricSum(t, hub.svc.reg, "ronda_intake_events_total", "status", "duplicate"); d != 0 {
+		t.Errorf("the hub dropped %v duplicates: an event was sent twice", d)
 	}
 }
