@@ -208,9 +208,12 @@ func (e *edgeLog) sink(s *Service, evs []event.Event) error {
 	if err != nil {
 		e.mu.Unlock()
 		if errors.Is(err, wal.ErrFull) {
-			s.log.Warn("intake log full: the edge answers busy until the hub acknowledges", "max_bytes", s.cfg.State.LogMaxBytes)
-		} else {
-			s.log.Error("intake log write failed: the edge answers busy", "err", err)
+			if s.walFullLogged.CompareAndSwap(false, true) {
+				s.log.Error("intake log full: the edge answers busy until the hub acknowledges what it holds",
+					"max_bytes", s.cfg.State.LogMaxBytes, "set", "state.log_max_bytes, or see why the hub is away")
+			}
+		} else if now, last := time.Now().UnixNano(), s.walErrLogged.Load(); now-last > int64(10*time.Second) && s.walErrLogged.CompareAndSwap(last, now) {
+			s.log.Error("intake log write failed: the edge answers busy until the log can be written", "err", err)
 		}
 		return intake.ErrBusy
 	}
@@ -296,6 +299,9 @@ func (e *edgeLog) run(ctx context.Context, s *Service) {
 		}
 		if err := e.advance(ctx, s.fwd.f.Stats().AckedEvents); err != nil && ctx.Err() == nil {
 			s.log.Warn("intake log position not moved", "err", err)
+		}
+		if e.wal.Bytes() < s.cfg.State.LogMaxBytes/2 {
+			s.walFullLogged.Store(false) // room again: a next "full" is news
 		}
 	}
 }

@@ -195,3 +195,70 @@ func TestEdgeLogTakesOverTheSpool(t *testing.T) {
 		t.Errorf("the hub dropped %v duplicates: an event was sent twice", d)
 	}
 }
+
+// TestEdgeLogFull: while the hub is away an edge's log fills up to
+// state.log_max_bytes; past it the edge answers busy (and counts it), never
+// 200 for what it cannot keep. Once the hub is back and acknowledges, the
+// log is truncated, the edge takes batches again, and the hub has every
+// event answered 200 exactly once.
+func TestEdgeLogFull(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hubAddr := ln.Addr().String()
+	ln.Close()
+	c := Config{Role: RoleEdge, Node: "edge-1",
+		Intake:     IntakeConfig{Keys: []SecretRef{{ID: keyID, Env: "RONDA_TEST_KEY_1"}}, RateEvents: -1},
+		Edge:       EdgeConfig{Hub: "ws://" + hubAddr, Key: SecretRef{ID: keyID, Env: "RONDA_TEST_KEY_1"}, SpoolDir: t.TempDir()},
+		ClickHouse: ClickHouseConfig{SpoolDir: t.TempDir()},
+		State:      StateConfig{Dir: t.TempDir(), LogMaxBytes: 1 << 20},
+		Pipeline:   PipelineConfig{DrainTimeout: 10 * time.Second},
+	}
+	edge := startService(t, c)
+	evs, _ := world(t, 3, 60, 3, 1)
+	var accepted, busy int
+	next := 0
+	for ; next < len(evs) && busy == 0; next += 500 {
+		part := evs[next:min(next+500, len(evs))]
+		switch code, body := post(t, edge.addr, ndjson(t, part)); code {
+		case 200:
+			accepted += len(part)
+		case 503:
+			busy++
+			next -= 500 // sent again below
+		default:
+			t.Fatalf("edge answered %d: %s", code, body)
+		}
+	}
+	if busy == 0 {
+		t.Fatalf("%d events taken into a 1 MiB log without a busy answer: the bound is not held", accepted)
+	}
+	if n := metricSum(t, edge.svc.reg, "ronda_wal_full_total"); n == 0 {
+		t.Error("ronda_wal_full_total did not count the full log")
+	}
+	if b := edge.svc.elog.wal.Bytes(); b > 1<<20 {
+		t.Errorf("log holds %d bytes, past its bound", b)
+	}
+
+	hubCfg := baseConfig(t)
+	hubCfg.Role = RoleHub
+	hln, err := net.Listen("tcp", hubAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hub := startService(t, hubCfg, func(o *Options) { o.Listener.Close(); o.Listener = hln })
+	for ; next < len(evs); next += 500 {
+		part := evs[next:min(next+500, len(evs))]
+		if a := postOK(t, edge.addr, ndjson(t, part)); a.Accepted != len(part) {
+			t.Fatalf("edge accepted %d of %d", a.Accepted, len(part))
+		}
+		accepted += len(part)
+	}
+	analysed := func() float64 { return counter(t, hub.svc.pipe.m.events.WithLabelValues("analysed")) }
+	waitFor(t, 60*time.Second, "every accepted event at the hub", func() bool { return analysed() >= float64(accepted) })
+	waitFor(t, 10*time.Second, "the edge's log truncated", func() bool { return edge.svc.elog.wal.Bytes() == 0 })
+	if n := analysed(); n != float64(accepted) || accepted != len(evs) {
+		t.Errorf("hub analysed %v, edge accepted %d of %d", n, accepted, len(evs))
+	}
+}
