@@ -37,9 +37,11 @@ const (
 	// hub and the record have everything.
 	edgeMarkName = "edge-acked"
 	// edgeMarkEvery is how often the position is moved on and the log
-	// truncated. A crash replays at most this much more than needed; the
+	// truncated; each move syncs the record (the writer flushes every second
+	// anyway).
+	// A crash replays at most this much more than needed; the
 	// hub's event-id dedup drops that redelivery.
-	edgeMarkEvery = time.Second
+	edgeMarkEvery = 2 * time.Second
 	// edgeReplayWait bounds how long a start waits for the forwarder's
 	// buffer to take a replayed batch (its spool makes room).
 	edgeReplayWait = time.Minute

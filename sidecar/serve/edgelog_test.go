@@ -78,7 +78,7 @@ func TestEdgeCrashLosesNothing(t *testing.T) {
 	}
 	// The position moves on once the hub has them: a graceful restart then
 	// replays nothing.
-	waitFor(t, 10*time.Second, "the edge's log position past every batch", func() bool {
+	waitFor(t, 30*time.Second, "the edge's log position past every batch", func() bool {
 		again.svc.elog.mu.Lock()
 		defer again.svc.elog.mu.Unlock()
 		return len(again.svc.elog.owed) == 0
@@ -257,7 +257,7 @@ func TestEdgeLogFull(t *testing.T) {
 	}
 	analysed := func() float64 { return counter(t, hub.svc.pipe.m.events.WithLabelValues("analysed")) }
 	waitFor(t, 60*time.Second, "every accepted event at the hub", func() bool { return analysed() >= float64(accepted) })
-	waitFor(t, 10*time.Second, "the edge's log truncated", func() bool { return edge.svc.elog.wal.Bytes() == 0 })
+	waitFor(t, 30*time.Second, "the edge's log truncated", func() bool { return edge.svc.elog.wal.Bytes() == 0 })
 	if n := analysed(); n != float64(accepted) || accepted != len(evs) {
 		t.Errorf("hub analysed %v, edge accepted %d of %d", n, accepted, len(evs))
 	}
