@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ronda-watch/ronda/sidecar/hub"
+	"github.com/ronda-watch/ronda/sidecar/store"
 	"github.com/ronda-watch/ronda/sidecar/wal"
 )
 
@@ -72,7 +73,7 @@ type actionLogMetrics struct {
 
 func newActionLogMetrics(reg prometheus.Registerer) *actionLogMetrics {
 	m := &actionLogMetrics{total: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ronda_state_actions_total",
-		Help: "Moderators' actions in the intake log by result: logged (on disk before the hub applied it), full (state.log_max_bytes reached: refused to the moderator), error (disk full, I/O: refused), replayed (applied at start), skipped (at start: in the checkpoint already), not_open (at start: its alert was not open at that point of the replay; left out)."},
+		Help: "Moderators' actions in the intake log by result: logged (on disk before the hub applied it), full (state.log_max_bytes reached: refused to the moderator), error (disk full, I/O: refused), replayed (applied at start), skipped (at start: in the checkpoint, or in the record the hub was rebuilt from, already), not_open (at start: its alert was not open at that point of the replay; left out)."},
 		[]string{"result"})}
 	for _, r := range []string{"logged", "full", "error", "replayed", "skipped", "not_open"} {
 		m.total.WithLabelValues(r)
@@ -155,6 +156,11 @@ func (r *replayer) action(seq uint64, a hub.ActionRecord) {
 	if r.s.hub == nil {
 		return
 	}
+	if _, ok := r.s.actionsInRecord[a.ActionID]; ok {
+		// The hub was rebuilt from the record, which has this one.
+		r.s.actionLog.total.WithLabelValues("skipped").Inc()
+		return
+	}
 	err := r.s.hub.ReplayAction(a, seq)
 	switch {
 	case err != nil:
@@ -194,4 +200,13 @@ func (r *replayer) finish() {
 	for len(r.pending) > 0 {
 		r.applyOne()
 	}
+}
+
+// actionIDs is the set of the rows' action ids.
+func actionIDs(rows []store.ActionRow) map[string]struct{} {
+	ids := make(map[string]struct{}, len(rows))
+	for _, r := range rows {
+		ids[r.ActionID] = struct{}{}
+	}
+	return ids
 }

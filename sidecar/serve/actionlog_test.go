@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -229,5 +230,54 @@ func TestActionInCheckpointNotTwice(t *testing.T) {
 		if st.Alert.ID == x && len(st.Notes) != 1 {
 			t.Fatalf("alert %s has %d notes after the crash, want 1", x, len(st.Notes))
 		}
+	}
+}
+
+// TestActionNotTwiceWithRecord: with no checkpoint after a crash, the hub is
+// rebuilt from ClickHouse (alerts, actions) and the log is replayed whole;
+// an action both in the record and in the log is applied once.
+func TestActionNotTwiceWithRecord(t *testing.T) {
+	ch := clickhouse(t)
+	parts := thirds(t)
+	cfg := baseConfig(t)
+	cfg.ClickHouse.DSN = ch.DSN()
+	cfg.ClickHouse.Database = freshDB()
+	r1 := startService(t, cfg)
+	a := dialModerator(t, r1.addr, tokModA)
+	feed(t, r1, parts[0])
+	caughtUp(t, r1, a)
+	x := firstAlert(t, a)
+	if got := a.act(t, "note", map[string]any{"alert_id": x, "action": hub.ActNote, "note": "once"}); got["type"] != "ack" {
+		t.Fatalf("note: %v", got)
+	}
+	if err := r1.svc.writer.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	state := crashCopy(t, cfg.State.Dir)
+	r1.stop(t)
+	for _, p := range checkpointFiles(state) {
+		os.Remove(p)
+	}
+
+	cfg2 := cfg
+	cfg2.State.Dir = state
+	r2 := startService(t, cfg2)
+	if !strings.Contains(r2.logs.String(), "moderators' queue rebuilt from ClickHouse") {
+		t.Fatalf("no rebuild from the record:\n%s", r2.logs.String())
+	}
+	if got := metricSum(t, r2.svc.reg, "ronda_state_actions_total", "result", "skipped"); got != 1 {
+		t.Fatalf("%v actions skipped, want 1 (the record holds it)", got)
+	}
+	found := false
+	for _, st := range r2.svc.hub.State().Alerts {
+		if st.Alert.ID == x {
+			found = true
+			if len(st.Notes) != 1 {
+				t.Fatalf("alert %s has %d notes after the crash, want 1", x, len(st.Notes))
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("alert %s not open after the crash", x)
 	}
 }

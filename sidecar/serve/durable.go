@@ -185,4 +185,7 @@ type durableState struct {
 	walErrLogged  atomic.Int64 // Unix ns of the last "log write failed" line (one per 10 s)
 
 	actionLog *actionLogMetrics // with the log (actionlog.go)
+	// actionsInRecord are the ids of the actions a hub rebuilt from the
+	// record holds: the log's replay skips them.
+	actionsInRecord map[string]struct{}
 }
