@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ronda-watch/ronda/analyzer"
 	"github.com/ronda-watch/ronda/sidecar/hub"
 )
 
@@ -280,4 +281,63 @@ func TestActionNotTwiceWithRecord(t *testing.T) {
 	if !found {
 		t.Fatalf("alert %s not open after the crash", x)
 	}
+}
+
+// TestActionsReplayedBeforeQueuedBatches: a dismiss taken while batches were
+// queued behind the analyzer (logged before the dismiss, analysed after it)
+// is replayed before them, as it happened: an alert those batches raise
+// again is open after the crash as it was before, not dismissed.
+func TestActionsReplayedBeforeQueuedBatches(t *testing.T) {
+	parts := thirds(t)
+	cfg := baseConfig(t)
+	r1 := startService(t, cfg)
+	a := dialModerator(t, r1.addr, tokModA)
+	feed(t, r1, parts[0])
+	caughtUp(t, r1, a)
+	if err := r1.svc.Checkpoint(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// Hold the analyzer while the next third is logged and queued.
+	release := make(chan struct{})
+	held := make(chan struct{})
+	go r1.svc.pipe.do(context.Background(), func(*analyzer.Engine) { close(held); <-release })
+	<-held
+	feed(t, r1, parts[1])
+	u, _ := openAlerts(a.all())
+	n := 0
+	for id := range u {
+		got := a.act(t, "dismiss-"+id, map[string]any{"alert_id": id, "action": hub.ActDismiss, "reason": "seen"})
+		if got["type"] != "ack" {
+			t.Fatalf("dismiss %s: %v", id, got)
+		}
+		n++
+	}
+	close(release)
+	caughtUp(t, r1, a)
+	before := snapshotStates(t, dialModerator(t, r1.addr, tokViewer))
+	reopened := 0
+	for id := range u {
+		if _, ok := before[id]; ok {
+			reopened++
+		}
+	}
+	if reopened == 0 {
+		t.Fatalf("none of the %d dismissed alerts was raised again by the queued batches: the test shows nothing", n)
+	}
+	state := crashCopy(t, cfg.State.Dir)
+	r1.stop(t)
+
+	cfg2 := cfg
+	cfg2.State.Dir = state
+	r2 := startService(t, cfg2)
+	if got := metricSum(t, r2.svc.reg, "ronda_state_actions_total", "result", "replayed"); got != float64(n) {
+		t.Fatalf("%v actions replayed, want %d", got, n)
+	}
+	after := snapshotStates(t, dialModerator(t, r2.addr, tokViewer))
+	for id := range u {
+		if after[id] != before[id] {
+			t.Errorf("dismissed alert %s after the crash: %q, before it %q", id, after[id], before[id])
+		}
+	}
+	t.Logf("%d alerts dismissed while batches were queued, %d raised again by them", n, reopened)
 }
