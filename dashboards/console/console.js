@@ -509,6 +509,7 @@ function errorText(code, message) {
     case "note_required": return `${cap(message)}.`;
     case "bad_target": return "Assign needs the name of a moderator or lead.";
     case "no_destination": return "Escalation is not configured on this hub; tell your lead.";
+    case "not_saved": return "The hub could not save it (its disk is full or failing); nothing changed. Try again, or tell your lead.";
     case "escalation_failed": return "The escalation destination did not take it; try again, or tell your lead.";
     case "escalating": return `Not now: ${message}.`;
     case "escalated": return `An escalated alert is the case team's now: ${message}.`;

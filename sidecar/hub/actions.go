@@ -3,6 +3,7 @@ package hub
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/ronda-watch/ronda/analyzer"
 	"github.com/ronda-watch/ronda/sidecar/store"
@@ -123,39 +124,34 @@ func (h *Hub) byName(name string) (Token, bool) {
 	return t, ok
 }
 
-// applyLocked changes the alert, audits the action, acks the sender and tells
-// every other socket, in that order, as one sequence number.
+// codeNotSaved refuses an action the journal could not take.
+const codeNotSaved = "not_saved"
+
+// applyLocked journals the action, changes the alert, audits the action,
+// acks the sender and tells every other socket, in that order, as one
+// sequence number.
 func (h *Hub) applyLocked(c *client, m inMsg) {
 	now := h.opts.Now()
-	st := h.alerts[m.AlertID]
-	if st == nil {
-		// Only after an escalation, when the alert was merged meanwhile.
-		st = &alertState{status: statusMerged}
-	}
-	switch m.Action {
-	case ActClaim:
-		if st.assignedTo != c.name {
-			st.assignedTo = ""
-		}
-		st.claimedBy, st.claimUntil = c.name, now.Add(h.opts.ClaimTTL)
-	case ActAck:
-		st.status, st.ackedBy = statusAcked, c.name
-	case ActAssign:
-		st.claimedBy, st.claimUntil, st.assignedTo = m.Target, now.Add(h.opts.ClaimTTL), m.Target
-	case ActEscalate:
-		if st.status != statusMerged {
-			st.status = statusEscalated
-		}
-		st.escalatedBy = c.name
-	case ActNote:
-		st.addNote(Note{At: now.UTC(), By: c.name, Text: m.Note})
-	case ActDismiss:
-		st.status, st.claimedBy = statusDismissed, ""
-		// A dismissed alert leaves the open set; a later version reopens it.
-		delete(h.alerts, m.AlertID)
-	}
 	row := store.ActionRow{At: now, ActionID: h.newActionIDLocked(), AlertID: m.AlertID, Moderator: c.name,
 		Action: m.Action, Target: m.Target, Reason: m.Reason, Note: m.Note}
+	if h.opts.Journal != nil {
+		pos, err := h.opts.Journal(ActionRecord{At: now, ActionID: row.ActionID, AlertID: row.AlertID,
+			Moderator: row.Moderator, Action: row.Action, Target: row.Target, Reason: row.Reason, Note: row.Note})
+		switch {
+		case err == nil:
+			h.journalPos = max(h.journalPos, pos)
+		case m.Action == ActEscalate:
+			// The destination has it already: refusing would have the lead
+			// send it twice. A crash before the next checkpoint forgets it.
+			h.opts.Logger.Error("escalation not journaled; applied, as the destination took it", "alert", m.AlertID, "err", err)
+		default:
+			h.opts.Logger.Error("action not journaled: refused", "action", m.Action, "alert", m.AlertID, "err", err)
+			h.m.actions.WithLabelValues(m.Action, "refused").Inc()
+			h.refuseLocked(c, m.RequestID, codeNotSaved, "the hub could not save the action (its log is full or failing); try again")
+			return
+		}
+	}
+	st := h.changeLocked(m.AlertID, m.Action, c.name, m.Target, m.Note, now)
 	if h.opts.Audit != nil {
 		h.opts.Audit(row)
 	}
@@ -166,6 +162,39 @@ func (h *Hub) applyLocked(c *client, m inMsg) {
 	h.seq++
 	h.broadcastLocked(encode(outMsg{Type: "action", Seq: h.seq, Action: view, State: sv}), c)
 	h.replyLocked(c, h.seq, true, encode(outMsg{Type: "ack", Seq: h.seq, RequestID: m.RequestID, Action: view, State: sv}))
+}
+
+// changeLocked changes the alert as the action does, by the moderator by at
+// now, and gives its state (a merged stand-in when the alert was merged while
+// an escalation was under way).
+func (h *Hub) changeLocked(alertID, action, by, target, note string, now time.Time) *alertState {
+	st := h.alerts[alertID]
+	if st == nil {
+		st = &alertState{status: statusMerged}
+	}
+	switch action {
+	case ActClaim:
+		if st.assignedTo != by {
+			st.assignedTo = ""
+		}
+		st.claimedBy, st.claimUntil = by, now.Add(h.opts.ClaimTTL)
+	case ActAck:
+		st.status, st.ackedBy = statusAcked, by
+	case ActAssign:
+		st.claimedBy, st.claimUntil, st.assignedTo = target, now.Add(h.opts.ClaimTTL), target
+	case ActEscalate:
+		if st.status != statusMerged {
+			st.status = statusEscalated
+		}
+		st.escalatedBy = by
+	case ActNote:
+		st.addNote(Note{At: now.UTC(), By: by, Text: note})
+	case ActDismiss:
+		st.status, st.claimedBy = statusDismissed, ""
+		// A dismissed alert leaves the open set; a later version reopens it.
+		delete(h.alerts, alertID)
+	}
+	return st
 }
 
 // escalate checks, hands the alert to the destination outside the lock, and

@@ -91,6 +91,15 @@ type Options struct {
 	// writer: store.Writer.Action fits). It is called with the hub's lock held and
 	// must return quickly. Nil: actions are not audited.
 	Audit func(store.ActionRow)
+	// Journal makes an accepted action durable before it changes the alert
+	// or anyone hears of it: it is called with the hub's lock held, after
+	// the action's checks, and returns the record's position in the journal
+	// (increasing; State reports the last as JournalPos, so that ReplayAction
+	// skips what a saved State already holds). An error refuses the action
+	// with code "not_saved" and changes nothing; an escalation the
+	// destination already took is applied anyway (and the error logged), so
+	// that it is not sent twice. Nil: actions are not journaled.
+	Journal func(ActionRecord) (uint64, error)
 	// Escalate hands an alert to the configured destination (a case system, a
 	// hotline) with the lead's note. Without it escalate is refused. It runs
 	// outside the hub's lock with EscalateTimeout; an error refuses the action.
@@ -217,6 +226,8 @@ type Hub struct {
 	alerts  map[string]*alertState
 	clients map[*client]struct{}
 	nextAct uint64
+	// journalPos is the position of the last action journaled or replayed.
+	journalPos uint64
 }
 
 // New validates opts and builds a Hub; serve it at Path.

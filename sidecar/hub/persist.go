@@ -52,6 +52,9 @@ type State struct {
 	Seq uint64 `json:"seq"`
 	// Alerts are the open alerts, by id.
 	Alerts []AlertState `json:"alerts"`
+	// JournalPos is the Options.Journal position of the last action the
+	// state holds (0: none journaled): ReplayAction skips those up to it.
+	JournalPos uint64 `json:"journal_pos,omitempty"`
 	// Ring holds the most recent messages, oldest first, with consecutive
 	// sequence numbers ending at Seq (or none).
 	Ring []RingMessage `json:"ring"`
@@ -95,7 +98,7 @@ func (h *Hub) State() State {
 func (h *Hub) stateCopy() State {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	s := State{Version: StateVersion, Final: h.closed, Seq: h.seq,
+	s := State{Version: StateVersion, Final: h.closed, Seq: h.seq, JournalPos: h.journalPos,
 		Alerts: make([]AlertState, 0, len(h.alerts)), Ring: make([]RingMessage, 0, h.ring.n)}
 	for _, st := range h.alerts {
 		a := AlertState{Alert: st.alert, Status: st.status, AssignedTo: st.assignedTo,
@@ -169,6 +172,7 @@ func (h *Hub) restore(s State) error {
 		alerts[a.Alert.ID] = st
 	}
 	h.alerts = alerts
+	h.journalPos = s.JournalPos
 	if !s.Final {
 		h.seq = max(s.Seq+1, uint64(max(h.opts.Now().UnixMicro(), 0)))
 		return nil

@@ -34,6 +34,7 @@ func (s *Service) openLog(next uint64) error {
 		return fmt.Errorf("intake log: %w", err)
 	}
 	s.wal = l
+	s.actionLog = newActionLogMetrics(s.reg)
 	if r := l.Report(); r.Records > 0 || r.Torn+r.Corrupt > 0 {
 		s.log.Info("intake log opened", "dir", dir, "records", r.Records, "first", r.First, "last", r.Last,
 			"torn_cut", r.Torn, "corrupt_cut", r.Corrupt, "bytes_cut", r.CutBytes)
@@ -88,35 +89,26 @@ func (s *Service) durableSink(_ context.Context, evs []event.Event) error {
 }
 
 // replayLog applies the log's records after the restored position, before
-// the pipeline's goroutine starts and intake opens. Their ids go into the
-// intake's dedup memory, so that a sender resending what it sent before the
-// restart gets duplicates.
+// the pipeline's goroutine starts and intake opens: event batches, and the
+// moderators' actions in their live order with the alerts (actionlog.go).
+// The events' ids go into the intake's dedup memory, so that a sender
+// resending what it sent before the restart gets duplicates.
 func (s *Service) replayLog() error {
 	if s.wal == nil {
 		return nil
 	}
 	start := time.Now()
-	var batches, events int
-	err := s.wal.Replay(s.pipe.applied, func(seq uint64, p []byte) error {
-		wall, evs, err := decodeLogRecord(p)
-		if err != nil {
-			return fmt.Errorf("seq %d: %w", seq, err)
-		}
-		if s.intake != nil {
-			s.intake.Remember(evs, wall)
-		}
-		s.pipe.queued.Add(int64(len(evs)))
-		s.pipe.apply(batch{evs: evs, wall: wall, seq: seq})
-		batches++
-		events += len(evs)
-		return nil
-	})
-	if err != nil {
+	r := &replayer{s: s}
+	if s.hub != nil {
+		r.inState = s.hub.State().JournalPos
+	}
+	if err := s.wal.Replay(s.pipe.applied, r.record); err != nil {
 		return fmt.Errorf("intake log replay: %w", err)
 	}
-	if batches > 0 {
-		s.log.Info("intake log replayed", "after", s.restoredPos, "batches", batches, "events", events,
-			"took", time.Since(start).Round(time.Millisecond))
+	r.finish()
+	if r.batches+r.actions+r.left > 0 {
+		s.log.Info("intake log replayed", "after", s.restoredPos, "batches", r.batches, "events", r.evs,
+			"actions", r.actions, "actions_left_out", r.left, "took", time.Since(start).Round(time.Millisecond))
 	}
 	return nil
 }
@@ -191,4 +183,9 @@ type durableState struct {
 	hubRestored   bool        // a checkpoint held the hub's state
 	walFullLogged atomic.Bool
 	walErrLogged  atomic.Int64 // Unix ns of the last "log write failed" line (one per 10 s)
+
+	actionLog *actionLogMetrics // with the log (actionlog.go)
+	// actionsInRecord are the ids of the actions a hub rebuilt from the
+	// record holds: the log's replay skips them.
+	actionsInRecord map[string]struct{}
 }

@@ -47,6 +47,7 @@ func (s *Service) rebuildHubFromRecord(ctx context.Context) {
 		s.log.Error("moderators' queue rebuilt from ClickHouse refused: the hub starts empty", "err", err)
 		return
 	}
+	s.actionsInRecord = actionIDs(actions)
 	s.log.Info("moderators' queue rebuilt from ClickHouse (no checkpoint held it)", "alerts_read", len(alerts),
 		"actions_read", len(actions), "open", len(st.Alerts), "took", time.Since(start).Round(time.Millisecond))
 }

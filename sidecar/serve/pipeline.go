@@ -49,6 +49,9 @@ type pipeline struct {
 	// applied is the intake log seq of the last batch analysed: a
 	// checkpoint's position.
 	applied uint64
+	// current is the intake log seq of the batch being analysed, or of the
+	// last: a moderator's action taken now has seen its alerts (actionlog.go).
+	current atomic.Uint64
 }
 
 // batch is one intake request's events, with the wall time at which intake
@@ -179,6 +182,9 @@ func (p *pipeline) drain(ctx context.Context) {
 
 func (p *pipeline) apply(b batch) {
 	evs, start, t0 := b.evs, b.wall, p.now()
+	if b.seq != 0 {
+		p.current.Store(b.seq)
+	}
 	limit := start.Add(p.maxFuture)
 	analysed := 0
 	for i := range evs {
