@@ -92,6 +92,10 @@ func (s *Service) openEdgeLog() error {
 			return fmt.Errorf("state.dir: %w", err)
 		}
 	}
+	if len(checkpointFiles(dir)) > 0 {
+		// Its log would be replayed as this edge's and sent to the hub again.
+		return fmt.Errorf("state.dir %s holds the checkpoints of role all or hub: an edge needs a directory of its own", dir)
+	}
 	e := &edgeLog{markPath: filepath.Join(dir, edgeMarkName), fwd: s.fwd}
 	if *s.cfg.ClickHouse.Events {
 		e.writer = func() recordSyncer { return s.writer }

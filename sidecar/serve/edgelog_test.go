@@ -262,3 +262,26 @@ func TestEdgeLogFull(t *testing.T) {
 		t.Errorf("hub analysed %v, edge accepted %d of %d", n, accepted, len(evs))
 	}
 }
+
+// TestEdgeRefusesAHubsStateDir: an edge started on the state directory of a
+// hub (same default path on one machine, or a role changed) refuses to
+// start, rather than replay the hub's log as its own and send it again.
+func TestEdgeRefusesAHubsStateDir(t *testing.T) {
+	hubCfg := baseConfig(t)
+	hubCfg.Role = RoleHub
+	hub := startService(t, hubCfg)
+	hub.stop(t) // its final checkpoint is in State.Dir
+	c := Config{Role: RoleEdge, Node: "edge-1",
+		Intake:     IntakeConfig{Keys: []SecretRef{{ID: keyID, Env: "RONDA_TEST_KEY_1"}}, RateEvents: -1},
+		Edge:       EdgeConfig{Hub: "ws://" + hub.addr, Key: SecretRef{ID: keyID, Env: "RONDA_TEST_KEY_1"}, SpoolDir: t.TempDir()},
+		ClickHouse: ClickHouseConfig{SpoolDir: t.TempDir()},
+		State:      StateConfig{Dir: hubCfg.State.Dir},
+	}
+	if err := c.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	_, err := New(Options{Config: c, Getenv: getenv, Listener: nil})
+	if err == nil || !strings.Contains(err.Error(), "an edge needs a directory of its own") {
+		t.Fatalf("edge on a hub's state dir: %v", err)
+	}
+}
