@@ -224,6 +224,12 @@ type ForwarderStats struct {
 	Sent   int64 // batch messages written, resends included
 	Resent int64 // batch messages written again (after a reconnect or a busy)
 	Acked  int64 // batches acknowledged as taken (by an ack or by a hello)
+	// AckedEvents counts the events of acknowledged (or refused) batches:
+	// the server is done with the first AckedEvents events taken by Add and
+	// AddLine in this Forwarder's life, in their order (batches are sent
+	// and acknowledged in the order their events were added). An edge's
+	// intake log is truncated by it.
+	AckedEvents int64
 	// AckedByHello counts batches the server had taken whose ack was lost
 	// with a connection: the next hello said so and they were not resent.
 	AckedByHello int64
@@ -906,6 +912,7 @@ func (f *Forwarder) ackThroughLocked(seq uint64) {
 		f.memEvents -= b.n
 		f.memBytes -= int64(len(b.body))
 		f.st.Acked++
+		f.st.AckedEvents += int64(b.n)
 		f.m.batches.WithLabelValues("acked").Inc()
 	}
 	f.acked = max(f.acked, seq)
@@ -1034,6 +1041,24 @@ func (f *Forwarder) takeSpooled() ([]byte, error) {
 		return nil, err
 	}
 	return rec, nil
+}
+
+// TakeSpool hands every record in the spool to fn (a batch's NDJSON lines),
+// oldest first, and moves the spool past each one fn returned nil for.
+// Before Run only: an owner that keeps its own log of what it added (an
+// edge's intake log) takes back or discards what an earlier process
+// spooled, so that nothing is sent twice. Nil spool: nothing to take.
+func (f *Forwarder) TakeSpool(fn func(rec []byte) error) error {
+	f.mu.Lock()
+	running := f.running
+	f.mu.Unlock()
+	if running {
+		return errors.New("forwarder: TakeSpool while running")
+	}
+	if f.spool == nil {
+		return nil
+	}
+	return f.spool.Drain(context.Background(), fn)
 }
 
 // spiller moves the oldest chunks to the spool while memory is more than a

@@ -107,7 +107,7 @@ func TestForwarderRoundTrip(t *testing.T) {
 	closeForwarder(t, f)
 	s.sink.checkOnce(t, ids)
 	st := f.Stats()
-	if st.Accepted != 50_000 || st.Buffered != 0 || st.Duplicates != 0 || st.Refused != 0 || st.Sent != st.Acked || st.Resent != 0 {
+	if st.Accepted != 50_000 || st.AckedEvents != 50_000 || st.Buffered != 0 || st.Duplicates != 0 || st.Refused != 0 || st.Sent != st.Acked || st.Resent != 0 {
 		t.Errorf("stats %+v", st)
 	}
 	if st.Sent < 10 {

@@ -245,8 +245,11 @@ type EdgeConfig struct {
 	Hub string `yaml:"hub"`
 	// Key is this edge's intake key at the hub (ID and where its secret is).
 	Key SecretRef `yaml:"key"`
-	// SpoolDir keeps the events the hub has not acknowledged across outages and
-	// restarts. Default <user cache dir>/ronda/forward.
+	// SpoolDir keeps the events the hub has not acknowledged across outages
+	// (past BufferEvents in memory) and graceful restarts. With state.log on
+	// (the default), the intake log holds them too, so a start empties the
+	// spool and replays the log; a crash loses nothing acknowledged.
+	// Default <user cache dir>/ronda/forward.
 	SpoolDir string `yaml:"spool_dir"`
 	// BufferEvents bounds the events held in memory while the hub is away,
 	// before they go to the spool. Default 200,000.

@@ -24,6 +24,7 @@ func TestTwoEdgesOneHub(t *testing.T) {
 		c := Config{Role: RoleEdge, Node: name,
 			Intake:     IntakeConfig{Keys: []SecretRef{{ID: keyID, Env: "RONDA_TEST_KEY_1"}}, RateEvents: -1},
 			Edge:       EdgeConfig{Hub: "ws://" + hub.addr, Key: SecretRef{ID: keyID, Env: "RONDA_TEST_KEY_1"}, SpoolDir: t.TempDir()},
+			State:      StateConfig{Dir: t.TempDir()},
 			ClickHouse: ClickHouseConfig{SpoolDir: t.TempDir()},
 			Pipeline:   PipelineConfig{DrainTimeout: 10 * time.Second},
 		}
@@ -138,6 +139,7 @@ func TestEdgeBuffersThroughHubOutage(t *testing.T) {
 	c := Config{Role: RoleEdge, Node: "edge-1",
 		Intake:     IntakeConfig{Keys: []SecretRef{{ID: keyID, Env: "RONDA_TEST_KEY_1"}}, RateEvents: -1},
 		Edge:       EdgeConfig{Hub: "ws://" + hubAddr, Key: SecretRef{ID: keyID, Env: "RONDA_TEST_KEY_1"}, SpoolDir: t.TempDir(), BufferEvents: 2000},
+		State:      StateConfig{Dir: t.TempDir()},
 		ClickHouse: ClickHouseConfig{SpoolDir: t.TempDir()},
 	}
 	edge := startService(t, c)

@@ -437,6 +437,7 @@ func TestReloadEdge(t *testing.T) {
 	cfg := Config{Role: RoleEdge, Node: "edge-r",
 		Intake:     IntakeConfig{Keys: []SecretRef{{ID: keyID, Env: "RONDA_TEST_KEY_1"}}, RateEvents: -1},
 		Edge:       EdgeConfig{Hub: "ws://" + h.addr, Key: SecretRef{ID: keyID, Env: "RONDA_TEST_KEY_1"}, SpoolDir: t.TempDir()},
+		State:      StateConfig{Dir: t.TempDir()},
 		ClickHouse: ClickHouseConfig{SpoolDir: t.TempDir()},
 		Pipeline:   PipelineConfig{DrainTimeout: 10 * time.Second},
 	}

@@ -103,6 +103,7 @@ type Service struct {
 	writer *store.Writer  // every role
 	pipe   *pipeline      // roles all and hub
 	fwd    *forwarder     // role edge
+	elog   *edgeLog       // role edge with state.log (edgelog.go)
 	polls  *pollerSet     // pollers of media servers' statistics (pollers.go)
 	adapt  map[string]int // adapters mounted, for the start log
 
@@ -161,6 +162,12 @@ func New(opts Options) (_ *Service, err error) {
 			return nil, err
 		}
 		sink = s.edgeSink
+		if *cfg.State.Log {
+			if err := s.openEdgeLog(); err != nil {
+				return nil, err
+			}
+			sink = func(_ context.Context, evs []event.Event) error { return s.elog.sink(s, evs) }
+		}
 	default:
 		if err := s.openHub(); err != nil {
 			return nil, err
@@ -490,7 +497,11 @@ func (s *Service) run(ctx context.Context) error {
 		goFn(func() { s.migrate(bg) })
 	}
 	s.rebuildHubFromRecord(bg)
-	if err := s.replayLog(); err != nil {
+	err := s.replayLog()
+	if s.elog != nil && err == nil {
+		err = s.elog.replay(s)
+	}
+	if err != nil {
 		cancelBG()
 		wg.Wait()
 		s.closeAll(context.Background())
@@ -511,6 +522,9 @@ func (s *Service) run(ctx context.Context) error {
 	}
 	if s.fwd != nil {
 		goFn(func() { s.fwd.run(bg) })
+	}
+	if s.elog != nil {
+		goFn(func() { s.elog.run(bg, s) })
 	}
 	s.polls.start(bg, s)
 	serveErr := make(chan error, 1)
@@ -579,6 +593,11 @@ func (s *Service) closeAll(ctx context.Context) {
 	}
 	if s.wal != nil {
 		if err := s.wal.Close(); err != nil {
+			s.log.Error("intake log close", "err", err)
+		}
+	}
+	if s.elog != nil {
+		if err := s.elog.close(s); err != nil {
 			s.log.Error("intake log close", "err", err)
 		}
 	}

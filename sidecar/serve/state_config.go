@@ -11,6 +11,9 @@ import (
 // is answered, and the service checkpoints (analyzer, intake dedup memory,
 // moderators' hub), after which the log is truncated. At start the newest
 // good checkpoint is loaded and the log replayed after it, then intake opens.
+// Role edge keeps the intake log too (no checkpoints): it is truncated up to
+// what the hub has acknowledged and the edge's record has written, a position
+// kept in dir/edge-acked, and replayed after it into the forwarder at start.
 type StateConfig struct {
 	// Dir holds the checkpoints and, in log/, the intake log. Keep it on a
 	// local disk that survives a restart (a persistent volume). Made 0700
@@ -22,8 +25,8 @@ type StateConfig struct {
 	// Default true.
 	Log *bool `yaml:"log"`
 	// LogMaxBytes bounds the intake log on disk; past it intake answers busy
-	// (counted in ronda_wal_full_total) until a checkpoint truncates it.
-	// Default 2 GiB.
+	// (counted in ronda_wal_full_total) until a checkpoint truncates it (on
+	// an edge: until the hub acknowledges). Default 2 GiB.
 	LogMaxBytes int64 `yaml:"log_max_bytes"`
 	// CheckpointEvery is how often a checkpoint is written; one is also
 	// written at a graceful stop (after the drain) and on SIGUSR1. Default 5m.

@@ -1,0 +1,61 @@
+package serve
+
+import (
+	"testing"
+	"time"
+)
+
+// BenchmarkEdgeIntakeLog is an edge's intake throughput (events/s answered
+// 200 by signed HTTP intake, benchSenders senders, 1,000-event batches) with
+// its intake log off and on, side by side: two edges forwarding to one hub,
+// fed the same rounds in turn (the order alternating). Each round is timed
+// until its last answer; the hub's acknowledgement of the round is awaited
+// untimed before the next, so a backlog of one does not slow the other.
+//
+//	go test -run '^$' -bench EdgeIntakeLog -benchtime 3x -count 5 ./sidecar/serve/
+func BenchmarkEdgeIntakeLog(b *testing.B) {
+	bb := loadBenchBodies(b)
+	hubCfg := baseConfig(b)
+	hubCfg.Role = RoleHub
+	hub := startService(b, hubCfg)
+	var edges [2]*running
+	for i, on := range []bool{false, true} {
+		cfg := Config{Role: RoleEdge, Node: []string{"edge-off", "edge-on"}[i],
+			Intake:     IntakeConfig{Keys: []SecretRef{{ID: keyID, Env: "RONDA_TEST_KEY_1"}}, RateEvents: -1},
+			Edge:       EdgeConfig{Hub: "ws://" + hub.addr, Key: SecretRef{ID: keyID, Env: "RONDA_TEST_KEY_1"}, SpoolDir: b.TempDir()},
+			ClickHouse: ClickHouseConfig{SpoolDir: b.TempDir()},
+			State:      StateConfig{Dir: b.TempDir(), Log: &on},
+			Pipeline:   PipelineConfig{DrainTimeout: 10 * time.Second},
+		}
+		edges[i] = startService(b, cfg)
+	}
+	var took [2]time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for k := 0; k < 2; k++ {
+			j := (i + k) % 2
+			r := edges[j]
+			before := r.svc.fwd.f.Stats().AckedEvents
+			start := time.Now()
+			sendAll(b, "http://"+r.addr+"/v1/events", bb.round(2*i+j))
+			took[j] += time.Since(start)
+			b.StopTimer()
+			waitFor(b, 2*time.Minute, "the round at the hub", func() bool {
+				return r.svc.fwd.f.Stats().AckedEvents >= before+int64(bb.events)
+			})
+			b.StartTimer()
+		}
+	}
+	b.StopTimer()
+	n := float64(b.N * bb.events)
+	off, on := n/took[0].Seconds(), n/took[1].Seconds()
+	b.ReportMetric(off, "off-events/s")
+	b.ReportMetric(on, "on-events/s")
+	b.ReportMetric(on/off, "on/off")
+	fs := metricSum(b, edges[1].svc.reg, "ronda_wal_fsyncs_total")
+	b.ReportMetric(float64(b.N*len(bb.bodies))/max(fs, 1), "batches/fsync")
+	b.ReportMetric(0, "ns/op")
+	for _, r := range edges {
+		r.stop(b)
+	}
+}
