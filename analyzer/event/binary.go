@@ -15,7 +15,8 @@ import (
 // reflection, so a field added there and not here fails.
 
 // EncodeBinary appends e to enc.
-func EncodeBinary(enc *snapshot.Enc, e *Event) {
+func EncodeBinary(to *snapshot.Enc, e *Event) {
+	enc := *to // a local copy, so that the inlined appends keep it in registers
 	enc.Uvarint(uint64(e.Type))
 	enc.String(e.TypeName)
 	enc.String(e.ID)
@@ -24,7 +25,7 @@ func EncodeBinary(enc *snapshot.Enc, e *Event) {
 	enc.String(e.StreamID)
 	enc.String(e.HostID)
 	enc.String(e.Title)
-	encodeStrings(enc, e.Tags)
+	encodeStrings(&enc, e.Tags)
 	enc.String(e.Category)
 	enc.String(e.DeviceID)
 	enc.String(e.IP)
@@ -60,7 +61,7 @@ func EncodeBinary(enc *snapshot.Enc, e *Event) {
 	enc.String(e.AccountID)
 	enc.String(e.Kind)
 	enc.String(e.ToID)
-	encodeStrings(enc, e.Links)
+	encodeStrings(&enc, e.Links)
 	enc.String(e.FromID)
 	enc.String(e.Rel)
 	enc.String(e.ToAccount)
@@ -70,6 +71,7 @@ func EncodeBinary(enc *snapshot.Enc, e *Event) {
 	enc.String(e.Source)
 	enc.String(e.Label)
 	enc.F64(e.Score)
+	*to = enc
 }
 
 func encodeStrings(enc *snapshot.Enc, ss []string) {
