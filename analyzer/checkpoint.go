@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/ronda-watch/ronda/analyzer/internal/idhash"
-	"github.com/ronda-watch/ronda/analyzer/internal/snapshot"
+	"github.com/ronda-watch/ronda/analyzer/snapshot"
 )
 
 // Checkpoints: the engine's whole state (every host, account, place, live
@@ -18,7 +18,7 @@ import (
 // versioned, checksummed snapshot. An engine read back from a checkpoint
 // raises exactly the alerts, signals and sessions its writer would have.
 //
-// The format (internal/snapshot frames it) is a header, then sections in a
+// The format (analyzer/snapshot frames it) is a header, then sections in a
 // fixed order, each with a CRC-32C: the engine's scalars, a string table, the
 // time zones, hosts, accounts, places, streams and alerts. Hosts and alerts
 // point at each other, so they are numbered and referred to by number; an

@@ -6,7 +6,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/ronda-watch/ronda/analyzer/internal/snapshot"
+	"github.com/ronda-watch/ronda/analyzer/snapshot"
 )
 
 // The encoding of each kind of entity in a checkpoint: every field, in the

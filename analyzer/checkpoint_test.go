@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/ronda-watch/ronda/analyzer/event"
-	"github.com/ronda-watch/ronda/analyzer/internal/snapshot"
+	"github.com/ronda-watch/ronda/analyzer/snapshot"
 	"github.com/ronda-watch/ronda/sidecar/simulate"
 )
 

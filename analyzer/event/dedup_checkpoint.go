@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/ronda-watch/ronda/analyzer/internal/idhash"
-	"github.com/ronda-watch/ronda/analyzer/internal/snapshot"
+	"github.com/ronda-watch/ronda/analyzer/snapshot"
 )
 
 // A Deduper's checkpoint is its whole state: window, capacity, hash key, the

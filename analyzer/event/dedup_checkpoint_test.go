@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ronda-watch/ronda/analyzer/internal/snapshot"
+	"github.com/ronda-watch/ronda/analyzer/snapshot"
 )
 
 // idStream is a seeded run of ids with repeats (some soon, some after the

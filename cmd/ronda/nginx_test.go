@@ -155,11 +155,12 @@ moderators:
   tokens: [{name: m, role: lead, sha256: %s}]
   console: false
 clickhouse: {dsn: %q, spool_dir: %s}
+state: {dir: %s}
 adapters:
   nginx_rtmp: {env: %s}
 pollers:
   nginx_rtmp: [{url: %q, interval: 1s, resume: true}]
-`, port, strings.Repeat("ab", 32), dsn, filepath.Join(dir, "spool"), rtmpSecretEnv, statURL)
+`, port, strings.Repeat("ab", 32), dsn, filepath.Join(dir, "spool"), filepath.Join(dir, "state"), rtmpSecretEnv, statURL)
 	if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}

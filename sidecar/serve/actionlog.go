@@ -10,37 +10,40 @@ package serve
 // in the queue.
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/ronda-watch/ronda/analyzer/event"
+	codec "github.com/ronda-watch/ronda/analyzer/snapshot"
 	"github.com/ronda-watch/ronda/sidecar/hub"
 	"github.com/ronda-watch/ronda/sidecar/store"
 	"github.com/ronda-watch/ronda/sidecar/wal"
 )
 
 // An action record: kind-and-version byte actionRecordKind (an event batch
-// record begins with logRecordVersion, 2), the log seq of the batch the
-// analyzer was on when the action was taken (uvarint: its alerts were the
-// moderators' to see), the action's time (Unix nanoseconds, varint), then
-// the action id, alert id, moderator, action, target, reason and note, each
-// as uvarint length and bytes.
+// record begins with logRecordVersion, 2), then on analyzer/snapshot's values
+// the log seq of the batch the analyzer was on when the action was taken
+// (uvarint: its alerts were the moderators' to see), the action's time (Unix
+// nanoseconds, varint), then the action id, alert id, moderator, action,
+// target, reason and note, each a string of at most maxActionString bytes.
 const actionRecordKind = 0x11 // action records, version 1
 
 var errActionRecord = errors.New("intake log action record malformed")
 
+// maxActionString bounds each string of an action record read back.
+const maxActionString = event.MaxEventBytes
+
 func appendActionRecord(b []byte, after uint64, a hub.ActionRecord) []byte {
-	b = append(b, actionRecordKind)
-	b = binary.AppendUvarint(b, after)
-	b = binary.AppendVarint(b, a.At.UnixNano())
-	for _, s := range []string{a.ActionID, a.AlertID, a.Moderator, a.Action, a.Target, a.Reason, a.Note} {
-		b = binary.AppendUvarint(b, uint64(len(s)))
-		b = append(b, s...)
+	enc := codec.Enc{B: append(b, actionRecordKind)}
+	enc.Uvarint(after)
+	enc.Varint(a.At.UnixNano())
+	for _, s := range [...]string{a.ActionID, a.AlertID, a.Moderator, a.Action, a.Target, a.Reason, a.Note} {
+		enc.String(s)
 	}
-	return b
+	return enc.B
 }
 
 // isActionRecord tells an action record from an event batch record.
@@ -53,16 +56,14 @@ func decodeActionRecord(p []byte) (after uint64, a hub.ActionRecord, err error) 
 	if len(p) < 1 || p[0] != actionRecordKind {
 		return 0, a, fmt.Errorf("%w: kind %v, this build reads %#x", errActionRecord, p[:min(1, len(p))], actionRecordKind)
 	}
-	r := &logReader{b: p[1:]}
-	after = r.uvarint()
-	a.At = time.Unix(0, r.varint()).UTC()
-	a.ActionID, a.AlertID, a.Moderator, a.Action = r.str(), r.str(), r.str(), r.str()
-	a.Target, a.Reason, a.Note = r.str(), r.str(), r.str()
-	if r.err != nil {
-		return 0, hub.ActionRecord{}, fmt.Errorf("%w: %w", errActionRecord, r.err)
+	d := codec.NewDec(p[1:], errActionRecord, "action record")
+	after = d.Uvarint()
+	a.At = time.Unix(0, d.Varint()).UTC()
+	for _, s := range [...]*string{&a.ActionID, &a.AlertID, &a.Moderator, &a.Action, &a.Target, &a.Reason, &a.Note} {
+		*s = d.String(maxActionString)
 	}
-	if len(r.b) != 0 {
-		return 0, hub.ActionRecord{}, fmt.Errorf("%w: %d bytes after the note", errActionRecord, len(r.b))
+	if err := d.Done(); err != nil {
+		return 0, hub.ActionRecord{}, err
 	}
 	return after, a, nil
 }

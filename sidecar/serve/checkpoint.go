@@ -10,13 +10,11 @@ package serve
 // the only copy of an event until the record has it.
 
 import (
+	"bufio"
 	"bytes"
 	"context"
-	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"os"
 	"path/filepath"
@@ -29,33 +27,33 @@ import (
 
 	"github.com/ronda-watch/ronda/analyzer"
 	"github.com/ronda-watch/ronda/analyzer/event"
+	codec "github.com/ronda-watch/ronda/analyzer/snapshot"
 	"github.com/ronda-watch/ronda/sidecar/hub"
 )
 
 const (
-	ckptMagic   = "RONDASC1" // Ronda service checkpoint, container version 1
-	ckptVersion = 1
+	ckptVersion = 1 // of the container and its meta section
 	ckptPrefix  = "checkpoint-"
 	ckptSuffix  = ".ckpt"
-	// Section kinds.
-	secMeta   = 1
-	secEngine = 2
-	secDedup  = 3
-	secHub    = 4
-	secEnd    = 0xff
-	// maxSection bounds one section read back: a damaged length must not
-	// make the reader allocate without end.
-	maxSection = 8 << 30
+	// Section tags.
+	secMeta   = 'M'
+	secEngine = 'E'
+	secDedup  = 'D'
+	secHub    = 'H'
+	// maxNode bounds the node name read back from the meta section.
+	maxNode = 4096
 )
+
+// ckptFormat frames a service checkpoint (analyzer/snapshot's container).
+var ckptFormat = codec.Format{Magic: "RONDASVC", Version: ckptVersion, Corrupt: errCheckpointDamaged, Old: errCheckpointOld}
 
 // ckptMeta is the checkpoint's own part.
 type ckptMeta struct {
-	Version  int       `json:"version"`
-	Position uint64    `json:"position"` // the last intake log seq it covers
-	EvNow    time.Time `json:"ev_now"`
-	EvWall   time.Time `json:"ev_wall"`
-	Written  time.Time `json:"written"`
-	Node     string    `json:"node"`
+	Position uint64 // the last intake log seq it covers
+	EvNow    time.Time
+	EvWall   time.Time
+	Written  time.Time
+	Node     string
 }
 
 // snapshot is a checkpoint in memory.
@@ -139,7 +137,7 @@ func (s *Service) checkpointFailed(err error) error {
 func (s *Service) snapshot(e *analyzer.Engine) (snapshot, error) {
 	start := time.Now()
 	defer func() { s.state.snapshotSec.Observe(time.Since(start).Seconds()) }()
-	snap := snapshot{meta: ckptMeta{Version: ckptVersion, Position: s.pipe.applied, EvNow: s.pipe.evNow,
+	snap := snapshot{meta: ckptMeta{Position: s.pipe.applied, EvNow: s.pipe.evNow,
 		EvWall: s.pipe.evWall, Written: s.opts.Now().UTC(), Node: s.cfg.Node}}
 	var b bytes.Buffer
 	if err := e.WriteCheckpoint(&b); err != nil {
@@ -318,100 +316,98 @@ func checkpointPos(path string) uint64 {
 	return pos
 }
 
-var ckptCRC = crc32.MakeTable(crc32.Castagnoli)
-
-// encodeCheckpoint writes the container: the magic, then sections, each
-// kind u8 | length u64 | CRC-32C u32 | bytes, then an end section. A file
-// without the end section was not written whole.
+// encodeCheckpoint writes the container (analyzer/snapshot's: a header with
+// the magic and version, then sections, each with its length and CRC-32C,
+// then the end section): the meta section, the engine's, and the dedup and
+// hub sections when the snapshot has them. A file without the end section was
+// not written whole.
 func encodeCheckpoint(w io.Writer, snap snapshot) error {
-	meta, err := json.Marshal(snap.meta)
-	if err != nil {
+	var meta codec.Enc
+	meta.Uvarint(snap.meta.Position)
+	meta.Time(snap.meta.EvNow)
+	meta.Time(snap.meta.EvWall)
+	meta.Time(snap.meta.Written)
+	meta.String(snap.meta.Node)
+	cw := codec.NewWriter(w, ckptFormat)
+	if err := cw.Section(secMeta, meta.B); err != nil {
 		return err
 	}
-	if _, err := io.WriteString(w, ckptMagic); err != nil {
+	if err := cw.Section(secEngine, snap.engine); err != nil {
 		return err
 	}
-	for _, sec := range []struct {
-		kind byte
-		b    []byte
-	}{{secMeta, meta}, {secEngine, snap.engine}, {secDedup, snap.dedup}, {secHub, snap.hubB}, {secEnd, nil}} {
-		if sec.b == nil && sec.kind != secEnd && sec.kind != secEngine {
+	for _, sec := range [...]struct {
+		tag byte
+		b   []byte
+	}{{secDedup, snap.dedup}, {secHub, snap.hubB}} {
+		if sec.b == nil {
 			continue
 		}
-		var h [13]byte
-		h[0] = sec.kind
-		binary.LittleEndian.PutUint64(h[1:9], uint64(len(sec.b)))
-		binary.LittleEndian.PutUint32(h[9:13], crc32.Checksum(sec.b, ckptCRC))
-		if _, err := w.Write(h[:]); err != nil {
-			return err
-		}
-		if _, err := w.Write(sec.b); err != nil {
+		if err := cw.Section(sec.tag, sec.b); err != nil {
 			return err
 		}
 	}
-	return nil
+	return cw.End()
 }
 
 // errCheckpointDamaged: the file is not a whole checkpoint of this format.
 var errCheckpointDamaged = errors.New("checkpoint damaged")
 
-// decodeCheckpoint reads a container written by encodeCheckpoint. It checks
-// every section's checksum and the end section; it does not interpret the
-// parts' bytes.
+// errCheckpointOld: a whole checkpoint header of another format version.
+var errCheckpointOld = fmt.Errorf("%w: another format version", errCheckpointDamaged)
+
+// decodeCheckpoint reads a container written by encodeCheckpoint from b,
+// which must hold it and nothing more.
 func decodeCheckpoint(b []byte) (snapshot, error) {
+	return readCheckpointFrom(bytes.NewReader(b))
+}
+
+// readCheckpointFrom reads a container written by encodeCheckpoint and checks
+// that r ends with it. It checks every section's checksum, that none comes
+// twice and that the meta and engine sections are there; it does not
+// interpret the engine's, dedup's and hub's bytes.
+func readCheckpointFrom(r io.Reader) (snapshot, error) {
 	var snap snapshot
-	if !bytes.HasPrefix(b, []byte(ckptMagic)) {
-		if len(b) >= 8 && bytes.HasPrefix(b, []byte("RONDASC")) {
-			return snap, fmt.Errorf("%w: container version %q, this build reads %q", errCheckpointDamaged, b[:8], ckptMagic)
-		}
-		return snap, fmt.Errorf("%w: not a Ronda service checkpoint", errCheckpointDamaged)
+	cr, err := codec.Open(r, ckptFormat)
+	if err != nil {
+		return snap, err
 	}
-	b = b[len(ckptMagic):]
 	seen := map[byte]bool{}
 	for {
-		if len(b) < 13 {
-			return snap, fmt.Errorf("%w: cut short (no end section)", errCheckpointDamaged)
+		tag, p, err := cr.Next()
+		if err != nil {
+			return snapshot{}, err
 		}
-		kind, n, sum := b[0], binary.LittleEndian.Uint64(b[1:9]), binary.LittleEndian.Uint32(b[9:13])
-		b = b[13:]
-		if n > maxSection || n > uint64(len(b)) {
-			return snap, fmt.Errorf("%w: section %d of %d bytes, %d left", errCheckpointDamaged, kind, n, len(b))
+		if seen[tag] {
+			return snapshot{}, fmt.Errorf("%w: section %q twice", errCheckpointDamaged, tag)
 		}
-		data := b[:n]
-		b = b[n:]
-		if crc32.Checksum(data, ckptCRC) != sum {
-			return snap, fmt.Errorf("%w: section %d checksum mismatch", errCheckpointDamaged, kind)
-		}
-		if seen[kind] {
-			return snap, fmt.Errorf("%w: section %d twice", errCheckpointDamaged, kind)
-		}
-		seen[kind] = true
-		switch kind {
+		seen[tag] = true
+		switch tag {
 		case secMeta:
-			dec := json.NewDecoder(bytes.NewReader(data))
-			dec.DisallowUnknownFields()
-			if err := dec.Decode(&snap.meta); err != nil {
-				return snap, fmt.Errorf("%w: meta: %v", errCheckpointDamaged, err)
-			}
-			if snap.meta.Version != ckptVersion {
-				return snap, fmt.Errorf("%w: version %d, this build reads %d", errCheckpointDamaged, snap.meta.Version, ckptVersion)
+			d := codec.NewDec(p, errCheckpointDamaged, "meta")
+			snap.meta = ckptMeta{Position: d.Uvarint(), EvNow: d.Time(), EvWall: d.Time(), Written: d.Time(), Node: d.String(maxNode)}
+			if err := d.Done(); err != nil {
+				return snapshot{}, err
 			}
 		case secEngine:
-			snap.engine = data
+			snap.engine = p
 		case secDedup:
-			snap.dedup = data
+			snap.dedup = p
 		case secHub:
-			snap.hubB = data
-		case secEnd:
-			if len(b) != 0 {
-				return snap, fmt.Errorf("%w: %d bytes after the end", errCheckpointDamaged, len(b))
+			snap.hubB = p
+		case codec.EndTag:
+			if len(p) != 0 {
+				return snapshot{}, fmt.Errorf("%w: end section is not empty", errCheckpointDamaged)
 			}
 			if !seen[secMeta] || !seen[secEngine] {
-				return snap, fmt.Errorf("%w: meta or engine section missing", errCheckpointDamaged)
+				return snapshot{}, fmt.Errorf("%w: meta or engine section missing", errCheckpointDamaged)
+			}
+			var more [1]byte
+			if n, _ := io.ReadFull(r, more[:]); n != 0 {
+				return snapshot{}, fmt.Errorf("%w: bytes after the end section", errCheckpointDamaged)
 			}
 			return snap, nil
 		default:
-			return snap, fmt.Errorf("%w: unknown section %d", errCheckpointDamaged, kind)
+			return snapshot{}, fmt.Errorf("%w: unknown section %q", errCheckpointDamaged, tag)
 		}
 	}
 }
@@ -470,11 +466,12 @@ func (s *Service) restoreState() (*event.Deduper, error) {
 }
 
 func (s *Service) readCheckpoint(path string, acfg analyzer.Config) (snapshot, *analyzer.Engine, *event.Deduper, error) {
-	b, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return snapshot{}, nil, nil, err
 	}
-	snap, err := decodeCheckpoint(b)
+	snap, err := readCheckpointFrom(bufio.NewReader(f))
+	f.Close()
 	if err != nil {
 		return snapshot{}, nil, nil, err
 	}

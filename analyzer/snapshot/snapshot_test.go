@@ -135,6 +135,45 @@ func TestSections(t *testing.T) {
 	}
 }
 
+// TestNext: optional sections are read in turn whatever their tag, each
+// checked, and a damaged one is corrupt.
+func TestNext(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	w := NewWriter(&buf, testFormat)
+	w.Section('A', []byte("first"))
+	w.Section('C', []byte("third"))
+	w.End()
+	good := bytes.Clone(buf.Bytes())
+	r, err := Open(&buf, testFormat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for {
+		tag, p, err := r.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tag == EndTag {
+			break
+		}
+		got = append(got, string(tag)+"="+string(p))
+	}
+	if len(got) != 2 || got[0] != "A=first" || got[1] != "C=third" {
+		t.Fatalf("sections %q", got)
+	}
+	bad := bytes.Clone(good)
+	bad[headerLen+9] ^= 1 // the first payload byte
+	r, err = Open(bytes.NewReader(bad), testFormat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := r.Next(); !errors.Is(err, errCorrupt) {
+		t.Fatalf("flipped payload: %v", err)
+	}
+}
+
 // TestLyingLength: a section that claims 16 GiB and holds 10 bytes is
 // refused after allocating about what is there.
 func TestLyingLength(t *testing.T) {

@@ -1,15 +1,20 @@
-// Package snapshot is the framing shared by the analyzer's checkpoints (the
-// engine's and the deduper's): a fixed header with a magic, a format version and
-// its own checksum, then tagged sections, each with a length and a CRC-32C, then
-// an end section. Values inside a section are varints, fixed 64-bit words,
-// length-prefixed strings and times (Enc, Dec).
+// Package snapshot is Ronda's one binary codec for state it writes and reads
+// back: the analyzer's and the deduper's checkpoints, the service checkpoint
+// (sidecar/serve) and the intake log's records (event batches, moderators'
+// actions). It has two parts. The container: a fixed header with a magic, a
+// format version and its own checksum, then tagged sections, each with a
+// length and a CRC-32C, then an end section (Writer, Reader). The values
+// inside a section or a record: varints, fixed 64-bit words, floats,
+// booleans, length-prefixed strings and times (Enc, Dec), read with a bound
+// on every length and a sticky first error.
 //
-// A checkpoint is outside input when it is read back (a file that may be
-// damaged), so the reader must never panic, never allocate more than the bytes
-// actually present justify, and never read past the checkpoint's end: several
-// checkpoints may follow each other in one stream. It does no I/O of its own
-// beyond the reader and writer it is given, and knows nothing of what the
-// sections hold.
+// What it reads back is outside input (a file or a log record that may be
+// damaged, or written by another version), so the readers must never panic,
+// never allocate more than the bytes actually present justify, and never read
+// past a checkpoint's end: several checkpoints may follow each other in one
+// stream. It must not do I/O of its own beyond the reader and writer it is
+// given, and knows nothing of what the sections and records hold: their
+// layout and versions belong to the packages that write them.
 package snapshot
 
 import (
@@ -111,30 +116,44 @@ func Open(r io.Reader, f Format) (*Reader, error) {
 // Section reads the next section, which must carry tag, and returns its
 // payload once its checksum verifies.
 func (r *Reader) Section(tag byte) ([]byte, error) {
+	got, payload, err := r.read("section " + tagName(tag))
+	if err != nil {
+		return nil, err
+	}
+	if got != tag {
+		return nil, fmt.Errorf("%w: found section %q where %q belongs", r.f.Corrupt, tagName(got), tagName(tag))
+	}
+	return payload, nil
+}
+
+// Next reads the next section whatever its tag, for formats whose sections
+// are optional: the caller checks the tag (EndTag closes the checkpoint).
+func (r *Reader) Next() (tag byte, payload []byte, err error) {
+	return r.read("next section")
+}
+
+func (r *Reader) read(what string) (byte, []byte, error) {
 	var h [9]byte
 	if _, err := io.ReadFull(r.r, h[:]); err != nil {
-		return nil, readErr(r.f, "section "+tagName(tag), err)
+		return 0, nil, readErr(r.f, what, err)
 	}
 	n := binary.LittleEndian.Uint64(h[1:])
 	if n > MaxSection {
-		return nil, fmt.Errorf("%w: section %q: length %d is over the limit %d", r.f.Corrupt, tagName(tag), n, uint64(MaxSection))
+		return 0, nil, fmt.Errorf("%w: section %q: length %d is over the limit %d", r.f.Corrupt, tagName(h[0]), n, uint64(MaxSection))
 	}
 	payload, err := readN(r.r, int(n))
 	if err != nil {
-		return nil, readErr(r.f, "section "+tagName(tag), err)
+		return 0, nil, readErr(r.f, what, err)
 	}
 	var c [4]byte
 	if _, err := io.ReadFull(r.r, c[:]); err != nil {
-		return nil, readErr(r.f, "section "+tagName(tag), err)
+		return 0, nil, readErr(r.f, what, err)
 	}
 	crc := crc32.Update(crc32.Checksum(h[:], castagnoli), castagnoli, payload)
 	if crc != binary.LittleEndian.Uint32(c[:]) {
-		return nil, fmt.Errorf("%w: section %q: checksum does not match", r.f.Corrupt, tagName(tag))
+		return 0, nil, fmt.Errorf("%w: section %q: checksum does not match", r.f.Corrupt, tagName(h[0]))
 	}
-	if h[0] != tag {
-		return nil, fmt.Errorf("%w: found section %q where %q belongs", r.f.Corrupt, tagName(h[0]), tagName(tag))
-	}
-	return payload, nil
+	return h[0], payload, nil
 }
 
 // End reads the end section.

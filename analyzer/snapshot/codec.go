@@ -35,6 +35,10 @@ func (e *Enc) Bool(b bool) {
 
 // String appends s with its length.
 func (e *Enc) String(s string) {
+	if len(s) < 0x80 { // a one-byte varint: most strings, and on the intake's path
+		e.B = append(append(e.B, byte(len(s))), s...)
+		return
+	}
 	e.Uvarint(uint64(len(s)))
 	e.B = append(e.B, s...)
 }
