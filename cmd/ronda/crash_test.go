@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -234,43 +233,25 @@ func spoolRecords(t *testing.T, dir string) int {
 	return sp.Len()
 }
 
-// readSpoolCopy copies the spool directory and drains the copy, decoding the
-// writer's records (version byte 1, then {"table":…,"rows":[{"id":…},…]}):
-// the event ids in order and the count of other rows.
+// readSpoolCopy copies the spool directory and drains the copy: the event
+// ids in order and the count of other rows.
 func readSpoolCopy(t *testing.T, src, dst string) (eventIDs []string, other int, st spool.Stats) {
 	t.Helper()
-	if err := os.CopyFS(dst, os.DirFS(src)); err != nil {
-		t.Fatal(err)
-	}
-	sp, err := spool.Open(spool.Options{Dir: dst})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sp.Close()
-	err = sp.Drain(context.Background(), func(rec []byte) error {
-		if len(rec) == 0 || rec[0] != 1 {
-			return fmt.Errorf("spool record version %v", rec[:min(1, len(rec))])
-		}
-		var b struct {
-			Table string
-			Rows  []struct{ ID string }
-		}
-		if err := json.Unmarshal(rec[1:], &b); err != nil {
+	st = drainSpoolCopy(t, src, dst, func(table string, raw json.RawMessage) error {
+		var rows []struct{ ID string }
+		if err := json.Unmarshal(raw, &rows); err != nil {
 			return err
 		}
-		if b.Table != store.TableEvents {
-			other += len(b.Rows)
+		if table != store.TableEvents {
+			other += len(rows)
 			return nil
 		}
-		for _, r := range b.Rows {
+		for _, r := range rows {
 			eventIDs = append(eventIDs, r.ID)
 		}
 		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return eventIDs, other, sp.Stats()
+	return eventIDs, other, st
 }
 
 func ids(t *testing.T, s *chtest.Server, q string) []string {

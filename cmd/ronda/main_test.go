@@ -2,13 +2,18 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/ronda-watch/ronda/sidecar/spool"
 )
 
 var (
@@ -268,4 +273,37 @@ func TestDemo(t *testing.T) {
 	if len(after) > len(before) {
 		t.Errorf("demo left its directory behind: %v", after)
 	}
+}
+
+// drainSpoolCopy copies the spool directory src to dst and drains the copy,
+// handing each of the writer's records (version byte 1, then
+// {"table":…,"rows":[…]}) to each as its table and undecoded rows; it
+// returns the copy's stats after the drain.
+func drainSpoolCopy(t *testing.T, src, dst string, each func(table string, rows json.RawMessage) error) spool.Stats {
+	t.Helper()
+	if err := os.CopyFS(dst, os.DirFS(src)); err != nil {
+		t.Fatal(err)
+	}
+	sp, err := spool.Open(spool.Options{Dir: dst})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.Close()
+	err = sp.Drain(context.Background(), func(rec []byte) error {
+		if len(rec) == 0 || rec[0] != 1 {
+			return fmt.Errorf("spool record version %v", rec[:min(1, len(rec))])
+		}
+		var b struct {
+			Table string
+			Rows  json.RawMessage
+		}
+		if err := json.Unmarshal(rec[1:], &b); err != nil {
+			return err
+		}
+		return each(b.Table, b.Rows)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sp.Stats()
 }

@@ -2,9 +2,7 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -18,7 +16,6 @@ import (
 	"time"
 
 	"github.com/ronda-watch/ronda/sidecar/intake"
-	"github.com/ronda-watch/ronda/sidecar/spool"
 	"github.com/ronda-watch/ronda/sidecar/store"
 )
 
@@ -151,40 +148,22 @@ func feedWorld(t *testing.T, lines [][]byte, batch int, addr func() string, rest
 // first): each row as canonical JSON without its ingestion time, distinct.
 func spooledAlerts(t *testing.T, src string) []string {
 	t.Helper()
-	dst := t.TempDir()
-	if err := os.CopyFS(dst, os.DirFS(src)); err != nil {
-		t.Fatal(err)
-	}
-	sp, err := spool.Open(spool.Options{Dir: dst})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sp.Close()
 	set := map[string]bool{}
-	err = sp.Drain(context.Background(), func(rec []byte) error {
-		if len(rec) == 0 || rec[0] != 1 {
-			return fmt.Errorf("spool record version %v", rec[:min(1, len(rec))])
-		}
-		var b struct {
-			Table string
-			Rows  []map[string]any
-		}
-		if err := json.Unmarshal(rec[1:], &b); err != nil {
+	drainSpoolCopy(t, src, t.TempDir(), func(table string, raw json.RawMessage) error {
+		var rows []map[string]any
+		if err := json.Unmarshal(raw, &rows); err != nil {
 			return err
 		}
-		if b.Table != store.TableAlerts {
+		if table != store.TableAlerts {
 			return nil
 		}
-		for _, r := range b.Rows {
+		for _, r := range rows {
 			delete(r, "ingested")
 			j, _ := json.Marshal(r)
 			set[string(j)] = true
 		}
 		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	out := make([]string, 0, len(set))
 	for k := range set {
 		out = append(out, k)

@@ -81,12 +81,7 @@ func TestActionsThroughCrash(t *testing.T) {
 	caughtUp(t, r1, a, lead)
 	last := a.lastSeq()
 	before := snapshotStates(t, dialModerator(t, r1.addr, tokViewer))
-	state := crashCopy(t, cfg.State.Dir)
-	r1.stop(t)
-
-	cfg2 := cfg
-	cfg2.State.Dir = state
-	r2 := startService(t, cfg2)
+	r2 := restartOnCrashCopy(t, r1, cfg)
 	if got := metricSum(t, r2.svc.reg, "ronda_state_actions_total", "result", "replayed"); got != 3 {
 		t.Fatalf("%v actions replayed, want 3", got)
 	}
@@ -215,12 +210,7 @@ func TestActionInCheckpointNotTwice(t *testing.T) {
 	if err := r1.svc.Checkpoint(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	state := crashCopy(t, cfg.State.Dir)
-	r1.stop(t)
-
-	cfg2 := cfg
-	cfg2.State.Dir = state
-	r2 := startService(t, cfg2)
+	r2 := restartOnCrashCopy(t, r1, cfg)
 	if got := metricSum(t, r2.svc.reg, "ronda_state_actions_total", "result", "replayed"); got != 0 {
 		t.Fatalf("%v actions replayed, want 0 (the checkpoint holds it)", got)
 	}
@@ -324,12 +314,7 @@ func TestActionsReplayedBeforeQueuedBatches(t *testing.T) {
 	if reopened == 0 {
 		t.Fatalf("none of the %d dismissed alerts was raised again by the queued batches: the test shows nothing", n)
 	}
-	state := crashCopy(t, cfg.State.Dir)
-	r1.stop(t)
-
-	cfg2 := cfg
-	cfg2.State.Dir = state
-	r2 := startService(t, cfg2)
+	r2 := restartOnCrashCopy(t, r1, cfg)
 	if got := metricSum(t, r2.svc.reg, "ronda_state_actions_total", "result", "replayed"); got != float64(n) {
 		t.Fatalf("%v actions replayed, want %d", got, n)
 	}

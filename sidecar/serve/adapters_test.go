@@ -7,8 +7,6 @@ import (
 	"os"
 	"testing"
 	"time"
-
-	"github.com/ronda-watch/ronda/analyzer"
 )
 
 // TestAdaptersThroughTheService: media-server webhooks reach the analyzer
@@ -24,13 +22,7 @@ func TestAdaptersThroughTheService(t *testing.T) {
 	r := startService(t, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	streams := func() int {
-		var n int
-		if err := r.svc.pipe.do(ctx, func(e *analyzer.Engine) { n = e.Stats().Streams }); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
+	streams := func() int { return liveStreams(t, ctx, r) }
 	hook := func(path, ctype, fixture string) int {
 		t.Helper()
 		b, err := os.ReadFile("../adapters/testdata/" + fixture)

@@ -55,17 +55,7 @@ func BenchmarkIntakeLog(b *testing.B) {
 		}
 	}
 	b.StopTimer()
-	n := float64(b.N * bb.events)
-	off, on := n/took[0].Seconds(), n/took[1].Seconds()
-	b.ReportMetric(off, "off-events/s")
-	b.ReportMetric(on, "on-events/s")
-	b.ReportMetric(on/off, "on/off")
-	fs := metricSum(b, svcs[1].svc.reg, "ronda_wal_fsyncs_total")
-	b.ReportMetric(float64(b.N*len(bb.bodies))/max(fs, 1), "batches/fsync")
-	b.ReportMetric(0, "ns/op")
-	for _, r := range svcs {
-		r.stop(b)
-	}
+	reportLogOffOn(b, bb, took, svcs)
 }
 
 func BenchmarkAlertLatencyCheckpointing(b *testing.B) {

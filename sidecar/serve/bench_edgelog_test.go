@@ -47,15 +47,5 @@ func BenchmarkEdgeIntakeLog(b *testing.B) {
 		}
 	}
 	b.StopTimer()
-	n := float64(b.N * bb.events)
-	off, on := n/took[0].Seconds(), n/took[1].Seconds()
-	b.ReportMetric(off, "off-events/s")
-	b.ReportMetric(on, "on-events/s")
-	b.ReportMetric(on/off, "on/off")
-	fs := metricSum(b, edges[1].svc.reg, "ronda_wal_fsyncs_total")
-	b.ReportMetric(float64(b.N*len(bb.bodies))/max(fs, 1), "batches/fsync")
-	b.ReportMetric(0, "ns/op")
-	for _, r := range edges {
-		r.stop(b)
-	}
+	reportLogOffOn(b, bb, took, edges)
 }

@@ -313,3 +313,20 @@ func BenchmarkMemory(b *testing.B) {
 		r.stop(b)
 	}
 }
+
+// reportLogOffOn reports the events/s of two services fed the same rounds,
+// the log off (took[0], svcs[0]) and on, their ratio and the batches per
+// fsync of the one with the log on; then it stops both.
+func reportLogOffOn(b *testing.B, bb benchBodies, took [2]time.Duration, svcs [2]*running) {
+	n := float64(b.N * bb.events)
+	off, on := n/took[0].Seconds(), n/took[1].Seconds()
+	b.ReportMetric(off, "off-events/s")
+	b.ReportMetric(on, "on-events/s")
+	b.ReportMetric(on/off, "on/off")
+	fs := metricSum(b, svcs[1].svc.reg, "ronda_wal_fsyncs_total")
+	b.ReportMetric(float64(b.N*len(bb.bodies))/max(fs, 1), "batches/fsync")
+	b.ReportMetric(0, "ns/op")
+	for _, r := range svcs {
+		r.stop(b)
+	}
+}

@@ -158,13 +158,7 @@ func TestEdgeBuffersThroughHubOutage(t *testing.T) {
 		t.Errorf("/readyz does not show the hub link: %s", r)
 	}
 
-	hubCfg := baseConfig(t)
-	hubCfg.Role = RoleHub
-	hln, err := net.Listen("tcp", hubAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hub := startService(t, hubCfg, func(o *Options) { o.Listener.Close(); o.Listener = hln })
+	hub := startHubAt(t, hubAddr)
 	waitFor(t, 60*time.Second, "every buffered event at the hub", func() bool {
 		return counter(t, hub.svc.pipe.m.events.WithLabelValues("analysed")) >= float64(len(evs))
 	})

@@ -56,13 +56,7 @@ func TestEdgeCrashLosesNothing(t *testing.T) {
 	}
 	edge.stop(t) // its graceful stop writes to the originals, not the copies
 
-	hubCfg := baseConfig(t)
-	hubCfg.Role = RoleHub
-	hln, err := net.Listen("tcp", hubAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hub := startService(t, hubCfg, func(o *Options) { o.Listener.Close(); o.Listener = hln })
+	hub := startHubAt(t, hubAddr)
 	again := startService(t, edgeCfg(crashed[0], crashed[1], crashed[2]))
 	analysed := func() float64 { return counter(t, hub.svc.pipe.m.events.WithLabelValues("analysed")) }
 	waitFor(t, 60*time.Second, "every acknowledged event at the hub", func() bool { return analysed() >= float64(len(evs)) })
@@ -169,13 +163,7 @@ func TestEdgeLogTakesOverTheSpool(t *testing.T) {
 	}
 	first.stop(t)
 
-	hubCfg := baseConfig(t)
-	hubCfg.Role = RoleHub
-	hln, err := net.Listen("tcp", hubAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hub := startService(t, hubCfg, func(o *Options) { o.Listener.Close(); o.Listener = hln })
+	hub := startHubAt(t, hubAddr)
 	again := startService(t, edgeCfg(true))
 	if !strings.Contains(again.logs.String(), "forwarder spool emptied") {
 		t.Error("the spool written beside the log was not emptied at start")
@@ -241,13 +229,7 @@ func TestEdgeLogFull(t *testing.T) {
 		t.Errorf("log holds %d bytes, past its bound", b)
 	}
 
-	hubCfg := baseConfig(t)
-	hubCfg.Role = RoleHub
-	hln, err := net.Listen("tcp", hubAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hub := startService(t, hubCfg, func(o *Options) { o.Listener.Close(); o.Listener = hln })
+	hub := startHubAt(t, hubAddr)
 	for ; next < len(evs); next += 500 {
 		part := evs[next:min(next+500, len(evs))]
 		if a := postOK(t, edge.addr, ndjson(t, part)); a.Accepted != len(part) {

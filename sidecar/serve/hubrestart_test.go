@@ -281,11 +281,7 @@ func TestConsoleThroughGracefulRestart(t *testing.T) {
 	more := evs[len(evs)-3000:]
 	feed(t, r2, [][]byte{ndjson(t, more)})
 	caughtUp(t, r2)
-	state := crashCopy(t, cfg.State.Dir)
-	r2.stop(t)
-	cfg3 := cfg
-	cfg3.State.Dir = state
-	r3 := startService(t, cfg3)
+	r3 := restartOnCrashCopy(t, r2, cfg)
 	a3 := dialModeratorSince(t, r3.addr, tokModA, last2)
 	first := a3.find(10*time.Second, "first message", func(map[string]any) bool { return true })
 	if first["type"] != "snapshot" {
@@ -314,12 +310,7 @@ func TestConsoleThroughCrash(t *testing.T) {
 	caughtUp(t, r1, a)
 	last := a.lastSeq()
 	knew, _ := openAlerts(a.all())
-	state := crashCopy(t, cfg.State.Dir)
-	r1.stop(t)
-
-	cfg2 := cfg
-	cfg2.State.Dir = state
-	r2 := startService(t, cfg2)
+	r2 := restartOnCrashCopy(t, r1, cfg)
 	if got := metricSum(t, r2.svc.reg, "ronda_hub_restores_total", "result", "resync"); got != 1 {
 		t.Fatalf("hub restored for resync %v times, want 1", got)
 	}

@@ -168,12 +168,19 @@ func (l *lockedBuffer) String() string {
 // post sends one signed NDJSON batch over HTTP and returns the status and body.
 func post(t testing.TB, addr string, body []byte) (int, []byte) {
 	t.Helper()
+	return postSignedBy(t, addr, keyID, []byte(keySecret), body)
+}
+
+// postSignedBy sends one NDJSON batch signed now with key and secret and
+// returns the status and body.
+func postSignedBy(t testing.TB, addr, key string, secret, body []byte) (int, []byte) {
+	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, "http://"+addr+intake.Path, bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/x-ndjson")
-	intake.Sign(req, keyID, []byte(keySecret), body, time.Now())
+	intake.Sign(req, key, secret, body, time.Now())
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -396,4 +403,37 @@ func freshDB() string {
 	defer dbSeq.Unlock()
 	dbSeq.n++
 	return fmt.Sprintf("ronda_serve_t%d", dbSeq.n)
+}
+
+// startHubAt starts a hub listening on addr: the address its edges were
+// given while it was away.
+func startHubAt(t *testing.T, addr string) *running {
+	t.Helper()
+	cfg := baseConfig(t)
+	cfg.Role = RoleHub
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return startService(t, cfg, func(o *Options) { o.Listener.Close(); o.Listener = ln })
+}
+
+// restartOnCrashCopy copies r's state directory as a crash would leave it,
+// stops r, and starts a service with cfg on the copy.
+func restartOnCrashCopy(t *testing.T, r *running, cfg Config) *running {
+	t.Helper()
+	state := crashCopy(t, cfg.State.Dir)
+	r.stop(t)
+	cfg.State.Dir = state
+	return startService(t, cfg)
+}
+
+// liveStreams is the number of streams r's engine holds.
+func liveStreams(t *testing.T, ctx context.Context, r *running) int {
+	t.Helper()
+	var n int
+	if err := r.svc.pipe.do(ctx, func(e *analyzer.Engine) { n = e.Stats().Streams }); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

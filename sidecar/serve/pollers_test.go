@@ -9,8 +9,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/ronda-watch/ronda/analyzer"
 )
 
 // TestPollersThroughTheService: an nginx-rtmp stat page polled with
@@ -40,13 +38,7 @@ func TestPollersThroughTheService(t *testing.T) {
 	r := startService(t, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	streams := func() int {
-		var n int
-		if err := r.svc.pipe.do(ctx, func(e *analyzer.Engine) { n = e.Stats().Streams }); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
+	streams := func() int { return liveStreams(t, ctx, r) }
 	waitFor(t, 10*time.Second, "two live streams from the stat page", func() bool { return streams() == 2 })
 	waitFor(t, 10*time.Second, "heartbeats", func() bool {
 		return metricSum(t, r.svc.reg, "ronda_poll_events_total") >= 6 // 2 starts, 2 polls of 2 beats

@@ -269,15 +269,8 @@ func TestReloadRestartNeeded(t *testing.T) {
 		}
 	}
 	body := []byte(`{"type":"stream.start","id":"x","at":"` + time.Now().UTC().Format(time.RFC3339) + `","stream_id":"s","host_id":"h"}` + "\n")
-	req, _ := http.NewRequest(http.MethodPost, "http://"+r.addr+intake.Path, bytes.NewReader(body))
-	intake.Sign(req, "second", []byte(keySecret), body, time.Now())
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusUnauthorized {
-		t.Errorf("a key added by a refused reload answered %d, want 401", resp.StatusCode)
+	if code, _ := postSignedBy(t, r.addr, "second", []byte(keySecret), body); code != http.StatusUnauthorized {
+		t.Errorf("a key added by a refused reload answered %d, want 401", code)
 	}
 	if n := metricSum(t, r.svc.reg, "ronda_config_reloads_total", "result", "error"); n != 1 {
 		t.Errorf("%v refused reloads counted, want 1", n)
@@ -377,15 +370,8 @@ func TestReloadTokensAndWebhookSecrets(t *testing.T) {
 		t.Fatalf("reload with a token name twice: %v, want the hub's refusal", err)
 	}
 	body := []byte(`{"type":"stream.start","id":"x1","at":"` + time.Now().UTC().Format(time.RFC3339) + `","stream_id":"s","host_id":"h"}` + "\n")
-	req, _ := http.NewRequest(http.MethodPost, "http://"+r.addr+intake.Path, bytes.NewReader(body))
-	intake.Sign(req, "extra", []byte("extra-key-secret-0123456789"), body, time.Now())
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusUnauthorized {
-		t.Errorf("the key of a refused reload answered %d, want 401 (put back)", resp.StatusCode)
+	if code, _ := postSignedBy(t, r.addr, "extra", []byte("extra-key-secret-0123456789"), body); code != http.StatusUnauthorized {
+		t.Errorf("the key of a refused reload answered %d, want 401 (put back)", code)
 	}
 
 	// Applied: mod-a's token removed, a new one added, the SRS secret rotated.
