@@ -47,3 +47,31 @@ func firstDiff(old, new []byte) string {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// TestEveryKeyDocumented fails when a configuration key has no comment (of its
+// own, of a field that names it, or of its struct naming it): the comment is
+// the key's only user documentation.
+func TestEveryKeyDocumented(t *testing.T) {
+	src, err := parseSource("../..", "sidecar/serve", "sidecar/hub", "analyzer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pkg := range []string{"serve", "analyzer"} {
+		secs, err := src.reference(pkg, "Config", map[string]any{}, func(s string) string { return s })
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, sec := range secs {
+			for _, r := range sec.rows {
+				n++
+				if r.doc == "" {
+					t.Errorf("%s config key %s has no comment", pkg, r.key)
+				}
+			}
+		}
+		if n < 20 {
+			t.Errorf("%s: only %d keys found; the source walk is broken", pkg, n)
+		}
+	}
+}
