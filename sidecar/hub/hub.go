@@ -236,20 +236,21 @@ func New(opts Options) (*Hub, error) {
 		return nil, fmt.Errorf("hub options: %w", err)
 	}
 	opts.defaults()
-	m, err := newMetrics(opts.Registerer)
-	if err != nil {
-		return nil, fmt.Errorf("hub metrics: %w", err)
-	}
 	var id [6]byte
 	_, _ = rand.Read(id[:])
 	h := &Hub{
-		opts: opts, m: m, origins: map[string]bool{},
+		opts: opts, origins: map[string]bool{},
 		limiter:  newLimiter(opts.BadTokenLimit, opts.BadTokenWindow),
 		instance: hex.EncodeToString(id[:]),
 		ring:     newRing(opts.Ring),
 		alerts:   map[string]*alertState{},
 		clients:  map[*client]struct{}{},
 	}
+	m, err := newMetrics(opts.Registerer, h.oldestUnclaimed)
+	if err != nil {
+		return nil, fmt.Errorf("hub metrics: %w", err)
+	}
+	h.m = m
 	h.tokens.Store(newTokenTable(opts.Tokens))
 	for _, o := range opts.AllowedOrigins {
 		h.origins[o] = true
@@ -286,7 +287,7 @@ func (h *Hub) Publish(a analyzer.Alert) {
 	} else {
 		// A dismissed alert left the open set: a new version reopens it.
 		if st == nil {
-			st = &alertState{status: statusOpen}
+			st = &alertState{status: statusOpen, since: h.opts.Now()}
 			h.alerts[a.ID] = st
 		}
 	}

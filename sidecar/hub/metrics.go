@@ -1,6 +1,10 @@
 package hub
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ronda-watch/ronda/analyzer"
+)
 
 // metrics of the hub. No label names an alert, a moderator or an address.
 type metrics struct {
@@ -11,9 +15,14 @@ type metrics struct {
 	actions *prometheus.CounterVec
 	reloads *prometheus.CounterVec
 	restore *prometheus.CounterVec
+	// oldest is ronda_hub_oldest_unclaimed_seconds, one gauge per
+	// severity, read under the hub lock at each scrape.
+	oldest []prometheus.Collector
 }
 
-func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+// newMetrics builds the hub's metrics; oldest gives the age in seconds of the
+// oldest open, unclaimed alert of a severity (0 when there is none).
+func newMetrics(reg prometheus.Registerer, oldest func(analyzer.Severity) float64) (*metrics, error) {
 	m := &metrics{
 		sockets: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "ronda_hub_sockets", Help: "Moderator sockets connected."}),
@@ -35,6 +44,14 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Restore calls by result: exact (a final state: consoles resume message by message), " +
 				"resync (consoles get a snapshot) or refused."}, []string{"result"}),
 	}
+	for s := analyzer.SeverityLow; s <= analyzer.SeverityCritical; s++ {
+		m.oldest = append(m.oldest, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "ronda_hub_oldest_unclaimed_seconds",
+			Help: "Age by the hub's clock of the oldest open alert no moderator claims, acknowledged or escalated, " +
+				"by severity; 0 when there is none. An alert restored at a hub start ages from the start.",
+			ConstLabels: prometheus.Labels{"severity": s.String()},
+		}, func() float64 { return oldest(s) }))
+	}
 	for _, r := range []string{"ok", "refused"} {
 		m.reloads.WithLabelValues(r)
 	}
@@ -48,7 +65,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return m, nil
 	}
 	var done []prometheus.Collector
-	for _, c := range []prometheus.Collector{m.sockets, m.sent, m.slow, m.auth, m.actions, m.reloads, m.restore} {
+	all := append([]prometheus.Collector{m.sockets, m.sent, m.slow, m.auth, m.actions, m.reloads, m.restore}, m.oldest...)
+	for _, c := range all {
 		if err := reg.Register(c); err != nil {
 			for _, d := range done {
 				reg.Unregister(d)

@@ -165,10 +165,11 @@ func (h *Hub) restore(s State) error {
 		return errors.New("hub restore: the hub has already served")
 	}
 	alerts := make(map[string]*alertState, len(s.Alerts))
+	now := h.opts.Now()
 	for _, a := range s.Alerts {
 		st := &alertState{alert: a.Alert, status: a.Status, claimedBy: a.ClaimedBy, claimUntil: a.ClaimUntil,
 			assignedTo: a.AssignedTo, ackedBy: a.AckedBy, escalatedBy: a.EscalatedBy,
-			notes: append([]Note(nil), a.Notes...)}
+			notes: append([]Note(nil), a.Notes...), since: now}
 		alerts[a.Alert.ID] = st
 	}
 	h.alerts = alerts

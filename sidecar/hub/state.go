@@ -29,6 +29,9 @@ type alertState struct {
 	ackedBy     string
 	escalatedBy string
 	notes       []Note // the last maxNotesKept, oldest first
+	// since is when the hub opened the alert, by its clock (at a restore:
+	// the restore's time). Not kept in State.
+	since time.Time
 
 	// escalating is set while the destination has the alert, outside the
 	// lock: a second escalate or a dismiss meanwhile is refused. Not kept in
