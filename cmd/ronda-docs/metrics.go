@@ -11,12 +11,11 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"reflect"
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
-	"unsafe"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -121,7 +120,8 @@ func serviceMetrics(role string) ([]*metric, error) {
 	if err != nil {
 		return nil, err
 	}
-	svc, err := serve.New(serve.Options{Config: cfg, Listener: ln,
+	reg := &recordingRegistry{Registry: prometheus.NewRegistry()}
+	svc, err := serve.New(serve.Options{Config: cfg, Listener: ln, Registry: reg,
 		Getenv: func(string) string { return docsSecret },
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
@@ -144,17 +144,43 @@ func serviceMetrics(role string) ([]*metric, error) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return registered(svc.Registry())
+	return registered(reg)
 }
 
 // descFields reads a Desc's String(): its name, help and variable labels.
 var descFields = regexp.MustCompile(`^Desc\{fqName: "((?:[^"\\]|\\.)*)", help: "((?:[^"\\]|\\.)*)",(?: unit: "[^"]*",)? constLabels: \{[^}]*\}, variableLabels: \{([^}]*)\}\}$`)
 
-// registered lists every metric of reg, also the labelled ones no label value
-// has been seen for yet (which Gather leaves out): client_golang does not
-// export a registry's collectors, so they are read from its unexported
-// collectorsByID; a client_golang that renames it fails here and in the test.
-func registered(reg *prometheus.Registry) ([]*metric, error) {
+// recordingRegistry is a prometheus.Registry that also keeps every collector
+// registered with it, so that registered can list the labelled metrics no
+// label value has been seen for yet (which Gather leaves out) through the
+// collectors' own Describe.
+type recordingRegistry struct {
+	*prometheus.Registry
+	mu         sync.Mutex
+	collectors []prometheus.Collector
+}
+
+func (r *recordingRegistry) Register(c prometheus.Collector) error {
+	if err := r.Registry.Register(c); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.collectors = append(r.collectors, c)
+	r.mu.Unlock()
+	return nil
+}
+
+func (r *recordingRegistry) MustRegister(cs ...prometheus.Collector) {
+	for _, c := range cs {
+		if err := r.Register(c); err != nil {
+			panic(err)
+		}
+	}
+}
+
+// registered lists every metric registered with reg, with its type from a
+// gathered sample or else from the collector's own type.
+func registered(reg *recordingRegistry) ([]*metric, error) {
 	types := map[string]string{}
 	mfs, err := reg.Gather()
 	if err != nil {
@@ -163,19 +189,12 @@ func registered(reg *prometheus.Registry) ([]*metric, error) {
 	for _, mf := range mfs {
 		types[mf.GetName()] = strings.ToLower(dto.MetricType_name[int32(mf.GetType())])
 	}
-	f := reflect.ValueOf(reg).Elem().FieldByName("collectorsByID")
-	if !f.IsValid() || f.Kind() != reflect.Map {
-		return nil, fmt.Errorf("prometheus.Registry has no collectorsByID: update registered()")
-	}
-	cs := reflect.NewAt(f.Type(), unsafe.Pointer(f.UnsafeAddr())).Elem()
+	reg.mu.Lock()
+	collectors := append([]prometheus.Collector(nil), reg.collectors...)
+	reg.mu.Unlock()
 	var out []*metric
 	seen := map[string]bool{}
-	it := cs.MapRange()
-	for it.Next() {
-		c, ok := it.Value().Interface().(prometheus.Collector)
-		if !ok {
-			continue
-		}
+	for _, c := range collectors {
 		ch := make(chan *prometheus.Desc, 64)
 		go func() { c.Describe(ch); close(ch) }()
 		for d := range ch {

@@ -67,6 +67,9 @@ type Options struct {
 	OnAlert func(analyzer.Alert)
 	// Now is the wall clock; default time.Now.
 	Now func() time.Time
+	// Registry receives every metric of the service and is what /metrics
+	// serves. Default a new prometheus.Registry; never the global one.
+	Registry Registry
 	// Reread returns the configuration as the process would load it now
 	// (the file, the environment, the flags, finished); Reload calls it.
 	// Nil: Reload keeps the start configuration and reads the files and
@@ -79,6 +82,15 @@ type Options struct {
 	// AdminListener, when set, is served instead of listening on
 	// Config.AdminListen (tests).
 	AdminListener net.Listener
+}
+
+// Registry is where a Service registers its metrics and what /metrics
+// gathers: a *prometheus.Registry, or one wrapping it (the docs generator
+// records every collector registered, also the labelled ones no sample has
+// been seen for yet, which Gather leaves out).
+type Registry interface {
+	prometheus.Registerer
+	prometheus.Gatherer
 }
 
 // exampleTokenSHA256 is the SHA-256 of "change-me", the example moderator
@@ -94,7 +106,7 @@ type Service struct {
 	cfg  Config
 	opts Options
 	log  *slog.Logger
-	reg  *prometheus.Registry
+	reg  Registry
 
 	ln     net.Listener
 	srv    *http.Server
@@ -135,11 +147,14 @@ func New(opts Options) (_ *Service, err error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.Registry == nil {
+		opts.Registry = prometheus.NewRegistry()
+	}
 	cfg := opts.Config
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("serve config: %w", err)
 	}
-	s := &Service{cfg: cfg, opts: opts, log: opts.Logger.With("role", cfg.Role), reg: prometheus.NewRegistry(),
+	s := &Service{cfg: cfg, opts: opts, log: opts.Logger.With("role", cfg.Role), reg: opts.Registry,
 		adapt: map[string]int{}, hooks: map[string]http.Handler{}}
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	defer func() {
@@ -257,7 +272,7 @@ func New(opts Options) (_ *Service, err error) {
 func (s *Service) Addr() string { return s.ln.Addr().String() }
 
 // Registry is the service's metrics registry (what /metrics serves).
-func (s *Service) Registry() *prometheus.Registry { return s.reg }
+func (s *Service) Registry() Registry { return s.reg }
 
 func (s *Service) openWriter() error {
 	ch := s.cfg.ClickHouse
