@@ -1,0 +1,273 @@
+package serve
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
+
+	"github.com/ronda-watch/ronda/sidecar/hub"
+	"github.com/ronda-watch/ronda/sidecar/intake"
+)
+
+// specPath is the API description the live service must keep to.
+const specPath = "../../docs/openapi.yaml"
+
+func init() {
+	openapi3filter.RegisterBodyDecoder("application/x-ndjson", decodeNDJSON)
+}
+
+// decodeNDJSON reads an NDJSON request body, gzip-compressed when its
+// Content-Encoding says so, as an array of its lines' JSON values.
+func decodeNDJSON(body io.Reader, h http.Header, _ *openapi3.SchemaRef, _ openapi3filter.EncodingFn) (any, error) {
+	if ce := h.Get("Content-Encoding"); ce == "gzip" || ce == "x-gzip" {
+		zr, err := gzip.NewReader(body)
+		if err != nil {
+			return nil, fmt.Errorf("ndjson: gzip: %w", err)
+		}
+		defer zr.Close()
+		body = zr
+	}
+	lines := []any{}
+	sc := bufio.NewScanner(body)
+	sc.Buffer(nil, 1<<24)
+	for n := 1; sc.Scan(); n++ {
+		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
+			continue
+		}
+		var v any
+		if err := json.Unmarshal(sc.Bytes(), &v); err != nil {
+			return nil, fmt.Errorf("ndjson: line %d: %w", n, err)
+		}
+		lines = append(lines, v)
+	}
+	return lines, sc.Err()
+}
+
+// exchange is one real request to the service and its answer.
+type exchange struct {
+	name    string
+	req     *http.Request
+	reqBody []byte
+	status  int
+	header  http.Header
+	body    []byte
+}
+
+// send sends req with body to the running service and records the exchange.
+func send(t *testing.T, name string, req *http.Request, body []byte) exchange {
+	t.Helper()
+	req.Body = io.NopCloser(bytes.NewReader(body))
+	req.ContentLength = int64(len(body))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return exchange{name: name, req: req, reqBody: body, status: resp.StatusCode, header: resp.Header, body: b}
+}
+
+func newRequest(t *testing.T, method, url, ctype string) *http.Request {
+	t.Helper()
+	req, err := http.NewRequest(method, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	return req
+}
+
+// loadSpec loads and validates the OpenAPI file at path.
+func loadSpec(t *testing.T, path string) *openapi3.T {
+	t.Helper()
+	ctx := context.Background()
+	doc, err := openapi3.NewLoader().LoadFromFile(path)
+	if err != nil {
+		t.Fatalf("load %s: %v", path, err)
+	}
+	if err := doc.Validate(ctx); err != nil {
+		t.Fatalf("%s is not a valid OpenAPI document: %v", path, err)
+	}
+	return doc
+}
+
+// validate checks one exchange, request and answer, against doc.
+func validate(doc *openapi3.T, x exchange) error {
+	router, err := gorillamux.NewRouter(doc)
+	if err != nil {
+		return fmt.Errorf("router: %w", err)
+	}
+	// The router matches the request as the client sent it.
+	req := x.req.Clone(context.Background())
+	req.Body = io.NopCloser(bytes.NewReader(x.reqBody))
+	route, params, err := router.FindRoute(req)
+	if err != nil {
+		return fmt.Errorf("route %s %s: %w", req.Method, req.URL.Path, err)
+	}
+	opts := &openapi3filter.Options{
+		AuthenticationFunc:    openapi3filter.NoopAuthenticationFunc,
+		IncludeResponseStatus: true,
+		MultiError:            true,
+	}
+	in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route, Options: opts}
+	ctx := context.Background()
+	if err := openapi3filter.ValidateRequest(ctx, in); err != nil {
+		return fmt.Errorf("request: %w", err)
+	}
+	out := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: x.status,
+		Header: x.header, Body: io.NopCloser(bytes.NewReader(x.body)), Options: opts}
+	if err := openapi3filter.ValidateResponse(ctx, out); err != nil {
+		return fmt.Errorf("answer %d %q: %w", x.status, x.body, err)
+	}
+	return nil
+}
+
+// TestOpenAPIMatchesTheService: real requests to a running service and its
+// real answers — events good, gzipped, duplicate, rejected and unknown lines,
+// bad signature, too large; webhooks with good and bad secrets; whoami;
+// healthz, readyz, metrics — validate against docs/openapi.yaml, and a copy of
+// the file with one answer's schema changed no longer passes them, so the
+// description cannot drift from the handlers.
+func TestOpenAPIMatchesTheService(t *testing.T) {
+	testEnv["RONDA_TEST_RTMP"] = "rtmp-secret-0123456789"
+	testEnv["RONDA_TEST_SRS"] = "srs-secret-0123456789"
+	cfg := baseConfig(t)
+	cfg.Intake.MaxBodyBytes = 64 << 10
+	cfg.Adapters = AdaptersConfig{NginxRTMP: SecretRef{ID: "rtmp", Env: "RONDA_TEST_RTMP"},
+		SRS: SecretRef{ID: "srs", Env: "RONDA_TEST_SRS"}, HostParam: "host"}
+	r := startService(t, cfg)
+	base := "http://" + r.addr
+	at := time.Now().UTC().Format(time.RFC3339)
+
+	signed := func(name string, body []byte, secret string, gz bool) exchange {
+		t.Helper()
+		req := newRequest(t, http.MethodPost, base+intake.Path, "application/x-ndjson")
+		if gz {
+			var b bytes.Buffer
+			zw := gzip.NewWriter(&b)
+			zw.Write(body)
+			zw.Close()
+			body = b.Bytes()
+			req.Header.Set("Content-Encoding", "gzip")
+		}
+		intake.Sign(req, keyID, []byte(secret), body, time.Now())
+		return send(t, name, req, body)
+	}
+	chat := func(id string) string {
+		return fmt.Sprintf(`{"id":%q,"type":"chat","at":%q,"stream_id":"s1","sender_id":"v1","text":"halo"}`+"\n", id, at)
+	}
+	good := []byte(chat("e1") + chat("e2"))
+	mixed := []byte(chat("e1") + chat("e3") +
+		fmt.Sprintf(`{"id":"g1","type":"gift","at":%q,"stream_id":"s1","sender_id":"v1","coins":-5}`+"\n", at) +
+		fmt.Sprintf(`{"id":"f1","type":"not_a_type_yet","at":%q}`+"\n", at))
+	large := bytes.Repeat([]byte(chat("big")), (64<<10)/len(chat("big"))+1)
+
+	hook := func(name, path, ctype, fixture string) exchange {
+		t.Helper()
+		b, err := os.ReadFile("../adapters/testdata/" + fixture)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return send(t, name, newRequest(t, http.MethodPost, base+path, ctype), b)
+	}
+	bearer := func(name, tok string) exchange {
+		t.Helper()
+		req := newRequest(t, http.MethodGet, base+hub.WhoAmIPath, "")
+		if tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		return send(t, name, req, nil)
+	}
+	get := func(path string) exchange {
+		t.Helper()
+		return send(t, path, newRequest(t, http.MethodGet, base+path, ""), nil)
+	}
+	const form = "application/x-www-form-urlencoded"
+
+	xs := []struct {
+		x    exchange
+		want int
+	}{
+		{signed("events good", good, keySecret, false), 200},
+		{signed("events duplicate, rejected and unknown lines", mixed, keySecret, false), 200},
+		{signed("events gzip", []byte(chat("e4")), keySecret, true), 200},
+		{signed("events bad signature", good, "not-the-secret-0123456789", false), 401},
+		{signed("events too large", large, keySecret, false), 413},
+		{hook("nginx-rtmp good secret", "/hooks/nginx-rtmp?secret=rtmp-secret-0123456789", form, "nginx-rtmp/publish.form"), 200},
+		{hook("nginx-rtmp bad secret", "/hooks/nginx-rtmp?secret=wrong", form, "nginx-rtmp/publish.form"), 200},
+		{hook("srs good secret", "/hooks/srs?secret=srs-secret-0123456789", "application/json", "srs/on_publish.json"), 200},
+		{hook("srs bad secret", "/hooks/srs?secret=wrong", "application/json", "srs/on_unpublish.json"), 200},
+		{bearer("whoami", tokLead), 200},
+		{bearer("whoami bad token", "not-a-token"), 401},
+		{get("/healthz"), 200},
+		{get("/readyz"), 200},
+		{get("/metrics"), 200},
+	}
+	var ans intake.Answer
+	if err := json.Unmarshal(xs[1].x.body, &ans); err != nil {
+		t.Fatal(err)
+	}
+	if ans.Accepted != 1 || len(ans.Duplicates) != 1 || len(ans.Rejected) != 1 || ans.Unknown != 1 {
+		t.Errorf("mixed batch answered %s, want 1 accepted, 1 duplicate, 1 rejected, 1 unknown", xs[1].x.body)
+	}
+
+	doc := loadSpec(t, specPath)
+	for _, c := range xs {
+		if c.x.status != c.want {
+			t.Errorf("%s: status %d %q, want %d", c.x.name, c.x.status, c.x.body, c.want)
+		}
+		if err := validate(doc, c.x); err != nil {
+			t.Errorf("%s: %v", c.x.name, err)
+		}
+	}
+
+	// Drift: the same exchanges against a copy of the file with one schema
+	// changed must fail, each at the exchange the change is about.
+	spec, err := os.ReadFile(specPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []struct {
+		old, new string
+		exchange int
+	}{
+		{"accepted: {type: integer, minimum: 0, description: Events taken.}",
+			"accepted: {type: string, description: Events taken.}", 0},
+		{"required: [line, reason]", "required: [line, reason, detail]", 1},
+		{"      required: [ready, role, clickhouse, spooled_batches]",
+			"      required: [ready, role, clickhouse, spooled]", 12},
+		{"role: {type: string, enum: [moderator, lead, viewer]}",
+			"role: {type: string, enum: [moderator, viewer]}", 9},
+		{`schema: {type: string, const: "0"}`, `schema: {type: string, const: "1"}`, 7},
+	} {
+		if !bytes.Contains(spec, []byte(d.old)) {
+			t.Fatalf("drift case: %q is not in %s", d.old, specPath)
+		}
+		p := filepath.Join(t.TempDir(), "openapi.yaml")
+		if err := os.WriteFile(p, bytes.Replace(spec, []byte(d.old), []byte(d.new), 1), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		x := xs[d.exchange].x
+		if err := validate(loadSpec(t, p), x); err == nil {
+			t.Errorf("%s validated against a spec changed to %q", x.name, d.new)
+		}
+	}
+}
