@@ -17,7 +17,9 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
+	"github.com/gorilla/websocket"
 
+	"github.com/ronda-watch/ronda/analyzer"
 	"github.com/ronda-watch/ronda/sidecar/hub"
 	"github.com/ronda-watch/ronda/sidecar/intake"
 )
@@ -269,5 +271,118 @@ func TestOpenAPIMatchesTheService(t *testing.T) {
 		if err := validate(loadSpec(t, p), x); err == nil {
 			t.Errorf("%s validated against a spec changed to %q", x.name, d.new)
 		}
+	}
+}
+
+// checkMessage validates one websocket message, as JSON, against the named
+// schema of doc.
+func checkMessage(doc *openapi3.T, schema string, msg []byte) error {
+	s, ok := doc.Components.Schemas[schema]
+	if !ok {
+		return fmt.Errorf("no schema %s", schema)
+	}
+	var v any
+	if err := json.Unmarshal(msg, &v); err != nil {
+		return fmt.Errorf("%s: %w", schema, err)
+	}
+	if err := s.Value.VisitJSON(v, openapi3.MultiErrors()); err != nil {
+		return fmt.Errorf("%s %s: %w", schema, msg, err)
+	}
+	return nil
+}
+
+// TestOpenAPIWebSocketMessages: the messages of both websockets, read from a
+// live service (the intake's hello and ack, the hub's snapshot and error) and
+// an alert as the hub sends it, validate against the schemas in
+// docs/openapi.yaml; a message that breaks its schema does not.
+func TestOpenAPIWebSocketMessages(t *testing.T) {
+	r := startService(t, baseConfig(t))
+	doc := loadSpec(t, specPath)
+	at := time.Now().UTC().Format(time.RFC3339)
+
+	// Intake: a signed handshake, then one batch.
+	uri := intake.WSPath + "?nonce=n1&sender=edge-1&session=s1"
+	h := http.Header{}
+	intake.SignHandshake(h, keyID, []byte(keySecret), uri, time.Now())
+	conn, resp, err := websocket.DefaultDialer.Dial("ws://"+r.addr+uri, h)
+	if err != nil {
+		code := 0
+		if resp != nil {
+			code = resp.StatusCode
+		}
+		t.Fatalf("intake dial: %v (HTTP %d)", err, code)
+	}
+	defer conn.Close()
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	read := func() []byte {
+		t.Helper()
+		_, b, err := conn.ReadMessage()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	hello := read()
+	batch := fmt.Sprintf("{\"seq\":1}\n"+`{"id":"w1","type":"chat","at":%q,"stream_id":"s1","sender_id":"v1","text":"halo"}`+"\n"+
+		`{"id":"w2","type":"gift","at":%q,"stream_id":"s1","sender_id":"v1","coins":-5}`+"\n", at, at)
+	if err := conn.WriteMessage(websocket.TextMessage, []byte(batch)); err != nil {
+		t.Fatal(err)
+	}
+	ack := read()
+	for _, m := range [][]byte{hello, ack} {
+		if err := checkMessage(doc, "IntakeWSServerMessage", m); err != nil {
+			t.Error(err)
+		}
+	}
+	if !bytes.Contains(ack, []byte(`"type":"ack"`)) || !bytes.Contains(ack, []byte(`"rejected":[{"line":2`)) {
+		t.Errorf("ack %s, want an ack with line 2 rejected", ack)
+	}
+
+	// Hub: the snapshot, and the error answering an action on no alert.
+	m := dialModerator(t, r.addr, tokLead)
+	snap := m.find(10*time.Second, "snapshot", func(msg map[string]any) bool { return msg["type"] == "snapshot" })
+	action := map[string]any{"type": "action", "request_id": "r1", "alert_id": "no-such-alert", "action": "claim"}
+	m.send(action)
+	errMsg := m.find(10*time.Second, "error", func(msg map[string]any) bool { return msg["type"] == "error" })
+	for _, c := range []struct {
+		schema string
+		v      any
+	}{
+		{"HubServerMessage", snap},
+		{"HubServerMessage", errMsg},
+		{"HubClientMessage", action},
+	} {
+		b, _ := json.Marshal(c.v)
+		if err := checkMessage(doc, c.schema, b); err != nil {
+			t.Error(err)
+		}
+	}
+
+	// An alert as the hub sends it: every field of analyzer.Alert, with
+	// Ronda's extensions, must be one the schema knows.
+	a := analyzer.Alert{ID: "a1", At: time.Now().UTC(), Severity: analyzer.SeverityHigh, Score: 0.8,
+		Subject:  analyzer.EntityRef{Kind: "alert", ID: "a0"},
+		Entities: []analyzer.EntityRef{{Kind: "host", ID: "h1"}, {Kind: "network", ID: "203.0.113.0/24"}},
+		Reasons:  []analyzer.Reason{{Detector: "ring", Score: 0.8, Summary: "s", Evidence: map[string]any{"n": 3}}},
+		Updates:  2, MergedInto: "a0"}
+	msg, err := json.Marshal(map[string]any{"type": "alert", "seq": 7, "alert": a, "state": map[string]any{"status": "open"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := checkMessage(doc, "HubServerMessage", msg); err != nil {
+		t.Error(err)
+	}
+	// The schemas are strict enough to catch a renamed field.
+	bad := bytes.Replace(msg, []byte(`"severity"`), []byte(`"sev"`), 1)
+	if err := checkMessage(doc, "HubServerMessage", bad); err == nil {
+		t.Errorf("an alert without severity validated: %s", bad)
+	}
+	bad = bytes.Replace(msg, []byte(`"updates"`), []byte(`"new_field":1,"updates"`), 1)
+	if err := checkMessage(doc, "HubServerMessage", bad); err == nil {
+		t.Errorf("an alert with a field the file does not know validated: %s", bad)
+	}
+	bad = bytes.Replace(ack, []byte(`"accepted"`), []byte(`"accepted":"1","x"`), 1)
+	if err := checkMessage(doc, "IntakeWSServerMessage", bad); err == nil {
+		t.Errorf("an ack with a string count validated: %s", bad)
 	}
 }
