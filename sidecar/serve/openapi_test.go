@@ -5,6 +5,10 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/hmac"
+	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,6 +21,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/gorilla/websocket"
 
 	"github.com/ronda-watch/ronda/analyzer"
@@ -151,10 +156,13 @@ func validate(doc *openapi3.T, x exchange) error {
 func TestOpenAPIMatchesTheService(t *testing.T) {
 	testEnv["RONDA_TEST_RTMP"] = "rtmp-secret-0123456789"
 	testEnv["RONDA_TEST_SRS"] = "srs-secret-0123456789"
+	testEnv["RONDA_TEST_OME"] = "ome-secret-0123456789"
+	testEnv["RONDA_TEST_LK"] = "livekit-secret-0123456789abcdef-0123"
 	cfg := baseConfig(t)
 	cfg.Intake.MaxBodyBytes = 64 << 10
 	cfg.Adapters = AdaptersConfig{NginxRTMP: SecretRef{ID: "rtmp", Env: "RONDA_TEST_RTMP"},
-		SRS: SecretRef{ID: "srs", Env: "RONDA_TEST_SRS"}, HostParam: "host"}
+		SRS: SecretRef{ID: "srs", Env: "RONDA_TEST_SRS"}, OME: SecretRef{ID: "ome", Env: "RONDA_TEST_OME"},
+		LiveKit: []SecretRef{{ID: "APIkey", Env: "RONDA_TEST_LK"}}, HostParam: "host"}
 	r := startService(t, cfg)
 	base := "http://" + r.addr
 	at := time.Now().UTC().Format(time.RFC3339)
@@ -190,6 +198,38 @@ func TestOpenAPIMatchesTheService(t *testing.T) {
 		}
 		return send(t, name, newRequest(t, http.MethodPost, base+path, ctype), b)
 	}
+	// OvenMediaEngine signs the body with HMAC-SHA1, base64url.
+	ome := func(name, fixture, secret string) exchange {
+		t.Helper()
+		b, err := os.ReadFile("../adapters/testdata/ome/" + fixture)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := hmac.New(sha1.New, []byte(secret))
+		m.Write(b)
+		req := newRequest(t, http.MethodPost, base+"/hooks/ome", "application/json")
+		req.Header.Set("X-OME-Signature", base64.RawURLEncoding.EncodeToString(m.Sum(nil)))
+		return send(t, name, req, b)
+	}
+	// LiveKit signs a JWT, issued by its API key, with the body's SHA-256.
+	livekit := func(name, fixture, secret string) exchange {
+		t.Helper()
+		b, err := os.ReadFile("../adapters/testdata/livekit/" + fixture)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(b)
+		now := time.Now()
+		tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"iss": "APIkey",
+			"nbf": now.Unix(), "exp": now.Add(5 * time.Minute).Unix(),
+			"sha256": base64.StdEncoding.EncodeToString(sum[:])}).SignedString([]byte(secret))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := newRequest(t, http.MethodPost, base+"/hooks/livekit", "application/webhook+json")
+		req.Header.Set("Authorization", tok)
+		return send(t, name, req, b)
+	}
 	bearer := func(name, tok string) exchange {
 		t.Helper()
 		req := newRequest(t, http.MethodGet, base+hub.WhoAmIPath, "")
@@ -218,7 +258,13 @@ func TestOpenAPIMatchesTheService(t *testing.T) {
 		{hook("srs good secret", "/hooks/srs?secret=srs-secret-0123456789", "application/json", "srs/on_publish.json"), 200},
 		{hook("srs bad secret", "/hooks/srs?secret=wrong", "application/json", "srs/on_unpublish.json"), 200},
 		{bearer("whoami", tokLead), 200},
+		{ome("ome good signature", "incoming_opening.json", "ome-secret-0123456789"), 200},
+		{ome("ome bad signature", "incoming_opening.json", "wrong"), 200},
+		{ome("ome closing", "incoming_closing.json", "ome-secret-0123456789"), 200},
+		{livekit("livekit good signature", "participant_joined.json", "livekit-secret-0123456789abcdef-0123"), 200},
+		{livekit("livekit bad signature", "participant_joined.json", "wrong-secret-0123456789abcdef-0123"), 403},
 		{bearer("whoami bad token", "not-a-token"), 401},
+		{send(t, "livekit no token", newRequest(t, http.MethodPost, base+"/hooks/livekit", "application/webhook+json"), []byte(`{"event":"room_started"}`)), 401},
 		{get("/healthz"), 200},
 		{get("/readyz"), 200},
 		{get("/metrics"), 200},
@@ -249,16 +295,17 @@ func TestOpenAPIMatchesTheService(t *testing.T) {
 	}
 	for _, d := range []struct {
 		old, new string
-		exchange int
+		exchange string
 	}{
 		{"accepted: {type: integer, minimum: 0, description: Events taken.}",
-			"accepted: {type: string, description: Events taken.}", 0},
-		{"required: [line, reason]", "required: [line, reason, detail]", 1},
+			"accepted: {type: string, description: Events taken.}", "events good"},
+		{"required: [line, reason]", "required: [line, reason, detail]", "events duplicate, rejected and unknown lines"},
 		{"      required: [ready, role, clickhouse, spooled_batches]",
-			"      required: [ready, role, clickhouse, spooled]", 12},
+			"      required: [ready, role, clickhouse, spooled]", "/readyz"},
 		{"role: {type: string, enum: [moderator, lead, viewer]}",
-			"role: {type: string, enum: [moderator, viewer]}", 9},
-		{`schema: {type: string, const: "0"}`, `schema: {type: string, const: "1"}`, 7},
+			"role: {type: string, enum: [moderator, viewer]}", "whoami"},
+		{"allowed: {type: boolean}", "allowed: {type: string}", "ome good signature"},
+		{`schema: {type: string, const: "0"}`, `schema: {type: string, const: "1"}`, "srs good secret"},
 	} {
 		if !bytes.Contains(spec, []byte(d.old)) {
 			t.Fatalf("drift case: %q is not in %s", d.old, specPath)
@@ -267,7 +314,15 @@ func TestOpenAPIMatchesTheService(t *testing.T) {
 		if err := os.WriteFile(p, bytes.Replace(spec, []byte(d.old), []byte(d.new), 1), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		x := xs[d.exchange].x
+		var x exchange
+		for _, c := range xs {
+			if c.x.name == d.exchange {
+				x = c.x
+			}
+		}
+		if x.req == nil {
+			t.Fatalf("drift case: no exchange %q", d.exchange)
+		}
 		if err := validate(loadSpec(t, p), x); err == nil {
 			t.Errorf("%s validated against a spec changed to %q", x.name, d.new)
 		}
