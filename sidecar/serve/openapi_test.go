@@ -441,3 +441,31 @@ func TestOpenAPIWebSocketMessages(t *testing.T) {
 		t.Errorf("an ack with a string count validated: %s", bad)
 	}
 }
+
+// TestOpenAPIRateLimited: a key over its request rate gets the 429 the file
+// describes, Retry-After included.
+func TestOpenAPIRateLimited(t *testing.T) {
+	cfg := baseConfig(t)
+	cfg.Intake.RateRequests, cfg.Intake.RequestBurst = 0.01, 1
+	r := startService(t, cfg)
+	doc := loadSpec(t, specPath)
+	body := []byte(`{"id":"r1","type":"chat","at":"` + time.Now().UTC().Format(time.RFC3339) +
+		`","stream_id":"s1","sender_id":"v1","text":"halo"}` + "\n")
+	for i, want := range []int{http.StatusOK, http.StatusTooManyRequests} {
+		req := newRequest(t, http.MethodPost, "http://"+r.addr+intake.Path, "application/x-ndjson")
+		intake.Sign(req, keyID, []byte(keySecret), body, time.Now())
+		x := send(t, fmt.Sprintf("request %d", i+1), req, body)
+		if x.status != want {
+			t.Fatalf("%s: status %d %q, want %d", x.name, x.status, x.body, want)
+		}
+		if err := validate(doc, x); err != nil {
+			t.Errorf("%s: %v", x.name, err)
+		}
+		if want == http.StatusTooManyRequests {
+			x.header.Del("Retry-After")
+			if err := validate(doc, x); err == nil {
+				t.Errorf("a 429 without Retry-After validated")
+			}
+		}
+	}
+}
