@@ -12,11 +12,14 @@ import (
 	"debug/elf"
 	"encoding/json"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -219,7 +222,13 @@ func TestImage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := filepath.Join(t.TempDir(), "oci")
+	// A lower-case path: podman reads oci:DIR:ronda as a reference name too.
+	ociDir, err := os.MkdirTemp("", "ronda-oci-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(ociDir) })
+	dir := filepath.Join(ociDir, "oci")
 	p, err := layout.Write(dir, empty.Index)
 	if err != nil {
 		t.Fatal(err)
@@ -345,6 +354,73 @@ func TestImage(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	if err != nil || len(bytes.TrimSpace(out)) == 0 {
 		t.Fatalf("/ronda version: %v\n%s", err, out)
+	}
+
+	t.Run("podman", func(t *testing.T) { runPodman(t, ref) })
+}
+
+// runPodman runs the image as a container: read-only root, the data volume
+// mounted, and probes /readyz. The flags are what this kind of machine (a
+// container itself, cgroups v1, no CAP_SYS_RESOURCE) needs: runc (crun
+// refuses hybrid cgroups), limits no higher than ours, the host's network.
+// Podman's storage lives in the test's temporary directory.
+func runPodman(t *testing.T, ref string) {
+	podman := need(t, "podman")
+	need(t, "runc")
+	if os.Getuid() != 0 {
+		t.Skip("needs root: the volume is handed to the image's user 65532")
+	}
+	tmp := t.TempDir()
+	vol := filepath.Join(tmp, "data")
+	if err := os.Mkdir(vol, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(vol, 65532, 65532); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	base := []string{"--root", filepath.Join(tmp, "root"), "--runroot", filepath.Join(tmp, "run"),
+		"--storage-driver", "vfs", "--runtime", "runc", "--cgroup-manager", "cgroupfs"}
+	name := "ronda-image-test-" + strconv.Itoa(os.Getpid())
+	args := append(slices.Clone(base), "run", "-d", "--name", name, "--read-only",
+		"--ulimit", "nofile=1024:1024", "--ulimit", "nproc=4096:4096", "--network", "host",
+		"-e", "RONDA_LISTEN="+addr, "-v", vol+":/var/lib/ronda", ref, "serve", "--demo", "--listen", addr)
+	if out, err := exec.Command(podman, args...).CombinedOutput(); err != nil {
+		t.Fatalf("podman run: %v\n%s", err, out)
+	}
+	t.Cleanup(func() {
+		_ = exec.Command(podman, append(slices.Clone(base), "rm", "-f", "-t", "5", name)...).Run()
+	})
+	var body []byte
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err == nil {
+			body, _ = io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			logs, _ := exec.Command(podman, append(slices.Clone(base), "logs", name)...).CombinedOutput()
+			t.Fatalf("/readyz in the container never answered 200: %v %s\nlogs:\n%s", err, body, logs)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if !bytes.Contains(body, []byte(`"ready":true`)) {
+		t.Errorf("/readyz: %s", body)
+	}
+	// With the root read-only, the state and spool can only be on the volume.
+	for _, sub := range []string{"state", "spool"} {
+		if _, err := os.Stat(filepath.Join(vol, sub)); err != nil {
+			t.Errorf("%s not on the volume: %v", sub, err)
+		}
 	}
 }
 
