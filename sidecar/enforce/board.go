@@ -44,6 +44,12 @@ type Config struct {
 	// MaxActive bounds the levers kept (active or awaiting a release).
 	// Default 10000.
 	MaxActive int `yaml:"max_active"`
+	// FollowTokenFile holds the hub bearer token (role viewer) with which
+	// an edge reads the hub's levers, when deny_publish is on at an edge;
+	// RONDA_LEVERS_TOKEN wins over it.
+	FollowTokenFile string `yaml:"follow_token_file"`
+	// FollowEvery is how often an edge reads the hub's levers. Default 30s.
+	FollowEvery time.Duration `yaml:"follow_every"`
 }
 
 // Defaults fills what is unset.
@@ -59,6 +65,9 @@ func (c *Config) Defaults() {
 	}
 	if c.MaxActive <= 0 {
 		c.MaxActive = 10000
+	}
+	if c.FollowEvery <= 0 {
+		c.FollowEvery = 30 * time.Second
 	}
 	c.PayoutHold.Defaults()
 }
@@ -565,6 +574,7 @@ type boardMetrics struct {
 	full       prometheus.Counter
 	damaged    prometheus.Counter
 	saveErrors prometheus.Counter
+	follow     *prometheus.CounterVec
 }
 
 func newBoardMetrics(reg prometheus.Registerer) *boardMetrics {
@@ -581,9 +591,11 @@ func newBoardMetrics(reg prometheus.Registerer) *boardMetrics {
 			Help: "Lever state files found unreadable at start and moved aside."}),
 		saveErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "ronda_levers_state_write_errors_total",
 			Help: "Failed writes of the lever state file (the approval or lift is refused)."}),
+		follow: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ronda_levers_follow_total",
+			Help: "An edge's reads of the hub's levers, by result (ok, error: the last levers read stay)."}, []string{"result"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.approved, m.denied, m.active, m.full, m.damaged, m.saveErrors)
+		reg.MustRegister(m.approved, m.denied, m.active, m.full, m.damaged, m.saveErrors, m.follow)
 	}
 	return m
 }

@@ -297,3 +297,25 @@ func FuzzDecodeState(f *testing.F) {
 		}
 	})
 }
+
+func FuzzDecodeList(f *testing.F) {
+	f.Add([]byte(`{"levers":[{"id":"lv-1","kind":"deny_publish","entities":[{"kind":"host","id":"h"}],"until":"2030-01-01T00:00:00Z"}]}`))
+	f.Add([]byte(`{"levers":null}`))
+	f.Add([]byte(`{"levers":[{"id":"","kind":"payout_hold"}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		levers, err := DecodeList(strings.NewReader(string(data)))
+		if err != nil {
+			return
+		}
+		b, err := Open(Options{Config: Config{DenyPublish: true, MaxActive: 4}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := b.mirror(levers); err != nil {
+			t.Fatal(err)
+		}
+		if n := len(b.List()); n > 4 {
+			t.Fatalf("%d levers mirrored past max_active", n)
+		}
+	})
+}

@@ -18,9 +18,13 @@ const (
 // maxRequestBytes bounds a request body.
 const maxRequestBytes = 64 << 10
 
-// Authorize answers who sent a request, from its bearer token. When it
-// returns false it has answered the refusal itself (401, 403, 429).
-type Authorize func(w http.ResponseWriter, r *http.Request) (Actor, bool)
+// Authorize answers who sent a request, from its bearer token, when its
+// role is at least min ("viewer" or RoleLead). When it returns false it has
+// answered the refusal itself (401, 403, 429).
+type Authorize func(w http.ResponseWriter, r *http.Request, min string) (Actor, bool)
+
+// roleViewer is the least role of the hub's tokens.
+const roleViewer = "viewer"
 
 // Register adds the levers' API to mux:
 //
@@ -29,13 +33,13 @@ type Authorize func(w http.ResponseWriter, r *http.Request) (Actor, bool)
 //	POST /v1/levers/{id}/lift  lift one (lead): {"reason": "…"}
 func (b *Board) Register(mux *http.ServeMux, auth Authorize) {
 	mux.HandleFunc("GET "+Path, func(w http.ResponseWriter, r *http.Request) {
-		if _, ok := auth(w, r); !ok {
+		if _, ok := auth(w, r, roleViewer); !ok {
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"levers": b.List()})
 	})
 	mux.HandleFunc("POST "+Path, func(w http.ResponseWriter, r *http.Request) {
-		who, ok := auth(w, r)
+		who, ok := auth(w, r, RoleLead)
 		if !ok {
 			return
 		}
@@ -52,7 +56,7 @@ func (b *Board) Register(mux *http.ServeMux, auth Authorize) {
 		writeJSON(w, http.StatusCreated, l)
 	})
 	mux.HandleFunc("POST "+liftPath, func(w http.ResponseWriter, r *http.Request) {
-		who, ok := auth(w, r)
+		who, ok := auth(w, r, RoleLead)
 		if !ok {
 			return
 		}

@@ -12,7 +12,6 @@ import (
 
 	"github.com/ronda-watch/ronda/analyzer/event"
 	"github.com/ronda-watch/ronda/sidecar/enforce"
-	"github.com/ronda-watch/ronda/sidecar/hub"
 	"github.com/ronda-watch/ronda/sidecar/outbound"
 	"github.com/ronda-watch/ronda/sidecar/store"
 )
@@ -23,6 +22,10 @@ const payoutHoldSecretEnv = "RONDA_PAYOUT_HOLD_SECRET"
 
 // leversFile is the levers' state file in state.dir.
 const leversFile = "levers.json"
+
+// leversTokenEnv holds the hub token with which an edge reads the hub's
+// levers; it wins over enforcement.follow_token_file.
+const leversTokenEnv = "RONDA_LEVERS_TOKEN"
 
 // openLevers composes the enforcement levers where the hub runs: the board
 // (its state in state.dir), the payout-hold client when configured, and
@@ -55,18 +58,57 @@ func (s *Service) openLevers() error {
 }
 
 func (s *Service) payoutHoldSecret() ([]byte, error) {
-	if v := s.opts.Getenv(payoutHoldSecretEnv); v != "" {
+	return s.enforcementSecret(payoutHoldSecretEnv, "payout_hold_secret_file", s.cfg.Enforcement.PayoutHoldSecretFile)
+}
+
+// enforcementSecret reads a secret from env, else from file; errors name
+// the variable and key, never the value.
+func (s *Service) enforcementSecret(env, key, file string) ([]byte, error) {
+	if v := s.opts.Getenv(env); v != "" {
 		return []byte(v), nil
 	}
-	f := s.cfg.Enforcement.PayoutHoldSecretFile
-	if f == "" {
-		return nil, fmt.Errorf("enforcement.payout_hold: no secret: set %s or payout_hold_secret_file", payoutHoldSecretEnv)
+	if file == "" {
+		return nil, fmt.Errorf("enforcement: no secret: set %s or enforcement.%s", env, key)
 	}
-	b, err := os.ReadFile(f)
+	b, err := os.ReadFile(file)
 	if err != nil {
-		return nil, fmt.Errorf("enforcement.payout_hold_secret_file: %w", err)
+		return nil, fmt.Errorf("enforcement.%s: %w", key, err)
 	}
-	return []byte(strings.TrimRight(string(b), "\r\n")), nil
+	b = []byte(strings.TrimRight(string(b), "\r\n"))
+	if len(b) == 0 {
+		return nil, fmt.Errorf("enforcement.%s: the file is empty", key)
+	}
+	return b, nil
+}
+
+// openEdgeLevers gives an edge with deny_publish on a board that follows
+// the hub's levers (enforce.Follow); without deny_publish an edge has none.
+func (s *Service) openEdgeLevers() error {
+	c := s.cfg.Enforcement
+	if !c.DenyPublish {
+		return nil
+	}
+	tok, err := s.enforcementSecret(leversTokenEnv, "follow_token_file", c.FollowTokenFile)
+	if err != nil {
+		return fmt.Errorf("enforcement.deny_publish on an edge reads the hub's levers: %w", err)
+	}
+	base := strings.TrimSuffix(s.cfg.Edge.Hub, "/")
+	switch {
+	case strings.HasPrefix(base, "wss://"):
+		base = "https://" + strings.TrimPrefix(base, "wss://")
+	case strings.HasPrefix(base, "ws://"):
+		base = "http://" + strings.TrimPrefix(base, "ws://")
+	}
+	c.PayoutHold.URL = "" // holds are the hub's
+	b, err := enforce.Open(enforce.Options{Config: c, Path: filepath.Join(s.cfg.State.Dir, leversFile),
+		Now: s.opts.Now, Logger: s.log.With("component", "levers"), Registerer: s.reg})
+	if err != nil {
+		return fmt.Errorf("enforcement: %w", err)
+	}
+	s.levers = b
+	s.follow = &enforce.Follower{URL: base + enforce.Path, Token: string(tok), Every: c.FollowEvery}
+	s.log.Warn("enforcement levers are on: this edge refuses publishes the hub's levers name", "hub", base)
+	return nil
 }
 
 // auditLever writes a lever's step to the record's actions: action
@@ -95,10 +137,16 @@ func (s *Service) leverGate(ev *event.Event) bool {
 
 // mountLevers serves the levers' API with the hub's tokens.
 func (s *Service) mountLevers(mux *http.ServeMux) {
-	s.levers.Register(mux, func(w http.ResponseWriter, r *http.Request) (enforce.Actor, bool) {
-		name, role, ok := s.hub.Authorize(w, r, hub.RoleViewer)
+	s.levers.Register(mux, func(w http.ResponseWriter, r *http.Request, min string) (enforce.Actor, bool) {
+		name, role, ok := s.hub.Authorize(w, r, min)
 		return enforce.Actor{Name: name, Role: role}, ok
 	})
 }
 
-func (s *Service) runLevers(ctx context.Context) { s.levers.Run(ctx) }
+func (s *Service) runLevers(ctx context.Context) {
+	if s.follow != nil {
+		s.levers.Follow(ctx, *s.follow)
+		return
+	}
+	s.levers.Run(ctx)
+}

@@ -144,3 +144,69 @@ func TestLeversThroughTheService(t *testing.T) {
 		t.Fatalf("platform kept %d callbacks with %d bad signatures, want the one hold", platform.count(), platform.bad)
 	}
 }
+
+// TestEdgeFollowsHubLevers: a lead approves a deny_publish lever at the hub;
+// the edge, where the admission hooks run, reads it and refuses that host's
+// nginx-rtmp publish; with the hub gone, a restarted edge still refuses it
+// from its own state file, and an unrelated host still passes.
+func TestEdgeFollowsHubLevers(t *testing.T) {
+	testEnv["RONDA_TEST_RTMP"] = "rtmp-secret-0123456789"
+	testEnv[leversTokenEnv] = tokViewer
+	defer delete(testEnv, leversTokenEnv)
+	hubCfg := baseConfig(t)
+	hubCfg.Role = RoleHub
+	hubCfg.Enforcement = enforce.Config{DenyPublish: true}
+	hub := startService(t, hubCfg)
+	edgeCfg := Config{Role: RoleEdge, Node: "edge-1",
+		Intake:      IntakeConfig{Keys: []SecretRef{{ID: keyID, Env: "RONDA_TEST_KEY_1"}}, RateEvents: -1},
+		Edge:        EdgeConfig{Hub: "ws://" + hub.addr, Key: SecretRef{ID: keyID, Env: "RONDA_TEST_KEY_1"}, SpoolDir: t.TempDir()},
+		State:       StateConfig{Dir: t.TempDir()},
+		ClickHouse:  ClickHouseConfig{SpoolDir: t.TempDir()},
+		Pipeline:    PipelineConfig{DrainTimeout: 10 * time.Second},
+		Adapters:    AdaptersConfig{NginxRTMP: SecretRef{ID: "rtmp", Env: "RONDA_TEST_RTMP"}, HostParam: "host"},
+		Enforcement: enforce.Config{DenyPublish: true, FollowEvery: 50 * time.Millisecond},
+	}
+	edge := startService(t, edgeCfg)
+
+	req, _ := http.NewRequest("POST", "http://"+hub.addr+"/v1/levers", strings.NewReader(
+		`{"kind":"deny_publish","case_id":"case-9","reason":"ring","entities":[{"kind":"host","id":"host-denied"}]}`))
+	req.Header.Set("Authorization", "Bearer "+tokLead)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("approve at the hub: %d", resp.StatusCode)
+	}
+	publish := func(r *running, host string) int {
+		t.Helper()
+		form := "call=publish&app=live&name=studio&clientid=7&addr=192.0.2.10&host=" + host
+		resp, err := http.Post("http://"+r.addr+"/hooks/nginx-rtmp?secret=rtmp-secret-0123456789",
+			"application/x-www-form-urlencoded", strings.NewReader(form))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	waitFor(t, 10*time.Second, "the edge refusing the host under the hub's lever", func() bool {
+		return publish(edge, "host-denied") == http.StatusForbidden
+	})
+	if code := publish(edge, "host-free"); code != http.StatusOK {
+		t.Fatalf("another host: %d, want 200", code)
+	}
+	if err := hub.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	if err := edge.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	edge = startService(t, edgeCfg)
+	if code := publish(edge, "host-denied"); code != http.StatusForbidden {
+		t.Fatalf("a restarted edge with the hub away: %d, want 403 from its own state", code)
+	}
+	if n := metricSum(t, edge.svc.reg, "ronda_levers_follow_total", "result", "error"); n == 0 {
+		t.Error("the failed reads of an absent hub were not counted")
+	}
+}

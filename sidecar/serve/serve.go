@@ -108,8 +108,10 @@ type Service struct {
 	opts Options
 	log  *slog.Logger
 	reg  Registry
-	// levers are the enforcement levers (levers.go), where the hub runs.
+	// levers are the enforcement levers (levers.go): approved where the
+	// hub runs, followed from it by an edge (follow set).
 	levers *enforce.Board
+	follow *enforce.Follower
 
 	ln     net.Listener
 	srv    *http.Server
@@ -180,6 +182,9 @@ func New(opts Options) (_ *Service, err error) {
 			return nil, err
 		}
 		sink = s.edgeSink
+		if err := s.openEdgeLevers(); err != nil {
+			return nil, err
+		}
 		if *cfg.State.Log {
 			if err := s.openEdgeLog(); err != nil {
 				return nil, err
