@@ -43,7 +43,7 @@ func main() {
 
 // generate returns every generated file by its path under root.
 func generate(root string) (map[string][]byte, error) {
-	src, err := parseSource(root, "sidecar/serve", "sidecar/hub", "analyzer")
+	src, err := parseSource(root, "sidecar/serve", "sidecar/hub", "sidecar/enforce", "sidecar/outbound", "analyzer")
 	if err != nil {
 		return nil, err
 	}

@@ -27,8 +27,10 @@
 // read records nothing: it is only counted in
 // ronda_adapter_webhooks_total{adapter,result} and logged, at most one line
 // per adapter and result a minute, with the count of the lines held back.
-// The answer is chosen in one place, decide, which allows today; deliberate
-// enforcement would plug in there and nowhere else.
+// The answer is chosen in one place, decide: it allows, except an authentic
+// stream.start that Options.Gate refuses on purpose (a lead's enforcement
+// lever, sidecar/enforce; off by default). A refused start is recorded with
+// an end at the same instant (reason refused_by_lever).
 //
 // Bounded answer time: every handler answers within Options.SinkTimeout
 // (default 1s) of being called, headers read. Reading the body and handing
@@ -104,6 +106,12 @@ type Options struct {
 	// replay risk and counted as unauthorized. Default
 	// DefaultMaxTokenLifetime (10m); LiveKit signs for 5m.
 	MaxTokenLifetime time.Duration
+	// Gate, when set, is asked about each authentic stream.start an
+	// admission hook (SRS, OvenMediaEngine, nginx-rtmp) maps: true refuses
+	// that publish, in the server's own form, counted as result "denied".
+	// It must answer at once, from memory; a panic allows. Serve sets it to
+	// the enforcement levers (sidecar/enforce) when deny_publish is on.
+	Gate func(start *event.Event) bool
 	// Registerer receives ronda_adapter_webhooks_total{adapter,result}. Nil:
 	// the counters exist but are not exported. Adapters sharing a Registerer
 	// share the counter.
@@ -124,6 +132,7 @@ const (
 	resultBadMethod    = "bad_method"   // not POST: nothing recorded
 	resultSlowBody     = "slow_body"    // body not read by the deadline: nothing recorded
 	resultPanic        = "panic"        // the handler itself panicked: nothing recorded
+	resultDenied       = "denied"       // an authentic start refused by Options.Gate (a lead's lever)
 )
 
 // Errors a request can fail with; resultOf counts them, and LiveKit maps

@@ -14,7 +14,8 @@ import (
 // publish. The zero decision allows it. Each server writes it in its own
 // form (nginxAnswer, srsAnswer, omeAnswer).
 type decision struct {
-	// deny refuses the publish. Never set today: see decide.
+	// deny refuses the publish: only ever for an authentic stream.start
+	// that Options.Gate refuses (a lead's lever).
 	deny bool
 }
 
@@ -23,12 +24,29 @@ type decision struct {
 // be read; evs are what an authentic one mapped to, whether or not the Sink
 // took them.
 //
-// It always allows. A sidecar must never stop a broadcast by accident: not
-// for a bad secret, a malformed body, a full queue, a timeout or a shutdown.
-// Deliberate enforcement (levers off by default, approved by a lead) would
-// plug in here and nowhere else, and may only ever deny an authentic
-// stream.start on purpose, never because of Ronda's own state.
-func decide(authentic bool, evs []event.Event) decision {
+// A sidecar must never stop a broadcast by accident: not for a bad secret, a
+// malformed body, a full queue, a timeout or a shutdown. So it allows,
+// except for one deliberate case: an authentic stream.start that
+// Options.Gate refuses, which is a lead's enforcement lever naming its host
+// or device (sidecar/enforce, off by default). A Gate that panics allows.
+func (b *base) decide(authentic bool, evs []event.Event) (d decision) {
+	if !authentic || b.opts.Gate == nil {
+		return decision{}
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			b.count(resultPanic)
+			b.log.warn(b.name+"/gate_"+resultPanic, "enforcement gate panicked", "adapter", b.name,
+				"panic", fmt.Sprint(p), "answer", "allow")
+			d = decision{}
+		}
+	}()
+	for i := range evs {
+		if evs[i].Type == event.TypeStreamStart && b.opts.Gate(&evs[i]) {
+			b.count(resultDenied)
+			return decision{deny: true}
+		}
+	}
 	return decision{}
 }
 
@@ -53,8 +71,9 @@ func (b *base) admit(w http.ResponseWriter, r *http.Request,
 	answer func(w http.ResponseWriter, d decision, closing bool)) {
 	deadline := time.Now().Add(b.opts.SinkTimeout)
 	var (
-		m         mapped
-		authentic bool
+		m    mapped
+		d    decision
+		done bool // d was decided for an authentic body
 	)
 	defer func() {
 		if p := recover(); p != nil {
@@ -64,9 +83,12 @@ func (b *base) admit(w http.ResponseWriter, r *http.Request,
 			b.count(resultPanic)
 			b.log.warn(b.name+"/"+resultPanic, "webhook handler panicked", "adapter", b.name,
 				"panic", fmt.Sprint(p), "answer", "allow")
-			authentic, m.evs = false, nil
+			d, done = decision{}, true
 		}
-		answer(w, decide(authentic, m.evs), m.closing)
+		if !done {
+			d = decision{}
+		}
+		answer(w, d, m.closing)
 	}()
 	body, err := b.readBody(w, r, deadline)
 	if err == nil {
@@ -76,8 +98,27 @@ func (b *base) admit(w http.ResponseWriter, r *http.Request,
 		b.refused(r, err, "allow")
 		return
 	}
-	authentic = true
-	_ = b.emit(r.Context(), deadline, m.evs, m.err) // counted and logged; the answer does not depend on it
+	d, done = b.decide(true, m.evs), true
+	evs := m.evs
+	if d.deny {
+		evs = refusedEnds(evs)
+	}
+	_ = b.emit(r.Context(), deadline, evs, m.err) // counted and logged; the answer does not depend on it
+}
+
+// refusedEnds follows each start a lever refused with its end at the same
+// instant, so the record keeps the attempt without an open broadcast that
+// never happened.
+func refusedEnds(evs []event.Event) []event.Event {
+	out := make([]event.Event, 0, 2*len(evs))
+	for _, ev := range evs {
+		out = append(out, ev)
+		if ev.Type == event.TypeStreamStart {
+			out = append(out, event.Event{Type: event.TypeStreamEnd, TypeName: event.TypeStreamEnd.String(),
+				ID: ev.ID + ".refused", At: ev.At, Node: ev.Node, StreamID: ev.StreamID, Reason: "refused_by_lever"})
+		}
+	}
+	return out
 }
 
 // secretSet holds the accepted secrets of a server, replaced whole by a

@@ -28,6 +28,7 @@ const (
 	failBad         = "bad_token"
 	failOrigin      = "origin"
 	failRateLimited = "rate_limited"
+	failRole        = "role"
 )
 
 func roleRank(role string) int {
@@ -243,4 +244,20 @@ func (l *limiter) pruneLocked(now time.Time) {
 	if len(l.addrs) >= maxLimiterAddrs {
 		clear(l.addrs)
 	}
+}
+
+// Authorize admits a request to an API beside the hub (the levers, cases)
+// as admit does, then checks that its token's role is at least min; a
+// refusal is answered here (401, 403, 429) and ok is false.
+func (h *Hub) Authorize(w http.ResponseWriter, r *http.Request, min string) (name, role string, ok bool) {
+	a, ok := h.admit(w, r)
+	if !ok {
+		return "", "", false
+	}
+	if roleRank(a.Role) < roleRank(min) {
+		h.m.auth.WithLabelValues(failRole).Inc()
+		http.Error(w, "role "+a.Role+" may not do this", http.StatusForbidden)
+		return "", "", false
+	}
+	return a.Name, a.Role, true
 }

@@ -32,7 +32,7 @@ func newMetrics(reg prometheus.Registerer, oldest func(analyzer.Severity) float6
 			Name: "ronda_hub_slow_clients_total", Help: "Sockets cut off because their send queue was full."}),
 		auth: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ronda_hub_auth_failures_total",
-			Help: "Refused connections by reason: missing_token, bad_token, origin, rate_limited."}, []string{"reason"}),
+			Help: "Refused connections by reason: missing_token, bad_token, origin, rate_limited, role (a valid token whose role may not use an API beside the hub)."}, []string{"reason"}),
 		actions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ronda_hub_actions_total",
 			Help: "Moderator actions by action and result (ok or refused)."}, []string{"action", "result"}),

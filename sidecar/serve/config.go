@@ -15,6 +15,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/ronda-watch/ronda/sidecar/adapters"
+	"github.com/ronda-watch/ronda/sidecar/enforce"
 	"github.com/ronda-watch/ronda/sidecar/hub"
 	"github.com/ronda-watch/ronda/sidecar/intake"
 )
@@ -75,6 +76,11 @@ type Config struct {
 	Pollers    PollersConfig    `yaml:"pollers"`
 	Edge       EdgeConfig       `yaml:"edge"`
 	State      StateConfig      `yaml:"state"`
+	// Enforcement holds the levers a lead may approve against a case's
+	// hosts, devices and accounts: refusing their publishes through the
+	// admission hooks, and asking the platform to hold their payouts.
+	// Everything is off by default; see README "Enforcement levers".
+	Enforcement enforce.Config `yaml:"enforcement"`
 }
 
 // PipelineConfig bounds the queue between intake and the analyzer.
@@ -333,6 +339,7 @@ func (c *Config) applyDefaults() {
 	set(&c.ClickHouse.SpoolDir, filepath.Join(cache, "ronda", "spool"))
 	set(&c.Edge.SpoolDir, filepath.Join(cache, "ronda", "forward"))
 	c.State.applyDefaults(cache)
+	c.Enforcement.Defaults()
 	set(&c.ClickHouse.PseudonymKey.Env, "RONDA_PSEUDONYM_KEY")
 	if c.Adapters.LiveKitMaxTokenLifetime == 0 {
 		c.Adapters.LiveKitMaxTokenLifetime = adapters.DefaultMaxTokenLifetime

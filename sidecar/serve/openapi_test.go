@@ -163,6 +163,7 @@ func TestOpenAPIMatchesTheService(t *testing.T) {
 	cfg.Adapters = AdaptersConfig{NginxRTMP: SecretRef{ID: "rtmp", Env: "RONDA_TEST_RTMP"},
 		SRS: SecretRef{ID: "srs", Env: "RONDA_TEST_SRS"}, OME: SecretRef{ID: "ome", Env: "RONDA_TEST_OME"},
 		LiveKit: []SecretRef{{ID: "APIkey", Env: "RONDA_TEST_LK"}}, HostParam: "host"}
+	cfg.Enforcement.DenyPublish = true
 	r := startService(t, cfg)
 	base := "http://" + r.addr
 	at := time.Now().UTC().Format(time.RFC3339)
@@ -243,6 +244,24 @@ func TestOpenAPIMatchesTheService(t *testing.T) {
 		return send(t, path, newRequest(t, http.MethodGet, base+path, ""), nil)
 	}
 	const form = "application/x-www-form-urlencoded"
+	lever := func(name, tok, path, body string) exchange {
+		t.Helper()
+		req := newRequest(t, http.MethodPost, base+path, "application/json")
+		req.Header.Set("Authorization", "Bearer "+tok)
+		return send(t, name, req, []byte(body))
+	}
+	deny := `{"kind":"deny_publish","case_id":"case-1","reason":"ring","entities":[{"kind":"host","id":"host-under-case"}]}`
+	approved := lever("lever approve", tokLead, "/v1/levers", deny)
+	var lv struct{ ID string }
+	_ = json.Unmarshal(approved.body, &lv)
+	denied := send(t, "nginx-rtmp denied by a lever", newRequest(t, http.MethodPost,
+		base+"/hooks/nginx-rtmp?secret=rtmp-secret-0123456789", form),
+		[]byte("call=publish&app=live&name=studio&clientid=9&addr=192.0.2.1&host=host-under-case"))
+	listed := func() exchange {
+		req := newRequest(t, http.MethodGet, base+"/v1/levers", "")
+		req.Header.Set("Authorization", "Bearer "+tokViewer)
+		return send(t, "levers list", req, nil)
+	}()
 
 	xs := []struct {
 		x    exchange
@@ -265,6 +284,16 @@ func TestOpenAPIMatchesTheService(t *testing.T) {
 		{livekit("livekit bad signature", "participant_joined.json", "wrong-secret-0123456789abcdef-0123"), 403},
 		{bearer("whoami bad token", "not-a-token"), 401},
 		{send(t, "livekit no token", newRequest(t, http.MethodPost, base+"/hooks/livekit", "application/webhook+json"), []byte(`{"event":"room_started"}`)), 401},
+		{approved, 201},
+		{denied, 403},
+		{listed, 200},
+		{lever("lever by a moderator", tokModA, "/v1/levers", deny), 403},
+		{lever("lever on an account", tokLead, "/v1/levers",
+			`{"kind":"deny_publish","case_id":"c","reason":"r","entities":[{"kind":"account","id":"a"}]}`), 400},
+		{lever("lever payout hold not configured", tokLead, "/v1/levers",
+			`{"kind":"payout_hold","case_id":"c","reason":"r","entities":[{"kind":"account","id":"a"}]}`), 409},
+		{lever("lever lift", tokLead, "/v1/levers/"+lv.ID+"/lift", `{"reason":"closed"}`), 200},
+		{lever("lever lift unknown", tokLead, "/v1/levers/lv-none/lift", `{}`), 404},
 		{get("/healthz"), 200},
 		{get("/readyz"), 200},
 		{get("/metrics"), 200},
@@ -306,6 +335,7 @@ func TestOpenAPIMatchesTheService(t *testing.T) {
 			"role: {type: string, enum: [moderator, viewer]}", "whoami"},
 		{"allowed: {type: boolean}", "allowed: {type: string}", "ome good signature"},
 		{`schema: {type: string, const: "0"}`, `schema: {type: string, const: "1"}`, "srs good secret"},
+		{"approved_by: {type: string}", "approved_by: {type: integer}", "lever approve"},
 	} {
 		if !bytes.Contains(spec, []byte(d.old)) {
 			t.Fatalf("drift case: %q is not in %s", d.old, specPath)

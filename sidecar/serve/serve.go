@@ -46,6 +46,7 @@ import (
 	"github.com/ronda-watch/ronda/analyzer/event"
 	"github.com/ronda-watch/ronda/dashboards"
 	"github.com/ronda-watch/ronda/sidecar/adapters"
+	"github.com/ronda-watch/ronda/sidecar/enforce"
 	"github.com/ronda-watch/ronda/sidecar/hub"
 	"github.com/ronda-watch/ronda/sidecar/intake"
 	"github.com/ronda-watch/ronda/sidecar/store"
@@ -107,6 +108,10 @@ type Service struct {
 	opts Options
 	log  *slog.Logger
 	reg  Registry
+	// levers are the enforcement levers (levers.go): approved where the
+	// hub runs, followed from it by an edge (follow set).
+	levers *enforce.Board
+	follow *enforce.Follower
 
 	ln     net.Listener
 	srv    *http.Server
@@ -177,6 +182,9 @@ func New(opts Options) (_ *Service, err error) {
 			return nil, err
 		}
 		sink = s.edgeSink
+		if err := s.openEdgeLevers(); err != nil {
+			return nil, err
+		}
 		if *cfg.State.Log {
 			if err := s.openEdgeLog(); err != nil {
 				return nil, err
@@ -188,6 +196,9 @@ func New(opts Options) (_ *Service, err error) {
 			return nil, err
 		}
 		if err := s.openPipeline(); err != nil {
+			return nil, err
+		}
+		if err := s.openLevers(); err != nil {
 			return nil, err
 		}
 		if dedup, err = s.openState(); err != nil {
@@ -226,6 +237,7 @@ func New(opts Options) (_ *Service, err error) {
 	if s.hub != nil {
 		mux.Handle(hub.Path, s.hub)
 		mux.HandleFunc(hub.WhoAmIPath, s.hub.WhoAmI)
+		s.mountLevers(mux)
 		if c := cfg.Moderators.Console; c == nil || *c {
 			bare := strings.TrimSuffix(ConsolePath, "/")
 			mux.Handle(ConsolePath, http.StripPrefix(bare, dashboards.Console()))
@@ -398,6 +410,9 @@ func (s *Service) mountAdapters(mux *http.ServeMux, sink intake.Sink) error {
 	a := s.cfg.Adapters
 	o := adapters.Options{Sink: adapters.Sink(sink), Node: s.cfg.Node, Now: s.opts.Now,
 		Logger: s.log.With("component", "adapters"), Registerer: s.reg, MaxTokenLifetime: a.LiveKitMaxTokenLifetime}
+	if s.levers != nil && s.cfg.Enforcement.DenyPublish {
+		o.Gate = s.leverGate
+	}
 	// Adapters given one Registerer share its counter.
 	if s.live.livekit != nil {
 		h, err := adapters.NewLiveKit(o, s.live.livekit)
@@ -524,6 +539,9 @@ func (s *Service) run(ctx context.Context) error {
 	}
 	if s.pipe != nil {
 		goFn(func() { s.checkpointLoop(bg) })
+	}
+	if s.levers != nil {
+		goFn(func() { s.runLevers(bg) })
 	}
 	pipeStop := make(chan context.Context, 1)
 	pipeDone := make(chan struct{})
