@@ -326,7 +326,7 @@ func (s *Service) openHub() error {
 		return fmt.Errorf("trusted_proxies: %w", err)
 	}
 	h, err := hub.New(hub.Options{Tokens: tokens, AllowedOrigins: s.cfg.Moderators.AllowedOrigins, TrustedProxies: proxies,
-		Audit: s.writer.Action, Journal: s.journalAction, Escalate: esc, ClaimTTL: s.cfg.Moderators.ClaimTTL,
+		Audit: s.auditAction, Journal: s.journalAction, Escalate: esc, ClaimTTL: s.cfg.Moderators.ClaimTTL,
 		SendQueue: s.cfg.Moderators.SendQueue, Ring: s.cfg.Moderators.Ring, Now: s.opts.Now,
 		Registerer: s.reg, Logger: s.log.With("component", "hub")})
 	if err != nil {
