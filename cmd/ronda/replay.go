@@ -61,7 +61,7 @@ FAIL in the summary, which goes to stdout.`, `
 
 	o.Config = analyzer.DefaultConfig()
 	if configPath != "" {
-		cfg, err := loadConfig(configPath)
+		cfg, err := analyzer.LoadConfig(configPath)
 		if err != nil {
 			return err
 		}
@@ -112,19 +112,6 @@ FAIL in the summary, which goes to stdout.`, `
 		}
 	}
 	return nil
-}
-
-// loadConfig reads and validates a configuration file.
-func loadConfig(path string) (analyzer.Config, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return analyzer.Config{}, fmt.Errorf("read config: %w", err)
-	}
-	cfg, err := analyzer.ParseConfig(b)
-	if err != nil {
-		return analyzer.Config{}, fmt.Errorf("config %s: %w", path, err)
-	}
-	return cfg, nil
 }
 
 // startStore starts the one ClickHouse writer and wires it into the replay:

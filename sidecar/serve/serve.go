@@ -340,7 +340,7 @@ func (s *Service) openPipeline() error {
 	acfg := analyzer.DefaultConfig()
 	if s.cfg.Analyzer != "" {
 		var err error
-		if acfg, err = readAnalyzerConfig(s.cfg.Analyzer); err != nil {
+		if acfg, err = analyzer.LoadConfig(s.cfg.Analyzer); err != nil {
 			return err
 		}
 	}
@@ -375,18 +375,6 @@ func (s *Service) openPipeline() error {
 	p.m = newPipelineMetrics(s.reg, p)
 	s.pipe = p
 	return nil
-}
-
-func readAnalyzerConfig(path string) (analyzer.Config, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return analyzer.Config{}, fmt.Errorf("analyzer config: %w", err)
-	}
-	c, err := analyzer.ParseConfig(b)
-	if err != nil {
-		return analyzer.Config{}, fmt.Errorf("analyzer config %s: %w", path, err)
-	}
-	return c, nil
 }
 
 // edgeSink is the intake.Sink of an edge: the record, then the hub.
