@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"reflect"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -16,12 +17,15 @@ import (
 
 func cmdCheckConfig(_ context.Context, e *env, args []string) error {
 	fs := newFlags(e, "check-config", "FILE | --defaults | --serve FILE", `
-Check an analyzer configuration file: unknown keys and invalid values are errors, every
-one of them reported. On success print "ok" and the effective configuration (the file
-over the defaults) as YAML. With --serve, check a 'ronda serve' configuration as the
-service reads it at start (the file, then the RONDA_* environment over it): every
-problem reported, "ok" on success.`, `
+Check a configuration file, of either kind: unknown keys and invalid values are
+errors, every one of them reported. An analyzer configuration (deploy/ronda.yaml):
+on success print "ok" and the effective configuration (the file over the defaults)
+as YAML. A 'ronda serve' configuration (deploy/serve.yaml; told apart by its keys,
+or forced with --serve): checked as the service reads it at start (the file, then
+the RONDA_* environment over it), and the analyzer file its 'analyzer' key names
+checked too; "ok" on success.`, `
   ronda check-config ronda.yaml
+  ronda check-config serve.yaml
   ronda check-config --defaults > ronda.yaml
   ronda check-config --serve serve.yaml`)
 	defaults := fs.Bool("defaults", false, "print the default configuration instead of checking a file")
@@ -48,6 +52,9 @@ problem reported, "ok" on success.`, `
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("read config: %w", err)
+	}
+	if isServeConfig(b) {
+		return checkServeConfig(e, path)
 	}
 	cfg, err := analyzer.ParseConfig(b)
 	if err != nil {
@@ -102,8 +109,38 @@ func errorLines(err error) []string {
 	return lines
 }
 
+// isServeConfig tells a 'ronda serve' configuration from an analyzer one: a
+// top-level key that only the serve configuration has. A file that is not a
+// YAML mapping is left to the analyzer's parser, which reports it.
+func isServeConfig(b []byte) bool {
+	var top map[string]any
+	if yaml.Unmarshal(b, &top) != nil {
+		return false
+	}
+	analyzerKeys := yamlKeys(reflect.TypeFor[analyzer.Config]())
+	for k := range top {
+		if !analyzerKeys[k] && yamlKeys(reflect.TypeFor[serve.Config]())[k] {
+			return true
+		}
+	}
+	return false
+}
+
+// yamlKeys is the set of top-level YAML keys of a struct type.
+func yamlKeys(t reflect.Type) map[string]bool {
+	keys := map[string]bool{}
+	for f := range t.Fields() {
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if name != "" && name != "-" {
+			keys[name] = true
+		}
+	}
+	return keys
+}
+
 // checkServeConfig checks a 'ronda serve' configuration file as cmdServe
-// loads it, secrets aside (they are read at start).
+// loads it, secrets aside (they are read at start), and the analyzer file
+// it names.
 func checkServeConfig(e *env, path string) error {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -113,6 +150,9 @@ func checkServeConfig(e *env, path string) error {
 	if err == nil {
 		cfg.ApplyEnv(os.Getenv)
 		err = cfg.Finish()
+	}
+	if err == nil && cfg.Analyzer != "" {
+		_, err = analyzer.LoadConfig(cfg.Analyzer)
 	}
 	if err != nil {
 		fmt.Fprintf(e.stderr, "%s: not ok\n", path)

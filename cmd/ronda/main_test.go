@@ -166,6 +166,10 @@ func TestCheckConfig(t *testing.T) {
 		"notyaml.yaml":  "default_tz: [\n",
 		"edge-ws.yaml":  "role: edge\nnode: e1\nedge: {hub: \"ws://10.0.0.5:8080\", key: {id: e1, env: RONDA_EDGE_KEY}}\n",
 		"edge-wss.yaml": "role: edge\nnode: e1\nedge: {hub: \"wss://hub.example:8443\", key: {id: e1, env: RONDA_EDGE_KEY}}\n",
+		"serve-bad-analyzer.yaml": "role: edge\nnode: e1\nanalyzer: badvalue.yaml\n" +
+			"edge: {hub: \"wss://hub.example:8443\", key: {id: e1, env: RONDA_EDGE_KEY}}\n",
+		"serve-good-analyzer.yaml": "role: edge\nnode: e1\nanalyzer: good.yaml\n" +
+			"edge: {hub: \"wss://hub.example:8443\", key: {id: e1, env: RONDA_EDGE_KEY}}\n",
 	}
 	for name, body := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
@@ -191,6 +195,10 @@ func TestCheckConfig(t *testing.T) {
 		{"serve: edge over plain ws to a network host", []string{"check-config", "--serve", "edge-ws.yaml"}, 1, nil,
 			[]string{"not ok", "edge.hub", "plain ws:// is allowed to a loopback host only; use wss://"}},
 		{"serve: edge over wss", []string{"check-config", "--serve", "edge-wss.yaml"}, 0, []string{"ok\n"}, nil},
+		{"serve told by its keys", []string{"check-config", "edge-ws.yaml"}, 1, nil, []string{"not ok", "edge.hub"}},
+		{"serve with a bad analyzer file", []string{"check-config", "serve-bad-analyzer.yaml"}, 1, nil,
+			[]string{"not ok", "badvalue.yaml", "default_tz"}},
+		{"serve with a good analyzer file", []string{"check-config", "serve-good-analyzer.yaml"}, 0, []string{"ok\n"}, nil},
 		{"serve: the deployed example", []string{"check-config", "--serve", deployServe}, 0, []string{"ok\n"}, nil},
 		{"no file", []string{"check-config"}, 2, nil, []string{"want one configuration file"}},
 		{"defaults flag", []string{"check-config", "--defaults"}, 0, []string{"default_tz: Asia/Jakarta"}, nil},

@@ -61,7 +61,7 @@ FAIL in the summary, which goes to stdout.`, `
 
 	o.Config = analyzer.DefaultConfig()
 	if configPath != "" {
-		cfg, err := loadConfig(configPath)
+		cfg, err := analyzer.LoadConfig(configPath)
 		if err != nil {
 			return err
 		}
@@ -114,23 +114,16 @@ FAIL in the summary, which goes to stdout.`, `
 	return nil
 }
 
-// loadConfig reads and validates a configuration file.
-func loadConfig(path string) (analyzer.Config, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return analyzer.Config{}, fmt.Errorf("read config: %w", err)
-	}
-	cfg, err := analyzer.ParseConfig(b)
-	if err != nil {
-		return analyzer.Config{}, fmt.Errorf("config %s: %w", path, err)
-	}
-	return cfg, nil
-}
-
-// startStore starts the one ClickHouse writer wired into the replay
-// (store.StartReplay). The HMAC key for viewer pseudonyms comes from
+// startStore starts the one ClickHouse writer and wires it into the replay:
+// every analysed event, the engine's signals and sessions, and every alert
+// version. The HMAC key for viewer pseudonyms comes from
 // RONDA_PSEUDONYM_KEY; without it viewer ids are not kept.
 func startStore(ctx context.Context, e *env, dsn, db, spoolDir string, o *replay.Options) (*store.Writer, error) {
-	return store.StartReplay(ctx, store.ReplayConfig{DSN: dsn, Database: db, SpoolDir: spoolDir, Logger: e.log,
-		Pseudonymizer: store.Pseudonymizer{Key: []byte(os.Getenv("RONDA_PSEUDONYM_KEY"))}}, o)
+	w, err := store.StartWriter(ctx, store.StartConfig{DSN: dsn, Database: db, SpoolDir: spoolDir, Logger: e.log,
+		Pseudonymizer: store.Pseudonymizer{Key: []byte(os.Getenv("RONDA_PSEUDONYM_KEY"))}})
+	if err != nil {
+		return nil, err
+	}
+	o.Record(w)
+	return w, nil
 }

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/ronda-watch/ronda/analyzer"
-	"github.com/ronda-watch/ronda/sidecar/store"
 )
 
 // refuse answers the sender with an error. The error goes through the sender's
@@ -132,11 +131,10 @@ const codeNotSaved = "not_saved"
 // sequence number.
 func (h *Hub) applyLocked(c *client, m inMsg) {
 	now := h.opts.Now()
-	row := store.ActionRow{At: now, ActionID: h.newActionIDLocked(), AlertID: m.AlertID, Moderator: c.name,
+	row := ActionRecord{At: now, ActionID: h.newActionIDLocked(), AlertID: m.AlertID, Moderator: c.name,
 		Action: m.Action, Target: m.Target, Reason: m.Reason, Note: m.Note}
 	if h.opts.Journal != nil {
-		pos, err := h.opts.Journal(ActionRecord{At: now, ActionID: row.ActionID, AlertID: row.AlertID,
-			Moderator: row.Moderator, Action: row.Action, Target: row.Target, Reason: row.Reason, Note: row.Note})
+		pos, err := h.opts.Journal(row)
 		switch {
 		case err == nil:
 			h.journalPos = max(h.journalPos, pos)

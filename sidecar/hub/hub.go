@@ -38,7 +38,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ronda-watch/ronda/analyzer"
-	"github.com/ronda-watch/ronda/sidecar/store"
 )
 
 // Path is where the hub is served.
@@ -87,10 +86,10 @@ type Options struct {
 	// script, another service) is accepted with a valid token.
 	AllowedOrigins []string
 	// Audit receives every accepted action, in hub order, with a unique ActionID,
-	// the moderator's name and At from Now (Day and Ingested are left for the
-	// writer: store.Writer.Action fits). It is called with the hub's lock held and
-	// must return quickly. Nil: actions are not audited.
-	Audit func(store.ActionRow)
+	// the moderator's name and At from Now; the caller adapts it to its
+	// record (serve writes it as the store's action row). It is called with
+	// the hub's lock held and must return quickly. Nil: actions are not audited.
+	Audit func(ActionRecord)
 	// Journal makes an accepted action durable before it changes the alert
 	// or anyone hears of it: it is called with the hub's lock held, after
 	// the action's checks, and returns the record's position in the journal

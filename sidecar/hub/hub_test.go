@@ -22,7 +22,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/ronda-watch/ronda/analyzer"
-	"github.com/ronda-watch/ronda/sidecar/store"
 )
 
 // clock is an injected Now that tests move by hand.
@@ -53,7 +52,7 @@ type testHub struct {
 	reg   *prometheus.Registry
 	lis   *trackingListener
 	mu    sync.Mutex
-	audit []store.ActionRow
+	audit []ActionRecord
 }
 
 func newTestHub(t testing.TB, tweak func(*Options)) *testHub {
@@ -67,7 +66,7 @@ func newTestHub(t testing.TB, tweak func(*Options)) *testHub {
 			{Name: "vic", Role: RoleViewer, SHA256: sum("tok-vic")},
 		},
 		AllowedOrigins: []string{consoleOrigin},
-		Audit: func(r store.ActionRow) {
+		Audit: func(r ActionRecord) {
 			th.mu.Lock()
 			th.audit = append(th.audit, r)
 			th.mu.Unlock()
@@ -175,10 +174,10 @@ func (c *trackedConn) Close() error {
 	return c.Conn.Close()
 }
 
-func (th *testHub) audited() []store.ActionRow {
+func (th *testHub) audited() []ActionRecord {
 	th.mu.Lock()
 	defer th.mu.Unlock()
-	return append([]store.ActionRow(nil), th.audit...)
+	return append([]ActionRecord(nil), th.audit...)
 }
 
 func (th *testHub) url(query string) string {
@@ -323,7 +322,7 @@ func TestTwoModeratorsSeeAlertsAndEachOthersActions(t *testing.T) {
 	if len(rows) != 2 {
 		t.Fatalf("audited %d rows, want 2", len(rows))
 	}
-	want := store.ActionRow{At: th.clk.Now(), ActionID: ack.Action.ActionID, AlertID: "a1", Moderator: "ana", Action: "claim"}
+	want := ActionRecord{At: th.clk.Now(), ActionID: ack.Action.ActionID, AlertID: "a1", Moderator: "ana", Action: "claim"}
 	if rows[0] != want {
 		t.Fatalf("audit row %+v, want %+v", rows[0], want)
 	}

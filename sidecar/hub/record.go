@@ -17,9 +17,10 @@ type RecordedAlert struct {
 	Ingested time.Time
 }
 
-// ActionRecord is one moderator action as the record (ClickHouse actions)
-// keeps it: the fields of the audit row the hub wrote (store.ActionRow), which
-// the serve layer copies here.
+// ActionRecord is one moderator action: what the hub audits (Options.Audit),
+// journals (Options.Journal), and reads back from the record when it is
+// rebuilt from it. The serve layer maps it to and from the store's action
+// row; the hub knows nothing of the store.
 type ActionRecord struct {
 	At        time.Time
 	ActionID  string

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-
-	"github.com/ronda-watch/ronda/sidecar/store"
 )
 
 // ExampleTokenSHA256 is the SHA-256 of "change-me", the example moderator
@@ -124,7 +122,7 @@ func (h *Hub) SetTokens(tokens []Token) error {
 	summary := fmt.Sprintf("%d tokens: %d added, %d removed, %d rotated, %d role changed; %d sockets closed",
 		len(tokens), added, removed, rotated, changed, cut)
 	if h.opts.Audit != nil {
-		h.opts.Audit(store.ActionRow{At: h.opts.Now(), ActionID: h.newActionIDLocked(), Action: ActTokensReloaded,
+		h.opts.Audit(ActionRecord{At: h.opts.Now(), ActionID: h.newActionIDLocked(), Action: ActTokensReloaded,
 			Note: summary})
 	}
 	h.opts.Logger.Info("moderator tokens reloaded", "tokens", len(tokens), "added", added, "removed", removed,

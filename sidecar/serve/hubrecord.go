@@ -76,3 +76,9 @@ func actionRecords(rows []store.ActionRow) []hub.ActionRecord {
 	}
 	return out
 }
+
+// auditAction writes a hub action to the record: the hub's Audit.
+func (s *Service) auditAction(a hub.ActionRecord) {
+	s.writer.Action(store.ActionRow{At: a.At, ActionID: a.ActionID, AlertID: a.AlertID, Moderator: a.Moderator,
+		Action: a.Action, Target: a.Target, Reason: a.Reason, Note: a.Note})
+}

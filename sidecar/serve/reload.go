@@ -228,7 +228,7 @@ func (s *Service) reload(ctx context.Context) (string, error) {
 	if s.pipe != nil {
 		acfg := analyzer.DefaultConfig()
 		if cfg.Analyzer != "" {
-			if acfg, err = readAnalyzerConfig(cfg.Analyzer); err != nil {
+			if acfg, err = analyzer.LoadConfig(cfg.Analyzer); err != nil {
 				return "", err
 			}
 		}

@@ -326,7 +326,7 @@ func (s *Service) openHub() error {
 		return fmt.Errorf("trusted_proxies: %w", err)
 	}
 	h, err := hub.New(hub.Options{Tokens: tokens, AllowedOrigins: s.cfg.Moderators.AllowedOrigins, TrustedProxies: proxies,
-		Audit: s.writer.Action, Journal: s.journalAction, Escalate: esc, ClaimTTL: s.cfg.Moderators.ClaimTTL,
+		Audit: s.auditAction, Journal: s.journalAction, Escalate: esc, ClaimTTL: s.cfg.Moderators.ClaimTTL,
 		SendQueue: s.cfg.Moderators.SendQueue, Ring: s.cfg.Moderators.Ring, Now: s.opts.Now,
 		Registerer: s.reg, Logger: s.log.With("component", "hub")})
 	if err != nil {
@@ -340,7 +340,7 @@ func (s *Service) openPipeline() error {
 	acfg := analyzer.DefaultConfig()
 	if s.cfg.Analyzer != "" {
 		var err error
-		if acfg, err = readAnalyzerConfig(s.cfg.Analyzer); err != nil {
+		if acfg, err = analyzer.LoadConfig(s.cfg.Analyzer); err != nil {
 			return err
 		}
 	}
@@ -375,18 +375,6 @@ func (s *Service) openPipeline() error {
 	p.m = newPipelineMetrics(s.reg, p)
 	s.pipe = p
 	return nil
-}
-
-func readAnalyzerConfig(path string) (analyzer.Config, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return analyzer.Config{}, fmt.Errorf("analyzer config: %w", err)
-	}
-	c, err := analyzer.ParseConfig(b)
-	if err != nil {
-		return analyzer.Config{}, fmt.Errorf("analyzer config %s: %w", path, err)
-	}
-	return c, nil
 }
 
 // edgeSink is the intake.Sink of an edge: the record, then the hub.

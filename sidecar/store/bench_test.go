@@ -348,7 +348,7 @@ func simulatedWorld(b *testing.B) string {
 
 // BenchmarkReplayIntoClickHouse replays an event file through replay.Run with
 // the ClickHouse writer wired as `ronda replay --clickhouse` wires it
-// (StartReplay), into a fresh database each time, and reports events/s from
+// (StartWriter, Options.Record), into a fresh database each time, and reports events/s from
 // the start (migration included) until Close has written every row.
 func BenchmarkReplayIntoClickHouse(b *testing.B) {
 	b.Run("public-twoweeks", func(b *testing.B) {
@@ -371,10 +371,11 @@ func benchReplayInto(b *testing.B, path string) {
 		db := freshDB(b)
 		o := replay.Options{In: path, Config: analyzer.DefaultConfig()}
 		start := time.Now()
-		w, err := StartReplay(ctxT(b), ReplayConfig{DSN: s.DSN(), Database: db}, &o)
+		w, err := StartWriter(ctxT(b), StartConfig{DSN: s.DSN(), Database: db})
 		if err != nil {
 			b.Fatal(err)
 		}
+		o.Record(w)
 		sum, err := replay.Run(ctxT(b), o)
 		if cerr := w.Close(ctxT(b)); err == nil {
 			err = cerr

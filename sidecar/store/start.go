@@ -4,13 +4,10 @@ import (
 	"context"
 	"log/slog"
 	"time"
-
-	"github.com/ronda-watch/ronda/analyzer"
-	"github.com/ronda-watch/ronda/sidecar/replay"
 )
 
-// ReplayConfig is what StartReplay needs to write a replay into ClickHouse.
-type ReplayConfig struct {
+// StartConfig is what StartWriter needs.
+type StartConfig struct {
 	DSN      string
 	Database string // default "ronda"
 	// SpoolDir, when set, spools batches ClickHouse does not take (see
@@ -18,23 +15,22 @@ type ReplayConfig struct {
 	SpoolDir      string
 	Pseudonymizer Pseudonymizer
 	Logger        *slog.Logger
-	// Writer, when non-nil, adjusts the WriterOptions StartReplay built
+	// Writer, when non-nil, adjusts the WriterOptions StartWriter built
 	// (benchmarks and tests); nil keeps the defaults.
 	Writer func(*WriterOptions)
 }
 
-// StartReplay migrates the schema and starts the one ClickHouse writer, wired
-// into a replay: every analysed event (those worth keeping), the engine's
-// signals and sessions, and every alert version. The writer blocks the replay
-// when its buffers are full (back-pressure, nothing dropped for speed). The
-// caller runs replay.Run with o and then Close, which flushes.
+// StartWriter migrates the schema and starts a blocking Writer (back-pressure:
+// nothing dropped for speed) for a batch job such as `ronda replay
+// --clickhouse`; the caller wires it (replay.Options.Record) and Closes it,
+// which flushes.
 //
 // When ClickHouse cannot be reached at start and a spool is configured, the
-// replay goes on and every batch is spooled (the writer opens its connection
-// lazily); the schema is migrated by the next run that reaches ClickHouse,
-// which also drains the spool. Without a spool an unreachable server is an
-// error, since every row would be dropped.
-func StartReplay(ctx context.Context, cfg ReplayConfig, o *replay.Options) (*Writer, error) {
+// writer goes on and spools every batch (it opens its connection lazily);
+// the schema is migrated by the next run that reaches ClickHouse, which also
+// drains the spool. Without a spool an unreachable server is an error, since
+// every row would be dropped.
+func StartWriter(ctx context.Context, cfg StartConfig) (*Writer, error) {
 	if cfg.Database == "" {
 		cfg.Database = "ronda"
 	}
@@ -68,21 +64,5 @@ func StartReplay(ctx context.Context, cfg ReplayConfig, o *replay.Options) (*Wri
 		return nil, err
 	}
 	go w.Run(context.WithoutCancel(ctx)) // stopped by Close, which flushes
-	sink := o.Sink
-	o.Sink = func(a analyzer.Alert) {
-		w.Alert(a)
-		if sink != nil {
-			sink(a)
-		}
-	}
-	o.OnEvent = w.Event
-	engine := o.Engine
-	o.Engine = func(eng *analyzer.Engine) {
-		if engine != nil {
-			engine(eng)
-		}
-		eng.OnSignal = w.Signal
-		eng.OnSession = w.Session
-	}
 	return w, nil
 }
