@@ -47,7 +47,7 @@ func (o *offers) Offer(f classify.Frame) bool {
 func (o *offers) AcceptsH264() bool { return o.h264 }
 
 func fixture(t testing.TB) []ivfFrame {
-	b, err := os.ReadFile("testdata/testsrc2-64x48.ivf")
+	b, err := os.ReadFile("../vp8key/testdata/testsrc2-64x48.ivf")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,31 +137,4 @@ func TestBounds(t *testing.T) {
 	}
 	var nilSampler *Sampler
 	nilSampler.Stop(ctx)
-}
-
-// FuzzDecode: whatever arrives as a VP8 frame, the worker's decode step
-// returns an image of the header's size or a counted result, never panics
-// the process.
-func FuzzDecode(f *testing.F) {
-	for _, fr := range fixture(f) {
-		f.Add(fr.data)
-	}
-	f.Add([]byte{0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0x40, 0x00, 0x30, 0x00})
-	s := &Sampler{cfg: Config{MaxPixels: 256 * 256}.WithDefaults()}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		dec := newDecoder()
-		img, res := s.decode(dec, data)
-		if img == nil {
-			switch res {
-			case ResultDecodeError, ResultNotKeyframe, ResultTooManyPixels:
-			default:
-				t.Fatalf("result %q without an image", res)
-			}
-			return
-		}
-		if b := img.Bounds(); b.Dx()*b.Dy() > 256*256 || b.Dx() < pdq.MinDim || b.Dy() < pdq.MinDim {
-			t.Fatalf("image %v", b)
-		}
-		pdq.Image(img)
-	})
 }

@@ -4,7 +4,7 @@
 //
 // A Frame is sampled at most once per MinInterval per stream and queued
 // (bounded: a full queue drops the frame and counts it). Workers decode a
-// VP8 keyframe (golang.org/x/image/vp8) to an image in memory, hash it, and
+// VP8 keyframe (vp8key, golang.org/x/image/vp8) to an image in memory, hash it, and
 // a hash within a list's threshold becomes a `signal` event (source "pdq",
 // the list's label); the decoded image, or an H.264 access unit when the
 // classifier takes one (H.264 is not decoded here), is then offered to the

@@ -8,19 +8,18 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"image"
 	"log/slog"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/image/vp8"
 
 	"github.com/ronda-watch/ronda/analyzer/event"
 	"github.com/ronda-watch/ronda/sidecar/media/classify"
 	"github.com/ronda-watch/ronda/sidecar/media/hashlist"
 	"github.com/ronda-watch/ronda/sidecar/media/pdq"
+	"github.com/ronda-watch/ronda/sidecar/media/vp8key"
 )
 
 // Frame is one keyframe from the media tap: the complete VP8 frame (as
@@ -214,7 +213,7 @@ func (s *Sampler) Stop(ctx context.Context) {
 func (s *Sampler) worker() {
 	defer s.wg.Done()
 	var (
-		dec    = newDecoder()
+		dec    = vp8key.NewDecoder()
 		hasher pdq.Hasher
 	)
 	for f := range s.queue {
@@ -228,21 +227,26 @@ func (s *Sampler) worker() {
 	}
 }
 
-func (s *Sampler) process(dec *vp8.Decoder, hasher *pdq.Hasher, f Frame) string {
+func (s *Sampler) process(dec *vp8key.Decoder, hasher *pdq.Hasher, f Frame) string {
 	if f.Codec == CodecH264 {
 		if s.classifier != nil && s.classifier.AcceptsH264() {
 			s.classifier.Offer(classify.Frame{StreamID: f.StreamID, HostID: f.HostID, At: f.At, AccessUnit: f.Data})
 		}
 		return ResultNotDecoded
 	}
-	img, res := s.decode(dec, f.Data)
-	if img == nil {
-		return res
+	img, err := dec.Decode(f.Data, s.cfg.MaxPixels, pdq.MinDim)
+	switch {
+	case errors.Is(err, vp8key.ErrNotKeyframe):
+		return ResultNotKeyframe
+	case errors.Is(err, vp8key.ErrTooManyPixels):
+		return ResultTooManyPixels
+	case err != nil:
+		return ResultDecodeError
 	}
 	start := time.Now()
 	h, q := hasher.Hash(img)
 	s.m.hashSeconds.Observe(time.Since(start).Seconds())
-	res = ResultHashed
+	res := ResultHashed
 	if q < s.cfg.MinQuality {
 		res = ResultLowQuality
 	} else {
@@ -252,40 +256,6 @@ func (s *Sampler) process(dec *vp8.Decoder, hasher *pdq.Hasher, f Frame) string 
 		s.classifier.Offer(classify.Frame{StreamID: f.StreamID, HostID: f.HostID, At: f.At, Image: img})
 	}
 	return res
-}
-
-func newDecoder() *vp8.Decoder { return vp8.NewDecoder() }
-
-// decode decodes a VP8 keyframe; the image belongs to dec and is valid
-// until its next frame.
-func (s *Sampler) decode(dec *vp8.Decoder, data []byte) (img *image.YCbCr, res string) {
-	defer func() {
-		// The frame comes off the wire: a decoder panic on a forged frame
-		// costs that frame, not the process.
-		if r := recover(); r != nil {
-			img, res = nil, ResultDecodeError
-		}
-	}()
-	dec.Init(bytes.NewReader(data), len(data))
-	fh, err := dec.DecodeFrameHeader()
-	if err != nil {
-		return nil, ResultDecodeError
-	}
-	if !fh.KeyFrame {
-		return nil, ResultNotKeyframe
-	}
-	if fh.Width*fh.Height > s.cfg.MaxPixels {
-		return nil, ResultTooManyPixels
-	}
-	if fh.Width < pdq.MinDim || fh.Height < pdq.MinDim {
-		return nil, ResultDecodeError
-	}
-	m, err := dec.DecodeFrame()
-	if err != nil {
-		return nil, ResultDecodeError
-	}
-	// The decoder keeps its largest image: cut it to this frame.
-	return m.SubImage(image.Rect(0, 0, fh.Width, fh.Height)).(*image.YCbCr), ""
 }
 
 func (s *Sampler) match(f Frame, h pdq.Hash) {
