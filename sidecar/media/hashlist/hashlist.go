@@ -22,8 +22,9 @@ const (
 	// DefaultThreshold is the distance at or below which two PDQ hashes
 	// match: 31 bits, HMA's and the PDQ reference's recommended start.
 	DefaultThreshold = 31
-	// DefaultMaxEntries bounds a list: 4M hashes take about 400 MB with
-	// the multi-index (32 B packed + 64 B of index per hash).
+	// DefaultMaxEntries bounds a list: about 150 bytes a hash in service
+	// (the entry 56 B, packed words 32 B, the multi-index 64 B), so 4M
+	// hashes take about 600 MB, twice that while a reload builds the next.
 	DefaultMaxEntries = 4_000_000
 	// DefaultPollInterval is how often the Watcher looks at the file.
 	DefaultPollInterval = 10 * time.Second
