@@ -34,6 +34,8 @@ const (
 	DefaultMaxPixels     = 1920 * 1088
 	DefaultMaxStreams    = 20000
 	DefaultMinQuality    = 50
+	DefaultMatchCooldown = 5 * time.Minute
+	DefaultSinkTimeout   = 5 * time.Second
 )
 
 // Config of the sampler, as `ronda serve`'s media section names it.
@@ -64,12 +66,26 @@ type Config struct {
 	// against the lists: featureless frames (black, a test card) have hashes
 	// that match by chance. Default 50, the reference's advice.
 	MinQuality int `yaml:"min_quality"`
+	// MatchCooldown is the least time (by the frames' own time) between two
+	// signals of one list about one stream: a stream that keeps showing a
+	// listed picture raises one signal per cooldown, not one per sampled
+	// keyframe; the matches between are counted. Default 5m.
+	MatchCooldown time.Duration `yaml:"match_cooldown"`
+	// SinkTimeout bounds the hand-over of a match signal to the pipeline.
+	// Default 5s.
+	SinkTimeout time.Duration `yaml:"sink_timeout"`
 }
 
 // WithDefaults fills the zero fields.
 func (c Config) WithDefaults() Config {
 	if c.MinInterval == 0 {
 		c.MinInterval = DefaultMinInterval
+	}
+	if c.MatchCooldown == 0 {
+		c.MatchCooldown = DefaultMatchCooldown
+	}
+	if c.SinkTimeout == 0 {
+		c.SinkTimeout = DefaultSinkTimeout
 	}
 	def := func(v *int, d int) {
 		if *v == 0 {
@@ -88,8 +104,8 @@ func (c Config) WithDefaults() Config {
 // Validate reports the first problem of a defaulted Config.
 func (c Config) Validate() error {
 	switch {
-	case c.MinInterval < 0:
-		return errors.New("keyframes: min_interval must not be negative")
+	case c.MinInterval < 0, c.MatchCooldown < 0, c.SinkTimeout < 0:
+		return errors.New("keyframes: min_interval, match_cooldown and sink_timeout must not be negative")
 	case c.QueueSize < 1, c.Workers < 1, c.MaxFrameBytes < 1, c.MaxPixels < 1, c.MaxStreams < 1:
 		return errors.New("keyframes: queue_size, workers, max_frame_bytes, max_pixels and max_streams must be positive")
 	case c.Workers > 64:

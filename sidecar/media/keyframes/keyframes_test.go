@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -153,6 +154,10 @@ func TestRealVP8Keyframes(t *testing.T) {
 		"-frames:v", "6", "-c:v", "libvpx", "-g", "3", "-b:v", "1M", "-f", "ivf", "-")
 	framesA := parseIVF(t, ivfA)
 	framesB := encodeVP8(t, bin, "mandelbrot=size=640x360:rate=10", 1, 1)
+	// The same picture re-encoded smaller and at a tenth of the bitrate, as a
+	// re-upload would be: not the same bytes, not the same pixels.
+	framesD := parseIVF(t, ffmpeg(t, bin, nil, "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=10",
+		"-vf", "scale=480:270", "-frames:v", "1", "-c:v", "libvpx", "-b:v", "100k", "-f", "ivf", "-"))
 	if !framesA[0].key || framesA[1].key || !framesB[0].key {
 		t.Fatalf("keyframe layout: %v %v %v", framesA[0].key, framesA[1].key, framesB[0].key)
 	}
@@ -202,22 +207,29 @@ func TestRealVP8Keyframes(t *testing.T) {
 		{Frame{StreamID: "sA", Codec: CodecVP8, Data: framesA[1].data, At: t0.Add(2 * time.Second)}, ResultQueued},
 		{Frame{StreamID: "sB", HostID: "hB", Codec: CodecVP8, Data: framesB[0].data, At: t0}, ResultQueued},
 		{Frame{StreamID: "sC", Codec: "AV1", Data: framesB[0].data, At: t0}, ResultUnsupported},
+		{Frame{StreamID: "sD", Codec: CodecVP8, Data: framesD[0].data, At: t0}, ResultQueued},
 	}
 	for i, st := range steps {
 		if res := s.Offer(st.f); res != st.want {
 			t.Errorf("step %d: %s, want %s", i, res, st.want)
 		}
 	}
-	waitFor(t, "three frames processed", func() bool {
+	waitFor(t, "four frames processed", func() bool {
 		return testutil.ToFloat64(s.m.processed.WithLabelValues(ResultHashed))+
-			testutil.ToFloat64(s.m.processed.WithLabelValues(ResultNotKeyframe)) == 3
+			testutil.ToFloat64(s.m.processed.WithLabelValues(ResultNotKeyframe)) == 4
 	})
 	if n := testutil.ToFloat64(s.m.processed.WithLabelValues(ResultNotKeyframe)); n != 1 {
 		t.Errorf("not_keyframe %v", n)
 	}
 	matches := rec.bySource(Source)
-	if len(matches) != 1 {
+	if len(matches) != 2 {
 		t.Fatalf("hash-match signals: %+v", matches)
+	}
+	slices.SortFunc(matches, func(a, b event.Event) int { return strings.Compare(a.StreamID, b.StreamID) })
+	if d := matches[1]; d.StreamID != "sD" || d.Score == 1 {
+		t.Errorf("re-encoded copy: %+v", d)
+	} else {
+		t.Logf("re-encoded copy matched at distance %d", int((1-d.Score)*256+0.5))
 	}
 	ev := matches[0]
 	if ev.StreamID != "sA" || ev.HostID != "hA" || ev.Label != "csam_hash_match" || !ev.At.Equal(t0) || ev.Type != event.TypeSignal {
@@ -240,7 +252,22 @@ func TestRealVP8Keyframes(t *testing.T) {
 	}
 	t.Logf("matched at score %.3f (distance %d)", ev.Score, int((1-ev.Score)*256+0.5))
 
-	waitFor(t, "classifier signals for both streams", func() bool { return len(rec.bySource("classifier")) == 2 })
+	// The same picture again: within match_cooldown it is counted, not
+	// signalled; past it, signalled again.
+	for i, at := range []time.Time{t0.Add(3 * time.Second), t0.Add(6 * time.Minute)} {
+		if res := s.Offer(Frame{StreamID: "sA", HostID: "hA", Codec: CodecVP8, Data: framesA[0].data, At: at}); res != ResultQueued {
+			t.Fatalf("repeat %d: %s", i, res)
+		}
+		waitFor(t, "the repeat matched", func() bool {
+			return testutil.ToFloat64(s.m.matches.WithLabelValues("known")) == float64(3+i)
+		})
+	}
+	if n := testutil.ToFloat64(s.m.suppressed.WithLabelValues("known")); n != 1 {
+		t.Errorf("suppressed %v, want 1", n)
+	}
+	waitFor(t, "a second signal past the cooldown", func() bool { return len(rec.bySource(Source)) == 3 })
+
+	waitFor(t, "classifier signals for every hashed keyframe", func() bool { return len(rec.bySource("classifier")) == 5 })
 	mu.Lock()
 	defer mu.Unlock()
 	for _, b := range got {

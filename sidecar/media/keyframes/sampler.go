@@ -93,14 +93,17 @@ type Sampler struct {
 	log        *slog.Logger
 	m          *metrics
 
-	mu      sync.Mutex // guards last, closed and sends on queue
-	last    map[string]time.Time
-	closed  bool
-	queue   chan Frame
-	ctx     context.Context
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
-	stopped sync.Once
+	mu   sync.Mutex // guards last, closed and sends on queue
+	last map[string]time.Time
+
+	matchMu   sync.Mutex
+	lastMatch map[matchKey]time.Time
+	closed    bool
+	queue     chan Frame
+	ctx       context.Context
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	stopped   sync.Once
 }
 
 // New validates the options and starts the workers; Stop ends them.
@@ -124,8 +127,9 @@ func New(o Options) (*Sampler, error) {
 	}
 	s := &Sampler{
 		cfg: cfg, lists: o.Lists, classifier: o.Classifier, sink: o.Sink, log: o.Logger, m: m,
-		last:  make(map[string]time.Time),
-		queue: make(chan Frame, cfg.QueueSize),
+		last:      make(map[string]time.Time),
+		lastMatch: make(map[matchKey]time.Time),
+		queue:     make(chan Frame, cfg.QueueSize),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	for range cfg.Workers {
@@ -266,6 +270,10 @@ func (s *Sampler) match(f Frame, h pdq.Hash) {
 		}
 		cfg := l.Config()
 		s.m.matches.WithLabelValues(cfg.Name).Inc()
+		if !s.signalDue(matchKey{f.StreamID, cfg.Name}, f.At) {
+			s.m.suppressed.WithLabelValues(cfg.Name).Inc()
+			continue
+		}
 		ev := event.Event{
 			Type: event.TypeSignal, TypeName: "signal",
 			ID:       eventID(f.StreamID, cfg.Name, strconv.FormatInt(f.At.UnixNano(), 10)),
@@ -276,7 +284,7 @@ func (s *Sampler) match(f Frame, h pdq.Hash) {
 			// analyzer's decisive min_score of 0.8.
 			Score: 1 - float64(m.Distance)/pdq.Bits,
 		}
-		ctx, cancel := context.WithTimeout(s.ctx, 5*time.Second)
+		ctx, cancel := context.WithTimeout(s.ctx, s.cfg.SinkTimeout)
 		err := s.sink(ctx, []event.Event{ev})
 		cancel()
 		if err != nil {
@@ -286,6 +294,31 @@ func (s *Sampler) match(f Frame, h pdq.Hash) {
 		}
 		s.log.Info("keyframe matched a hash list", "list", cfg.Name, "distance", m.Distance)
 	}
+}
+
+type matchKey struct{ stream, list string }
+
+// signalDue reports whether a match of k at at is past the cooldown of the
+// last signal, and if so records it. The table is bounded like the
+// sampling table: entries past their cooldown are swept when it is full.
+func (s *Sampler) signalDue(k matchKey, at time.Time) bool {
+	s.matchMu.Lock()
+	defer s.matchMu.Unlock()
+	if last, ok := s.lastMatch[k]; ok && at.Sub(last) < s.cfg.MatchCooldown && !at.Before(last) {
+		return false
+	}
+	if len(s.lastMatch) >= s.cfg.MaxStreams {
+		for id, t := range s.lastMatch {
+			if at.Sub(t) >= s.cfg.MatchCooldown {
+				delete(s.lastMatch, id)
+			}
+		}
+		if len(s.lastMatch) >= s.cfg.MaxStreams {
+			return true // unrecorded: a signal too many rather than none
+		}
+	}
+	s.lastMatch[k] = at
+	return true
 }
 
 func eventID(parts ...string) string {
@@ -303,6 +336,7 @@ type metrics struct {
 	frames      *prometheus.CounterVec
 	processed   *prometheus.CounterVec
 	matches     *prometheus.CounterVec
+	suppressed  *prometheus.CounterVec
 	queue       prometheus.Gauge
 	hashSeconds prometheus.Histogram
 	sinkErrors  prometheus.Counter
@@ -316,6 +350,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Queued keyframes by outcome: hashed, low_quality (hashed, not matched), not_keyframe, decode_error, too_many_pixels, h264_not_decoded, stopped."}, []string{"result"}),
 		matches: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ronda_media_keyframes_matches_total",
 			Help: "Keyframes whose PDQ hash matched a hash list, by list."}, []string{"list"}),
+		suppressed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ronda_media_keyframes_matches_suppressed_total",
+			Help: "Matches within match_cooldown of the last signal of the same list about the same stream: counted, no signal."}, []string{"list"}),
 		queue: prometheus.NewGauge(prometheus.GaugeOpts{Name: "ronda_media_keyframes_queue",
 			Help: "Keyframes waiting for a worker."}),
 		hashSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "ronda_media_keyframes_hash_seconds",
@@ -326,7 +362,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.frames, m.processed, m.matches, m.queue, m.hashSeconds, m.sinkErrors} {
+	for _, c := range []prometheus.Collector{m.frames, m.processed, m.matches, m.suppressed, m.queue, m.hashSeconds, m.sinkErrors} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("keyframes: register metrics: %w", err)
 		}
