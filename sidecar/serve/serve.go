@@ -46,6 +46,7 @@ import (
 	"github.com/ronda-watch/ronda/analyzer/event"
 	"github.com/ronda-watch/ronda/dashboards"
 	"github.com/ronda-watch/ronda/sidecar/adapters"
+	"github.com/ronda-watch/ronda/sidecar/cases"
 	"github.com/ronda-watch/ronda/sidecar/hub"
 	"github.com/ronda-watch/ronda/sidecar/intake"
 	"github.com/ronda-watch/ronda/sidecar/store"
@@ -112,6 +113,7 @@ type Service struct {
 	srv    *http.Server
 	intake *intake.Handler
 	hub    *hub.Hub       // roles all and hub
+	cases  *cases.Service // roles all and hub, with ClickHouse (cases.go)
 	writer *store.Writer  // every role
 	pipe   *pipeline      // roles all and hub
 	fwd    *forwarder     // role edge
@@ -226,6 +228,10 @@ func New(opts Options) (_ *Service, err error) {
 	if s.hub != nil {
 		mux.Handle(hub.Path, s.hub)
 		mux.HandleFunc(hub.WhoAmIPath, s.hub.WhoAmI)
+		if s.cases != nil {
+			s.cases.SetAuthenticate(s.hub.Authenticate)
+			mux.Handle(cases.Path, s.cases.Handler())
+		}
 		if c := cfg.Moderators.Console; c == nil || *c {
 			bare := strings.TrimSuffix(ConsolePath, "/")
 			mux.Handle(ConsolePath, http.StripPrefix(bare, dashboards.Console()))
@@ -309,6 +315,10 @@ func (s *Service) openHub() error {
 	if err != nil {
 		return err
 	}
+	if err := s.openCases(); err != nil {
+		return err
+	}
+	esc = s.caseEscalation(esc)
 	proxies, err := s.cfg.trustedProxies()
 	if err != nil {
 		return fmt.Errorf("trusted_proxies: %w", err)
@@ -351,6 +361,9 @@ func (s *Service) openPipeline() error {
 		onAlert: func(a analyzer.Alert) {
 			s.writer.Alert(a)
 			s.hub.Publish(a)
+			if s.cases != nil {
+				s.cases.Observe(a)
+			}
 			if s.opts.OnAlert != nil {
 				s.opts.OnAlert(a)
 			}
@@ -606,6 +619,7 @@ func (s *Service) closeAll(ctx context.Context) {
 			s.log.Error("writer close", "err", err)
 		}
 	}
+	s.cases.Close()
 	if s.wal != nil {
 		if err := s.wal.Close(); err != nil {
 			s.log.Error("intake log close", "err", err)
