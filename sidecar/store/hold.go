@@ -83,3 +83,49 @@ func quoteColumns(cols []string) string {
 	}
 	return strings.Join(q, ", ")
 }
+
+// RetentionReport says what Retain did.
+type RetentionReport struct {
+	// TTL: the server expires rows itself (19.6+); nothing was dropped.
+	TTL bool
+	// Held is how many case-table copies into hold tables ran.
+	Held int
+	// Dropped is how many day partitions were dropped (no TTL).
+	Dropped int
+	// HoldsDropped is how many expired hold partitions were dropped (no TTL).
+	HoldsDropped int
+}
+
+// Retain runs retention of opts.RetentionDays at now, holds first: the rows
+// of every held case that retention would remove are copied into the hold
+// tables (HoldCases), then the server's TTL is set (the hold tables get their
+// own, hold_until) or, without TTL (18.16), the day partitions past the
+// retention and the hold partitions past their end are dropped. Zero days:
+// nothing is removed and nothing needs holding.
+func Retain(ctx context.Context, conn driver.Conn, opts Options, now time.Time) (RetentionReport, error) {
+	var rep RetentionReport
+	if err := opts.validate(); err != nil {
+		return rep, err
+	}
+	if opts.RetentionDays == 0 {
+		return rep, nil
+	}
+	n, err := HoldCases(ctx, conn, opts, opts.RetentionDays, now)
+	rep.Held = n
+	if err != nil {
+		return rep, err // nothing dropped: a case's rows are not left to go
+	}
+	switch err := ApplyRetention(ctx, conn, opts); err {
+	case nil:
+		rep.TTL = true
+		return rep, nil
+	case ErrNoTTL:
+	default:
+		return rep, err
+	}
+	if rep.Dropped, err = DropOlderThan(ctx, conn, opts, opts.RetentionDays, now); err != nil {
+		return rep, err
+	}
+	rep.HoldsDropped, err = DropExpiredHolds(ctx, conn, opts, now)
+	return rep, err
+}
