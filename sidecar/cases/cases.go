@@ -101,6 +101,11 @@ type Service struct {
 	loaded  bool
 	sending map[string]bool // case ids being submitted
 	states  []*routeState   // the routes with their breakers (routes)
+
+	observeOnce sync.Once
+	observed    chan analyzer.Alert // versions for Observe's goroutine
+	done        chan struct{}       // closed by Close: Observe's goroutine ends
+	closeOnce   sync.Once
 }
 
 // New builds the service; it connects to ClickHouse on first use.
@@ -155,6 +160,12 @@ func (s *Service) Close() error {
 	if s == nil {
 		return nil
 	}
+	s.closeOnce.Do(func() {
+		s.observeOnce.Do(func() {}) // no goroutine starts after this
+		if s.done != nil {
+			close(s.done)
+		}
+	})
 	s.connMu.Lock()
 	defer s.connMu.Unlock()
 	if s.conn != nil {
@@ -236,37 +247,62 @@ func (s *Service) Open(ctx context.Context, a analyzer.Alert, by, note string) e
 
 // Observe adds a new version of an alert that has a case to that case (the
 // analyzer's later findings belong to the report). It is called with every
-// alert version and returns at once: the write happens on its own goroutine.
+// alert version and returns at once: one goroutine writes, from a queue of
+// maxObserved versions (past it a version is logged and left out: the
+// alerts table still has it).
 func (s *Service) Observe(a analyzer.Alert) {
 	s.mu.Lock()
-	id, ok := s.alerts[a.ID]
+	_, ok := s.alerts[a.ID]
 	loaded := s.loaded
 	s.mu.Unlock()
 	if !ok && loaded {
 		return
 	}
-	go func() {
+	s.observeOnce.Do(func() {
+		s.observed = make(chan analyzer.Alert, maxObserved)
+		s.done = make(chan struct{})
+		go s.observeLoop()
+	})
+	select {
+	case s.observed <- a:
+	default:
+		s.opts.Logger.Warn("case versions queue full: an alert version was not added to its case", "alert", a.ID, "version", a.Updates)
+	}
+}
+
+const maxObserved = 1024
+
+func (s *Service) observeLoop() {
+	for {
+		var a analyzer.Alert
+		select {
+		case <-s.done:
+			return
+		case a = <-s.observed:
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
+		s.mu.Lock()
+		loaded := s.loaded
+		s.mu.Unlock()
 		if !loaded {
 			if err := s.loadAlerts(ctx); err != nil {
-				return
-			}
-			s.mu.Lock()
-			id, ok = s.alerts[a.ID]
-			s.mu.Unlock()
-			if !ok {
-				return
+				s.opts.Logger.Warn("cases not read: an alert version was not added to its case", "alert", a.ID, "err", err)
 			}
 		}
-		conn, err := s.db(ctx)
-		if err == nil {
-			err = s.addVersion(ctx, conn, id, a)
+		s.mu.Lock()
+		id, ok := s.alerts[a.ID]
+		s.mu.Unlock()
+		if ok {
+			conn, err := s.db(ctx)
+			if err == nil {
+				err = s.addVersion(ctx, conn, id, a)
+			}
+			if err != nil {
+				s.opts.Logger.Warn("alert version not added to its case", "case", id, "alert", a.ID, "err", err)
+			}
 		}
-		if err != nil {
-			s.opts.Logger.Warn("alert version not added to its case", "case", id, "alert", a.ID, "err", err)
-		}
-	}()
+		cancel()
+	}
 }
 
 // loadAlerts reads which alerts have cases, once.

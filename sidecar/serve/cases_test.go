@@ -262,6 +262,22 @@ func TestCaseFromEscalationToReport(t *testing.T) {
 		}
 	}
 
+	// Drift: the spec with a case status left out no longer passes the
+	// submitted case's answer.
+	spec, err := os.ReadFile(specPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := []byte("status: {type: string, enum: [open, approved, submitted]}")
+	if !bytes.Contains(spec, old) {
+		t.Fatalf("drift case: %s not in the spec", old)
+	}
+	drifted := filepath.Join(t.TempDir(), "openapi.yaml")
+	os.WriteFile(drifted, bytes.Replace(spec, old, []byte("status: {type: string, enum: [open, approved]}"), 1), 0o600)
+	if err := validate(loadSpec(t, drifted), xs[len(xs)-2]); err == nil {
+		t.Errorf("%s validated against a spec without the submitted status", xs[len(xs)-2].name)
+	}
+
 	// A restart: the same record, a new process. Still nothing sent twice.
 	if err := r.stop(t); err != nil {
 		t.Fatal(err)
