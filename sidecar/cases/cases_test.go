@@ -38,7 +38,7 @@ func TestPageStyleHashMatchesCSP(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := &Case{ID: ID("al-1"), AlertID: "al-1", Version: 2, Status: StatusOpen, OpenedAt: time.Unix(1.7e9, 0),
-		Notes: []Note{{At: time.Unix(1.7e9, 0), By: "mod-a", Text: `<script>alert(1)</script>`}},
+		Notes:   []Note{{At: time.Unix(1.7e9, 0), By: "mod-a", Text: `<script>alert(1)</script>`}},
 		Reasons: []analyzer.Reason{{Detector: "money", Score: 0.8, Summary: "paid out to one account", Evidence: map[string]any{"coins": 12022.0, "payers": 2.0}}},
 		Streams: []Stream{{ID: "s1", Host: "h1", Start: time.Unix(1.7e9, 0), TZ: "Asia/Manila", StartLocal: local(time.Unix(1.7e9, 0), "Asia/Manila")}}}
 	b, err := r.Render(c)
