@@ -5,6 +5,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ronda-watch/ronda/analyzer"
@@ -377,12 +379,31 @@ func local(t time.Time, tz string) string {
 	if tz == "" {
 		return ""
 	}
-	loc, err := time.LoadLocation(tz)
-	if err != nil {
+	loc, ok := zones.Load(tz)
+	if !ok {
+		l, err := time.LoadLocation(tz) // reads the embedded database: slow, so kept
+		if err != nil {
+			l = nil
+		}
+		if zoneCount.Add(1) <= maxZones {
+			zones.Store(tz, l)
+		}
+		loc = l
+	}
+	if loc.(*time.Location) == nil {
 		return ""
 	}
-	return t.In(loc).Format("2006-01-02 15:04:05 MST")
+	return t.In(loc.(*time.Location)).Format("2006-01-02 15:04:05 MST")
 }
+
+// zones caches loaded time zones by name (at most maxZones names, bad ones
+// too, as nil: a zone name comes from outside, in events).
+var (
+	zones     sync.Map
+	zoneCount atomic.Int64
+)
+
+const maxZones = 1024
 
 func contains(s []string, x string) bool {
 	for _, y := range s {

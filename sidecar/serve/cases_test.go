@@ -296,6 +296,16 @@ func TestCaseFromEscalationToReport(t *testing.T) {
 	if requests, taken := rc.counts(); requests != 3 || taken[key] != 1 {
 		t.Errorf("after the restart the receiver had %d requests, %s taken %d times; want 3 and once", requests, key, taken[key])
 	}
+	// The same escalation carried out again (a replay, a second press after
+	// the alert reopened) names the same case and opens none.
+	if err := r2.svc.cases.Open(context.Background(), alert, "lead", "three hosts on one phone at night; payouts to one account"); err != nil {
+		t.Fatal(err)
+	}
+	list = api(t, "http://"+r2.addr, "GET", cases.Path, tokViewer, nil)
+	if n := bytes.Count(list.body, []byte(`"id":`)); n != 1 || metricSum(t, r2.svc.reg, "ronda_cases_opened_total") != 0 {
+		t.Errorf("after the escalation again: %d cases listed, %v opened; want 1 and 0: %s", n,
+			metricSum(t, r2.svc.reg, "ronda_cases_opened_total"), list.body)
+	}
 }
 
 // printPage prints the case page in headless Chromium (the token as a
