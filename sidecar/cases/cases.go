@@ -209,7 +209,7 @@ func (s *Service) Open(ctx context.Context, a analyzer.Alert, by, note string) e
 	}
 	id := ID(a.ID)
 	now := s.opts.Now().UTC()
-	existing, err := store.ReadCases(ctx, conn, s.opts.Schema, "case_id = "+store.Quote(id))
+	existing, err := store.ReadCases(ctx, conn, s.opts.Schema, "case_id = "+store.Quote(id), 0)
 	if err != nil {
 		return err
 	}
@@ -311,7 +311,7 @@ func (s *Service) loadAlerts(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	rows, err := store.ReadCases(ctx, conn, s.opts.Schema, "")
+	rows, err := store.ReadCases(ctx, conn, s.opts.Schema, "", 0)
 	if err != nil {
 		return err
 	}
@@ -351,7 +351,7 @@ func (s *Service) Get(ctx context.Context, id string) (*Case, error) {
 	if err != nil {
 		return nil, err
 	}
-	rows, err := store.ReadCases(ctx, conn, s.opts.Schema, "case_id = "+store.Quote(id))
+	rows, err := store.ReadCases(ctx, conn, s.opts.Schema, "case_id = "+store.Quote(id), 0)
 	if err != nil {
 		return nil, err
 	}
@@ -372,13 +372,16 @@ func (s *Service) Get(ctx context.Context, id string) (*Case, error) {
 	return c, nil
 }
 
-// List gives every case, newest first, as summaries.
+// MaxList bounds the cases List gives: the newest.
+const MaxList = 10_000
+
+// List gives the newest MaxList cases, newest first, as summaries.
 func (s *Service) List(ctx context.Context) ([]Summary, error) {
 	conn, err := s.db(ctx)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := store.ReadCases(ctx, conn, s.opts.Schema, "")
+	rows, err := store.ReadCases(ctx, conn, s.opts.Schema, "", MaxList)
 	if err != nil {
 		return nil, err
 	}

@@ -149,7 +149,11 @@ func (c CasesConfig) validate(_ Config) []error {
 // openCases builds the cases service where the hub runs with ClickHouse.
 func (s *Service) openCases() error {
 	c := s.cfg.Cases
-	if c.Enabled != nil && !*c.Enabled || s.cfg.ClickHouse.DSN == "" || s.cfg.Role == RoleEdge {
+	if c.Enabled != nil && !*c.Enabled || s.cfg.Role == RoleEdge {
+		return nil
+	}
+	if s.cfg.ClickHouse.DSN == "" {
+		s.log.Info("cases need ClickHouse: an escalation opens no case", "set", "clickhouse.dsn or RONDA_CLICKHOUSE_DSN")
 		return nil
 	}
 	var routes []cases.Route

@@ -214,16 +214,21 @@ func Quote(s string) string {
 	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
 }
 
-// ReadCases reads every case row (the latest rev of each), newest first.
-func ReadCases(ctx context.Context, conn driver.Conn, o Options, where string) ([]CaseRow, error) {
+// ReadCases reads the case rows that where selects (the latest rev of each),
+// newest first, at most limit of them (0: all).
+func ReadCases(ctx context.Context, conn driver.Conn, o Options, where string, limit int) ([]CaseRow, error) {
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
 	if where == "" {
 		where = "1"
 	}
-	rows, err := conn.Query(ctx, fmt.Sprintf(`SELECT case_id, alert_id, opened, opened_by, entities, hold_until, rev
- FROM %s FINAL WHERE %s ORDER BY opened DESC, case_id`, o.Qualified(TableCases), where))
+	q := fmt.Sprintf(`SELECT case_id, alert_id, opened, opened_by, entities, hold_until, rev
+ FROM %s FINAL WHERE %s ORDER BY opened DESC, case_id`, o.Qualified(TableCases), where)
+	if limit > 0 {
+		q += fmt.Sprintf(" LIMIT %d", limit)
+	}
+	rows, err := conn.Query(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("read cases: %w", err)
 	}

@@ -33,7 +33,7 @@ func HoldCases(ctx context.Context, conn driver.Conn, opts Options, days int, no
 	if days <= 0 {
 		return 0, nil
 	}
-	cases, err := ReadCases(ctx, conn, opts, fmt.Sprintf("hold_until >= toDate('%s')", dayOf(now).Format("2006-01-02")))
+	cases, err := ReadCases(ctx, conn, opts, fmt.Sprintf("hold_until >= toDate('%s')", dayOf(now).Format("2006-01-02")), 0)
 	if err != nil {
 		return 0, fmt.Errorf("hold cases: %w", err)
 	}
