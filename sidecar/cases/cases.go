@@ -223,6 +223,7 @@ func (s *Service) Open(ctx context.Context, a analyzer.Alert, by, note string) e
 		row.Rev = max(row.Rev, old.Rev+1)
 	} else {
 		s.m.opened.Inc()
+		s.opts.Logger.Info("case opened", "case", id, "alert", a.ID, "version", a.Updates)
 	}
 	if err := s.addVersion(ctx, conn, id, a); err != nil {
 		return err
@@ -241,7 +242,6 @@ func (s *Service) Open(ctx context.Context, a analyzer.Alert, by, note string) e
 	s.mu.Lock()
 	s.alerts[a.ID] = id
 	s.mu.Unlock()
-	s.opts.Logger.Info("case opened", "case", id, "alert", a.ID, "version", a.Updates)
 	return nil
 }
 

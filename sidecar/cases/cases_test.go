@@ -148,7 +148,8 @@ func TestBuildReportsFacts(t *testing.T) {
 	}
 	c := build(store.CaseRow{CaseID: "case-1", AlertID: "al-1", Opened: at, OpenedBy: "lead"},
 		[]store.CaseVersionRow{{CaseID: "case-1", Updates: 1, Alert: av}},
-		[]store.CaseActionRow{{CaseID: "case-1", At: at, ActionID: "n1", Moderator: "mod", Action: "note", Note: "seen before"}}, nil, ev, []string{"x"})
+		[]store.CaseActionRow{{CaseID: "case-1", At: at, ActionID: "escalate-1", Moderator: "lead", Action: "escalate", Note: "ring"},
+			{CaseID: "case-1", At: at, ActionID: "n1", Moderator: "mod", Action: "note", Note: "seen before"}}, nil, ev, []string{"x"})
 	if len(c.Payouts) != 1 || c.Payouts[0].Local != "2025-03-01 23:00:00 WIB" || c.Payouts[0].To != "op" {
 		t.Errorf("payouts %+v", c.Payouts)
 	}
@@ -158,10 +159,17 @@ func TestBuildReportsFacts(t *testing.T) {
 	if len(c.Notes) != 2 || c.Version != 3 || c.Status != StatusOpen {
 		t.Errorf("notes %+v version %d status %s", c.Notes, c.Version, c.Status)
 	}
+	escalations := 0
 	for _, x := range c.Actions {
 		if strings.HasPrefix(x.Action, "case_") {
 			t.Errorf("audit copy in actions: %+v", x)
 		}
+		if x.Action == "escalate" {
+			escalations++
+		}
+	}
+	if escalations != 1 {
+		t.Errorf("%d escalations in actions %+v, want 1 (the hub's row and the case's are one)", escalations, c.Actions)
 	}
 	if len(c.Devices) != 1 || c.Devices[0].Hosts[0] != "h1" || len(c.Networks) != 1 {
 		t.Errorf("devices %+v networks %+v", c.Devices, c.Networks)

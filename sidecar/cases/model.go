@@ -180,25 +180,28 @@ func build(r store.CaseRow, vs []store.CaseVersionRow, as []store.CaseActionRow,
 		c.Severity, c.Score, c.Subject, c.Entities, c.Reasons = last.Severity.String(), last.Score, last.Subject, last.Entities, last.Reasons
 	}
 
-	// Actions and notes, from the hub's trail and the case's own.
+	// Actions and notes, from the hub's trail and the case's own. An
+	// escalation is the case's own row (kept outside retention); the hub's
+	// audit copies of case actions are left out.
 	for _, a := range ev.Actions {
-		if strings.HasPrefix(a.Action, "case_") {
-			continue // the audit copy of a case action, which the case's own rows carry
+		if strings.HasPrefix(a.Action, "case_") || a.Action == "escalate" {
+			continue
 		}
 		c.Actions = append(c.Actions, Action{At: a.At.UTC(), By: a.Moderator, Action: a.Action, Target: a.Target,
 			Reason: a.Reason, Note: a.Note, On: "alert"})
-		if a.Action == "note" || (a.Action == "escalate" && a.Note != "") {
+		if a.Action == "note" {
 			c.Notes = append(c.Notes, Note{At: a.At.UTC(), By: a.Moderator, Text: a.Note})
 		}
 	}
 	for _, a := range as {
-		switch a.Action {
-		case "escalate":
-			continue // the hub's escalate row carries it
-		case "note":
+		on := "case"
+		if a.Action == "escalate" {
+			on = "alert"
+		}
+		if (a.Action == "note" || a.Action == "escalate") && a.Note != "" {
 			c.Notes = append(c.Notes, Note{At: a.At.UTC(), By: a.Moderator, Text: a.Note})
 		}
-		c.Actions = append(c.Actions, Action{At: a.At.UTC(), By: a.Moderator, Action: a.Action, Note: a.Note, On: "case"})
+		c.Actions = append(c.Actions, Action{At: a.At.UTC(), By: a.Moderator, Action: a.Action, Note: a.Note, On: on})
 	}
 	sort.SliceStable(c.Actions, func(i, j int) bool { return c.Actions[i].At.Before(c.Actions[j].At) })
 	sort.SliceStable(c.Notes, func(i, j int) bool { return c.Notes[i].At.Before(c.Notes[j].At) })
