@@ -22,7 +22,7 @@ On a cluster, run it against every shard with --cluster.`, `
 	fs.StringVar(&dsn, "clickhouse", "", "ClickHouse DSN, native protocol (required)")
 	fs.StringVar(&opts.Database, "database", "ronda", "database for Ronda's tables")
 	fs.StringVar(&opts.Cluster, "cluster", "", "cluster name of remote_servers: local tables plus Distributed tables")
-	fs.IntVar(&opts.RetentionDays, "retention-days", 0, "keep this many days: a TTL where the server has one (19.6+); 0 keeps all")
+	fs.IntVar(&opts.RetentionDays, "retention-days", 0, "keep this many days: a TTL where the server has one (19.6+), else drop older day partitions; escalated cases' rows are copied to hold tables first; 0 keeps all")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -40,18 +40,19 @@ On a cluster, run it against every shard with --cluster.`, `
 	if err != nil {
 		return err
 	}
-	switch err := store.ApplyRetention(ctx, conn, opts); err {
-	case nil:
-	case store.ErrNoTTL:
-		// No table TTL (before 19.6): drop the day partitions past the limit now.
-		// Run migrate daily (cron, a systemd timer) to keep retention going.
-		n, err := store.DropOlderThan(ctx, conn, opts, opts.RetentionDays, time.Now())
-		if err != nil {
-			return err
-		}
-		e.log.Info("server has no TTL: dropped day partitions past the retention; run migrate daily to keep it", "days", opts.RetentionDays, "partitions", n)
-	default:
+	// Holds first: the rows of escalated cases are copied out of the days
+	// retention removes, then TTL is set or (before 19.6) the days dropped.
+	rep, err := store.Retain(ctx, conn, opts, time.Now())
+	if err != nil {
 		return err
+	}
+	if opts.RetentionDays > 0 {
+		if rep.TTL {
+			e.log.Info("retention set as a TTL; rows of held cases copied to the hold tables first", "days", opts.RetentionDays, "held", rep.Held)
+		} else {
+			e.log.Info("server has no TTL: dropped day partitions past the retention, after copying held cases' rows; run migrate daily to keep it",
+				"days", opts.RetentionDays, "partitions", rep.Dropped, "held", rep.Held, "expired_hold_partitions", rep.HoldsDropped)
+		}
 	}
 	fmt.Fprintf(e.stdout, "database %s: applied migrations %v (%d known)\n", opts.Database, applied, len(store.Migrations))
 	return nil

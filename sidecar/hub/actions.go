@@ -215,7 +215,7 @@ func (h *Hub) escalate(c *client, m inMsg) {
 	st.escalating = true
 	alert := st.alert
 	h.mu.Unlock()
-	ctx, cancel := context.WithTimeout(h.ctx, h.opts.EscalateTimeout)
+	ctx, cancel := context.WithTimeout(context.WithValue(h.ctx, escalatedByKey{}, c.name), h.opts.EscalateTimeout)
 	err := h.opts.Escalate(ctx, cloneAlert(alert), m.Note)
 	cancel()
 	h.mu.Lock()
@@ -228,6 +228,16 @@ func (h *Hub) escalate(c *client, m inMsg) {
 		return
 	}
 	h.applyLocked(c, m)
+}
+
+type escalatedByKey struct{}
+
+// EscalatedBy is the name of the lead whose escalation Options.Escalate is
+// carrying out with ctx ("" for any other context): a destination that keeps
+// a case says who opened it.
+func EscalatedBy(ctx context.Context) string {
+	name, _ := ctx.Value(escalatedByKey{}).(string)
+	return name
 }
 
 // cloneAlert copies the slices a destination might keep or change.

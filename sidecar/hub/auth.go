@@ -149,6 +149,20 @@ func (h *Hub) WhoAmI(w http.ResponseWriter, r *http.Request) {
 	}{who.Name, who.Role})
 }
 
+// Authenticate runs the hub's checks on a request to another endpoint of
+// the moderators' (the cases API): the Origin, the bearer token, the bad-token
+// limit, each refusal answered and counted as for the socket. It gives the
+// token's name and role.
+func (h *Hub) Authenticate(w http.ResponseWriter, r *http.Request) (name, role string, ok bool) {
+	return h.Authorize(w, r, RoleViewer)
+}
+
+// RoleAtLeast says whether role may do what need may (viewer < moderator <
+// lead); an unknown role may do nothing.
+func RoleAtLeast(role, need string) bool {
+	return roleRank(role) > 0 && roleRank(role) >= roleRank(need)
+}
+
 // offers says whether the request offers subprotocol p.
 func offers(r *http.Request, p string) bool {
 	for _, h := range r.Header.Values("Sec-WebSocket-Protocol") {

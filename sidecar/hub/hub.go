@@ -100,8 +100,9 @@ type Options struct {
 	// that it is not sent twice. Nil: actions are not journaled.
 	Journal func(ActionRecord) (uint64, error)
 	// Escalate hands an alert to the configured destination (a case system, a
-	// hotline) with the lead's note. Without it escalate is refused. It runs
-	// outside the hub's lock with EscalateTimeout; an error refuses the action.
+	// hotline) with the lead's note; EscalatedBy(ctx) names the lead. Without
+	// it escalate is refused. It runs outside the hub's lock with
+	// EscalateTimeout; an error refuses the action.
 	Escalate func(ctx context.Context, alert analyzer.Alert, note string) error
 	// EscalateTimeout bounds one Escalate call. Default 10s.
 	EscalateTimeout time.Duration

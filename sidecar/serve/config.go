@@ -72,6 +72,7 @@ type Config struct {
 	Intake     IntakeConfig     `yaml:"intake"`
 	Moderators ModeratorsConfig `yaml:"moderators"`
 	ClickHouse ClickHouseConfig `yaml:"clickhouse"`
+	Cases      CasesConfig      `yaml:"cases"`
 	Adapters   AdaptersConfig   `yaml:"adapters"`
 	Pollers    PollersConfig    `yaml:"pollers"`
 	Edge       EdgeConfig       `yaml:"edge"`
@@ -340,6 +341,7 @@ func (c *Config) applyDefaults() {
 	set(&c.Edge.SpoolDir, filepath.Join(cache, "ronda", "forward"))
 	c.State.applyDefaults(cache)
 	c.Enforcement.Defaults()
+	c.Cases.applyDefaults()
 	set(&c.ClickHouse.PseudonymKey.Env, "RONDA_PSEUDONYM_KEY")
 	if c.Adapters.LiveKitMaxTokenLifetime == 0 {
 		c.Adapters.LiveKitMaxTokenLifetime = adapters.DefaultMaxTokenLifetime
@@ -507,6 +509,7 @@ func (c Config) Validate() error {
 		bad("clickhouse.dsn", "must be a clickhouse:// DSN (the native protocol)")
 	}
 	errs = append(errs, c.State.validate()...)
+	errs = append(errs, c.Cases.validate(c)...)
 	return errors.Join(errs...)
 }
 

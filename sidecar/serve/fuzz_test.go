@@ -17,6 +17,8 @@ func FuzzParseConfig(f *testing.F) {
 	f.Add([]byte("clickhouse: {batch_rows: -1}\npipeline: {queue_events: 5}\n"))
 	f.Add([]byte("admin_listen: 127.0.0.1:9090\ntrusted_proxies: [10.0.0.0/8, 192.0.2.1, '::1']\ntls: {cert_file: c, key_file: k}\n"))
 	f.Add([]byte("trusted_proxies: [10.0.0.1/8, x]\ntls: {key_file: k}\nadapters: {livekit_max_token_lifetime: -5m}\n"))
+	f.Add([]byte("cases: {hold_days: 30, routes: [{name: ct, kind: http, url: 'https://h.example/r', secret: {env: S}}, {name: d, kind: file, dir: /var/x}, {name: e, kind: email, dir: /o, to: a@b.example, from: c@d.example}]}\n"))
+	f.Add([]byte("cases: {hold_days: -1, attempts: 0, routes: [{name: '', kind: smtp}, {name: x, kind: email, dir: rel, to: nobody}]}\n"))
 	f.Add([]byte("unknown_key: 1\n"))
 	f.Add([]byte("role: [\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -33,6 +35,9 @@ func FuzzParseConfig(f *testing.F) {
 		}
 		if c.TLS.enabled() && (c.TLS.CertFile == "" || c.TLS.KeyFile == "") || c.Adapters.LiveKitMaxTokenLifetime <= 0 {
 			t.Fatalf("validated tls %+v, livekit lifetime %v", c.TLS, c.Adapters.LiveKitMaxTokenLifetime)
+		}
+		if c.Cases.HoldDays < 1 || c.Cases.Attempts < 1 {
+			t.Fatalf("validated cases %+v", c.Cases)
 		}
 		if c.Pipeline.QueueEvents < 1000 || c.ClickHouse.BatchRows < 100 {
 			t.Fatalf("validated a config outside its bounds: queue %d, batch rows %d", c.Pipeline.QueueEvents, c.ClickHouse.BatchRows)

@@ -34,6 +34,7 @@ const specPath = "../../docs/openapi.yaml"
 
 func init() {
 	openapi3filter.RegisterBodyDecoder("application/x-ndjson", decodeNDJSON)
+	openapi3filter.RegisterBodyDecoder("text/html", openapi3filter.PlainBodyDecoder)
 }
 
 // decodeNDJSON reads an NDJSON request body, gzip-compressed when its

@@ -46,6 +46,7 @@ import (
 	"github.com/ronda-watch/ronda/analyzer/event"
 	"github.com/ronda-watch/ronda/dashboards"
 	"github.com/ronda-watch/ronda/sidecar/adapters"
+	"github.com/ronda-watch/ronda/sidecar/cases"
 	"github.com/ronda-watch/ronda/sidecar/enforce"
 	"github.com/ronda-watch/ronda/sidecar/hub"
 	"github.com/ronda-watch/ronda/sidecar/intake"
@@ -117,6 +118,7 @@ type Service struct {
 	srv    *http.Server
 	intake *intake.Handler
 	hub    *hub.Hub       // roles all and hub
+	cases  *cases.Service // roles all and hub, with ClickHouse (cases.go)
 	writer *store.Writer  // every role
 	pipe   *pipeline      // roles all and hub
 	fwd    *forwarder     // role edge
@@ -238,6 +240,10 @@ func New(opts Options) (_ *Service, err error) {
 		mux.Handle(hub.Path, s.hub)
 		mux.HandleFunc(hub.WhoAmIPath, s.hub.WhoAmI)
 		s.mountLevers(mux)
+		if s.cases != nil {
+			s.cases.SetAuthenticate(s.hub.Authenticate)
+			mux.Handle(cases.Path, s.cases.Handler())
+		}
 		if c := cfg.Moderators.Console; c == nil || *c {
 			bare := strings.TrimSuffix(ConsolePath, "/")
 			mux.Handle(ConsolePath, http.StripPrefix(bare, dashboards.Console()))
@@ -321,6 +327,10 @@ func (s *Service) openHub() error {
 	if err != nil {
 		return err
 	}
+	if err := s.openCases(); err != nil {
+		return err
+	}
+	esc = s.caseEscalation(esc)
 	proxies, err := s.cfg.trustedProxies()
 	if err != nil {
 		return fmt.Errorf("trusted_proxies: %w", err)
@@ -363,6 +373,9 @@ func (s *Service) openPipeline() error {
 		onAlert: func(a analyzer.Alert) {
 			s.writer.Alert(a)
 			s.hub.Publish(a)
+			if s.cases != nil {
+				s.cases.Observe(a)
+			}
 			if s.opts.OnAlert != nil {
 				s.opts.OnAlert(a)
 			}
@@ -612,6 +625,7 @@ func (s *Service) closeAll(ctx context.Context) {
 			s.log.Error("writer close", "err", err)
 		}
 	}
+	s.cases.Close()
 	if s.wal != nil {
 		if err := s.wal.Close(); err != nil {
 			s.log.Error("intake log close", "err", err)

@@ -26,6 +26,10 @@ type Options struct {
 	// TTL (19.6 and later) ApplyRetention sets it; otherwise DropOlderThan drops
 	// whole day partitions.
 	RetentionDays int
+	// HoldDays is how long the rows of an escalated alert's entities are
+	// held from retention after its case opens (hold.go). Zero: DefaultHoldDays.
+	// Only the case decides: each case row carries its own hold_until.
+	HoldDays int
 }
 
 var identRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
@@ -39,6 +43,9 @@ func (o *Options) validate() error {
 	}
 	if o.Cluster != "" && !identRe.MatchString(o.Cluster) {
 		return fmt.Errorf("cluster name %q: want letters, digits and _", o.Cluster)
+	}
+	if o.HoldDays < 0 {
+		return fmt.Errorf("hold days %d: want 0 (the default, %d) or more", o.HoldDays, DefaultHoldDays)
 	}
 	if o.RetentionDays < 0 {
 		return fmt.Errorf("retention days %d: want 0 (keep all) or more", o.RetentionDays)
@@ -185,6 +192,7 @@ var Migrations = []Migration{
 		}
 		return out
 	}},
+	{3, "cases and evidence holds", caseMigration},
 }
 
 func createTable(o Options, t tableDef) []string {
@@ -311,6 +319,13 @@ func ApplyRetention(ctx context.Context, conn driver.Conn, opts Options) error {
 			return fmt.Errorf("set ttl on %s: %w", t, err)
 		}
 	}
+	// A hold table's rows expire on their own date, whatever the retention.
+	for _, t := range holdTables(opts) {
+		q := fmt.Sprintf("ALTER TABLE %s MODIFY TTL hold_until", opts.Qualified(t))
+		if err := conn.Exec(ctx, q); err != nil {
+			return fmt.Errorf("set ttl on %s: %w", t, err)
+		}
+	}
 	return nil
 }
 
@@ -324,12 +339,17 @@ func DropOlderThan(ctx context.Context, conn driver.Conn, opts Options, days int
 	if days <= 0 {
 		return 0, fmt.Errorf("drop older than %d days: want at least 1", days)
 	}
-	cutoff := dayOf(now).AddDate(0, 0, -days)
+	return dropPartitionsBefore(ctx, conn, opts, dataTables(opts), dayOf(now).AddDate(0, 0, -days))
+}
+
+// dropPartitionsBefore drops the partitions of tables (local names) whose
+// every row's Date partition key is before cutoff.
+func dropPartitionsBefore(ctx context.Context, conn driver.Conn, opts Options, tables []string, cutoff time.Time) (int, error) {
 	// Names are validated identifiers; literals because 18.16 rejects a bound
 	// array in IN.
 	q := fmt.Sprintf(`SELECT DISTINCT table, partition FROM system.parts
  WHERE database = '%s' AND active AND max_date < toDate('%s') AND table IN ('%s')`,
-		opts.Database, cutoff.Format("2006-01-02"), strings.Join(dataTables(opts), "', '"))
+		opts.Database, cutoff.Format("2006-01-02"), strings.Join(tables, "', '"))
 	rows, err := conn.Query(ctx, q)
 	if err != nil {
 		return 0, fmt.Errorf("list old partitions: %w", err)

@@ -2,6 +2,7 @@ package store
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -36,14 +37,15 @@ func TestMigrateIdempotent(t *testing.T) {
 	}
 	tables := strings.Fields(out)
 	for _, want := range []string{"events", "signals", "stream_sessions", "alerts", "actions",
-		"schema_migrations", "trend_sessions", "trend_daily_streams", "trend_hourly_alerts"} {
+		"schema_migrations", "trend_sessions", "trend_daily_streams", "trend_hourly_alerts",
+		"cases", "case_versions", "case_actions", "case_submissions", "hold_events", "hold_stream_sessions", "hold_actions"} {
 		if !slices.Contains(tables, want) {
 			t.Errorf("table %s missing; have %v", want, tables)
 		}
 	}
 	out, _ = s.Client("SELECT count() FROM " + opts.Database + ".schema_migrations FINAL")
-	if strings.TrimSpace(out) != "2" {
-		t.Errorf("schema_migrations rows %q, want 2", out)
+	if strings.TrimSpace(out) != strconv.Itoa(len(Migrations)) {
+		t.Errorf("schema_migrations rows %q, want %d", out, len(Migrations))
 	}
 }
 
