@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/ronda-watch/ronda/analyzer"
+	"github.com/ronda-watch/ronda/sidecar/outbound"
 	"github.com/ronda-watch/ronda/sidecar/store"
 )
 
@@ -79,7 +80,7 @@ func TestHTTPRouteSignsAndClassifies(t *testing.T) {
 	if err != nil || rc != "R-9" {
 		t.Fatalf("send: %q %v", rc, err)
 	}
-	if got.Get("Idempotency-Key") != d.Key || got.Get("X-Ronda-Signature") != Sign(rt.Secret, "1700000000", body) || !bytes.Equal(body, d.Body) {
+	if got.Get("Idempotency-Key") != d.Key || got.Get("X-Ronda-Signature") != outbound.Sign(rt.Secret, "1700000000", body) || !bytes.Equal(body, d.Body) {
 		t.Fatalf("headers %v body %s", got, body)
 	}
 	for _, c := range []struct {

@@ -3,27 +3,23 @@ package cases
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"strconv"
 	"time"
 	"unicode/utf8"
+
+	"github.com/ronda-watch/ronda/sidecar/outbound"
 )
 
 // HTTPRoute posts a case as JSON to a hotline's report API (CyberTipline
-// style): Content-Type application/json, Idempotency-Key (the case id and
-// version: a receiver that keeps keys never files one twice),
-// X-Ronda-Timestamp (Unix seconds) and X-Ronda-Signature:
-// sha256=HEX(HMAC-SHA256(secret, timestamp + "." + body)), the scheme of
-// Ronda's own intake. A 2xx answer delivered it; its body may carry a receipt
-// ({"receipt": "..."}, DecodeReceipt). 408, 429 and 5xx are retried; any
-// other answer is a refusal for good.
+// style) with sidecar/outbound's one signed attempt: Idempotency-Key (the
+// case id and version: a receiver that keeps keys never files one twice),
+// X-Ronda-Timestamp and X-Ronda-Signature (the scheme of Ronda's own intake;
+// outbound.Verify checks it). A 2xx answer delivered it; its body may carry a
+// receipt ({"receipt": "..."}, DecodeReceipt). 408, 429 and 5xx are retried;
+// any other answer is a refusal for good.
 type HTTPRoute struct {
 	RouteName string
 	URL       string
@@ -38,17 +34,8 @@ func (r *HTTPRoute) Name() string { return r.RouteName }
 // Kind is "http".
 func (r *HTTPRoute) Kind() string { return "http" }
 
-// Sign is the X-Ronda-Signature value of body at ts.
-func Sign(secret []byte, ts string, body []byte) string {
-	m := hmac.New(sha256.New, secret)
-	m.Write([]byte(ts))
-	m.Write([]byte("."))
-	m.Write(body)
-	return "sha256=" + hex.EncodeToString(m.Sum(nil))
-}
-
 // MaxReceiptBytes bounds what is read of a receiver's answer.
-const MaxReceiptBytes = 64 << 10
+const MaxReceiptBytes = outbound.MaxAnswerBytes
 
 // Send posts d once.
 func (r *HTTPRoute) Send(ctx context.Context, d Delivery) (string, error) {
@@ -60,34 +47,19 @@ func (r *HTTPRoute) Send(ctx context.Context, d Delivery) (string, error) {
 	if client == nil {
 		client = &http.Client{Timeout: 30 * time.Second}
 	}
-	ts := strconv.FormatInt(now().Unix(), 10)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.URL, bytes.NewReader(d.Body))
-	if err != nil {
-		return "", &PermanentError{err}
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Idempotency-Key", d.Key)
-	req.Header.Set("X-Ronda-Timestamp", ts)
-	req.Header.Set("X-Ronda-Signature", Sign(r.Secret, ts, d.Body))
-	resp, err := client.Do(req)
-	if err != nil {
+	_, answer, err := outbound.Post(ctx, client, r.URL, r.Secret, d.Key, d.Body, now())
+	switch {
+	case errors.Is(err, outbound.ErrRefused):
+		return "", &PermanentError{fmt.Errorf("the case was refused: %w", err)}
+	case err != nil:
 		return "", fmt.Errorf("post case: %w", err)
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, MaxReceiptBytes+1))
-	switch c := resp.StatusCode; {
-	case c/100 == 2:
-		receipt, err := DecodeReceipt(b)
-		if err != nil {
-			// It took the case: a receipt we cannot read does not undo that.
-			return "unreadable receipt: " + err.Error(), nil
-		}
-		return receipt, nil
-	case c == http.StatusRequestTimeout || c == http.StatusTooManyRequests || c/100 == 5:
-		return "", fmt.Errorf("receiver answered %s", resp.Status)
-	default:
-		return "", &PermanentError{fmt.Errorf("receiver refused the case: %s", resp.Status)}
+	receipt, err := DecodeReceipt(answer)
+	if err != nil {
+		// It took the case: a receipt we cannot read does not undo that.
+		return "unreadable receipt: " + err.Error(), nil
 	}
+	return receipt, nil
 }
 
 // DecodeReceipt reads a receiver's answer: empty, or a JSON object whose

@@ -177,7 +177,7 @@ func (p *platform) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.calls++
-	if err := outbound.Verify(secret, r.Header.Get(outbound.SignatureHeader), body, time.Now(), time.Minute); err != nil {
+	if err := outbound.Verify(secret, r.Header.Get(outbound.TimestampHeader), r.Header.Get(outbound.SignatureHeader), body, time.Now(), time.Minute); err != nil {
 		http.Error(w, "bad signature", http.StatusUnauthorized)
 		return
 	}

@@ -3,7 +3,7 @@
 // idempotency key, retried with backoff behind a circuit breaker
 // (sony/gobreaker), and reported as delivered, failed for good, or given up.
 //
-// The receiver verifies Signature (Verify does it in Go) and keeps the
+// The receiver verifies the signature (Verify does it in Go) and keeps the
 // Idempotency-Key: a delivery that was taken but whose answer was lost is
 // sent again with the same key, and the receiver must treat it as the one it
 // has. Ronda never sends a key again once a 2xx came back; callers persist
@@ -31,11 +31,15 @@ import (
 	"github.com/sony/gobreaker/v2"
 )
 
-// Headers of a delivery.
+// Headers of a delivery: the signature scheme of Ronda's own intake
+// (sidecar/intake), so a platform verifies Ronda's calls as Ronda verifies
+// its senders.
 const (
-	// SignatureHeader carries "t=<unix seconds>,v1=<hex HMAC-SHA256 of
-	// "<t>.<body>" under the shared secret>".
-	SignatureHeader = "Ronda-Signature"
+	// TimestampHeader carries Unix seconds, decimal.
+	TimestampHeader = "X-Ronda-Timestamp"
+	// SignatureHeader carries "sha256=" + hex HMAC-SHA256(secret,
+	// timestamp + "." + body).
+	SignatureHeader = "X-Ronda-Signature"
 	// IdempotencyHeader carries the delivery's key: the same logical request
 	// always has the same key.
 	IdempotencyHeader = "Idempotency-Key"
@@ -229,69 +233,71 @@ func (c *Client) Deliver(ctx context.Context, key string, body []byte) (Result, 
 func (c *Client) attempt(ctx context.Context, key string, body []byte, res *Result) (int, error) {
 	actx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(actx, http.MethodPost, c.cfg.URL, bytes.NewReader(body))
-	if err != nil {
-		return 0, fmt.Errorf("%w: %v", errPermanent, err)
+	status, answer, err := Post(actx, c.http, c.cfg.URL, c.secret, key, body, c.now())
+	if err == nil {
+		res.Receipt = answer
 	}
+	return status, err
+}
+
+// MaxAnswerBytes bounds what is read of a receiver's answer.
+const MaxAnswerBytes = 64 << 10
+
+// Post makes one signed attempt: body POSTed as JSON to url with key as
+// Idempotency-Key, signed with secret at now. A 2xx gives its answer (at
+// most MaxAnswerBytes); 408, 429, 5xx and transport errors are worth a
+// retry; any other answer wraps ErrRefused. Errors never carry the URL.
+func Post(ctx context.Context, client *http.Client, url string, secret []byte, key string, body []byte, now time.Time) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, fmt.Errorf("%w: %v", errPermanent, stripURL(err))
+	}
+	ts := strconv.FormatInt(now.Unix(), 10)
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(IdempotencyHeader, key)
-	req.Header.Set(SignatureHeader, Sign(c.secret, c.now(), body))
-	resp, err := c.http.Do(req)
+	req.Header.Set(TimestampHeader, ts)
+	req.Header.Set(SignatureHeader, Sign(secret, ts, body))
+	resp, err := client.Do(req)
 	if err != nil {
-		return 0, fmt.Errorf("post: %w", stripURL(err))
+		return 0, nil, fmt.Errorf("post: %w", stripURL(err))
 	}
 	defer resp.Body.Close()
-	receipt, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	answer, _ := io.ReadAll(io.LimitReader(resp.Body, MaxAnswerBytes))
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
 	switch s := resp.StatusCode; {
 	case s >= 200 && s < 300:
-		res.Receipt = receipt
-		return s, nil
+		return s, answer, nil
 	case s == http.StatusRequestTimeout || s == http.StatusTooManyRequests || s >= 500:
-		return s, fmt.Errorf("answer %d", s)
+		return s, nil, fmt.Errorf("receiver answered %s", resp.Status)
 	default:
-		return s, fmt.Errorf("%w: answer %d", errPermanent, s)
+		return s, nil, fmt.Errorf("%w: receiver answered %s", errPermanent, resp.Status)
 	}
 }
 
-// Sign returns the SignatureHeader value for body at t.
-func Sign(secret []byte, t time.Time, body []byte) string {
-	ts := strconv.FormatInt(t.Unix(), 10)
+// Sign returns the SignatureHeader value of body at ts (Unix seconds).
+func Sign(secret []byte, ts string, body []byte) string {
 	m := hmac.New(sha256.New, secret)
 	m.Write([]byte(ts))
 	m.Write([]byte("."))
 	m.Write(body)
-	return "t=" + ts + ",v1=" + hex.EncodeToString(m.Sum(nil))
+	return "sha256=" + hex.EncodeToString(m.Sum(nil))
 }
 
-// Verify checks a SignatureHeader value against body, accepting a timestamp
-// within tolerance of now: what a receiver does.
-func Verify(secret []byte, header string, body []byte, now time.Time, tolerance time.Duration) error {
-	var ts, sig string
-	for _, part := range strings.Split(header, ",") {
-		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
-		if !ok {
-			return errors.New("signature: malformed")
-		}
-		switch k {
-		case "t":
-			ts = v
-		case "v1":
-			sig = v
-		}
-	}
+// Verify checks a request's TimestampHeader and SignatureHeader values
+// against body, accepting a timestamp within tolerance of now: what a
+// receiver does.
+func Verify(secret []byte, ts, sig string, body []byte, now time.Time, tolerance time.Duration) error {
 	if ts == "" || sig == "" {
-		return errors.New("signature: want t= and v1=")
+		return errors.New("signature: want " + TimestampHeader + " and " + SignatureHeader)
 	}
 	sec, err := strconv.ParseInt(ts, 10, 64)
-	if err != nil {
+	if err != nil || len(ts) > 12 {
 		return errors.New("signature: bad timestamp")
 	}
 	if d := now.Sub(time.Unix(sec, 0)); d > tolerance || d < -tolerance {
 		return errors.New("signature: timestamp outside tolerance")
 	}
-	want := Sign(secret, time.Unix(sec, 0), body)
-	if !hmac.Equal([]byte(want), []byte("t="+ts+",v1="+sig)) {
+	if !hmac.Equal([]byte(Sign(secret, ts, body)), []byte(sig)) {
 		return errors.New("signature: mismatch")
 	}
 	return nil

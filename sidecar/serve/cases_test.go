@@ -24,6 +24,7 @@ import (
 	"github.com/ronda-watch/ronda/analyzer"
 	"github.com/ronda-watch/ronda/sidecar/cases"
 	"github.com/ronda-watch/ronda/sidecar/hub"
+	"github.com/ronda-watch/ronda/sidecar/outbound"
 )
 
 const reportSecret = "report-secret-0123456789abcdef"
@@ -48,7 +49,7 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer rc.mu.Unlock()
 	rc.requests++
 	ts := r.Header.Get("X-Ronda-Timestamp")
-	if want := cases.Sign([]byte(reportSecret), ts, body); !hmac.Equal([]byte(want), []byte(r.Header.Get("X-Ronda-Signature"))) || ts == "" {
+	if want := outbound.Sign([]byte(reportSecret), ts, body); !hmac.Equal([]byte(want), []byte(r.Header.Get("X-Ronda-Signature"))) || ts == "" {
 		rc.badSig++
 		http.Error(w, "bad signature", http.StatusUnauthorized)
 		return

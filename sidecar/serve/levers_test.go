@@ -30,7 +30,7 @@ func (p *payoutPlatform) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if err := outbound.Verify([]byte(payoutSecret), r.Header.Get(outbound.SignatureHeader), body, time.Now(), time.Minute); err != nil {
+	if err := outbound.Verify([]byte(payoutSecret), r.Header.Get(outbound.TimestampHeader), r.Header.Get(outbound.SignatureHeader), body, time.Now(), time.Minute); err != nil {
 		p.bad++
 		http.Error(w, err.Error(), http.StatusUnauthorized)
 		return
