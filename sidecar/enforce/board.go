@@ -100,6 +100,7 @@ var (
 	ErrDisabled  = errors.New("this lever is not enabled in the configuration")
 	ErrNotFound  = errors.New("no such lever")
 	ErrFull      = errors.New("too many levers kept")
+	ErrNoCase    = errors.New("no such case")
 )
 
 // AuditRecord is one audited step of a lever: approve, lift, expire,
@@ -123,6 +124,11 @@ type Options struct {
 	Audit func(AuditRecord)
 	// Payout delivers payout-hold callbacks; nil: payout_hold is disabled.
 	Payout *outbound.Client
+	// Check, when set, is called by the API before Approve: serve checks that
+	// the case exists and that the entities are the case's, filling them from
+	// it when the request names none. It returns ErrNoCase or an error
+	// wrapping ErrInvalid.
+	Check func(ctx context.Context, req *Request) error
 	// Now is the clock; default time.Now.
 	Now        func() time.Time
 	Logger     *slog.Logger

@@ -48,6 +48,12 @@ func (b *Board) Register(mux *http.ServeMux, auth Authorize) {
 			writeErr(w, http.StatusBadRequest, err.Error())
 			return
 		}
+		if b.o.Check != nil {
+			if err := b.o.Check(r.Context(), &req); err != nil {
+				writeErr(w, statusOf(err), err.Error())
+				return
+			}
+		}
 		l, err := b.Approve(req, who)
 		if err != nil {
 			writeErr(w, statusOf(err), err.Error())
@@ -108,7 +114,7 @@ func statusOf(err error) int {
 		return http.StatusForbidden
 	case errors.Is(err, ErrDisabled):
 		return http.StatusConflict
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, ErrNotFound), errors.Is(err, ErrNoCase):
 		return http.StatusNotFound
 	case errors.Is(err, ErrFull):
 		return http.StatusServiceUnavailable

@@ -75,9 +75,11 @@ func (l *Lever) Active(t time.Time) bool {
 
 // Request is what a lead asks for.
 type Request struct {
-	Kind     string   `json:"kind"`
-	CaseID   string   `json:"case_id"`
-	AlertID  string   `json:"alert_id,omitempty"`
+	Kind    string `json:"kind"`
+	CaseID  string `json:"case_id"`
+	AlertID string `json:"alert_id,omitempty"`
+	// Entities are what the lever acts on; where cases are on, they must
+	// be the case's, and none means all of the case's that the kind takes.
 	Entities []Entity `json:"entities"`
 	Reason   string   `json:"reason"`
 	// For bounds the lever's life; zero: Config.DefaultDuration.

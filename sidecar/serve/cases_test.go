@@ -24,6 +24,7 @@ import (
 	"github.com/ronda-watch/ronda/analyzer"
 	"github.com/ronda-watch/ronda/sidecar/cases"
 	"github.com/ronda-watch/ronda/sidecar/hub"
+	"github.com/ronda-watch/ronda/sidecar/enforce"
 	"github.com/ronda-watch/ronda/sidecar/outbound"
 )
 
@@ -116,6 +117,7 @@ func TestCaseFromEscalationToReport(t *testing.T) {
 			{Name: "drop", Kind: "file", Dir: drop},
 			{Name: "aduan", Kind: "email", Dir: outbox, To: "aduan@hotline.example", From: "ronda@platform.example"},
 		}}
+	cfg.Enforcement.DenyPublish = true
 	r := startService(t, cfg)
 	base := "http://" + r.addr
 	lead := dialModerator(t, r.addr, tokLead)
@@ -163,6 +165,28 @@ func TestCaseFromEscalationToReport(t *testing.T) {
 	}
 	if len(c.Payouts) == 0 || len(c.Recruitment) == 0 {
 		t.Errorf("case file without payouts (%d) or recruitment cues (%d)", len(c.Payouts), len(c.Recruitment))
+	}
+
+	// A lever under the case: one naming no entity takes the case's hosts
+	// and devices; a host outside the case, or a case that does not exist,
+	// is refused.
+	keep(api(t, base, "POST", "/v1/levers", tokLead, []byte(`{"kind":"deny_publish","case_id":"case-nope","reason":"r"}`)), 404)
+	keep(api(t, base, "POST", "/v1/levers", tokLead,
+		[]byte(`{"kind":"deny_publish","case_id":"`+id+`","reason":"r","entities":[{"kind":"host","id":"host-not-in-the-case"}]}`)), 400)
+	var lv enforce.Lever
+	json.Unmarshal(keep(api(t, base, "POST", "/v1/levers", tokLead,
+		[]byte(`{"kind":"deny_publish","case_id":"`+id+`","reason":"the ring of this case"}`)), 201).body, &lv)
+	hosts := 0
+	for _, e := range c.Entities {
+		if e.Kind == analyzer.KindHost {
+			hosts++
+			if _, deny := r.svc.levers.DenyPublish(e.ID, ""); !deny {
+				t.Errorf("host %s of the case is not under the lever %+v", e.ID, lv)
+			}
+		}
+	}
+	if hosts == 0 || lv.AlertID != alert.ID || len(lv.Entities) < hosts {
+		t.Errorf("lever %+v: want the case's %d hosts and its alert", lv, hosts)
 	}
 	for _, p := range c.Payouts {
 		if p.To == "" || p.Amount == 0 && p.Coins == 0 {

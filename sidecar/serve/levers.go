@@ -4,13 +4,16 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/ronda-watch/ronda/analyzer"
 	"github.com/ronda-watch/ronda/analyzer/event"
+	"github.com/ronda-watch/ronda/sidecar/cases"
 	"github.com/ronda-watch/ronda/sidecar/enforce"
 	"github.com/ronda-watch/ronda/sidecar/outbound"
 	"github.com/ronda-watch/ronda/sidecar/store"
@@ -44,7 +47,7 @@ func (s *Service) openLevers() error {
 		}
 	}
 	b, err := enforce.Open(enforce.Options{Config: c, Path: filepath.Join(s.cfg.State.Dir, leversFile),
-		Payout: payout, Audit: s.auditLever, Now: s.opts.Now,
+		Payout: payout, Audit: s.auditLever, Check: s.leverOnCase, Now: s.opts.Now,
 		Logger: s.log.With("component", "levers"), Registerer: s.reg})
 	if err != nil {
 		return fmt.Errorf("enforcement: %w", err)
@@ -149,4 +152,49 @@ func (s *Service) runLevers(ctx context.Context) {
 		return
 	}
 	s.levers.Run(ctx)
+}
+
+// leverOnCase ties a lever to its case when cases are on: the case must
+// exist, a lever names only the case's own hosts and devices (deny_publish)
+// or hosts and accounts (payout_hold), and a request naming none takes them
+// all. Without cases the lead's request stands as sent.
+func (s *Service) leverOnCase(ctx context.Context, req *enforce.Request) error {
+	if s.cases == nil {
+		return nil
+	}
+	c, err := s.cases.Get(ctx, req.CaseID)
+	switch {
+	case errors.Is(err, cases.ErrNotFound):
+		return fmt.Errorf("%w: %s", enforce.ErrNoCase, req.CaseID)
+	case err != nil:
+		return fmt.Errorf("reading case %s: %w", req.CaseID, err)
+	}
+	takes := map[string]string{analyzer.KindHost: enforce.EntityHost, analyzer.KindDevice: enforce.EntityDevice}
+	if req.Kind == enforce.KindPayoutHold {
+		takes = map[string]string{analyzer.KindHost: enforce.EntityHost, analyzer.KindAccount: enforce.EntityAccount}
+	}
+	of := map[enforce.Entity]bool{}
+	var all []enforce.Entity
+	for _, e := range c.Entities {
+		if k, ok := takes[e.Kind]; ok && !of[enforce.Entity{Kind: k, ID: e.ID}] {
+			of[enforce.Entity{Kind: k, ID: e.ID}] = true
+			all = append(all, enforce.Entity{Kind: k, ID: e.ID})
+		}
+	}
+	if req.AlertID == "" {
+		req.AlertID = c.AlertID
+	}
+	if len(req.Entities) == 0 {
+		if len(all) == 0 {
+			return fmt.Errorf("%w: case %s names nothing a %s lever acts on", enforce.ErrInvalid, req.CaseID, req.Kind)
+		}
+		req.Entities = all
+		return nil
+	}
+	for _, e := range req.Entities {
+		if !of[e] {
+			return fmt.Errorf("%w: %s %s is not in case %s", enforce.ErrInvalid, e.Kind, e.ID, req.CaseID)
+		}
+	}
+	return nil
 }
