@@ -300,4 +300,4 @@ func ReadAggregates(ctx context.Context, conn driver.Conn, o Options, name strin
 }
 
 func newScanValue(t reflect.Type) any { return reflect.New(t).Interface() }
-func derefScan(p any) any            { return reflect.ValueOf(p).Elem().Interface() }
+func derefScan(p any) any             { return reflect.ValueOf(p).Elem().Interface() }
