@@ -172,6 +172,25 @@ func AggregateTables() []string {
 	return out
 }
 
+// AggregateColumns names an aggregate table's columns in order (without
+// computed, the version column); nil for a name that is not one.
+func AggregateColumns(name string) []string {
+	for _, t := range aggTables {
+		if t.name == name {
+			return t.columnNames()
+		}
+	}
+	return nil
+}
+
+func (t aggDef) columnNames() []string {
+	var out []string
+	for _, c := range strings.Split(t.columns, ",") {
+		out = append(out, strings.Fields(c)[0])
+	}
+	return out
+}
+
 func createAggTable(o Options, t aggDef) []string {
 	local := fmt.Sprintf(`CREATE TABLE IF NOT EXISTS %s (%s, computed DateTime)
  ENGINE = ReplacingMergeTree(computed) PARTITION BY toYYYYMM(day) ORDER BY (%s)`,
@@ -208,7 +227,8 @@ func Aggregate(ctx context.Context, conn driver.Conn, o Options, now time.Time) 
 	if o.Cluster != "" {
 		return 0, ErrAggregateCluster
 	}
-	cutoff := dayOf(now).AddDate(0, 0, -o.settleDays()).Format("2006-01-02")
+	// Day d ends at d+1 00:00 and has settled settleDays later.
+	cutoff := dayOf(now).AddDate(0, 0, -o.settleDays()-1).Format("2006-01-02")
 	n := 0
 	for _, t := range aggTables {
 		days, err := pendingDays(ctx, conn, o, t, cutoff)
@@ -265,10 +285,7 @@ func ReadAggregates(ctx context.Context, conn driver.Conn, o Options, name strin
 	if def == nil {
 		return fmt.Errorf("no aggregate table %q (have %s)", name, strings.Join(AggregateTables(), ", "))
 	}
-	var cols []string
-	for _, c := range strings.Split(def.columns, ",") {
-		cols = append(cols, strings.Fields(c)[0])
-	}
+	cols := def.columnNames()
 	q := fmt.Sprintf("SELECT %s FROM %s FINAL WHERE day >= toDate('%s') AND day <= toDate('%s') ORDER BY %s",
 		strings.Join(cols, ", "), o.Qualified(name), from.UTC().Format("2006-01-02"), to.UTC().Format("2006-01-02"), def.orderBy)
 	rows, err := conn.Query(ctx, q)

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -29,6 +30,11 @@ func TestMigrateIdempotent(t *testing.T) {
 				t.Fatalf("re-run migration %d: %v\n%s", m.Version, err, q)
 			}
 		}
+		if m.Apply != nil {
+			if err := m.Apply(ctxT(t), conn, opts); err != nil {
+				t.Fatalf("re-run migration %d: %v", m.Version, err)
+			}
+		}
 	}
 	out, err := s.Client("SELECT name FROM system.tables WHERE database = '" + opts.Database + "' ORDER BY name")
 	if err != nil {
@@ -36,14 +42,18 @@ func TestMigrateIdempotent(t *testing.T) {
 	}
 	tables := strings.Fields(out)
 	for _, want := range []string{"events", "signals", "stream_sessions", "alerts", "actions",
-		"schema_migrations", "trend_sessions", "trend_daily_streams", "trend_hourly_alerts"} {
+		"schema_migrations", "trend_sessions", "trend_daily_streams", "trend_hourly_alerts", AggOutcomes, AggRecruitment} {
 		if !slices.Contains(tables, want) {
 			t.Errorf("table %s missing; have %v", want, tables)
 		}
 	}
 	out, _ = s.Client("SELECT count() FROM " + opts.Database + ".schema_migrations FINAL")
-	if strings.TrimSpace(out) != "2" {
-		t.Errorf("schema_migrations rows %q, want 2", out)
+	if want := fmt.Sprint(len(Migrations)); strings.TrimSpace(out) != want {
+		t.Errorf("schema_migrations rows %q, want %s", out, want)
+	}
+	out, _ = s.Client("SELECT groupArray(name) FROM system.columns WHERE database = '" + opts.Database + "' AND table = 'events' AND name IN ('cues', 'lang')")
+	if strings.TrimSpace(out) != "['cues','lang']" {
+		t.Errorf("events has %s of the columns cues and lang", out)
 	}
 }
 
