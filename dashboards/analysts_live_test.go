@@ -162,7 +162,6 @@ func rawIDs(t *testing.T, ctx context.Context, conn driver.Conn) map[string]bool
 // checkAnalystPanels checks the analysts' panels against what the world and
 // the moderators did.
 func checkAnalystPanels(t *testing.T, results map[string][]map[string]any, m moderation) {
-	t.Helper()
 	// Outcomes by detector: exactly the escalations and dismissals written,
 	// per detector, and the precision they make.
 	seen := map[string]bool{}
@@ -313,7 +312,6 @@ func checkAnalystPanels(t *testing.T, results map[string][]map[string]any, m mod
 // keeps to its alerts, a higher severity drops the dismissed lookalikes, a
 // week holds its days.
 func checkVariables(t *testing.T, ctx context.Context, conn driver.Conn, from, to time.Time, m moderation) {
-	t.Helper()
 	run := func(name string, vars map[string]string) []map[string]any {
 		for _, q := range Queries() {
 			if q.Name != name {
@@ -375,7 +373,6 @@ func checkVariables(t *testing.T, ctx context.Context, conn driver.Conn, from, t
 // checkAggregates fills the daily aggregates as `ronda migrate` does, checks
 // them against the panels and for ids, and exports them with the binary.
 func checkAggregates(t *testing.T, ctx context.Context, conn driver.Conn, bin, dsn string, m moderation) {
-	t.Helper()
 	opts := store.Options{Database: "ronda"}
 	migrate := func(args ...string) string {
 		t.Helper()

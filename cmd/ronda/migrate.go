@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -16,7 +15,8 @@ recorded in the database's schema_migrations table; then fill the daily aggregat
 (no ids, kept --aggregate-retention-days) for the days that have settled; then apply
 retention. Safe to run any number of times; run it daily (cron, a systemd timer) so
 every day is aggregated before its raw rows expire. On a cluster, run it against
-every shard with --cluster (the aggregates are skipped there for now).`, `
+every shard with --cluster (the aggregates, read and written through the Distributed
+tables, are filled by the first run that finds a day settled; the others find it done).`, `
   ronda migrate --clickhouse clickhouse://default@127.0.0.1:9000/default
   ronda migrate --clickhouse clickhouse://default@shard1:9000/default --cluster ronda --database ronda`)
 	var (
@@ -52,10 +52,7 @@ every shard with --cluster (the aggregates are skipped there for now).`, `
 	}
 	// Before retention: a day's raw rows must be aggregated before they go.
 	days, err := store.Aggregate(ctx, conn, opts, time.Now())
-	switch {
-	case errors.Is(err, store.ErrAggregateCluster):
-		e.log.Warn("daily aggregates skipped", "err", err)
-	case err != nil:
+	if err != nil {
 		return err
 	}
 	switch err := store.ApplyRetention(ctx, conn, opts); err {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
@@ -21,6 +22,11 @@ import (
 // Aggregate reads the deduplicated raw tables (FINAL) once a day has settled.
 // Each table is a ReplacingMergeTree keyed by (day, its dimensions): two
 // Aggregate runs at once write the same keys, which collapse.
+//
+// On a cluster the queries read the Distributed tables, so a subquery that a
+// shard cannot answer alone (an IN over another Distributed table, in a query
+// that reads one directly) is GLOBAL: the initiator runs it once and ships the
+// set. JOINs read subqueries, which the initiator runs anyway.
 
 // Aggregate tables.
 const (
@@ -105,7 +111,7 @@ var aggTables = []aggDef{
    greatest(toInt64(escalate_at) - toInt64(raised), 0) / 60 AS escalate_min
   FROM (
    SELECT id AS alert_id, min(at) AS raised, argMax(severity, updates) AS severity
-   FROM {db}.alerts FINAL WHERE id IN (SELECT id FROM {db}.alerts WHERE day = toDate('{day}'))
+   FROM {db}.alerts FINAL WHERE id GLOBAL IN (SELECT id FROM {db}.alerts WHERE day = toDate('{day}'))
    GROUP BY id HAVING toDate(raised) = toDate('{day}')
   ) ALL LEFT JOIN (
    SELECT alert_id, minIf(at, action = 'claim') AS claim_at, minIf(at, action = 'escalate') AS escalate_at
@@ -118,7 +124,7 @@ var aggTables = []aggDef{
 		"day, country, flagged",
 		`SELECT DISTINCT day FROM {db}.events WHERE type = 'gift'`,
 		// flagged: to a host named in an alert of medium or above (as of the run).
-		`SELECT toDate('{day}'), country, host_id IN (` + flaggedHosts + `) AS flagged, count(), sum(coins),
+		`SELECT toDate('{day}'), country, host_id GLOBAL IN (` + flaggedHosts + `) AS flagged, count(), sum(coins),
  uniqExactIf(counterpart, counterpart != ''), uniqExact(host_id)
  FROM {db}.events FINAL WHERE day = toDate('{day}') AND type = 'gift'
  GROUP BY country, flagged`},
@@ -149,7 +155,7 @@ var aggTables = []aggDef{
 		"day, region",
 		`SELECT DISTINCT day FROM {db}.stream_sessions`,
 		`SELECT toDate('{day}'), region, uniqExact(stream_id), uniqExact(host_id),
- uniqExactIf(host_id, host_id IN (` + flaggedHosts + `)), sum(minutes), sum(night_minutes)
+ uniqExactIf(host_id, host_id GLOBAL IN (` + flaggedHosts + `)), sum(minutes), sum(night_minutes)
  FROM {db}.stream_sessions FINAL WHERE day = toDate('{day}')
  GROUP BY region`},
 
@@ -209,23 +215,21 @@ func aggSQL(q string, o Options, day string) string {
 	return strings.NewReplacer("{db}", o.Database, "{day}", day, "{reasons}", reasons).Replace(q)
 }
 
-// ErrAggregateCluster says Aggregate does not run on a cluster yet: its
-// queries join and IN across tables, which on Distributed tables need GLOBAL
-// forms this code has not been tested with.
-var ErrAggregateCluster = fmt.Errorf("daily aggregates on a cluster are not supported yet")
-
 // Aggregate writes the daily aggregates of every day that has raw rows, ended
 // at least Options.AggregateSettleDays before now (UTC), and is not yet in the
 // aggregate table, and returns how many (table, day) pairs it wrote. A day is
 // aggregated once: actions or late rows that arrive after it settled are not
 // counted in it (raise AggregateSettleDays if moderators take longer). Run it
-// before the raw rows expire: `ronda migrate` runs it before retention.
+// before the raw rows expire: `ronda migrate` runs it before retention. On a
+// cluster, run it on one server: it reads and writes the Distributed tables.
 func Aggregate(ctx context.Context, conn driver.Conn, o Options, now time.Time) (int, error) {
 	if err := o.validate(); err != nil {
 		return 0, err
 	}
 	if o.Cluster != "" {
-		return 0, ErrAggregateCluster
+		// Done only once every shard has its rows: the next run's pendingDays
+		// must see them.
+		ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"insert_distributed_sync": 1}))
 	}
 	// Day d ends at d+1 00:00 and has settled settleDays later.
 	cutoff := dayOf(now).AddDate(0, 0, -o.settleDays()-1).Format("2006-01-02")

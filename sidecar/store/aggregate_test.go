@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
 	"github.com/ronda-watch/ronda/analyzer"
 	"github.com/ronda-watch/ronda/analyzer/event"
 )
@@ -57,19 +59,18 @@ func TestAggregateColumnsHoldNoIDs(t *testing.T) {
 	}
 }
 
-// A small world written through the Writer, aggregated: the figures are
-// exact, a day is aggregated once it settled and only once, no id or free
-// text reaches an aggregate, and aggregate retention drops whole months.
-func TestAggregate(t *testing.T) {
-	s := sharedServer(t)
-	conn := connect(t, s)
-	opts := Options{Database: freshDB(t)}
-	if _, err := Migrate(ctxT(t), conn, opts); err != nil {
-		t.Fatal(err)
-	}
-	d := time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC)
+// aggDay is the day of the small world writeAggWorld writes.
+var aggDay = time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC)
+
+// writeAggWorld writes a small world of one day through the Writer: a ring's
+// alert escalated, a night gamer's dismissed with a listed reason, a teen's
+// dismissed with free text naming her, an alert left open; age signals, gifts
+// from two countries, an ad with lures and an ordinary post, two sessions.
+func writeAggWorld(t *testing.T, dsn string, opts Options) {
+	t.Helper()
+	d := aggDay
 	at := func(h, m int) time.Time { return d.Add(time.Duration(h)*time.Hour + time.Duration(m)*time.Minute) }
-	w, err := NewWriter(WriterOptions{DSN: s.DSN(), Schema: opts, Block: true, Pseudonymizer: Pseudonymizer{Key: []byte("k")}})
+	w, err := NewWriter(WriterOptions{DSN: dsn, Schema: opts, Block: true, Pseudonymizer: Pseudonymizer{Key: []byte("k")}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,37 +125,34 @@ func TestAggregate(t *testing.T) {
 	}
 	cancel()
 	<-done
+}
 
-	// The day has not settled a day after.
-	if n, err := Aggregate(ctxT(t), conn, opts, d.AddDate(0, 0, 2)); err != nil || n != 0 {
-		t.Fatalf("aggregated %d table-days before the day settled (%v)", n, err)
-	}
-	now := d.AddDate(0, 0, 10)
-	n, err := Aggregate(ctxT(t), conn, opts, now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n != len(aggTables) {
-		t.Errorf("aggregated %d table-days, want %d (one day per table)", n, len(aggTables))
-	}
-	// Once: a late action does not reopen the day.
-	w2, _ := NewWriter(WriterOptions{DSN: s.DSN(), Schema: opts, Block: true})
-	ctx2, cancel2 := context.WithCancel(context.Background())
-	go w2.Run(ctx2)
-	w2.Action(ActionRow{At: at(23, 0), ActionID: "x6", AlertID: "al-open", Moderator: "mod-7", Action: "escalate"})
-	if err := w2.Close(cctx); err != nil {
-		t.Fatal(err)
-	}
-	cancel2()
-	if n, err := Aggregate(ctxT(t), conn, opts, now); err != nil || n != 0 {
-		t.Errorf("second run aggregated %d table-days (%v), want 0", n, err)
-	}
+// aggWant is what the aggregates of writeAggWorld's day must hold, without
+// the day, one string a row in table order.
+var aggWant = map[string][]string{
+	// detector severity outcome reason alerts; the typed reason is a code or "other".
+	AggOutcomes: {"age high escalate  1", "age low dismiss other 1", "schedule high escalate  1", "schedule low dismiss night_gamer 1"},
+	// severity alerts claimed p50 p90 escalated p50 p90 (minutes; NaN: none)
+	AggResponse: {"high 1 1 10 10 1 40 40", "low 2 1 30 30 0 NaN NaN", "medium 1 0 NaN NaN 0 NaN NaN"},
+	// country flagged gifts coins senders hosts: h1 is in a high alert, h9 only in a low one.
+	AggGifts: {"ID 0 1 10 1 1", "ID 1 1 50 1 1", "US 1 1 100 1 1"},
+	// severity hosts minors rings: h1 and h2 scored 0.5 or more on age, h3 not.
+	AggEscalations: {"high 3 2 1"},
+	// region streams hosts flagged_hosts minutes night_minutes
+	AggRegions: {"qqv1 1 1 1 60 50", "w0wh 1 1 0 120 100"},
+	// kind cue lang posts authors
+	AggRecruitment: {"ad female_only id 1 1", "ad high_pay id 1 1", "ad lodging id 1 1", "ad young_age id 1 1", "post  id 1 1"},
+}
 
+// checkAggDay compares the aggregates of aggDay with aggWant and looks for
+// ids and free text in them.
+func checkAggDay(t *testing.T, conn driver.Conn, opts Options) {
+	t.Helper()
 	got := map[string][]string{}
 	for _, name := range AggregateTables() {
-		err := ReadAggregates(ctxT(t), conn, opts, name, d, d, func(cols []string, vals []any) error {
+		err := ReadAggregates(ctxT(t), conn, opts, name, aggDay, aggDay, func(cols []string, vals []any) error {
 			var b strings.Builder
-			for i, v := range vals[1:] { // day is d
+			for i, v := range vals[1:] { // day is aggDay
 				if i > 0 {
 					b.WriteByte(' ')
 				}
@@ -167,21 +165,7 @@ func TestAggregate(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	want := map[string][]string{
-		// detector severity outcome reason alerts; the typed reason is a code or "other".
-		AggOutcomes: {"age high escalate  1", "age low dismiss other 1", "schedule high escalate  1", "schedule low dismiss night_gamer 1"},
-		// severity alerts claimed p50 p90 escalated p50 p90 (minutes; NaN: none)
-		AggResponse: {"high 1 1 10 10 1 40 40", "low 2 1 30 30 0 NaN NaN", "medium 1 0 NaN NaN 0 NaN NaN"},
-		// country flagged gifts coins senders hosts: h1 is in a high alert, h9 only in a low one.
-		AggGifts: {"ID 0 1 10 1 1", "ID 1 1 50 1 1", "US 1 1 100 1 1"},
-		// severity hosts minors rings: h1 and h2 scored 0.5 or more on age, h3 not.
-		AggEscalations: {"high 3 2 1"},
-		// region streams hosts flagged_hosts minutes night_minutes
-		AggRegions: {"qqv1 1 1 1 60 50", "w0wh 1 1 0 120 100"},
-		// kind cue lang posts authors
-		AggRecruitment: {"ad female_only id 1 1", "ad high_pay id 1 1", "ad lodging id 1 1", "ad young_age id 1 1", "post  id 1 1"},
-	}
-	for name, w := range want {
+	for name, w := range aggWant {
 		if !slices.Equal(got[name], w) {
 			t.Errorf("%s:\n got %q\nwant %q", name, got[name], w)
 		}
@@ -200,6 +184,46 @@ func TestAggregate(t *testing.T) {
 			}
 		}
 	}
+}
+
+// A small world written through the Writer, aggregated: the figures are
+// exact, a day is aggregated once it settled and only once, no id or free
+// text reaches an aggregate, and aggregate retention drops whole months.
+func TestAggregate(t *testing.T) {
+	s := sharedServer(t)
+	conn := connect(t, s)
+	opts := Options{Database: freshDB(t)}
+	if _, err := Migrate(ctxT(t), conn, opts); err != nil {
+		t.Fatal(err)
+	}
+	writeAggWorld(t, s.DSN(), opts)
+	d := aggDay
+
+	// The day has not settled a day after.
+	if n, err := Aggregate(ctxT(t), conn, opts, d.AddDate(0, 0, 2)); err != nil || n != 0 {
+		t.Fatalf("aggregated %d table-days before the day settled (%v)", n, err)
+	}
+	now := d.AddDate(0, 0, 10)
+	n, err := Aggregate(ctxT(t), conn, opts, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != len(aggTables) {
+		t.Errorf("aggregated %d table-days, want %d (one day per table)", n, len(aggTables))
+	}
+	// Once: a late action does not reopen the day.
+	w2, _ := NewWriter(WriterOptions{DSN: s.DSN(), Schema: opts, Block: true})
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	go w2.Run(ctx2)
+	w2.Action(ActionRow{At: d.Add(23 * time.Hour), ActionID: "x6", AlertID: "al-open", Moderator: "mod-7", Action: "escalate"})
+	if err := w2.Close(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	cancel2()
+	if n, err := Aggregate(ctxT(t), conn, opts, now); err != nil || n != 0 {
+		t.Errorf("second run aggregated %d table-days (%v), want 0", n, err)
+	}
+	checkAggDay(t, conn, opts)
 
 	// Retention: a month goes once its last day is past the limit.
 	if n, err := DropAggregatesOlderThan(ctxT(t), conn, opts, 30, d.AddDate(0, 0, 20)); err != nil || n != 0 {
