@@ -2,17 +2,23 @@ package dashboards
 
 import (
 	"encoding/json"
+	"regexp"
 	"strings"
 )
 
-// panelSpec says how a named query is drawn.
+// panelSpec says how a named query is drawn. A query that selects alert_id
+// gets a link from it to the alert in the moderators' console
+// (ConsoleAlertURL); a time series with columns named *_min draws those as
+// minutes on the left axis and its other columns (counts) on the right.
 type panelSpec struct {
 	query, title, kind string // kind: timeseries or table
 	w, h               int
-	// alertLink makes the query's alert_id column a link to the alert in the
-	// moderators' console (ConsoleAlertURL).
-	alertLink bool
 }
+
+var (
+	selectsAlertID = regexp.MustCompile(`(?m)^\s*alert_id,$`)
+	minutesColumn  = regexp.MustCompile(`(?m) AS \w+_min,?$`)
+)
 
 // ConsoleAlertURL is the data link from a panel's alert_id to the alert in the
 // moderators' console: the console's address (the dashboard variable console,
@@ -25,21 +31,21 @@ const ConsoleAlertURL = "${console}#alert=${__value.raw}"
 const ConsoleURL = "http://127.0.0.1:8080/console/"
 
 var panels = []panelSpec{
-	{"night_broadcasting_by_region", "Night broadcasting by region", "timeseries", 24, 9, false},
-	{"colocated_host_clusters", "Co-located host clusters (devices and places with 2+ hosts)", "table", 24, 9, false},
-	{"payout_funnels", "Payout funnels to beneficiaries", "table", 12, 9, false},
-	{"recruiters", "Recruiter accounts and the hosts they reached", "table", 12, 9, false},
-	{"detector_volumes", "Signals by detector", "timeseries", 12, 8, false},
-	{"alerts_by_severity", "Alerts by severity", "timeseries", 12, 8, false},
-	{"moderator_outcomes", "Moderator outcomes", "table", 24, 8, false},
-	{"outcomes_by_detector", "Outcomes by detector: escalated, dismissed (why) and observed precision", "table", 24, 8, false},
-	{"response_times", "Minutes to claim and to escalate (median, p90)", "timeseries", 12, 8, false},
-	{"minors_per_month", "Minors in escalated rings per month", "timeseries", 12, 8, false},
-	{"escalated_rings", "Hosts and minors per escalated ring", "table", 12, 9, true},
-	{"gift_countries_flagged", "Sender countries of gifts to flagged hosts", "table", 12, 9, false},
-	{"regions", "Regions (geohash-4): hosts, flagged hosts, night share, escalations", "table", 24, 9, false},
-	{"recruitment_cues", "Recruitment cues over time", "timeseries", 12, 8, false},
-	{"recruitment_languages", "Languages of recruitment texts over time", "timeseries", 12, 8, false},
+	{"night_broadcasting_by_region", "Night broadcasting by region", "timeseries", 24, 9},
+	{"colocated_host_clusters", "Co-located host clusters (devices and places with 2+ hosts)", "table", 24, 9},
+	{"payout_funnels", "Payout funnels to beneficiaries", "table", 12, 9},
+	{"recruiters", "Recruiter accounts and the hosts they reached", "table", 12, 9},
+	{"detector_volumes", "Signals by detector", "timeseries", 12, 8},
+	{"alerts_by_severity", "Alerts by severity", "timeseries", 12, 8},
+	{"moderator_outcomes", "Moderator outcomes", "table", 24, 8},
+	{"outcomes_by_detector", "Outcomes by detector: escalated, dismissed (why) and observed precision", "table", 24, 8},
+	{"response_times", "Minutes to claim and to escalate (median, p90)", "timeseries", 12, 8},
+	{"minors_per_month", "Minors in escalated rings per month", "timeseries", 12, 8},
+	{"escalated_rings", "Hosts and minors per escalated ring", "table", 12, 9},
+	{"gift_countries_flagged", "Sender countries of gifts to flagged hosts", "table", 12, 9},
+	{"regions", "Regions (geohash-4): hosts, flagged hosts, night share, escalations", "table", 24, 9},
+	{"recruitment_cues", "Recruitment cues over time", "timeseries", 12, 8},
+	{"recruitment_languages", "Languages of recruitment texts over time", "timeseries", 12, 8},
 }
 
 // BuildGrafana renders the Ronda dashboard for grafana-clickhouse-datasource
@@ -68,13 +74,28 @@ func BuildGrafana() ([]byte, error) {
 				"format": format, "rawSql": sql[p.query],
 			}},
 		}
-		if p.alertLink {
-			panel["fieldConfig"] = map[string]any{"defaults": map[string]any{}, "overrides": []any{map[string]any{
+		var overrides []any
+		if selectsAlertID.MatchString(sql[p.query]) {
+			overrides = append(overrides, map[string]any{
 				"matcher": map[string]any{"id": "byName", "options": "alert_id"},
 				"properties": []any{map[string]any{"id": "links", "value": []any{map[string]any{
 					"title": "Open the alert in the console", "url": ConsoleAlertURL, "targetBlank": true,
 				}}}},
-			}}}
+			})
+		}
+		defaults := map[string]any{}
+		if p.kind == "timeseries" && minutesColumn.MatchString(sql[p.query]) {
+			defaults = map[string]any{"unit": "short", "custom": map[string]any{"axisPlacement": "right"}}
+			overrides = append(overrides, map[string]any{
+				"matcher": map[string]any{"id": "byRegexp", "options": ".*_min$"},
+				"properties": []any{
+					map[string]any{"id": "unit", "value": "m"},
+					map[string]any{"id": "custom.axisPlacement", "value": "left"},
+				},
+			})
+		}
+		if len(overrides) > 0 {
+			panel["fieldConfig"] = map[string]any{"defaults": defaults, "overrides": overrides}
 		}
 		out = append(out, panel)
 		x += p.w
