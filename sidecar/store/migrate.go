@@ -96,7 +96,7 @@ var baseTables = []tableDef{
 	{TableEvents, `day Date, at DateTime, id String, type String, node String, stream_id String,
  host_id String, account_id String, counterpart String, coins Int64, amount Float64,
  currency String, method String, country String, kind String, score Float64, device_id String,
- cell String, network String, tz String, private UInt8, viewers UInt32`,
+ cell String, network String, tz String, private UInt8, viewers UInt32, cues Array(String), lang String`,
 		"day, type, id", "cityHash64(id)"},
 	{TableSignals, `day Date, at DateTime, detector String, entity_kind String, entity_id String,
  score Float64, summary String, evidence String`,
@@ -187,7 +187,11 @@ type Migration struct {
 	Apply   func(ctx context.Context, conn driver.Conn, o Options) error
 }
 
-// Migrations in order. Never edit a released one: add the next number.
+// Migrations in order. Never edit a released one in a way a database that
+// applied it would miss: add the next number. (A new database gets the events
+// columns cues and lang from migration 1 already, so that the writer, which
+// starts before the migrations end, never inserts into an events table
+// without them; migration 3 adds them to older databases and skips them here.)
 var Migrations = []Migration{
 	{1, "base tables", func(o Options) []string {
 		var out []string
