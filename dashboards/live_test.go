@@ -3,7 +3,6 @@ package dashboards
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,7 +33,13 @@ func TestPanelsOnRealData(t *testing.T) {
 		t.Fatalf("build ronda: %v\n%s", err, out)
 	}
 	in, labels := world(t, bin, dir)
-	cmd := exec.Command(bin, "replay", "--in", in, "--labels", labels, "--clickhouse", srv.DSN())
+	// Low alerts too, as a deployment that shows moderators the lookalikes
+	// does: they are what moderators dismiss.
+	cfg := filepath.Join(dir, "analyzer.yaml")
+	if err := os.WriteFile(cfg, []byte("scoring:\n  min_severity: low\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "replay", "--in", in, "--labels", labels, "--config", cfg, "--clickhouse", srv.DSN())
 	cmd.Env = append(os.Environ(), "RONDA_PSEUDONYM_KEY=test-key-not-secret")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("ronda replay --clickhouse: %v\n%s", err, out)
@@ -50,8 +55,6 @@ func TestPanelsOnRealData(t *testing.T) {
 	if err := conn.QueryRow(ctx, "SELECT min(at), max(at) FROM ronda.events FINAL").Scan(&from, &to); err != nil {
 		t.Fatal(err)
 	}
-	writeActions(t, srv.DSN(), to)
-
 	var lab struct {
 		Hosts    []string `json:"positive_hosts"`
 		Accounts []string `json:"positive_accounts"`
@@ -64,10 +67,11 @@ func TestPanelsOnRealData(t *testing.T) {
 	for _, id := range append(lab.Hosts, lab.Accounts...) {
 		positive[id] = true
 	}
+	mod := moderate(t, ctx, conn, srv.DSN(), positive)
 
 	results := map[string][]map[string]any{}
 	for _, q := range Queries() {
-		sql, err := Expand(q.SQL, from.Add(-time.Hour), to.Add(time.Hour), "ronda")
+		sql, err := Expand(q.SQL, from.Add(-time.Hour), to.Add(24*time.Hour), "ronda")
 		if err != nil {
 			t.Fatalf("%s: %v", q.Name, err)
 		}
@@ -110,6 +114,9 @@ func TestPanelsOnRealData(t *testing.T) {
 	if !anyRow(results["moderator_outcomes"], func(r map[string]any) bool { return r["action"] == "dismiss" }) {
 		t.Error("the dismiss actions written are not in the outcomes panel")
 	}
+	checkAnalystPanels(t, results, mod)
+	checkVariables(t, ctx, conn, from, to, mod)
+	checkAggregates(t, ctx, conn, bin, srv.DSN(), mod)
 }
 
 // world is public-small when ../shared is beside the repository, else a world
@@ -128,26 +135,6 @@ func world(t *testing.T, bin, dir string) (events, labels string) {
 		t.Fatalf("simulate: %v\n%s", err, out)
 	}
 	return events, labels
-}
-
-func writeActions(t *testing.T, dsn string, at time.Time) {
-	w, err := store.NewWriter(store.WriterOptions{DSN: dsn, Schema: store.Options{Database: "ronda"}, Block: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- w.Run(ctx) }()
-	for i, a := range []struct{ action, reason string }{{"claim", ""}, {"ack", ""}, {"dismiss", "benign_agency"}, {"escalate", ""}} {
-		w.Action(store.ActionRow{At: at, ActionID: fmt.Sprintf("act-%d", i), AlertID: "al-test", Moderator: "mod-1", Action: a.action, Reason: a.reason})
-	}
-	cctx, ccancel := context.WithTimeout(context.Background(), time.Minute)
-	defer ccancel()
-	if err := w.Close(cctx); err != nil {
-		t.Fatal(err)
-	}
-	cancel()
-	<-done
 }
 
 // query runs sql and returns its rows by column name, scanned into the Go

@@ -52,3 +52,12 @@ func BenchmarkAgeCues(b *testing.B) {
 		AgeCues(lines[i%len(lines)])
 	}
 }
+
+// BenchmarkLanguage beside BenchmarkParseRecruitment: the store runs both on
+// every post it keeps.
+func BenchmarkLanguage(b *testing.B) {
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		Language(benchTexts[i%len(benchTexts)])
+	}
+}

@@ -53,7 +53,8 @@ type command struct {
 var commands = []command{
 	{"serve", "run Ronda live: intake, analyzer, ClickHouse record and the moderators' hub (--demo: a world played into it)", cmdServe},
 	{"replay", "replay an event file through the analyzer, optionally scored against labels", cmdReplay},
-	{"migrate", "create or upgrade the ClickHouse schema", cmdMigrate},
+	{"migrate", "create or upgrade the ClickHouse schema, fill the daily aggregates and apply retention", cmdMigrate},
+	{"export-aggregates", "export the daily aggregates (no ids) as CSV or NDJSON, e.g. for NGOs", cmdExportAggregates},
 	{"simulate", "generate a synthetic world of events and its labels", cmdSimulate},
 	{"demo", "simulate a world and replay it with its labels (the first thing to run)", cmdDemo},
 	{"hook", "post one nginx-rtmp exec_publish / exec_publish_done notification to Ronda (never blocks a publish)", cmdHook},

@@ -258,6 +258,13 @@ func TestUsage(t *testing.T) {
 		{"replay bad duration", []string{"replay", "--in", "x", "--lateness", "soon"}, 2, nil, []string{"lateness"}},
 		{"simulate without out", []string{"simulate"}, 2, nil, []string{"--out is required"}},
 		{"simulate bad start", []string{"simulate", "--out", "x", "--start", "June"}, 2, nil, []string{"--start"}},
+		{"export-aggregates -h", []string{"export-aggregates", "-h"}, 0, nil, []string{"usage: ronda export-aggregates", "agg_daily_outcomes", "-format"}},
+		{"export-aggregates without range", []string{"export-aggregates", "--clickhouse", "x"}, 2, nil, []string{"--from and --to are required"}},
+		{"export-aggregates bad format", []string{"export-aggregates", "--clickhouse", "x", "--from", "2025-01-01", "--to", "2025-01-31", "--format", "xlsx", "--out", "d"}, 2, nil, []string{"want csv or ndjson"}},
+		{"export-aggregates nowhere", []string{"export-aggregates", "--clickhouse", "x", "--from", "2025-01-01", "--to", "2025-01-31"}, 2, nil, []string{"--table", "--out"}},
+		{"export-aggregates bad table", []string{"export-aggregates", "--clickhouse", "x", "--from", "2025-01-01", "--to", "2025-01-31", "--table", "events"}, 2, nil, []string{`--table "events"`}},
+		{"export-aggregates reversed", []string{"export-aggregates", "--clickhouse", "x", "--from", "2025-02-01", "--to", "2025-01-31", "--table", "agg_daily_regions"}, 2, nil, []string{"before --from"}},
+		{"export-aggregates bad day", []string{"export-aggregates", "--clickhouse", "x", "--from", "June", "--to", "2025-01-31", "--table", "agg_daily_regions"}, 2, nil, []string{"--from"}},
 		{"version", []string{"version"}, 0, []string{"ronda "}, nil},
 		{"version extra", []string{"version", "now"}, 2, nil, []string{"unexpected arguments"}},
 	}

@@ -11,8 +11,12 @@ import (
 func cmdMigrate(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "migrate", "--clickhouse DSN [flags]", `
 Create or upgrade Ronda's ClickHouse schema: apply the numbered migrations not yet
-recorded in the database's schema_migrations table. Safe to run any number of times.
-On a cluster, run it against every shard with --cluster.`, `
+recorded in the database's schema_migrations table; then fill the daily aggregates
+(no ids, kept --aggregate-retention-days) for the days that have settled; then apply
+retention. Safe to run any number of times; run it daily (cron, a systemd timer) so
+every day is aggregated before its raw rows expire. On a cluster, run it against
+every shard with --cluster (the aggregates, read and written through the Distributed
+tables, are filled by the first run that finds a day settled; the others find it done).`, `
   ronda migrate --clickhouse clickhouse://default@127.0.0.1:9000/default
   ronda migrate --clickhouse clickhouse://default@shard1:9000/default --cluster ronda --database ronda`)
 	var (
@@ -22,7 +26,9 @@ On a cluster, run it against every shard with --cluster.`, `
 	fs.StringVar(&dsn, "clickhouse", "", "ClickHouse DSN, native protocol (required)")
 	fs.StringVar(&opts.Database, "database", "ronda", "database for Ronda's tables")
 	fs.StringVar(&opts.Cluster, "cluster", "", "cluster name of remote_servers: local tables plus Distributed tables")
-	fs.IntVar(&opts.RetentionDays, "retention-days", 0, "keep this many days: a TTL where the server has one (19.6+), else drop older day partitions; escalated cases' rows are copied to hold tables first; 0 keeps all")
+	fs.IntVar(&opts.RetentionDays, "retention-days", 0, "keep this many days of raw rows: a TTL where the server has one (19.6+), else drop older day partitions; escalated cases' rows are copied to hold tables first; 0 keeps all")
+	fs.IntVar(&opts.AggregateRetentionDays, "aggregate-retention-days", 0, "keep this many days of the daily aggregates (whole months go on 18.16); 0 keeps all")
+	fs.IntVar(&opts.AggregateSettleDays, "aggregate-settle-days", 2, "aggregate a day once this many days have passed since it ended")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -40,7 +46,16 @@ On a cluster, run it against every shard with --cluster.`, `
 	if err != nil {
 		return err
 	}
-	// Holds first: the rows of escalated cases are copied out of the days
+	if opts.RetentionDays > 0 && opts.RetentionDays <= opts.AggregateSettleDays {
+		e.log.Warn("raw rows expire before their day settles: those days are never aggregated",
+			"retention_days", opts.RetentionDays, "aggregate_settle_days", opts.AggregateSettleDays)
+	}
+	// Before retention: a day's raw rows must be aggregated before they go.
+	days, err := store.Aggregate(ctx, conn, opts, time.Now())
+	if err != nil {
+		return err
+	}
+	// Then holds: the rows of escalated cases are copied out of the days
 	// retention removes, then TTL is set or (before 19.6) the days dropped.
 	rep, err := store.Retain(ctx, conn, opts, time.Now())
 	if err != nil {
@@ -54,6 +69,10 @@ On a cluster, run it against every shard with --cluster.`, `
 				"days", opts.RetentionDays, "partitions", rep.Dropped, "held", rep.Held, "expired_hold_partitions", rep.HoldsDropped)
 		}
 	}
-	fmt.Fprintf(e.stdout, "database %s: applied migrations %v (%d known)\n", opts.Database, applied, len(store.Migrations))
+	if opts.AggregateRetentionDays > 0 && !rep.TTL {
+		e.log.Info("server has no TTL: dropped aggregate months past their retention", "days", opts.AggregateRetentionDays, "partitions", rep.AggregatesDropped)
+	}
+	fmt.Fprintf(e.stdout, "database %s: applied migrations %v (%d known); aggregated %d table-days\n",
+		opts.Database, applied, len(store.Migrations), days)
 	return nil
 }

@@ -57,7 +57,7 @@ func ReadEvidence(ctx context.Context, conn driver.Conn, o Options, caseID, aler
 					var r EventRow
 					if err := scan(&r.Day, &r.At, &r.ID, &r.Type, &r.Node, &r.StreamID, &r.HostID, &r.AccountID, &r.Counterpart,
 						&r.Coins, &r.Amount, &r.Currency, &r.Method, &r.Country, &r.Kind, &r.Score, &r.DeviceID, &r.Cell,
-						&r.Network, &r.TZ, &r.Private, &r.Viewers, &r.Ingested); err != nil {
+						&r.Network, &r.TZ, &r.Private, &r.Viewers, &r.Cues, &r.Lang, &r.Ingested); err != nil {
 						return err
 					}
 					if k := "e\x00" + r.Type + "\x00" + r.ID; !seen[k] {

@@ -86,6 +86,8 @@ func quoteColumns(cols []string) string {
 
 // RetentionReport says what Retain did.
 type RetentionReport struct {
+	// AggregatesDropped is the aggregate month partitions dropped (no TTL).
+	AggregatesDropped int
 	// TTL: the server expires rows itself (19.6+); nothing was dropped.
 	TTL bool
 	// Held is how many case-table copies into hold tables ran.
@@ -107,13 +109,15 @@ func Retain(ctx context.Context, conn driver.Conn, opts Options, now time.Time) 
 	if err := opts.validate(); err != nil {
 		return rep, err
 	}
-	if opts.RetentionDays == 0 {
+	if opts.RetentionDays == 0 && opts.AggregateRetentionDays == 0 {
 		return rep, nil
 	}
-	n, err := HoldCases(ctx, conn, opts, opts.RetentionDays, now)
-	rep.Held = n
-	if err != nil {
-		return rep, err // nothing dropped: a case's rows are not left to go
+	if opts.RetentionDays > 0 {
+		n, err := HoldCases(ctx, conn, opts, opts.RetentionDays, now)
+		rep.Held = n
+		if err != nil {
+			return rep, err // nothing dropped: a case's rows are not left to go
+		}
 	}
 	switch err := ApplyRetention(ctx, conn, opts); err {
 	case nil:
@@ -123,9 +127,17 @@ func Retain(ctx context.Context, conn driver.Conn, opts Options, now time.Time) 
 	default:
 		return rep, err
 	}
-	if rep.Dropped, err = DropOlderThan(ctx, conn, opts, opts.RetentionDays, now); err != nil {
-		return rep, err
+	var err error
+	if opts.RetentionDays > 0 {
+		if rep.Dropped, err = DropOlderThan(ctx, conn, opts, opts.RetentionDays, now); err != nil {
+			return rep, err
+		}
+		if rep.HoldsDropped, err = DropExpiredHolds(ctx, conn, opts, now); err != nil {
+			return rep, err
+		}
 	}
-	rep.HoldsDropped, err = DropExpiredHolds(ctx, conn, opts, now)
+	if opts.AggregateRetentionDays > 0 {
+		rep.AggregatesDropped, err = DropAggregatesOlderThan(ctx, conn, opts, opts.AggregateRetentionDays, now)
+	}
 	return rep, err
 }

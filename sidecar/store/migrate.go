@@ -30,6 +30,15 @@ type Options struct {
 	// held from retention after its case opens (hold.go). Zero: DefaultHoldDays.
 	// Only the case decides: each case row carries its own hold_until.
 	HoldDays int
+	// AggregateRetentionDays, when positive, keeps that many days of the daily
+	// aggregates (aggregate.go), which hold no ids and are meant to outlive the
+	// raw rows: a TTL where the server has one, else DropOlderThan drops whole
+	// months once their last day is past the limit. 0 keeps them all.
+	AggregateRetentionDays int
+	// AggregateSettleDays is how many days after a UTC day ends Aggregate waits
+	// before it aggregates that day, once: moderators' claims, escalations and
+	// dismissals of the day's alerts arrive in that time. Default 2.
+	AggregateSettleDays int
 }
 
 var identRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
@@ -50,7 +59,20 @@ func (o *Options) validate() error {
 	if o.RetentionDays < 0 {
 		return fmt.Errorf("retention days %d: want 0 (keep all) or more", o.RetentionDays)
 	}
+	if o.AggregateRetentionDays < 0 {
+		return fmt.Errorf("aggregate retention days %d: want 0 (keep all) or more", o.AggregateRetentionDays)
+	}
+	if o.AggregateSettleDays < 0 {
+		return fmt.Errorf("aggregate settle days %d: want 0 (the default, 2) or more", o.AggregateSettleDays)
+	}
 	return nil
+}
+
+func (o Options) settleDays() int {
+	if o.AggregateSettleDays == 0 {
+		return 2
+	}
+	return o.AggregateSettleDays
 }
 
 // local is the name of a table's data: itself, or "<name>_local" on a cluster.
@@ -81,7 +103,7 @@ var baseTables = []tableDef{
 	{TableEvents, `day Date, at DateTime, id String, type String, node String, stream_id String,
  host_id String, account_id String, counterpart String, coins Int64, amount Float64,
  currency String, method String, country String, kind String, score Float64, device_id String,
- cell String, network String, tz String, private UInt8, viewers UInt32`,
+ cell String, network String, tz String, private UInt8, viewers UInt32, cues Array(String), lang String`,
 		"day, type, id", "cityHash64(id)"},
 	{TableSignals, `day Date, at DateTime, detector String, entity_kind String, entity_id String,
  score Float64, summary String, evidence String`,
@@ -162,14 +184,21 @@ var trendViews = []struct{ name, query string }{
 }
 
 // Migration is one numbered step of the schema: statements that are each
-// idempotent (IF NOT EXISTS), so a step interrupted half way is simply re-run.
+// idempotent (IF NOT EXISTS), so a step interrupted half way is simply re-run,
+// then Apply, when set, for what 18.16 cannot say idempotently in SQL (ADD
+// COLUMN has no IF NOT EXISTS there): it looks before it changes.
 type Migration struct {
 	Version int
 	Name    string
 	SQL     func(o Options) []string
+	Apply   func(ctx context.Context, conn driver.Conn, o Options) error
 }
 
-// Migrations in order. Never edit a released one: add the next number.
+// Migrations in order. Never edit a released one in a way a database that
+// applied it would miss: add the next number. (A new database gets the events
+// columns cues and lang from migration 1 already, so that the writer, which
+// starts before the migrations end, never inserts into an events table
+// without them; migration 4 adds them to older databases and skips them here.)
 var Migrations = []Migration{
 	{1, "base tables", func(o Options) []string {
 		var out []string
@@ -177,7 +206,7 @@ var Migrations = []Migration{
 			out = append(out, createTable(o, t)...)
 		}
 		return out
-	}},
+	}, nil},
 	{2, "trend tables and views", func(o Options) []string {
 		var out []string
 		for _, t := range trendTables {
@@ -191,8 +220,46 @@ var Migrations = []Migration{
 				o.Qualified(v.name), strings.ReplaceAll(v.query, "{db}", o.Database)))
 		}
 		return out
+	}, nil},
+	{3, "cases and evidence holds", caseMigration, nil},
+	{4, "post cues and languages, daily aggregates", func(o Options) []string {
+		var out []string
+		for _, t := range aggTables {
+			out = append(out, createAggTable(o, t)...)
+		}
+		return out
+	}, func(ctx context.Context, conn driver.Conn, o Options) error {
+		tables := []string{o.local(TableEvents)}
+		if o.Cluster != "" {
+			tables = append(tables, TableEvents)
+		}
+		for _, t := range tables {
+			for _, c := range []struct{ name, typ, after string }{{"cues", "Array(String)", "viewers"}, {"lang", "String", "cues"}} {
+				if err := addColumn(ctx, conn, o, t, c.name, c.typ, c.after); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
 	}},
-	{3, "cases and evidence holds", caseMigration},
+}
+
+// addColumn adds a column after another unless it is there already.
+func addColumn(ctx context.Context, conn driver.Conn, o Options, table, name, typ, after string) error {
+	var n uint64
+	q := fmt.Sprintf("SELECT count() FROM system.columns WHERE database = '%s' AND table = '%s' AND name = '%s'",
+		o.Database, table, name)
+	if err := conn.QueryRow(ctx, q).Scan(&n); err != nil {
+		return fmt.Errorf("look for column %s.%s: %w", table, name, err)
+	}
+	if n > 0 {
+		return nil
+	}
+	q = fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s %s AFTER %s", o.Qualified(table), name, typ, after)
+	if err := conn.Exec(ctx, q); err != nil {
+		return fmt.Errorf("add column %s.%s: %w", table, name, err)
+	}
+	return nil
 }
 
 func createTable(o Options, t tableDef) []string {
@@ -235,6 +302,11 @@ func Migrate(ctx context.Context, conn driver.Conn, opts Options) (applied []int
 		for _, q := range m.SQL(opts) {
 			if err := conn.Exec(ctx, q); err != nil {
 				return applied, fmt.Errorf("migration %d (%s): %w\n%s", m.Version, m.Name, err, q)
+			}
+		}
+		if m.Apply != nil {
+			if err := m.Apply(ctx, conn, opts); err != nil {
+				return applied, fmt.Errorf("migration %d (%s): %w", m.Version, m.Name, err)
 			}
 		}
 		// Through a batch: on 18.16 an INSERT ... VALUES sent with Exec waits for a
@@ -296,14 +368,15 @@ func SupportsTTL(conn driver.Conn) (bool, error) {
 // ErrNoTTL says the server cannot expire rows itself: call DropOlderThan.
 var ErrNoTTL = errors.New("server has no table TTL; drop old partitions with DropOlderThan")
 
-// ApplyRetention sets a TTL of opts.RetentionDays on every data table when the
-// server supports it, and returns ErrNoTTL when it does not (18.16). Zero days
-// does nothing.
+// ApplyRetention sets a TTL of opts.RetentionDays on every data table, and of
+// opts.AggregateRetentionDays on the aggregate tables, when the server supports
+// it, and returns ErrNoTTL when it does not (18.16). Zero days leaves those
+// tables alone.
 func ApplyRetention(ctx context.Context, conn driver.Conn, opts Options) error {
 	if err := opts.validate(); err != nil {
 		return err
 	}
-	if opts.RetentionDays == 0 {
+	if opts.RetentionDays == 0 && opts.AggregateRetentionDays == 0 {
 		return nil
 	}
 	ok, err := SupportsTTL(conn)
@@ -313,10 +386,18 @@ func ApplyRetention(ctx context.Context, conn driver.Conn, opts Options) error {
 	if !ok {
 		return ErrNoTTL
 	}
-	for _, t := range dataTables(opts) {
-		q := fmt.Sprintf("ALTER TABLE %s MODIFY TTL day + toIntervalDay(%d)", opts.Qualified(t), opts.RetentionDays)
-		if err := conn.Exec(ctx, q); err != nil {
-			return fmt.Errorf("set ttl on %s: %w", t, err)
+	for _, r := range []struct {
+		tables []string
+		days   int
+	}{{dataTables(opts), opts.RetentionDays}, {aggregateTables(opts), opts.AggregateRetentionDays}} {
+		if r.days == 0 {
+			continue
+		}
+		for _, t := range r.tables {
+			q := fmt.Sprintf("ALTER TABLE %s MODIFY TTL day + toIntervalDay(%d)", opts.Qualified(t), r.days)
+			if err := conn.Exec(ctx, q); err != nil {
+				return fmt.Errorf("set ttl on %s: %w", t, err)
+			}
 		}
 	}
 	// A hold table's rows expire on their own date, whatever the retention.
@@ -329,36 +410,57 @@ func ApplyRetention(ctx context.Context, conn driver.Conn, opts Options) error {
 	return nil
 }
 
+// aggregateTables are the aggregate tables that hold rows (local names).
+func aggregateTables(o Options) []string {
+	var out []string
+	for _, t := range aggTables {
+		out = append(out, o.local(t.name))
+	}
+	return out
+}
+
 // DropOlderThan drops every day partition older than days before now (UTC) from
 // the data tables on the server conn points at (each shard on a cluster), and
 // returns how many partitions it dropped. Works on every version.
 func DropOlderThan(ctx context.Context, conn driver.Conn, opts Options, days int, now time.Time) (int, error) {
+	return dropOlderThan(ctx, conn, opts, dataTables(opts), days, now)
+}
+
+// DropAggregatesOlderThan drops the month partitions of the aggregate tables
+// whose every day is older than days before now (UTC): a month goes once its
+// last day is past the limit. Works on every version.
+func DropAggregatesOlderThan(ctx context.Context, conn driver.Conn, opts Options, days int, now time.Time) (int, error) {
+	return dropOlderThan(ctx, conn, opts, aggregateTables(opts), days, now)
+}
+
+func dropOlderThan(ctx context.Context, conn driver.Conn, opts Options, tables []string, days int, now time.Time) (int, error) {
 	if err := opts.validate(); err != nil {
 		return 0, err
 	}
 	if days <= 0 {
 		return 0, fmt.Errorf("drop older than %d days: want at least 1", days)
 	}
-	return dropPartitionsBefore(ctx, conn, opts, dataTables(opts), dayOf(now).AddDate(0, 0, -days))
+	return dropPartitionsBefore(ctx, conn, opts, tables, dayOf(now).AddDate(0, 0, -days))
 }
 
 // dropPartitionsBefore drops the partitions of tables (local names) whose
 // every row's Date partition key is before cutoff.
 func dropPartitionsBefore(ctx context.Context, conn driver.Conn, opts Options, tables []string, cutoff time.Time) (int, error) {
 	// Names are validated identifiers; literals because 18.16 rejects a bound
-	// array in IN.
-	q := fmt.Sprintf(`SELECT DISTINCT table, partition FROM system.parts
- WHERE database = '%s' AND active AND max_date < toDate('%s') AND table IN ('%s')`,
-		opts.Database, cutoff.Format("2006-01-02"), strings.Join(tables, "', '"))
+	// array in IN. A partition goes when its newest part's last day is past.
+	q := fmt.Sprintf(`SELECT table, partition_id FROM system.parts
+ WHERE database = '%s' AND active AND table IN ('%s')
+ GROUP BY table, partition_id HAVING max(max_date) < toDate('%s')`,
+		opts.Database, strings.Join(tables, "', '"), cutoff.Format("2006-01-02"))
 	rows, err := conn.Query(ctx, q)
 	if err != nil {
 		return 0, fmt.Errorf("list old partitions: %w", err)
 	}
-	type part struct{ table, partition string }
+	type part struct{ table, id string }
 	var parts []part
 	for rows.Next() {
 		var p part
-		if err := rows.Scan(&p.table, &p.partition); err != nil {
+		if err := rows.Scan(&p.table, &p.id); err != nil {
 			rows.Close()
 			return 0, fmt.Errorf("list old partitions: %w", err)
 		}
@@ -370,11 +472,11 @@ func dropPartitionsBefore(ctx context.Context, conn driver.Conn, opts Options, t
 	}
 	n := 0
 	for _, p := range parts {
-		// partition is the Date as text, e.g. '2024-05-01'.
-		q := fmt.Sprintf("ALTER TABLE %s DROP PARTITION '%s'", opts.Qualified(p.table),
-			strings.ReplaceAll(p.partition, "'", ""))
+		// The partition id is digits: 20240501 for a day, 202405 for a month.
+		q := fmt.Sprintf("ALTER TABLE %s DROP PARTITION ID '%s'", opts.Qualified(p.table),
+			strings.ReplaceAll(p.id, "'", ""))
 		if err := conn.Exec(ctx, q); err != nil {
-			return n, fmt.Errorf("drop partition %s of %s: %w", p.partition, p.table, err)
+			return n, fmt.Errorf("drop partition %s of %s: %w", p.id, p.table, err)
 		}
 		n++
 	}

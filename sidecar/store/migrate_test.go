@@ -1,8 +1,8 @@
 package store
 
 import (
+	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -30,6 +30,11 @@ func TestMigrateIdempotent(t *testing.T) {
 				t.Fatalf("re-run migration %d: %v\n%s", m.Version, err, q)
 			}
 		}
+		if m.Apply != nil {
+			if err := m.Apply(ctxT(t), conn, opts); err != nil {
+				t.Fatalf("re-run migration %d: %v", m.Version, err)
+			}
+		}
 	}
 	out, err := s.Client("SELECT name FROM system.tables WHERE database = '" + opts.Database + "' ORDER BY name")
 	if err != nil {
@@ -37,15 +42,34 @@ func TestMigrateIdempotent(t *testing.T) {
 	}
 	tables := strings.Fields(out)
 	for _, want := range []string{"events", "signals", "stream_sessions", "alerts", "actions",
-		"schema_migrations", "trend_sessions", "trend_daily_streams", "trend_hourly_alerts",
+		"schema_migrations", "trend_sessions", "trend_daily_streams", "trend_hourly_alerts", AggOutcomes, AggRecruitment,
 		"cases", "case_versions", "case_actions", "case_submissions", "hold_events", "hold_stream_sessions", "hold_actions"} {
 		if !slices.Contains(tables, want) {
 			t.Errorf("table %s missing; have %v", want, tables)
 		}
 	}
 	out, _ = s.Client("SELECT count() FROM " + opts.Database + ".schema_migrations FINAL")
-	if strings.TrimSpace(out) != strconv.Itoa(len(Migrations)) {
-		t.Errorf("schema_migrations rows %q, want %d", out, len(Migrations))
+	if want := fmt.Sprint(len(Migrations)); strings.TrimSpace(out) != want {
+		t.Errorf("schema_migrations rows %q, want %s", out, want)
+	}
+	// A database from before migration 4: its events lack cues and lang, which
+	// migration 4 adds in place.
+	cols := func() string {
+		out, _ := s.Client("SELECT groupArray(name) FROM system.columns WHERE database = '" + opts.Database + "' AND table = 'events'")
+		return strings.TrimSpace(out)
+	}
+	const want = "['day','at','id','type','node','stream_id','host_id','account_id','counterpart','coins','amount','currency','method','country','kind','score','device_id','cell','network','tz','private','viewers','cues','lang','ingested']"
+	if got := cols(); got != want {
+		t.Errorf("events columns %s, want %s", got, want)
+	}
+	if _, err := s.Client("ALTER TABLE " + opts.Database + ".events DROP COLUMN lang, DROP COLUMN cues"); err != nil {
+		t.Fatal(err)
+	}
+	if err := Migrations[3].Apply(ctxT(t), conn, opts); err != nil {
+		t.Fatal(err)
+	}
+	if got := cols(); got != want {
+		t.Errorf("after migration 4 on an older database: events columns %s, want %s", got, want)
 	}
 }
 

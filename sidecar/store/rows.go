@@ -13,6 +13,7 @@ import (
 
 	"github.com/ronda-watch/ronda/analyzer"
 	"github.com/ronda-watch/ronda/analyzer/event"
+	"github.com/ronda-watch/ronda/analyzer/text"
 )
 
 // Table names. In cluster mode these are the Distributed tables and the data
@@ -60,19 +61,24 @@ type EventRow struct {
 	TZ          string    `json:"tz"`
 	Private     uint8     `json:"private"`
 	Viewers     uint32    `json:"viewers"`
-	Ingested    time.Time `json:"ingested"`
+	// Cues and Lang are what the analysts count of a post instead of its text:
+	// the recruitment lures it carries (text.LureCues names) and its language
+	// (text.Language). Empty on other events.
+	Cues     []string  `json:"cues"`
+	Lang     string    `json:"lang"`
+	Ingested time.Time `json:"ingested"`
 }
 
 // EventColumns is the explicit column list of events, in Values order.
 var EventColumns = []string{"day", "at", "id", "type", "node", "stream_id", "host_id", "account_id",
 	"counterpart", "coins", "amount", "currency", "method", "country", "kind", "score", "device_id",
-	"cell", "network", "tz", "private", "viewers", "ingested"}
+	"cell", "network", "tz", "private", "viewers", "cues", "lang", "ingested"}
 
 func (r *EventRow) table() string { return TableEvents }
 func (r *EventRow) values() []any {
 	return []any{r.Day, r.At, r.ID, r.Type, r.Node, r.StreamID, r.HostID, r.AccountID, r.Counterpart,
 		r.Coins, r.Amount, r.Currency, r.Method, r.Country, r.Kind, r.Score, r.DeviceID, r.Cell,
-		r.Network, r.TZ, r.Private, r.Viewers, r.Ingested}
+		r.Network, r.TZ, r.Private, r.Viewers, r.Cues, r.Lang, r.Ingested}
 }
 
 // SignalRow is one analyzer.Signal.
@@ -281,7 +287,8 @@ func Keep(t event.Type) bool {
 func (p Pseudonymizer) NewEventRow(ev *event.Event, ingested time.Time) EventRow {
 	r := EventRow{
 		Day: dayOf(ev.At), At: second(ev.At), ID: ev.ID, Type: ev.Type.String(), Node: ev.Node,
-		StreamID: ev.StreamID, HostID: ev.HostID, AccountID: ev.AccountID, Ingested: second(ingested),
+		StreamID: ev.StreamID, HostID: ev.HostID, AccountID: ev.AccountID, Cues: []string{},
+		Ingested: second(ingested),
 	}
 	if ev.Type == event.TypeUnknown {
 		r.Type = ev.TypeName
@@ -302,6 +309,10 @@ func (p Pseudonymizer) NewEventRow(ev *event.Event, ingested time.Time) EventRow
 		r.Coins, r.Kind, r.Country = ev.Coins, ev.Gift, ev.SenderCountry
 	case event.TypePost:
 		r.Kind, r.Counterpart = ev.Kind, ev.ToID
+		if lures := text.ParseRecruitment(ev.Text).Lures; len(lures) > 0 {
+			r.Cues = lures
+		}
+		r.Lang = text.Language(ev.Text)
 	case event.TypeLink:
 		r.AccountID, r.Counterpart, r.Kind = ev.FromID, ev.ToID, ev.Rel
 	case event.TypePayout:
@@ -433,6 +444,8 @@ type eventCols struct {
 	amount, score                                []float64
 	private                                      []uint8
 	viewers                                      []uint32
+	cues                                         [][]string
+	lang                                         []string
 }
 
 func (r *EventRow) appendTo(c *eventCols) {
@@ -444,6 +457,7 @@ func (r *EventRow) appendTo(c *eventCols) {
 	c.score, c.deviceID, c.cell = append(c.score, r.Score), append(c.deviceID, r.DeviceID), append(c.cell, r.Cell)
 	c.network, c.tz, c.private = append(c.network, r.Network), append(c.tz, r.TZ), append(c.private, r.Private)
 	c.viewers, c.ingested = append(c.viewers, r.Viewers), append(c.ingested, r.Ingested)
+	c.cues, c.lang = append(c.cues, r.Cues), append(c.lang, r.Lang)
 }
 
 func (c *eventCols) add(r Row) { r.(*EventRow).appendTo(c) }
@@ -451,14 +465,14 @@ func (c *eventCols) len() int  { return len(c.id) }
 func (c *eventCols) columns() []any {
 	return []any{c.day, c.at, c.id, c.typ, c.node, c.streamID, c.hostID, c.accountID, c.counterpart,
 		c.coins, c.amount, c.currency, c.method, c.country, c.kind, c.score, c.deviceID, c.cell,
-		c.network, c.tz, c.private, c.viewers, c.ingested}
+		c.network, c.tz, c.private, c.viewers, c.cues, c.lang, c.ingested}
 }
 func (c *eventCols) reset() {
 	for _, s := range []*[]time.Time{&c.day, &c.at, &c.ingested} {
 		trunc(s)
 	}
 	for _, s := range []*[]string{&c.id, &c.typ, &c.node, &c.streamID, &c.hostID, &c.accountID, &c.counterpart,
-		&c.currency, &c.method, &c.country, &c.kind, &c.deviceID, &c.cell, &c.network, &c.tz} {
+		&c.currency, &c.method, &c.country, &c.kind, &c.deviceID, &c.cell, &c.network, &c.tz, &c.lang} {
 		trunc(s)
 	}
 	trunc(&c.coins)
@@ -466,6 +480,7 @@ func (c *eventCols) reset() {
 	trunc(&c.score)
 	trunc(&c.private)
 	trunc(&c.viewers)
+	trunc(&c.cues)
 }
 
 type signalCols struct {
