@@ -131,6 +131,9 @@ func TestK8sDecodeStrict(t *testing.T) {
 		case "kustomization.yaml", "serve.yaml": // kustomize's and Ronda's, not manifests
 			return nil
 		}
+		if filepath.Base(filepath.Dir(path)) == "provisioning" { // Grafana's (TestK8sGrafana)
+			return nil
+		}
 		b, err := os.ReadFile(path)
 		if err != nil {
 			return err

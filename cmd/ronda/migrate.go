@@ -3,27 +3,33 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/ronda-watch/ronda/sidecar/store"
 )
 
 func cmdMigrate(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "migrate", "--clickhouse DSN [flags]", `
+	fs := newFlags(e, "migrate", "[--clickhouse DSN] [flags]", `
 Create or upgrade Ronda's ClickHouse schema: apply the numbered migrations not yet
 recorded in the database's schema_migrations table; then fill the daily aggregates
 (no ids, kept --aggregate-retention-days) for the days that have settled; then apply
 retention. Safe to run any number of times; run it daily (cron, a systemd timer) so
 every day is aggregated before its raw rows expire. On a cluster, run it against
 every shard with --cluster (the aggregates, read and written through the Distributed
-tables, are filled by the first run that finds a day settled; the others find it done).`, `
+tables, are filled by the first run that finds a day settled; the others find it done).
+
+Without --clickhouse the DSN is read from RONDA_CLICKHOUSE_DSN, as ronda serve
+reads it: a DSN with a password belongs there, not on a command line that
+every user of the host can read in /proc.`, `
+  RONDA_CLICKHOUSE_DSN=clickhouse://ronda:PASSWORD@127.0.0.1:9000/default ronda migrate --retention-days 30
   ronda migrate --clickhouse clickhouse://default@127.0.0.1:9000/default
   ronda migrate --clickhouse clickhouse://default@shard1:9000/default --cluster ronda --database ronda`)
 	var (
 		dsn  string
 		opts store.Options
 	)
-	fs.StringVar(&dsn, "clickhouse", "", "ClickHouse DSN, native protocol (required)")
+	fs.StringVar(&dsn, "clickhouse", "", "ClickHouse DSN, native protocol (default: $RONDA_CLICKHOUSE_DSN; a password belongs there)")
 	fs.StringVar(&opts.Database, "database", "ronda", "database for Ronda's tables")
 	fs.StringVar(&opts.Cluster, "cluster", "", "cluster name of remote_servers: local tables plus Distributed tables")
 	fs.IntVar(&opts.RetentionDays, "retention-days", 0, "keep this many days of raw rows: a TTL where the server has one (19.6+), else drop older day partitions; escalated cases' rows are copied to hold tables first; 0 keeps all")
@@ -33,7 +39,10 @@ tables, are filled by the first run that finds a day settled; the others find it
 		return err
 	}
 	if dsn == "" {
-		return usagef("--clickhouse is required")
+		dsn = os.Getenv("RONDA_CLICKHOUSE_DSN")
+	}
+	if dsn == "" {
+		return usagef("no ClickHouse DSN: set RONDA_CLICKHOUSE_DSN or --clickhouse")
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()

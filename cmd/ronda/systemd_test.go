@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ronda-watch/ronda/sidecar/serve"
+	"github.com/ronda-watch/ronda/sidecar/store/chtest"
 )
 
 // systemdUnits are the files of deploy/systemd that systemd-analyze checks.
@@ -195,5 +196,63 @@ func TestSystemdServiceMatchesServe(t *testing.T) {
 	// The drain, then closing the writers and the final checkpoint.
 	if min := cfg.Pipeline.DrainTimeout + 10*time.Second; stop < min {
 		t.Errorf("TimeoutStopSec=%s: below drain_timeout %s plus 10s for the writers and checkpoint", stop, cfg.Pipeline.DrainTimeout)
+	}
+}
+
+// TestSystemdRetentionDSNFromEnvironment: ronda-retention.service passes no
+// DSN on its command line (migrate reads RONDA_CLICKHOUSE_DSN from the
+// EnvironmentFile), and its command, run as systemd would run it with the
+// example environment file pointed at a real ClickHouse, migrates.
+func TestSystemdRetentionDSNFromEnvironment(t *testing.T) {
+	var exec0, envFile string
+	for _, kv := range unitSettings(t, "ronda-retention.service") {
+		switch kv[0] {
+		case "ExecStart":
+			exec0 = kv[1]
+		case "EnvironmentFile":
+			envFile = kv[1]
+		}
+	}
+	if strings.Contains(exec0, "--clickhouse") || strings.Contains(exec0, "RONDA_CLICKHOUSE_DSN") {
+		t.Errorf("ExecStart=%s puts the DSN on the command line", exec0)
+	}
+	if envFile != "/etc/ronda/retention.env" {
+		t.Errorf("EnvironmentFile=%s, want /etc/ronda/retention.env (retention.env.example)", envFile)
+	}
+	example, err := os.ReadFile(filepath.Join("..", "..", "deploy", "systemd", "retention.env.example"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{}
+	for line := range strings.Lines(string(example)) {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, v, _ := strings.Cut(line, "=")
+		env[k] = v
+	}
+	if env["RONDA_CLICKHOUSE_DSN"] == "" || env["RONDA_RETENTION_DAYS"] == "" {
+		t.Fatalf("retention.env.example sets %v, want RONDA_CLICKHOUSE_DSN and RONDA_RETENTION_DAYS", env)
+	}
+
+	if !chtest.Available() {
+		chtest.SkipOrFail(t)
+	}
+	ch := chtest.Start(t)
+	env["RONDA_CLICKHOUSE_DSN"] = ch.DSN()
+	// systemd's ${VAR} expansion, then its word splitting.
+	args := strings.Fields(os.Expand(exec0, func(k string) string { return env[k] }))
+	if args[0] != "/usr/local/bin/ronda" {
+		t.Fatalf("ExecStart runs %s, want /usr/local/bin/ronda", args[0])
+	}
+	cmd := exec.Command(ronda(t), args[1:]...)
+	cmd.Env = []string{"PATH=/usr/bin:/bin"}
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "database ronda: applied migrations") {
+		t.Fatalf("ExecStart as systemd runs it: %v\n%s", err, out)
 	}
 }

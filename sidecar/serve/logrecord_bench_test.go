@@ -7,7 +7,9 @@ import (
 )
 
 // BenchmarkLogRecord: encoding a 1,000-event batch into its intake log record
-// (on the sender's request, before the answer) and decoding it back (replay).
+// (on the sender's request, before the answer) and decoding it back (replay);
+// log-B/event is the record's size per event, what the intake log grows by
+// between checkpoints (docs/sizing.md).
 func BenchmarkLogRecord(b *testing.B) {
 	evs, _ := world(b, 9, 300, 4, 2)
 	evs = evs[:1000]
@@ -24,5 +26,6 @@ func BenchmarkLogRecord(b *testing.B) {
 			decodeLogRecord(rec)
 		}
 		b.ReportMetric(float64(b.N*len(evs))/b.Elapsed().Seconds(), "events/s")
+		b.ReportMetric(float64(len(rec))/float64(len(evs)), "log-B/event")
 	})
 }

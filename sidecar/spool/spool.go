@@ -894,6 +894,10 @@ func (s *Spool) Stats() Stats {
 // Dir is the spool's directory.
 func (s *Spool) Dir() string { return s.opts.Dir }
 
+// MaxBytes is the bound on the bytes of all segments (Options.MaxBytes, its
+// default filled in).
+func (s *Spool) MaxBytes() int64 { return s.opts.MaxBytes }
+
 // Len returns the number of records not yet drained.
 func (s *Spool) Len() int {
 	if s == nil {

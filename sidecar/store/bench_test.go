@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/ronda-watch/ronda/analyzer"
 	"github.com/ronda-watch/ronda/sidecar/replay"
 	"github.com/ronda-watch/ronda/sidecar/simulate"
@@ -366,6 +368,7 @@ func benchReplayInto(b *testing.B, path string) {
 	var events uint64
 	var rows int
 	var total time.Duration
+	var diskBytes float64
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		db := freshDB(b)
@@ -391,12 +394,17 @@ func benchReplayInto(b *testing.B, path string) {
 		events += sum.Events
 		n, _ := strconv.Atoi(mustQuery(b, s, "SELECT count() FROM "+quoteIdent(db)+".events FINAL"))
 		rows += n
+		// What the record takes on ClickHouse's disk (compressed, every
+		// table and trend view, before merges settle), per input event.
+		disk, _ := strconv.ParseFloat(mustQuery(b, s, "SELECT sum(bytes_on_disk) FROM system.parts WHERE active AND database = '"+db+"'"), 64)
+		diskBytes += disk
 		mustQuery(b, s, "DROP DATABASE "+quoteIdent(db))
 		b.StartTimer()
 	}
 	b.ReportMetric(float64(events)/total.Seconds(), "events/s")
 	b.ReportMetric(float64(events)/float64(b.N), "events/op")
 	b.ReportMetric(float64(rows)/float64(b.N), "event_rows/op")
+	b.ReportMetric(diskBytes/float64(events), "ch-disk-B/event")
 }
 
 // BenchmarkSpoolRecord: encoding and decoding one spool record of 50,000 event
@@ -434,4 +442,66 @@ func BenchmarkSpoolRecord(b *testing.B) {
 		}
 		b.ReportMetric(float64(b.N*len(batch))/b.Elapsed().Seconds(), "rows/s")
 	})
+}
+
+// BenchmarkSpoolPerEvent: what an outage of ClickHouse costs in spool disk.
+// A world is replayed with the record spool-only (every batch spooled, as
+// while the breaker is open), at `ronda serve`'s batch size, and the spool's
+// bytes on disk are reported per input event and per spooled row, beside the
+// rows per event (heartbeats and chat are not kept; signals, sessions and
+// alert versions are added).
+func BenchmarkSpoolPerEvent(b *testing.B) {
+	b.Run("public-twoweeks", func(b *testing.B) {
+		p, err := sharedScenario("public-twoweeks")
+		if err != nil {
+			b.Skipf("SKIPPED: public-twoweeks not available (../shared/scenarios beside the module, or RONDA_SHARED): %v", err)
+		}
+		benchSpoolPerEvent(b, p)
+	})
+	b.Run("simulated-14d", func(b *testing.B) { benchSpoolPerEvent(b, simulatedWorld(b)) })
+}
+
+func benchSpoolPerEvent(b *testing.B, path string) {
+	var events, rows, spoolBytes float64
+	for b.Loop() {
+		dir := b.TempDir()
+		o := replay.Options{In: path, Config: analyzer.DefaultConfig()}
+		var w *Writer
+		w, err := StartReplay(ctxT(b), ReplayConfig{DSN: "clickhouse://127.0.0.1:1/ronda?dial_timeout=100ms", SpoolDir: dir,
+			Writer: func(wo *WriterOptions) { wo.DSN, wo.BatchRows = "", 10_000 }}, &o)
+		if err != nil {
+			b.Fatal(err)
+		}
+		sum, err := replay.Run(ctxT(b), o)
+		if cerr := w.Close(ctxT(b)); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		events += float64(sum.Events)
+		for _, t := range []string{TableEvents, TableSignals, TableSessions, TableAlerts, TableActions} {
+			rows += testutil.ToFloat64(w.m.spooled.WithLabelValues(t))
+		}
+		if d := droppedRows(b, w); d != 0 {
+			b.Fatalf("%v rows dropped", d)
+		}
+		err = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			fi, err := d.Info()
+			if err == nil {
+				spoolBytes += float64(fi.Size())
+			}
+			return err
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(spoolBytes/events, "spool-B/event")
+	b.ReportMetric(spoolBytes/rows, "spool-B/row")
+	b.ReportMetric(rows/events, "rows/event")
+	b.ReportMetric(events/float64(b.N), "events/op")
 }

@@ -100,8 +100,8 @@ func faultRun(t *testing.T, n int, fault func(s *chtest.Server)) {
 	if spooled == 0 || drained != spooled {
 		t.Errorf("spooled %v rows, drained %v: want the same, above 0", spooled, drained)
 	}
-	if d := testutil.CollectAndCount(w.m.dropped); d != 0 {
-		t.Errorf("%d drop series, want none", d)
+	if d := droppedRows(t, w); d != 0 {
+		t.Errorf("%v rows dropped, want none", d)
 	}
 	t.Logf("%d events, %v spooled and drained, %v written, spool stats %+v", n, spooled,
 		testutil.ToFloat64(w.m.written.WithLabelValues(TableEvents)), sp.Stats())

@@ -2,10 +2,15 @@ package store
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/ronda-watch/ronda/analyzer/event"
+	"github.com/ronda-watch/ronda/sidecar/spool"
 )
 
 // TestWriterSpoolOnly: a writer with no ClickHouse (the live service's default)
@@ -52,4 +57,66 @@ func TestWriterSpoolOnly(t *testing.T) {
 	if got := mustQuery(t, s, "SELECT count(), uniqExact(id), sum(coins) FROM "+o.Qualified(TableEvents)); got != fmt.Sprintf("%d\t%d\t%d", n, n, n*(n+1)/2) {
 		t.Errorf("events after the drain: %s, want %d rows once each", got, n)
 	}
+}
+
+// TestWriterSpoolLimitGauge: ronda_store_spool_limit_bytes is the spool's
+// bound, the default when none is set, so that a rule can alert on the
+// spool's fill ratio; a given spool's own bound; 0 without a spool.
+func TestWriterSpoolLimitGauge(t *testing.T) {
+	limit := func(o WriterOptions) float64 {
+		t.Helper()
+		reg := prometheus.NewPedanticRegistry()
+		o.Registerer = reg
+		w, err := NewWriter(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer w.Close(ctxT(t))
+		fams, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range fams {
+			if f.GetName() == "ronda_store_spool_limit_bytes" {
+				return f.GetMetric()[0].GetGauge().GetValue()
+			}
+		}
+		t.Fatal("ronda_store_spool_limit_bytes not registered")
+		return 0
+	}
+	if got := limit(WriterOptions{SpoolDir: t.TempDir(), SpoolMaxBytes: 64 << 20}); got != 64<<20 {
+		t.Errorf("limit with spool_max_bytes 64 MiB: %v", got)
+	}
+	if got := limit(WriterOptions{SpoolDir: t.TempDir()}); got != 1<<30 {
+		t.Errorf("limit with the default bound: %v, want 1 GiB", got)
+	}
+	sp, err := spool.Open(spool.Options{Dir: t.TempDir(), MaxBytes: 32 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.Close()
+	if got := limit(WriterOptions{Spool: sp}); got != 32<<20 {
+		t.Errorf("limit of a given spool of 32 MiB: %v", got)
+	}
+}
+
+// droppedRows sums ronda_store_rows_dropped_total over its labels (every
+// series is exported from the start at 0), but for not_kept: chat and
+// heartbeats, never stored by design, are not a loss.
+func droppedRows(t testing.TB, w *Writer) float64 {
+	t.Helper()
+	ch := make(chan prometheus.Metric, 64)
+	go func() { w.m.dropped.Collect(ch); close(ch) }()
+	var sum float64
+	for m := range ch {
+		var pb dto.Metric
+		if err := m.Write(&pb); err != nil {
+			t.Fatal(err)
+		}
+		if slices.ContainsFunc(pb.GetLabel(), func(l *dto.LabelPair) bool { return l.GetValue() == DropNotKept }) {
+			continue
+		}
+		sum += pb.GetCounter().GetValue()
+	}
+	return sum
 }

@@ -114,8 +114,8 @@ func midInsert(t *testing.T, n int, opts WriterOptions, after int, fault func(*c
 		t.Errorf("written %v (drained included), spooled %v, drained %v: want written %d, spooled = drained >= %d",
 			written, spooled, drained, n, after*opts.BlockRows)
 	}
-	if d := testutil.CollectAndCount(w.m.dropped); d != 0 {
-		t.Errorf("%d drop series, want none", d)
+	if d := droppedRows(t, w); d != 0 {
+		t.Errorf("%v rows dropped, want none", d)
 	}
 	got := mustQuery(t, s, "SELECT count(), uniqExact(id) FROM ronda.events FINAL")
 	if want := strconv.Itoa(n) + "\t" + strconv.Itoa(n); got != want {

@@ -253,6 +253,9 @@ func NewWriter(opts WriterOptions) (*Writer, error) {
 		w.sp, w.ownSpool = sp, true
 	}
 	w.m = newMetrics(opts.Registerer)
+	if w.sp != nil {
+		w.m.spoolLimit.Set(float64(w.sp.MaxBytes()))
+	}
 	w.cb = gobreaker.NewCircuitBreaker[struct{}](gobreaker.Settings{
 		Name:        "clickhouse",
 		MaxRequests: 1,
@@ -922,6 +925,7 @@ type metrics struct {
 	latency    *prometheus.HistogramVec
 	breaker    prometheus.Gauge
 	spoolBytes prometheus.Gauge
+	spoolLimit prometheus.Gauge
 	dropped    *prometheus.CounterVec
 	written    *prometheus.CounterVec
 	spooled    *prometheus.CounterVec
@@ -940,6 +944,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "ronda_store_breaker_state", Help: "ClickHouse circuit breaker: 0 closed, 1 half-open, 2 open."}),
 		spoolBytes: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "ronda_store_spool_bytes", Help: "Bytes of spool segments on disk."}),
+		spoolLimit: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "ronda_store_spool_limit_bytes", Help: "The spool's bound (clickhouse.spool_max_bytes): at it new batches are dropped (reason spool_full). 0 without a spool."}),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ronda_store_rows_dropped_total", Help: "Rows not written and not spooled, by reason."},
 			[]string{"table", "reason"}),
@@ -951,8 +957,16 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		drained: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ronda_store_rows_drained_total", Help: "Spooled rows inserted into ClickHouse."}, []string{"table"}),
 	}
+	// Every loss is exported from the start at 0, so that its first rows
+	// show as an increase (Prometheus takes a series' first sample as its
+	// start, not as a rise) and RondaRecordRowsDropped fires on them.
+	for _, t := range []string{TableEvents, TableSignals, TableSessions, TableAlerts, TableActions} {
+		for _, r := range []string{DropBufferFull, DropSpoolFull, DropSpoolError, DropNoSpool, DropUndecodable, DropClosed} {
+			m.dropped.WithLabelValues(t, r)
+		}
+	}
 	if reg != nil {
-		reg.MustRegister(m.batch, m.latency, m.breaker, m.spoolBytes, m.dropped, m.written, m.spooled, m.drained)
+		reg.MustRegister(m.batch, m.latency, m.breaker, m.spoolBytes, m.spoolLimit, m.dropped, m.written, m.spooled, m.drained)
 	}
 	return m
 }
