@@ -236,3 +236,59 @@ func (w *testWriter) contains(s string) bool {
 	defer w.mu.Unlock()
 	return strings.Contains(w.all.String(), s)
 }
+
+// TestJanusLimit: with max_subscriptions 1 and two publishers, one is
+// subscribed and the other counted as skipped; when the first leaves, the
+// place goes to the second.
+func TestJanusLimit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts janus")
+	}
+	if !janustest.InNetns() {
+		janustest.RunInNetns(t)
+		return
+	}
+	t.Cleanup(func() { goleak.VerifyNone(t, goleak.IgnoreCurrent()) })
+	srv := janustest.Start(t, janustest.Options{})
+	api, err := mediatest.LoopbackAPI(janustest.Interface)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp := &tap{}
+	c, err := New(Config{URL: srv.URL(), MaxSubscriptions: 1, PollInterval: 200 * time.Millisecond},
+		tp.prepare, nil, prometheus.NewRegistry(), WithAPI(api))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	pctx, pcancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer pcancel()
+	a, err := srv.Publish(pctx, 1234, "host-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Feed{Room: 1234, ID: a.ID, Display: "host-a", StreamID: fmt.Sprintf("janus-1234-%d", a.ID), Host: "host-a"}
+	waitFor(t, "subscribed to host-a", tp.flowing(want))
+	b, err := srv.Publish(pctx, 1234, "host-b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "host-b skipped at the limit", func() (bool, string) {
+		n := metric(c.m.skipped.WithLabelValues(skipLimit))()
+		return n >= 3, fmt.Sprintf("skipped{limit} %v", n)
+	})
+	if r, _ := tp.last(); r.feed != want || metric(c.m.subscriptions)() != 1 {
+		t.Fatalf("over the limit: newest subscription %+v, %v subscriptions", r.feed, metric(c.m.subscriptions)())
+	}
+	a.Close()
+	waitFor(t, "host-b subscribed once host-a left", tp.flowing(Feed{Room: 1234, ID: b.ID, Display: "host-b",
+		StreamID: fmt.Sprintf("janus-1234-%d", b.ID), Host: "host-b"}))
+}
