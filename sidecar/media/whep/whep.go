@@ -373,7 +373,8 @@ func (p *Puller) post(ctx context.Context, offer string) (string, string, error)
 		p.m.attempts.WithLabelValues(resultHTTP).Inc()
 		return "", "", fmt.Errorf("whep post: %s (want 201 Created)", resp.Status)
 	}
-	answer, resource, err := decodeAnswer(p.cfg.URL, resp.Header.Get("Content-Type"), resp.Header.Get("Location"), body, p.cfg.MaxAnswerBytes)
+	// Location is relative to the URL that answered (after any redirect).
+	answer, resource, err := decodeAnswer(resp.Request.URL.String(), resp.Header.Get("Content-Type"), resp.Header.Get("Location"), body, p.cfg.MaxAnswerBytes)
 	if err != nil {
 		p.m.attempts.WithLabelValues(resultBadAnswer).Inc()
 		return "", "", err
