@@ -482,3 +482,13 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	}
 	return m, nil
 }
+
+// Pull is New and Run in one call: it pulls cfg's stream until ctx ends or
+// Run gives up.
+func Pull(ctx context.Context, cfg Config, prepare Prepare, log *slog.Logger, opts ...Option) error {
+	p, err := New(cfg, prepare, log, opts...)
+	if err != nil {
+		return err
+	}
+	return p.Run(ctx)
+}
