@@ -244,3 +244,20 @@ func (l *limiter) pruneLocked(now time.Time) {
 		clear(l.addrs)
 	}
 }
+
+// Authorize admits a request to an HTTP endpoint beside the hub (the
+// record's history) with the socket's checks, counted the same, and then
+// asks for at least role: a refusal is answered here (403 origin or role,
+// 429, 401) and ok is false. A composition layer wraps its read-only
+// endpoints in it, so that every moderator's door has the same lock.
+func (h *Hub) Authorize(w http.ResponseWriter, r *http.Request, role string) (Token, bool) {
+	who, ok := h.admit(w, r)
+	if !ok {
+		return Token{}, false
+	}
+	if roleRank(who.Role) < roleRank(role) {
+		http.Error(w, "forbidden: needs role "+role, http.StatusForbidden)
+		return Token{}, false
+	}
+	return who.Token, true
+}

@@ -108,16 +108,17 @@ type Service struct {
 	log  *slog.Logger
 	reg  Registry
 
-	ln     net.Listener
-	srv    *http.Server
-	intake *intake.Handler
-	hub    *hub.Hub       // roles all and hub
-	writer *store.Writer  // every role
-	pipe   *pipeline      // roles all and hub
-	fwd    *forwarder     // role edge
-	elog   *edgeLog       // role edge with state.log (edgelog.go)
-	polls  *pollerSet     // pollers of media servers' statistics (pollers.go)
-	adapt  map[string]int // adapters mounted, for the start log
+	ln      net.Listener
+	srv     *http.Server
+	intake  *intake.Handler
+	hub     *hub.Hub       // roles all and hub
+	history *historyAPI    // roles all and hub
+	writer  *store.Writer  // every role
+	pipe    *pipeline      // roles all and hub
+	fwd     *forwarder     // role edge
+	elog    *edgeLog       // role edge with state.log (edgelog.go)
+	polls   *pollerSet     // pollers of media servers' statistics (pollers.go)
+	adapt   map[string]int // adapters mounted, for the start log
 
 	hooks    map[string]http.Handler // adapters mounted, by name, for Reload
 	admin    *adminServer            // Config.AdminListen
@@ -226,6 +227,9 @@ func New(opts Options) (_ *Service, err error) {
 	if s.hub != nil {
 		mux.Handle(hub.Path, s.hub)
 		mux.HandleFunc(hub.WhoAmIPath, s.hub.WhoAmI)
+		s.history = newHistoryAPI(s)
+		mux.HandleFunc(HistoryPath, s.history.History)
+		mux.HandleFunc(AlertPath, s.history.Alert)
 		if c := cfg.Moderators.Console; c == nil || *c {
 			bare := strings.TrimSuffix(ConsolePath, "/")
 			mux.Handle(ConsolePath, http.StripPrefix(bare, dashboards.Console()))
@@ -600,6 +604,9 @@ func (s *Service) closeAll(ctx context.Context) {
 		if err := s.fwd.close(ctx); err != nil {
 			s.log.Error("forwarder close", "err", err)
 		}
+	}
+	if s.history != nil {
+		s.history.close()
 	}
 	if s.writer != nil {
 		if err := s.writer.Close(ctx); err != nil {
