@@ -232,7 +232,7 @@ func New(opts Options) (_ *Service, err error) {
 		mux.HandleFunc(AlertPath, s.history.Alert)
 		if c := cfg.Moderators.Console; c == nil || *c {
 			bare := strings.TrimSuffix(ConsolePath, "/")
-			mux.Handle(ConsolePath, http.StripPrefix(bare, dashboards.Console()))
+			mux.Handle(ConsolePath, http.StripPrefix(bare, dashboards.Console(dashboards.ConsoleSettings{SLA: cfg.Moderators.SLA})))
 			// 302, not 301: a browser would keep a permanent one after the console is turned off.
 			toConsole := http.RedirectHandler(ConsolePath, http.StatusFound)
 			mux.Handle(bare, toConsole)
