@@ -1175,7 +1175,7 @@ function clock(sec) {
 
 function slaText(x) {
   if (!x.level) return "–";
-  return `${clock(x.waited)}${x.level === "overdue" ? " overdue" : ""}`;
+  return x.level === "overdue" ? `late ${clock(x.waited)}` : clock(x.waited);
 }
 
 function slaCell(e) {
@@ -1433,8 +1433,11 @@ function drawFlows(cx) {
   const w = 360;
   const h = 150;
   const mid = h / 2;
-  const from = new Date(cx.from).getTime();
-  const to = new Date(cx.to).getTime();
+  // The axis runs from the first hour with money to the last: a ring's
+  // fortnight is often a few busy nights.
+  const hours = flows.map((f) => new Date(f.hour).getTime());
+  const from = Math.min(...hours);
+  const to = Math.max(...hours) + 3600e3;
   const span = Math.max(3600e3, to - from);
   const max = Math.max(1, ...flows.map((f) => f.coins));
   const bw = Math.max(1, (w * 3600e3) / span);
@@ -1450,15 +1453,15 @@ function drawFlows(cx) {
       class: gift ? "flow flow-gift" : "flow flow-payout", dataset: { type: f.type, coins: f.coins, hour: f.hour },
     }, title(`${fmtTime(f.hour)}: ${f.count} ${f.type}${f.count === 1 ? "" : "s"}, ${f.coins.toLocaleString("en")} coins${gift ? "" : `, ${f.amount}`}`));
   });
-  const label = `Gifts received: ${sums.gift.toLocaleString("en")} coins; payouts: ${sums.payout.toLocaleString("en")} coins (${Math.round(amount * 100) / 100} paid out), from ${fmtTime(cx.from)} to ${fmtTime(cx.to)}.`;
+  const label = `Gifts received: ${sums.gift.toLocaleString("en")} coins; payouts: ${sums.payout.toLocaleString("en")} coins (${Math.round(amount * 100) / 100} paid out), from ${fmtTime(new Date(from).toISOString())} to ${fmtTime(new Date(to).toISOString())}.`;
   return [
     svg("svg", { viewBox: `0 0 ${w} ${h + 14}`, width: w, height: h + 14, role: "img", "aria-label": label, class: "flows-svg", dataset: { points: flows.length } },
       title(label),
       svg("line", { x1: 0, x2: w, y1: mid, y2: mid, class: "baseline" }),
       svg("text", { x: 2, y: 10, class: "axis", text: `gifts ↑ (max ${max.toLocaleString("en")} coins/h)` }),
       svg("text", { x: 2, y: h - 2, class: "axis", text: "payouts ↓" }),
-      svg("text", { x: 0, y: h + 12, class: "axis", text: fmtTime(cx.from).slice(5, 16) }),
-      svg("text", { x: w, y: h + 12, class: "axis", "text-anchor": "end", text: fmtTime(cx.to).slice(5, 16) }),
+      svg("text", { x: 0, y: h + 12, class: "axis", text: fmtTime(new Date(from).toISOString()).slice(5, 16) }),
+      svg("text", { x: w, y: h + 12, class: "axis", "text-anchor": "end", text: fmtTime(new Date(to).toISOString()).slice(5, 16) }),
       ...bars),
     el("p", { class: "fig-note" }, label),
   ];
