@@ -5,6 +5,8 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -150,4 +152,79 @@ func FuzzHistoryQuery(f *testing.F) {
 			t.Fatalf("out of bounds: %+v", q)
 		}
 	})
+}
+
+// TestOpenAPIHistory: the history's real answers (a page with a dismissed
+// alert and its actions, a next page, one alert with its record, refusals,
+// not found, and 503 without ClickHouse) validate against docs/openapi.yaml,
+// and a copy with the record's schema changed no longer passes them.
+func TestOpenAPIHistory(t *testing.T) {
+	ch := clickhouse(t)
+	cfg := baseConfig(t)
+	cfg.ClickHouse.DSN = ch.DSN()
+	cfg.ClickHouse.Database = freshDB()
+	r := startService(t, cfg)
+	m := dialModerator(t, r.addr, tokModA)
+	m.find(5*time.Second, "snapshot", func(msg map[string]any) bool { return msg["type"] == "snapshot" })
+	a := raiseAlert(t, r.addr, m, "openapi-host-1")
+	raiseAlert(t, r.addr, m, "openapi-host-2")
+	m.send(map[string]any{"type": "action", "request_id": "d1", "alert_id": a.ID, "action": "dismiss", "reason": "test"})
+	m.find(5*time.Second, "ack of the dismissal", func(msg map[string]any) bool { return msg["type"] == "ack" && msg["request_id"] == "d1" })
+	waitFor(t, 20*time.Second, "the dismissal in the record", func() bool {
+		code, b := getJSON(t, r.addr, HistoryPath+"?status=dismissed", tokViewer)
+		return code == 200 && strings.Contains(string(b), a.ID)
+	})
+	off := startService(t, baseConfig(t))
+
+	get := func(name, addr, path, tok string) exchange {
+		t.Helper()
+		req := newRequest(t, http.MethodGet, "http://"+addr+path, "")
+		if tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		return send(t, name, req, nil)
+	}
+	first := get("history page", r.addr, HistoryPath+"?limit=1&severity=high,critical", tokViewer)
+	var page historyPage
+	if err := json.Unmarshal(first.body, &page); err != nil || page.Next == "" {
+		t.Fatalf("first page %s: want a next cursor", first.body)
+	}
+	xs := []struct {
+		x    exchange
+		want int
+	}{
+		{first, 200},
+		{get("history next page", r.addr, HistoryPath+"?limit=1&severity=high,critical&cursor="+page.Next, tokViewer), 200},
+		{get("history closed, mine", r.addr, HistoryPath+"?status=closed&mine=true&q="+url.QueryEscape(a.ID), tokModA), 200},
+		{get("alert record", r.addr, "/v1/alerts/"+url.PathEscape(a.ID), tokViewer), 200},
+		{get("alert unknown", r.addr, "/v1/alerts/nope", tokViewer), 404},
+		{get("history bad limit", r.addr, HistoryPath+"?limit=100000", tokViewer), 400},
+		{get("history no token", r.addr, HistoryPath, ""), 401},
+		{get("history without clickhouse", off.addr, HistoryPath, tokViewer), 503},
+	}
+	doc := loadSpec(t, specPath)
+	for _, c := range xs {
+		if c.x.status != c.want {
+			t.Errorf("%s: status %d %q, want %d", c.x.name, c.x.status, c.x.body, c.want)
+		}
+		if err := validate(doc, c.x); err != nil {
+			t.Errorf("%s: %v", c.x.name, err)
+		}
+	}
+	// Drift: the record's heatmap said to hold 24 rows fails the live answer.
+	spec, err := os.ReadFile(specPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed := strings.Replace(string(spec), "minItems: 7\n          maxItems: 7", "minItems: 24\n          maxItems: 24", 1)
+	if changed == string(spec) {
+		t.Fatal("the heatmap's rows are not in the spec as expected")
+	}
+	path := filepath.Join(t.TempDir(), "openapi.yaml")
+	if err := os.WriteFile(path, []byte(changed), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := validate(loadSpec(t, path), xs[3].x); err == nil {
+		t.Error("a spec that says a heatmap has 24 rows still passes the record's answer")
+	}
 }
