@@ -72,7 +72,8 @@ type stateView struct {
 	Notes        []Note     `json:"notes,omitempty"`
 	// Opened is when the hub opened the alert, by its clock: what a
 	// console's service-level timer counts from (an alert's own at is event
-	// time, which a replay puts days back). An extension of version 1.
+	// time, which a replay puts days back). A restored hub counts from its
+	// restore (State does not keep it). An extension of version 1.
 	Opened *time.Time `json:"opened,omitempty"`
 }
 

@@ -141,6 +141,15 @@ func TestConsoleFullShift(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// The keys are listed behind ?, in a dialog that Escape closes, giving
+	// the focus back.
+	press(t, lead, "?")
+	waitJS(t, lead, "the shortcuts dialog", `document.getElementById("shortcuts").open && document.activeElement.id === "shortcuts-close"`)
+	do(t, lead, chromedp.KeyEvent(kb.Escape))
+	waitJS(t, lead, "the dialog closed, the focus back", `!document.getElementById("shortcuts").open && document.activeElement.id === "shortcuts-open"`)
+	press(t, lead, "j")
+	waitJS(t, lead, "the ring's row focused again", fmt.Sprintf(`document.activeElement === document.querySelector(%s)`, jsString(row)))
+
 	// (g) Claim with c: the claim timer runs, and mod-b's tab shows the claim.
 	press(t, lead, "c")
 	waitJS(t, lead, "the alert claimed by the lead", `document.getElementById("d-state").dataset.claimedBy === "lead"`)

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -148,5 +149,48 @@ func TestHistoryOnRealClickHouse(t *testing.T) {
 		if !slices.Contains(links, want) {
 			t.Errorf("links %v lack %v", links, want)
 		}
+	}
+}
+
+// BenchmarkReadHistory reads a page of 50 from 20,000 alerts of 2 versions
+// each, with a search by a host's id and with no filter, on the server
+// chtest runs.
+func BenchmarkReadHistory(b *testing.B) {
+	s := sharedServer(b)
+	conn := connect(b, s)
+	o := Options{Database: freshDB(b)}
+	if _, err := Migrate(ctxT(b), conn, o); err != nil {
+		b.Fatal(err)
+	}
+	w := newTestWriter(b, conn, o)
+	ctx, cancel := context.WithCancel(context.Background())
+	go w.Run(ctx)
+	defer cancel()
+	now := time.Now().UTC().Truncate(time.Second)
+	for i := range 20000 {
+		for v := range 2 {
+			h := analyzer.EntityRef{Kind: "host", ID: fmt.Sprintf("h%d", i)}
+			r := NewAlertRow(analyzer.Alert{ID: fmt.Sprintf("a%d", i), At: now.Add(-time.Duration(i) * time.Minute), Severity: analyzer.SeverityHigh,
+				Subject: h, Entities: []analyzer.EntityRef{h, {Kind: "device", ID: fmt.Sprintf("d%d", i%500)}}, Updates: v,
+				Reasons: []analyzer.Reason{{Detector: "schedule", Score: 0.6}}}, now)
+			w.add(&r)
+		}
+	}
+	w.Close(ctxT(b))
+	for _, bc := range []struct {
+		name string
+		q    HistoryQuery
+	}{
+		{"newest", HistoryQuery{From: now.AddDate(0, 0, -30), To: now, Limit: 51}},
+		{"search", HistoryQuery{From: now.AddDate(0, 0, -30), To: now, Limit: 51, Search: "d42"}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				got, err := ReadHistory(ctxT(b), conn, o, bc.q)
+				if err != nil || len(got) == 0 {
+					b.Fatal(len(got), err)
+				}
+			}
+		})
 	}
 }
