@@ -686,8 +686,8 @@ function renderDetail() {
   const h = holder(s);
   const state = [["status", s.status || "open"]];
   if (h) {
-    const until = s.claim_expires ? ` until ${fmtTime(s.claim_expires).slice(11, 16)} (${untilText(s.claim_expires)})` : "";
-    state.push(["claimed by", `${h === (st.me && st.me.name) ? `${h} (you)` : h}${until}`]);
+    // Until when: the claim timer beside the state counts it down.
+    state.push(["claimed by", h === (st.me && st.me.name) ? `${h} (you)` : h]);
   } else {
     state.push(["claimed by", "nobody"]);
   }
@@ -734,12 +734,6 @@ function renderDetail() {
 
   renderActions(e, !live);
   renderContext(a);
-}
-
-function untilText(iso) {
-  const s = Math.round((new Date(iso).getTime() - Date.now()) / 1000);
-  if (s <= 0) return "expired";
-  return s < 60 ? `${s} s left` : `${Math.ceil(s / 60)} min left`;
 }
 
 function renderActions(e, gone) {
@@ -1196,7 +1190,7 @@ function tickClaim() {
     return;
   }
   const left = Math.round((new Date(s.claim_expires).getTime() - Date.now()) / 1000);
-  t.textContent = left > 0 ? `claim by ${h} expires in ${clock(left)}` : "claim expired";
+  t.textContent = left > 0 ? `claim by ${h} expires in ${clock(left)} (${fmtTime(s.claim_expires).slice(11, 16)})` : "claim expired";
   t.dataset.left = left < 60 ? "short" : "long";
   show(t, true);
 }

@@ -190,7 +190,8 @@ func TestConsoleFullShift(t *testing.T) {
 	press(t, lead, "/")
 	do(t, lead, chromedp.KeyEvent(other.ID))
 	histRow := fmt.Sprintf(`#history-body tr[data-alert-id=%q]`, other.ID)
-	waitJS(t, lead, "the dismissed alert in the history", fmt.Sprintf(`(document.querySelector(%s) || {}).dataset?.status === "dismissed"`, jsString(histRow)))
+	waitJS(t, lead, "the dismissed alert alone in the history, searched", fmt.Sprintf(`(document.querySelector(%s) || {}).dataset?.status === "dismissed" &&
+		document.querySelectorAll("#history-body tr").length === 1`, jsString(histRow)))
 	do(t, lead, chromedp.KeyEvent("\r"))
 	waitJS(t, lead, "the dismissed alert open from the record", fmt.Sprintf(`document.getElementById("d-meta").textContent.includes(%s) &&
 		document.getElementById("d-gone").textContent.includes("From the record") &&
