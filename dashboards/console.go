@@ -2,8 +2,10 @@ package dashboards
 
 import (
 	"embed"
+	"encoding/json"
 	"io/fs"
 	"net/http"
+	"time"
 )
 
 //go:embed console/index.html console/console.js console/console.css
@@ -14,12 +16,33 @@ var consoleFiles embed.FS
 // could be clicked through by another page).
 const ConsoleCSP = "default-src 'self'; connect-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'"
 
+// ConsoleSettings are what the console reads from the service at start
+// (settings.json): nothing secret, only how it should look at the queue.
+type ConsoleSettings struct {
+	// SLA is how long an unclaimed alert of a severity may wait before the
+	// console marks it overdue (half of it: due soon); a severity left out
+	// has no timer.
+	SLA map[string]time.Duration
+}
+
+// MarshalJSON writes the SLA in whole seconds: {"sla_seconds":{"critical":300}}.
+func (s ConsoleSettings) MarshalJSON() ([]byte, error) {
+	sec := map[string]int64{}
+	for k, d := range s.SLA {
+		sec[k] = int64(d / time.Second)
+	}
+	return json.Marshal(struct {
+		SLA map[string]int64 `json:"sla_seconds"`
+	}{sec})
+}
+
 // Console serves the moderators' console: index.html at its root, then
-// console.js and console.css. Mount it under a prefix with http.StripPrefix
+// console.js, console.css and settings.json (the settings given). Mount it under a prefix with http.StripPrefix
 // (ronda serve mounts it at /console/). It answers GET and HEAD only; every
 // answer carries ConsoleCSP, nosniff and no-referrer, and no-cache so that a
 // new release is picked up at the next load.
-func Console() http.Handler {
+func Console(settings ConsoleSettings) http.Handler {
+	settingsJSON, _ := json.Marshal(settings) // a map of numbers: it cannot fail
 	var files http.Handler = http.NotFoundHandler()
 	if sub, err := fs.Sub(consoleFiles, "console"); err == nil { // it cannot fail: the directory is embedded
 		files = http.FileServerFS(sub)
@@ -33,6 +56,11 @@ func Console() http.Handler {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			h.Set("Allow", "GET, HEAD")
 			http.Error(w, "use GET", http.StatusMethodNotAllowed)
+			return
+		}
+		if r.URL.Path == "/settings.json" {
+			h.Set("Content-Type", "application/json")
+			w.Write(settingsJSON)
 			return
 		}
 		files.ServeHTTP(w, r)

@@ -224,6 +224,8 @@ func typeString(e ast.Expr) string {
 		return typeString(t.X)
 	case *ast.ArrayType:
 		return "list of " + typeString(t.Elt)
+	case *ast.MapType:
+		return "map of " + typeString(t.Key) + " to " + typeString(t.Value)
 	case *ast.SelectorExpr:
 		if x, ok := t.X.(*ast.Ident); ok && x.Name == "time" && t.Sel.Name == "Duration" {
 			return "duration"

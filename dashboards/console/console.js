@@ -12,6 +12,11 @@
 // from the address bar.
 
 const WHOAMI_PATH = "/v1/alerts/whoami";
+const HISTORY_PATH = "/v1/alerts/history";
+const ALERT_PATH = "/v1/alerts/"; // + the alert's id: its record
+const SETTINGS_PATH = "settings.json"; // beside this file: the SLA thresholds
+const HISTORY_PAGE = 50;
+const SVG_NS = "http://www.w3.org/2000/svg";
 const SOCKET_PATH = "/v1/alerts/ws";
 const TOKEN_KEY = "ronda.console.token";
 const MAX_ACTIVITY = 300;
@@ -43,6 +48,12 @@ const st = {
   names: new Set(), // moderator names seen, for assign
   status: new Map(), // alert id -> {text, error}: the last result of my action on it
   newestAt: NaN, // the latest event time of any alert version seen: the feed's clock
+  view: "queue", // or "history"
+  filters: { q: "", severity: "", detector: "", region: "", status: "", mine: false },
+  history: { items: [], next: "", loading: false, error: "", gen: 0, timer: 0 },
+  historySel: null, // the history item open in the detail pane, when not in the queue
+  ctx: { id: "", updates: -1, state: "", data: null, tries: 0, timer: 0, drawn: "" },
+  sla: {}, // severity -> seconds an unclaimed alert may wait (settings.json)
 };
 
 // ---- small DOM helpers: text only ----
@@ -555,6 +566,7 @@ function render() {
   if (st.renderTimer) clearTimeout(st.renderTimer);
   st.renderTimer = 0;
   renderQueue();
+  renderHistory();
   renderDetail();
 }
 
@@ -567,7 +579,8 @@ function scheduleRender() {
 function renderQueue() {
   const focusedId = document.activeElement && document.activeElement.closest && document.activeElement.closest("#queue-body tr")
     ? document.activeElement.closest("tr").dataset.alertId : "";
-  const rows = sortedAlerts().map((e) => {
+  const shown = sortedAlerts().filter(matches);
+  const rows = shown.map((e) => {
     const a = e.alert;
     const sev = a.severity || "low";
     const subject = el("td", { class: "subject", title: subjectText(a) },
@@ -584,19 +597,22 @@ function renderQueue() {
     el("td", { class: "num", dataset: { col: "hosts" } }, hostsOf(a)),
     el("td", { class: "num", dataset: { col: "score" } }, fmtScore(a.score)),
     el("td", { class: "status", dataset: { col: "status", status: (e.state && e.state.status) || "open" } }, statusCell(e.state)),
+    slaCell(e),
     el("td", { class: "when", title: `event time ${fmtTime(a.at)}` }, age(a.at)));
     return row;
   });
   $("queue-body").replaceChildren(...rows);
-  $("queue-count").textContent = String(rows.length);
+  $("queue-count").textContent = shown.length === st.alerts.size ? String(rows.length) : `${rows.length} of ${st.alerts.size}`;
   const lag = feedLag();
   $("feed-lag").textContent = lag
     ? `Event times: the newest alert was raised ${lag} before this browser's clock (a replay, or a quiet feed); ages count from it.`
     : "";
   show($("feed-lag"), !!lag);
   show($("queue-empty"), rows.length === 0);
+  $("queue-empty").textContent = st.alerts.size && !rows.length
+    ? "No open alert matches the filters." : "No open alerts. New ones appear here as they are raised.";
   const fresh = [...st.alerts.values()].filter((e) => e.fresh === "new").length;
-  document.title = `${fresh ? `(${fresh} new) ` : ""}${rows.length} open · Ronda triage console`;
+  document.title = `${fresh ? `(${fresh} new) ` : ""}${st.alerts.size} open · Ronda triage console`;
   if (focusedId) {
     const again = [...$("queue-body").children].find((r) => r.dataset.alertId === focusedId);
     if (again) again.focus();
@@ -633,7 +649,7 @@ function evidenceList(ev) {
 
 function renderDetail() {
   const live = st.alerts.get(st.selected);
-  const e = live || (st.gone ? st.gone.entry : null);
+  const e = live || (st.gone ? st.gone.entry : null) || historyEntry(st.historySel);
   show($("detail-empty"), !e);
   show($("detail"), !!e);
   if (!e) return;
@@ -651,7 +667,12 @@ function renderDetail() {
       `version ${a.updates || 0}`));
 
   const gone = $("d-gone");
+  const fromRecord = !live && !st.gone;
   show(gone, !live);
+  if (fromRecord) {
+    gone.replaceChildren(el("strong", {}, "From the record. "),
+      `This alert is not in the open queue (${e.state.status}); what moderators did to it is listed under Recorded actions.`);
+  }
   if (!live && st.gone) {
     const kids = [el("strong", {}, "This alert left the queue. "), st.gone.why];
     const target = st.gone.mergedInto;
@@ -665,8 +686,8 @@ function renderDetail() {
   const h = holder(s);
   const state = [["status", s.status || "open"]];
   if (h) {
-    const until = s.claim_expires ? ` until ${fmtTime(s.claim_expires).slice(11, 16)} (${untilText(s.claim_expires)})` : "";
-    state.push(["claimed by", `${h === (st.me && st.me.name) ? `${h} (you)` : h}${until}`]);
+    // Until when: the claim timer beside the state counts it down.
+    state.push(["claimed by", h === (st.me && st.me.name) ? `${h} (you)` : h]);
   } else {
     state.push(["claimed by", "nobody"]);
   }
@@ -680,6 +701,8 @@ function renderDetail() {
   $("d-state").replaceChildren(...state.map(([k, v]) => el("div", { class: "state-item" }, el("dt", {}, k), el("dd", {}, v))));
   $("d-state").dataset.status = s.status || "open";
   $("d-state").dataset.claimedBy = h;
+  renderCase(a, s);
+  tickClaim();
 
   $("d-who").replaceChildren(...entityChips(a, ["host", "account"]));
   $("d-where").replaceChildren(...entityChips(a, ["location", "device", "network"]),
@@ -710,12 +733,7 @@ function renderDetail() {
   });
 
   renderActions(e, !live);
-}
-
-function untilText(iso) {
-  const s = Math.round((new Date(iso).getTime() - Date.now()) / 1000);
-  if (s <= 0) return "expired";
-  return s < 60 ? `${s} s left` : `${Math.ceil(s / 60)} min left`;
+  renderContext(a);
 }
 
 function renderActions(e, gone) {
@@ -750,7 +768,7 @@ function renderActions(e, gone) {
   for (const [action, [first, ...rest]] of Object.entries(controls)) {
     const allowed = rank >= RANK[NEED[action]];
     show(first, allowed);
-    const reason = gone ? "the alert left the queue" : busy(action) ? "sending…" : why[action];
+    const reason = gone ? "the alert is not in the open queue" : busy(action) ? "sending…" : why[action];
     for (const c of [first, ...rest]) {
       if (c.tagName === "BUTTON" || c.tagName === "INPUT" || c.tagName === "TEXTAREA") {
         c.disabled = !allowed || (!!reason && (c.tagName === "BUTTON" || gone));
@@ -777,6 +795,7 @@ function select(id) {
     for (const f of ["in-dismiss", "in-note", "in-assign", "in-escalate"]) $(f).value = "";
   }
   st.selected = id;
+  if (st.historySel && st.historySel.alert.id !== id) st.historySel = null;
   if (!st.alerts.has(id) && !(st.gone && st.gone.entry.alert.id === id)) st.gone = null;
   if (st.gone && st.gone.entry.alert.id !== id) st.gone = null;
   const e = st.alerts.get(id);
@@ -785,12 +804,23 @@ function select(id) {
 }
 
 function moveSelection(delta) {
-  const ids = sortedAlerts().map((e) => e.alert.id);
+  const body = st.view === "history" ? $("history-body") : $("queue-body");
+  const ids = [...body.children].map((r) => r.dataset.alertId).filter(Boolean);
   if (!ids.length) return;
   const i = ids.indexOf(st.selected);
   const next = ids[Math.max(0, Math.min(ids.length - 1, i < 0 ? 0 : i + delta))];
-  select(next);
-  const row = [...$("queue-body").children].find((r) => r.dataset.alertId === next);
+  selectIn(st.view, next);
+}
+
+// selectIn opens an alert of a view and keeps the keyboard on its row.
+function selectIn(view, id) {
+  if (view === "history") {
+    const item = st.history.items.find((x) => x.alert.id === id);
+    st.historySel = item || null;
+  }
+  select(id);
+  const body = view === "history" ? $("history-body") : $("queue-body");
+  const row = [...body.children].find((r) => r.dataset.alertId === id);
   if (row) {
     row.focus();
     row.scrollIntoView({ block: "nearest" });
@@ -822,6 +852,10 @@ function resetData() {
   st.seq = null;
   st.newestAt = NaN;
   st.hadSnapshot = false;
+  st.history.items = [];
+  st.history.next = "";
+  st.historySel = null;
+  st.ctx = { id: "", updates: -1, state: "", data: null, tries: 0, timer: 0, drawn: "" };
   setSeq();
   $("activity").replaceChildren();
   render();
@@ -843,16 +877,37 @@ function wire() {
       moveSelection(ev.key === "ArrowDown" ? 1 : -1);
     }
   });
-  document.addEventListener("keydown", (ev) => {
-    if (ev.target.closest("input, textarea, button, select") || ev.altKey || ev.ctrlKey || ev.metaKey) return;
-    if (ev.key === "j") moveSelection(1);
-    if (ev.key === "k") moveSelection(-1);
+  $("history-body").addEventListener("click", (ev) => {
+    const row = ev.target.closest("tr[data-alert-id]");
+    if (row) selectIn("history", row.dataset.alertId);
   });
+  $("history-body").addEventListener("keydown", (ev) => {
+    const row = ev.target.closest("tr[data-alert-id]");
+    if (!row) return;
+    if (ev.key === "Enter" || ev.key === " ") {
+      ev.preventDefault();
+      selectIn("history", row.dataset.alertId);
+    } else if (ev.key === "ArrowDown" || ev.key === "ArrowUp") {
+      ev.preventDefault();
+      moveSelection(ev.key === "ArrowDown" ? 1 : -1);
+    }
+  });
+  document.addEventListener("keydown", onKey);
+  wireFilters();
   $("activity").addEventListener("click", (ev) => {
     const item = ev.target.closest("li[data-alert-id]");
     if (item && item.dataset.alertId && st.alerts.has(item.dataset.alertId)) select(item.dataset.alertId);
   });
   $("act-claim").addEventListener("click", () => send("claim", {}));
+  // Ctrl+Enter sends a text field's form.
+  for (const f of ["form-dismiss", "form-note", "form-assign", "form-escalate"]) {
+    $(f).addEventListener("keydown", (ev) => {
+      if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey) && ev.target.matches("textarea, input")) {
+        ev.preventDefault();
+        $(f).requestSubmit();
+      }
+    });
+  }
   $("act-ack").addEventListener("click", () => send("ack", {}));
   const form = (id, input, field, action) => {
     $(id).addEventListener("submit", (ev) => {
@@ -899,12 +954,14 @@ function wire() {
   window.addEventListener("online", () => {
     if (st.token && !st.ws && st.retryTimer) connect();
   });
-  // Relative times and claim expiry move with the clock.
+  // Relative times move with the clock; timers every second.
   setInterval(render, 15000);
+  setInterval(tick, 1000);
 }
 
 function start() {
   wire();
+  loadSettings();
   const frag = new URLSearchParams(location.hash.slice(1));
   const fromURL = frag.get("token");
   if (fromURL) {
@@ -920,6 +977,563 @@ function start() {
     return;
   }
   connect();
+}
+
+// ---- filters and search ----
+
+// matches says whether a queue entry passes the filters. Search finds any
+// id: the alert's, or any entity's (host, account, stream, device, network,
+// location), in part and without regard to case.
+function matches(e) {
+  const f = st.filters;
+  const a = e.alert;
+  const s = e.state || { status: "open" };
+  if (f.severity && a.severity !== f.severity) return false;
+  if (f.detector && !(a.reasons || []).some((r) => r.detector === f.detector)) return false;
+  if (f.region && !(a.entities || []).some((x) => x.kind === "location" && x.id.startsWith(f.region))) return false;
+  const h = holder(s);
+  switch (f.status) {
+    case "": break;
+    case "open": if (s.status !== "open" || h) return false; break;
+    case "claimed": if (!h) return false; break;
+    case "acked": case "escalated": if (s.status !== f.status) return false; break;
+    default: return false; // dismissed, merged, closed: not in the open queue
+  }
+  if (f.mine) {
+    const me = st.me && st.me.name;
+    if (!me || (h !== me && s.assigned_to !== me)) return false;
+  }
+  if (f.q) {
+    const q = f.q.toLowerCase();
+    const ids = [a.id, a.subject && a.subject.id, ...(a.entities || []).map((x) => x.id)];
+    if (!ids.some((id) => id && String(id).toLowerCase().includes(q))) return false;
+  }
+  return true;
+}
+
+function filtersActive() {
+  const f = st.filters;
+  return !!(f.q || f.severity || f.detector || f.region || f.status || f.mine);
+}
+
+function readFilters() {
+  st.filters = {
+    q: $("f-search").value.trim(),
+    severity: $("f-severity").value,
+    detector: $("f-detector").value,
+    region: $("f-region").value.trim(),
+    status: $("f-status").value,
+    mine: $("f-mine").checked,
+  };
+  const closed = ["dismissed", "merged", "closed"].includes(st.filters.status);
+  $("filter-note").textContent = closed && st.view === "queue"
+    ? "Dismissed and merged alerts are not in the open queue: press h for the history." : "";
+  scheduleRender();
+  if (st.view === "history") scheduleHistory();
+}
+
+function wireFilters() {
+  const form = $("filters");
+  form.addEventListener("input", readFilters);
+  form.addEventListener("change", readFilters);
+  form.addEventListener("submit", (ev) => ev.preventDefault());
+  $("f-search").addEventListener("keydown", (ev) => {
+    if (ev.key !== "Enter") return;
+    ev.preventDefault();
+    readFilters();
+    render();
+    const body = st.view === "history" ? $("history-body") : $("queue-body");
+    const first = body.querySelector("tr[data-alert-id]");
+    if (first) selectIn(st.view, first.dataset.alertId);
+  });
+  $("f-clear").addEventListener("click", clearFilters);
+  $("view-queue").addEventListener("click", () => setView("queue"));
+  $("view-history").addEventListener("click", () => setView("history"));
+  $("history-more").addEventListener("click", () => loadHistory(false));
+  $("shortcuts-open").addEventListener("click", openShortcuts);
+  $("shortcuts").addEventListener("close", () => $("shortcuts-open").focus());
+}
+
+function clearFilters() {
+  $("filters").reset();
+  readFilters();
+}
+
+function setView(v) {
+  st.view = v;
+  $("view-queue").setAttribute("aria-pressed", String(v === "queue"));
+  $("view-history").setAttribute("aria-pressed", String(v === "history"));
+  show($("queue-view"), v === "queue");
+  show($("history-view"), v === "history");
+  readFilters();
+  if (v === "history") loadHistory(true);
+  const body = v === "history" ? $("history-body") : $("queue-body");
+  const row = [...body.children].find((r) => r.dataset.alertId === st.selected) || body.querySelector("tr[data-alert-id]");
+  if (row) row.focus();
+  else $(v === "history" ? "view-history" : "view-queue").focus();
+}
+
+function openShortcuts() {
+  const d = $("shortcuts");
+  if (!d.open) d.showModal();
+  $("shortcuts-close").focus();
+}
+
+// ---- keyboard ----
+
+// focusField puts the keyboard in one of the action forms, when it is there.
+function focusField(id) {
+  const f = $(id);
+  if (f && !f.disabled && f.offsetParent !== null) {
+    f.focus();
+    return true;
+  }
+  st.status.set(st.selected, { text: "That action is not open to you on this alert now.", error: true });
+  scheduleRender();
+  return false;
+}
+
+function onKey(ev) {
+  if (ev.altKey || ev.ctrlKey || ev.metaKey || $("shortcuts").open) return;
+  const inField = ev.target.closest && ev.target.closest("input, textarea, select");
+  if (inField) {
+    if (ev.key === "Escape") {
+      ev.preventDefault();
+      ev.target.blur();
+      const body = st.view === "history" ? $("history-body") : $("queue-body");
+      const row = [...body.children].find((r) => r.dataset.alertId === st.selected) || body.querySelector("tr[data-alert-id]");
+      if (row) row.focus();
+    }
+    return;
+  }
+  if ($("app").hidden) return;
+  const keys = {
+    j: () => moveSelection(1),
+    k: () => moveSelection(-1),
+    c: () => st.selected && !$("act-claim").disabled && !$("act-claim").hidden && $("act-claim").click(),
+    a: () => st.selected && !$("act-ack").disabled && !$("act-ack").hidden && $("act-ack").click(),
+    n: () => st.selected && focusField("in-note"),
+    d: () => st.selected && focusField("in-dismiss"),
+    s: () => st.selected && focusField("in-assign"),
+    e: () => st.selected && focusField("in-escalate"),
+    "/": () => $("f-search").focus(),
+    f: () => $("f-severity").focus(),
+    m: () => {
+      $("f-mine").checked = !$("f-mine").checked;
+      readFilters();
+    },
+    x: clearFilters,
+    q: () => setView("queue"),
+    h: () => setView("history"),
+    "?": openShortcuts,
+  };
+  const fn = keys[ev.key];
+  if (!fn) return;
+  if (ev.target.closest && ev.target.closest("button") && (ev.key === " " || ev.key === "Enter")) return;
+  ev.preventDefault();
+  fn();
+}
+
+// ---- SLA and claim timers ----
+
+function loadSettings() {
+  fetch(SETTINGS_PATH, { cache: "no-store", credentials: "omit" })
+    .then((r) => (r.ok ? r.json() : {}))
+    .then((j) => {
+      const sla = (j && j.sla_seconds) || {};
+      st.sla = {};
+      for (const [k, v] of Object.entries(sla)) if (typeof v === "number" && v > 0) st.sla[k] = v;
+      scheduleRender();
+    })
+    .catch(() => {});
+}
+
+// slaState is how an unclaimed open alert stands against its severity's
+// service level: "" (no timer: claimed, acted on, or no level), ok, soon
+// (half the time gone), overdue. It counts from when the hub opened the
+// alert (state.opened), else from when this console first saw it.
+function slaState(e) {
+  const s = e.state || { status: "open" };
+  const limit = st.sla[e.alert.severity];
+  if (!limit || s.status !== "open" || holder(s)) return { level: "", waited: 0, limit: 0 };
+  const since = s.opened ? new Date(s.opened).getTime() : e.seen.getTime();
+  const waited = Math.max(0, Math.floor((Date.now() - since) / 1000));
+  const level = waited >= limit ? "overdue" : waited >= limit / 2 ? "soon" : "ok";
+  return { level, waited, limit };
+}
+
+function clock(sec) {
+  const m = Math.floor(sec / 60);
+  return m >= 60 ? `${Math.floor(m / 60)} h ${pad(m % 60)} min` : `${m}:${pad(sec % 60)}`;
+}
+
+function slaText(x) {
+  if (!x.level) return "–";
+  return x.level === "overdue" ? `late ${clock(x.waited)}` : clock(x.waited);
+}
+
+function slaCell(e) {
+  const x = slaState(e);
+  return el("td", {
+    class: "sla", dataset: { col: "sla", sla: x.level || "none" },
+    title: x.level ? `unclaimed for ${clock(x.waited)}; service level ${clock(x.limit)}` : "no timer: claimed, acted on, or no service level for this severity",
+  }, slaText(x));
+}
+
+function tickClaim() {
+  const t = $("d-claim-timer");
+  const e = st.alerts.get(st.selected);
+  const s = e && e.state;
+  const h = s && holder(s);
+  if (!h || !s.claim_expires) {
+    show(t, false);
+    return;
+  }
+  const left = Math.round((new Date(s.claim_expires).getTime() - Date.now()) / 1000);
+  t.textContent = left > 0 ? `claim by ${h} expires in ${clock(left)} (${fmtTime(s.claim_expires).slice(11, 16)})` : "claim expired";
+  t.dataset.left = left < 60 ? "short" : "long";
+  show(t, true);
+}
+
+// tick moves the timers without rebuilding the page.
+function tick() {
+  for (const row of $("queue-body").children) {
+    const e = st.alerts.get(row.dataset.alertId);
+    const cell = row.querySelector("td.sla");
+    if (!e || !cell) continue;
+    const x = slaState(e);
+    cell.textContent = slaText(x);
+    cell.dataset.sla = x.level || "none";
+  }
+  const e = st.alerts.get(st.selected);
+  if (e && e.state && e.state.claimed_by && !holder(e.state)) scheduleRender(); // a claim ran out
+  tickClaim();
+}
+
+// ---- the case hook ----
+
+// renderCase shows that an escalated alert is the case team's. The cases
+// work links its case file into #d-case-link.
+function renderCase(a, s) {
+  const on = s.status === "escalated";
+  show($("d-case"), on);
+  $("d-case").dataset.caseHook = on ? a.id : "";
+  $("d-case-text").textContent = on ? `escalated${s.escalated_by ? ` by ${s.escalated_by}` : ""}: the case team has it.` : "";
+}
+
+// ---- history ----
+
+function historyEntry(item) {
+  if (!item) return null;
+  const s = { status: item.status };
+  const notes = [];
+  for (const act of item.actions || []) {
+    if (act.action === "escalate") s.escalated_by = act.moderator;
+    if (act.action === "ack") s.acked_by = act.moderator;
+    if (act.action === "assign") s.assigned_to = act.target;
+    if (act.action === "note" && act.note) notes.push({ at: act.at, by: act.moderator, text: act.note });
+  }
+  if (notes.length) s.notes = notes.slice(-MAX_NOTES);
+  return { alert: item.alert, state: s, fresh: "", seen: new Date(item.alert.at), history: item };
+}
+
+function scheduleHistory() {
+  clearTimeout(st.history.timer);
+  st.history.timer = setTimeout(() => loadHistory(true), 250);
+}
+
+function historyHref(cursor) {
+  const f = st.filters;
+  const p = new URLSearchParams();
+  p.set("limit", String(HISTORY_PAGE));
+  if (f.q) p.set("q", f.q);
+  if (f.severity) p.set("severity", f.severity);
+  if (f.detector) p.set("detector", f.detector);
+  if (f.region) p.set("region", f.region);
+  if (["open", "escalated", "dismissed", "merged", "closed"].includes(f.status)) p.set("status", f.status);
+  if (f.mine) p.set("mine", "true");
+  if (cursor) p.set("cursor", cursor);
+  return `${HISTORY_PATH}?${p}`;
+}
+
+async function loadHistory(reset) {
+  if (!st.token) return;
+  const h = st.history;
+  const gen = ++h.gen;
+  h.loading = true;
+  h.error = "";
+  if (reset) {
+    h.items = [];
+    h.next = "";
+  }
+  renderHistory();
+  let resp;
+  try {
+    resp = await fetch(historyHref(reset ? "" : h.next), {
+      headers: { Authorization: `Bearer ${st.token}` }, cache: "no-store", credentials: "omit",
+    });
+  } catch {
+    if (gen === h.gen) Object.assign(h, { loading: false, error: "The hub could not be reached." });
+    renderHistory();
+    return;
+  }
+  const body = resp.ok ? await resp.json().catch(() => null) : (await resp.text()).trim();
+  if (gen !== h.gen) return;
+  h.loading = false;
+  if (!resp.ok || !body) {
+    h.error = `The history could not be read (${resp.status}${typeof body === "string" && body ? `: ${body}` : ""}).`;
+  } else {
+    let items = body.alerts || [];
+    if (st.filters.status === "acked") items = items.filter((x) => x.status === "acked");
+    h.items = reset ? items : [...h.items, ...items];
+    h.next = body.next || "";
+  }
+  renderHistory();
+}
+
+function renderHistory() {
+  const h = st.history;
+  const focusedId = document.activeElement && document.activeElement.closest && document.activeElement.closest("#history-body tr")
+    ? document.activeElement.closest("tr").dataset.alertId : "";
+  const rows = h.items.map((item) => {
+    const a = item.alert;
+    const sev = a.severity || "low";
+    const last = (item.actions || []).filter((x) => x.action === "dismiss" || x.action === "escalate").pop();
+    const word = last ? `${item.status} by ${last.moderator}` : item.status;
+    return el("tr", {
+      class: `row sev-${sev}${a.id === st.selected ? " selected" : ""}`, tabindex: 0,
+      "aria-selected": a.id === st.selected ? "true" : "false", dataset: { alertId: a.id, severity: sev, status: item.status },
+    },
+    el("td", {}, el("span", { class: `badge sev-${sev}` }, sev)),
+    el("td", { class: "subject", title: subjectText(a) }, el("span", { class: "kind" }, a.subject ? a.subject.kind : ""), " ",
+      el("span", { class: "subject-id" }, a.subject ? a.subject.id : a.id)),
+    el("td", { class: "num" }, hostsOf(a)),
+    el("td", { class: "num" }, fmtScore(a.score)),
+    el("td", { class: "status", dataset: { col: "status", status: item.status }, title: last && (last.reason || last.note) ? `“${last.reason || last.note}”` : null }, word),
+    el("td", { class: "when" }, fmtTime(a.at)));
+  });
+  $("history-body").replaceChildren(...rows);
+  $("history-status").textContent = h.loading ? "Reading the record…" : h.error
+    ? h.error : `${h.items.length}${h.next ? "+" : ""} recorded alert${h.items.length === 1 ? "" : "s"} in the last 30 days${filtersActive() ? " matching the filters" : ""}.`;
+  $("history-status").classList.toggle("error-text", !!h.error);
+  show($("history-more"), !!h.next && !h.loading);
+  if (focusedId) {
+    const again = [...$("history-body").children].find((r) => r.dataset.alertId === focusedId);
+    if (again) again.focus();
+  }
+}
+
+// ---- the record around an alert: heatmap, flows, cluster ----
+
+function renderContext(a) {
+  const c = st.ctx;
+  if (c.id !== a.id || c.updates < (a.updates || 0)) loadContext(a.id, a.updates || 0);
+  const key = `${c.id}/${c.updates}/${c.state}`;
+  $("ctx-status").textContent = c.state === "loading" ? "Reading the record…"
+    : c.state === "missing" ? "Not in the record yet (an alert reaches it a second or two after it is raised); trying again…"
+      : c.state === "error" ? c.error || "The record could not be read." : "";
+  if (c.drawn === key) return;
+  c.drawn = key;
+  const d = c.state === "ok" ? c.data : null;
+  $("d-heatmap").replaceChildren(...(d ? drawHeatmaps(d.context.heatmaps) : []));
+  $("d-flows").replaceChildren(...(d ? drawFlows(d.context) : []));
+  $("d-graph").replaceChildren(...(d ? drawGraph(a, d.context.links) : []));
+  $("d-timeline").replaceChildren(...(d ? drawTimeline(d.actions) : []));
+}
+
+async function loadContext(id, updates) {
+  const c = st.ctx;
+  if (c.id === id && c.updates === updates && c.state === "loading") return;
+  clearTimeout(c.timer);
+  const tries = c.id === id ? c.tries : 0;
+  Object.assign(c, { id, updates, state: "loading", data: null, tries: tries + 1, error: "" });
+  let resp;
+  try {
+    resp = await fetch(ALERT_PATH + encodeURIComponent(id), {
+      headers: { Authorization: `Bearer ${st.token}` }, cache: "no-store", credentials: "omit",
+    });
+  } catch {
+    resp = null;
+  }
+  if (c.id !== id || c.updates !== updates) return;
+  if (resp && resp.ok) {
+    const data = await resp.json().catch(() => null);
+    if (c.id !== id || c.updates !== updates) return;
+    Object.assign(c, data ? { state: "ok", data, tries: 0 } : { state: "error", error: "An unreadable answer from the record." });
+  } else if (resp && resp.status === 404 && c.tries < 20) {
+    c.state = "missing";
+    c.timer = setTimeout(() => {
+      if (st.ctx.id === id) loadContext(id, updates);
+    }, 1500);
+  } else {
+    const text = resp ? (await resp.text()).trim() : "the hub could not be reached";
+    Object.assign(c, { state: "error", error: `The record could not be read: ${text}.` });
+  }
+  scheduleRender();
+}
+
+function svg(tag, attrs, ...kids) {
+  const n = document.createElementNS(SVG_NS, tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null) continue;
+    if (k === "class") n.setAttribute("class", v);
+    else if (k === "dataset") Object.assign(n.dataset, v);
+    else if (k === "text") n.textContent = v;
+    else n.setAttribute(k, String(v));
+  }
+  for (const kid of kids.flat()) if (kid) n.append(kid);
+  return n;
+}
+
+const title = (text) => svg("title", { text });
+const DAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+
+// drawHeatmaps draws each host's week: 7 rows (Monday first) of 24 hours,
+// shaded by the minutes broadcast, in the host's own time zone.
+function drawHeatmaps(maps) {
+  const drawn = (maps || []).filter((m) => m.sessions > 0);
+  if (!drawn.length) return [el("p", { class: "none" }, "No recorded broadcast of these hosts in the two weeks before the alert.")];
+  const cell = 13;
+  const left = 30;
+  const top = 14;
+  return drawn.slice(0, 8).map((m) => {
+    const max = Math.max(1, ...m.minutes.flat());
+    const night = m.minutes.reduce((n, row) => n + row.slice(0, 6).reduce((x, y) => x + y, 0) + row[22] + row[23], 0);
+    const total = m.minutes.flat().reduce((x, y) => x + y, 0);
+    const label = `Broadcast minutes of host ${m.host} by weekday and hour, ${m.tz}: ${total} minutes in ${m.sessions} sessions, ${total ? Math.round(night / total * 100) : 0}% between 22:00 and 06:00.`;
+    const cells = [];
+    m.minutes.forEach((row, d) => row.forEach((min, hr) => {
+      const level = min === 0 ? 0 : Math.min(4, 1 + Math.floor((min / max) * 3.999));
+      cells.push(svg("rect", {
+        x: left + hr * cell, y: top + d * cell, width: cell - 1, height: cell - 1, class: `heat heat-${level}`,
+        dataset: { day: d, hour: hr, minutes: min },
+      }, title(`${DAYS[d]} ${pad(hr)}:00–${pad((hr + 1) % 24)}:00: ${min} min`)));
+    }));
+    const axis = [0, 6, 12, 18].map((hr) => svg("text", { x: left + hr * cell, y: top - 4, class: "axis", text: pad(hr) }));
+    const days = DAYS.map((d, i) => svg("text", { x: 0, y: top + i * cell + cell - 3, class: "axis", text: d }));
+    return el("div", { class: "heatmap", dataset: { host: m.host } },
+      el("div", { class: "fig-label" }, `${m.host} · ${m.tz} · ${m.sessions} session${m.sessions === 1 ? "" : "s"}`),
+      svg("svg", { viewBox: `0 0 ${left + 24 * cell} ${top + 7 * cell}`, width: left + 24 * cell, height: top + 7 * cell,
+        role: "img", "aria-label": label, class: "heatmap-svg", dataset: { host: m.host, cells: cells.length } },
+      title(label), ...axis, ...days, ...cells));
+  }).concat(drawn.length > 8 ? [el("p", { class: "hint" }, `and ${drawn.length - 8} more hosts`)] : []);
+}
+
+// drawFlows draws gifts received and payouts per hour over the alert's
+// fortnight: gifts as bars above the line, payouts below, in coins.
+function drawFlows(cx) {
+  const flows = cx.flows || [];
+  if (!flows.length) return [el("p", { class: "none" }, "No gift or payout of these hosts and accounts in the record.")];
+  const w = 360;
+  const h = 150;
+  const mid = h / 2;
+  // The axis runs from the first hour with money to the last: a ring's
+  // fortnight is often a few busy nights.
+  const hours = flows.map((f) => new Date(f.hour).getTime());
+  const from = Math.min(...hours);
+  const to = Math.max(...hours) + 3600e3;
+  const span = Math.max(3600e3, to - from);
+  const max = Math.max(1, ...flows.map((f) => f.coins));
+  const bw = Math.max(1, (w * 3600e3) / span);
+  const sums = { gift: 0, payout: 0 };
+  const amount = flows.filter((f) => f.type === "payout").reduce((x, f) => x + f.amount, 0);
+  const bars = flows.map((f) => {
+    sums[f.type] = (sums[f.type] || 0) + f.coins;
+    const x = ((new Date(f.hour).getTime() - from) / span) * w;
+    const len = Math.max(1, (f.coins / max) * (mid - 10));
+    const gift = f.type === "gift";
+    return svg("rect", {
+      x: x.toFixed(1), y: gift ? mid - len : mid, width: bw.toFixed(1), height: len.toFixed(1),
+      class: gift ? "flow flow-gift" : "flow flow-payout", dataset: { type: f.type, coins: f.coins, hour: f.hour },
+    }, title(`${fmtTime(f.hour)}: ${f.count} ${f.type}${f.count === 1 ? "" : "s"}, ${f.coins.toLocaleString("en")} coins${gift ? "" : `, ${f.amount}`}`));
+  });
+  const label = `Gifts received: ${sums.gift.toLocaleString("en")} coins; payouts: ${sums.payout.toLocaleString("en")} coins (${Math.round(amount * 100) / 100} paid out), from ${fmtTime(new Date(from).toISOString())} to ${fmtTime(new Date(to).toISOString())}.`;
+  return [
+    svg("svg", { viewBox: `0 0 ${w} ${h + 14}`, width: w, height: h + 14, role: "img", "aria-label": label, class: "flows-svg", dataset: { points: flows.length } },
+      title(label),
+      svg("line", { x1: 0, x2: w, y1: mid, y2: mid, class: "baseline" }),
+      svg("text", { x: 2, y: 10, class: "axis", text: `gifts ↑ (max ${max.toLocaleString("en")} coins/h)` }),
+      svg("text", { x: 2, y: h - 2, class: "axis", text: "payouts ↓" }),
+      svg("text", { x: 0, y: h + 12, class: "axis", text: fmtTime(new Date(from).toISOString()).slice(5, 16) }),
+      svg("text", { x: w, y: h + 12, class: "axis", "text-anchor": "end", text: fmtTime(new Date(to).toISOString()).slice(5, 16) }),
+      ...bars),
+    el("p", { class: "fig-note" }, label),
+  ];
+}
+
+// drawGraph draws the alert's entities and the links the record holds
+// between them: the devices, networks and places its hosts broadcast from,
+// the accounts' links and payouts. An entity with no recorded link is tied
+// to the subject by a dashed line: the alert names them together.
+function drawGraph(a, links) {
+  const nodes = new Map();
+  const add = (kind, id) => {
+    const k = `${kind}:${id}`;
+    if (!nodes.has(k) && nodes.size < 40) nodes.set(k, { key: k, kind, id });
+  };
+  if (a.subject) add(a.subject.kind, a.subject.id);
+  for (const x of a.entities || []) add(x.kind, x.id);
+  if (!nodes.size) return [el("p", { class: "none" }, "No entities named.")];
+  const resolve = (k) => {
+    if (nodes.has(k)) return k;
+    const [kind, ...rest] = k.split(":");
+    const id = rest.join(":");
+    if (kind === "account" && nodes.has(`host:${id}`)) return `host:${id}`;
+    if (kind === "location") return [...nodes.keys()].find((n) => n.startsWith("location:") && (n.slice(9).startsWith(id) || id.startsWith(n.slice(9)))) || "";
+    return "";
+  };
+  const edges = new Map();
+  for (const l of links || []) {
+    const f = resolve(l.from);
+    const t = resolve(l.to);
+    if (!f || !t || f === t) continue;
+    const k = [f, t].sort().join("|");
+    if (!edges.has(k)) edges.set(k, { f, t, rel: new Set() });
+    edges.get(k).rel.add(l.rel);
+  }
+  const subject = a.subject ? `${a.subject.kind}:${a.subject.id}` : [...nodes.keys()][0];
+  const linked = new Set([...edges.values()].flatMap((e) => [e.f, e.t]));
+  for (const k of nodes.keys()) {
+    if (k !== subject && !linked.has(k)) edges.set(`${k}|~`, { f: subject, t: k, rel: new Set(["named in the alert"]), implied: true });
+  }
+  const w = 360;
+  const h = 300;
+  const others = [...nodes.keys()].filter((k) => k !== subject)
+    .sort((x, y) => x.localeCompare(y));
+  const pos = new Map([[subject, { x: w / 2, y: h / 2 }]]);
+  others.forEach((k, i) => {
+    const ang = (2 * Math.PI * i) / others.length - Math.PI / 2;
+    const r = others.length > 12 && i % 2 ? 95 : 125;
+    pos.set(k, { x: w / 2 + r * Math.cos(ang), y: h / 2 + r * Math.sin(ang) });
+  });
+  const lines = [...edges.values()].map((e) => svg("line", {
+    x1: pos.get(e.f).x.toFixed(1), y1: pos.get(e.f).y.toFixed(1), x2: pos.get(e.t).x.toFixed(1), y2: pos.get(e.t).y.toFixed(1),
+    class: e.implied ? "edge edge-implied" : "edge", dataset: { from: e.f, to: e.t, rel: [...e.rel].join(",") },
+  }, title(`${e.f} — ${e.t}: ${[...e.rel].join(", ")}`)));
+  const circles = [...nodes.values()].map((n) => {
+    const p = pos.get(n.key);
+    const short = n.id.length > 14 ? `${n.id.slice(0, 13)}…` : n.id;
+    return svg("g", { class: `node kind-${n.kind}${n.key === subject ? " node-subject" : ""}`, dataset: { entity: n.key } },
+      title(`${n.kind} ${n.id}${n.key === subject ? " (subject)" : ""}`),
+      svg("circle", { cx: p.x.toFixed(1), cy: p.y.toFixed(1), r: n.key === subject ? 9 : 6 }),
+      svg("text", { x: p.x.toFixed(1), y: (p.y + 17).toFixed(1), "text-anchor": "middle", class: "node-label", text: short }));
+  });
+  const real = [...edges.values()].filter((e) => !e.implied).length;
+  const label = `The cluster: ${nodes.size} entities, ${real} links in the record.`;
+  const kinds = [...new Set([...nodes.values()].map((n) => n.kind))];
+  return [
+    svg("svg", { viewBox: `0 0 ${w} ${h}`, width: w, height: h, role: "img", "aria-label": label, class: "graph-svg",
+      dataset: { nodes: nodes.size, links: real } }, title(label), ...lines, ...circles),
+    el("ul", { class: "legend" }, kinds.map((k) => el("li", { class: `legend-item kind-${k}` }, el("span", { class: "swatch", "aria-hidden": "true" }), k))),
+  ];
+}
+
+function drawTimeline(actions) {
+  if (!actions || !actions.length) return [el("li", { class: "none" }, "No action recorded yet.")];
+  return actions.map((x) => el("li", { dataset: { action: x.action } },
+    el("time", { datetime: x.at }, fmtTime(x.at)), " ",
+    el("strong", {}, x.moderator), ` ${x.action === "note" ? "noted" : VERB[x.action] || x.action}`,
+    x.target ? ` to ${x.target}` : "", x.reason ? `: “${x.reason}”` : "", x.note ? `: “${x.note}”` : ""));
 }
 
 start();

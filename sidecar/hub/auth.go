@@ -154,7 +154,8 @@ func (h *Hub) WhoAmI(w http.ResponseWriter, r *http.Request) {
 // limit, each refusal answered and counted as for the socket. It gives the
 // token's name and role.
 func (h *Hub) Authenticate(w http.ResponseWriter, r *http.Request) (name, role string, ok bool) {
-	return h.Authorize(w, r, RoleViewer)
+	t, ok := h.Authorize(w, r, RoleViewer)
+	return t.Name, t.Role, ok
 }
 
 // RoleAtLeast says whether role may do what need may (viewer < moderator <
@@ -260,18 +261,20 @@ func (l *limiter) pruneLocked(now time.Time) {
 	}
 }
 
-// Authorize admits a request to an API beside the hub (the levers, cases)
-// as admit does, then checks that its token's role is at least min; a
-// refusal is answered here (401, 403, 429) and ok is false.
-func (h *Hub) Authorize(w http.ResponseWriter, r *http.Request, min string) (name, role string, ok bool) {
-	a, ok := h.admit(w, r)
+// Authorize admits a request to an HTTP endpoint beside the hub (the
+// record's history, the cases, the levers) with the socket's checks, counted
+// the same, and then asks for at least role: a refusal is answered here (403
+// origin or role, 429, 401) and ok is false. A composition layer wraps its
+// endpoints in it, so that every moderator's door has the same lock.
+func (h *Hub) Authorize(w http.ResponseWriter, r *http.Request, role string) (Token, bool) {
+	who, ok := h.admit(w, r)
 	if !ok {
-		return "", "", false
+		return Token{}, false
 	}
-	if roleRank(a.Role) < roleRank(min) {
+	if roleRank(who.Role) < roleRank(role) {
 		h.m.auth.WithLabelValues(failRole).Inc()
-		http.Error(w, "role "+a.Role+" may not do this", http.StatusForbidden)
-		return "", "", false
+		http.Error(w, "forbidden: needs role "+role, http.StatusForbidden)
+		return Token{}, false
 	}
-	return a.Name, a.Role, true
+	return who.Token, true
 }

@@ -70,6 +70,11 @@ type stateView struct {
 	AckedBy      string     `json:"acked_by,omitempty"`
 	EscalatedBy  string     `json:"escalated_by,omitempty"`
 	Notes        []Note     `json:"notes,omitempty"`
+	// Opened is when the hub opened the alert, by its clock: what a
+	// console's service-level timer counts from (an alert's own at is event
+	// time, which a replay puts days back). A restored hub counts from its
+	// restore (State does not keep it). An extension of version 1.
+	Opened *time.Time `json:"opened,omitempty"`
 }
 
 // Note is one moderator's note on an alert, as kept by the hub.

@@ -50,6 +50,10 @@ func (s *alertState) holder(now time.Time) string {
 // view is the state as moderators see it; a snapshot's carries the kept notes.
 func (s *alertState) view(now time.Time, notes bool) *stateView {
 	v := &stateView{Status: s.status, AssignedTo: s.assignedTo, AckedBy: s.ackedBy, EscalatedBy: s.escalatedBy}
+	if !s.since.IsZero() {
+		t := s.since.UTC()
+		v.Opened = &t
+	}
 	if h := s.holder(now); h != "" {
 		v.ClaimedBy = h
 		t := s.claimUntil.UTC()

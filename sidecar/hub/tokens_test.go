@@ -3,6 +3,7 @@ package hub
 import (
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"strings"
 	"testing"
@@ -222,5 +223,38 @@ func TestActionAfterTokenRemovalIsIgnored(t *testing.T) {
 	}
 	if s := th.State(); s.Alerts[0].ClaimedBy != "" {
 		t.Fatalf("claimed by %q after the token was removed", s.Alerts[0].ClaimedBy)
+	}
+}
+
+// Authorize gives an endpoint beside the hub the socket's lock and a role:
+// a token below the role is refused with 403, one at or above it passes,
+// and a bad token is refused and counted as at the socket.
+func TestAuthorize(t *testing.T) {
+	th := newTestHub(t, func(o *Options) { o.BadTokenLimit = 100 })
+	for _, tc := range []struct {
+		name, token, role string
+		want              int
+	}{
+		{"lead for a lead", "tok-lea", RoleLead, 200},
+		{"moderator for a viewer", "tok-ana", RoleViewer, 200},
+		{"viewer for a moderator", "tok-vic", RoleModerator, 403},
+		{"bad token", "tok-eve", RoleViewer, 401},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := testutil.ToFloat64(th.m.auth.WithLabelValues(failBad))
+			rec := httptest.NewRecorder()
+			req := httptest.NewRequest("GET", "/v1/alerts/history", nil)
+			req.Header.Set("Authorization", "Bearer "+tc.token)
+			who, ok := th.Authorize(rec, req, tc.role)
+			if code := map[bool]int{true: 200, false: rec.Code}[ok]; code != tc.want {
+				t.Fatalf("answer %d (%s), want %d", code, rec.Body, tc.want)
+			}
+			if ok && who.Name == "" {
+				t.Error("admitted without a name")
+			}
+			if got := testutil.ToFloat64(th.m.auth.WithLabelValues(failBad)) - before; (tc.want == 401) != (got == 1) {
+				t.Errorf("bad tokens counted %v", got)
+			}
+		})
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/ronda-watch/ronda/analyzer"
 	"github.com/ronda-watch/ronda/sidecar/adapters"
 	"github.com/ronda-watch/ronda/sidecar/enforce"
 	"github.com/ronda-watch/ronda/sidecar/hub"
@@ -185,6 +186,22 @@ type ModeratorsConfig struct {
 	// was escalated (the demo). Empty: escalation is refused.
 	Escalate      string    `yaml:"escalate"`
 	EscalateToken SecretRef `yaml:"escalate_token"`
+	// HistoryPage is the most alerts one answer of GET /v1/alerts/history
+	// holds (the console asks for 50); a request for more is refused. The
+	// history reads ClickHouse, so it needs clickhouse.dsn. Default 200.
+	HistoryPage int `yaml:"history_page"`
+	// HistoryDays is the widest span of days one history request may search,
+	// and how far back GET /v1/alerts/{id} looks for an alert. Default 90: a
+	// quarter, longer than the record is usually kept.
+	HistoryDays int `yaml:"history_days"`
+	// HistoryTimeout bounds each history request's queries to ClickHouse;
+	// past it the request answers 503. Default 10s.
+	HistoryTimeout time.Duration `yaml:"history_timeout"`
+	// SLA is how long an unclaimed alert may wait, by severity (critical,
+	// high, medium, low), before the console marks it overdue; half of it
+	// marks it due soon. Default critical 5m, high 15m; a severity left out
+	// has no timer.
+	SLA map[string]time.Duration `yaml:"sla"`
 }
 
 // ClickHouseConfig configures the record (sidecar/store).
@@ -349,6 +366,19 @@ func (c *Config) applyDefaults() {
 	if c.Edge.BufferEvents == 0 {
 		c.Edge.BufferEvents = 200_000
 	}
+	mo := &c.Moderators
+	if mo.HistoryPage == 0 {
+		mo.HistoryPage = 200
+	}
+	if mo.HistoryDays == 0 {
+		mo.HistoryDays = 90
+	}
+	if mo.HistoryTimeout == 0 {
+		mo.HistoryTimeout = 10 * time.Second
+	}
+	if mo.SLA == nil {
+		mo.SLA = map[string]time.Duration{"critical": 5 * time.Minute, "high": 15 * time.Minute}
+	}
 	if c.Moderators.Console == nil {
 		v := true
 		c.Moderators.Console = &v
@@ -471,6 +501,14 @@ func (c Config) Validate() error {
 	}
 	if len(c.Intake.Keys) == 0 && c.Role != RoleEdge {
 		bad("intake.keys", "at least one key is needed: senders sign their batches")
+	}
+	if mo := c.Moderators; mo.HistoryPage < 0 || mo.HistoryDays < 0 || mo.HistoryTimeout < 0 {
+		bad("moderators.history_page, history_days, history_timeout", "must not be negative")
+	}
+	for sev, d := range c.Moderators.SLA {
+		if v, err := analyzer.ParseSeverity(sev); err != nil || v == analyzer.SeverityNone || d <= 0 {
+			bad("moderators.sla", fmt.Sprintf("%q: %v: want a severity (critical, high, medium, low) and a positive duration", sev, d))
+		}
 	}
 	switch e := c.Moderators.Escalate; {
 	case e == "", e == "log":

@@ -141,8 +141,8 @@ func (s *Service) leverGate(ev *event.Event) bool {
 // mountLevers serves the levers' API with the hub's tokens.
 func (s *Service) mountLevers(mux *http.ServeMux) {
 	s.levers.Register(mux, func(w http.ResponseWriter, r *http.Request, min string) (enforce.Actor, bool) {
-		name, role, ok := s.hub.Authorize(w, r, min)
-		return enforce.Actor{Name: name, Role: role}, ok
+		t, ok := s.hub.Authorize(w, r, min)
+		return enforce.Actor{Name: t.Name, Role: t.Role}, ok
 	})
 }
 

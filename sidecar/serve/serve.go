@@ -114,17 +114,18 @@ type Service struct {
 	levers *enforce.Board
 	follow *enforce.Follower
 
-	ln     net.Listener
-	srv    *http.Server
-	intake *intake.Handler
-	hub    *hub.Hub       // roles all and hub
-	cases  *cases.Service // roles all and hub, with ClickHouse (cases.go)
-	writer *store.Writer  // every role
-	pipe   *pipeline      // roles all and hub
-	fwd    *forwarder     // role edge
-	elog   *edgeLog       // role edge with state.log (edgelog.go)
-	polls  *pollerSet     // pollers of media servers' statistics (pollers.go)
-	adapt  map[string]int // adapters mounted, for the start log
+	ln      net.Listener
+	srv     *http.Server
+	intake  *intake.Handler
+	hub     *hub.Hub       // roles all and hub
+	history *historyAPI    // roles all and hub
+	cases   *cases.Service // roles all and hub, with ClickHouse (cases.go)
+	writer  *store.Writer  // every role
+	pipe    *pipeline      // roles all and hub
+	fwd     *forwarder     // role edge
+	elog    *edgeLog       // role edge with state.log (edgelog.go)
+	polls   *pollerSet     // pollers of media servers' statistics (pollers.go)
+	adapt   map[string]int // adapters mounted, for the start log
 
 	hooks    map[string]http.Handler // adapters mounted, by name, for Reload
 	admin    *adminServer            // Config.AdminListen
@@ -244,9 +245,12 @@ func New(opts Options) (_ *Service, err error) {
 			s.cases.SetAuthenticate(s.hub.Authenticate)
 			mux.Handle(cases.Path, s.cases.Handler())
 		}
+		s.history = newHistoryAPI(s)
+		mux.HandleFunc(HistoryPath, s.history.History)
+		mux.HandleFunc(AlertPath, s.history.Alert)
 		if c := cfg.Moderators.Console; c == nil || *c {
 			bare := strings.TrimSuffix(ConsolePath, "/")
-			mux.Handle(ConsolePath, http.StripPrefix(bare, dashboards.Console()))
+			mux.Handle(ConsolePath, http.StripPrefix(bare, dashboards.Console(dashboards.ConsoleSettings{SLA: cfg.Moderators.SLA})))
 			// 302, not 301: a browser would keep a permanent one after the console is turned off.
 			toConsole := http.RedirectHandler(ConsolePath, http.StatusFound)
 			mux.Handle(bare, toConsole)
@@ -619,6 +623,9 @@ func (s *Service) closeAll(ctx context.Context) {
 		if err := s.fwd.close(ctx); err != nil {
 			s.log.Error("forwarder close", "err", err)
 		}
+	}
+	if s.history != nil {
+		s.history.close()
 	}
 	if s.writer != nil {
 		if err := s.writer.Close(ctx); err != nil {

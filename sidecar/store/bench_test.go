@@ -467,11 +467,12 @@ func benchSpoolPerEvent(b *testing.B, path string) {
 		dir := b.TempDir()
 		o := replay.Options{In: path, Config: analyzer.DefaultConfig()}
 		var w *Writer
-		w, err := StartReplay(ctxT(b), ReplayConfig{DSN: "clickhouse://127.0.0.1:1/ronda?dial_timeout=100ms", SpoolDir: dir,
-			Writer: func(wo *WriterOptions) { wo.DSN, wo.BatchRows = "", 10_000 }}, &o)
+		w, err := StartWriter(ctxT(b), StartConfig{DSN: "clickhouse://127.0.0.1:1/ronda?dial_timeout=100ms", SpoolDir: dir,
+			Writer: func(wo *WriterOptions) { wo.DSN, wo.BatchRows = "", 10_000 }})
 		if err != nil {
 			b.Fatal(err)
 		}
+		o.Record(w)
 		sum, err := replay.Run(ctxT(b), o)
 		if cerr := w.Close(ctxT(b)); err == nil {
 			err = cerr
