@@ -71,7 +71,7 @@ func (a *assembler) push(p *rtp.Packet) (int, []byte) {
 // the first to the one with the marker bit (the frame's last).
 func (a *assembler) finish() ([]byte, bool) {
 	first := a.pkts[0].seq
-	slices.SortFunc(a.pkts, func(x, y heldPacket) int { return int(int16(x.seq - first)) - int(int16(y.seq - first)) })
+	slices.SortFunc(a.pkts, func(x, y heldPacket) int { return int(int16(x.seq-first)) - int(int16(y.seq-first)) })
 	last := a.pkts[len(a.pkts)-1]
 	if !last.marker || int(last.seq-a.pkts[0].seq)+1 != len(a.pkts) {
 		return nil, false

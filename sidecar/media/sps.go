@@ -100,8 +100,8 @@ func ParseSPS(nal []byte) (SPS, error) {
 	default:
 		return SPS{}, fmt.Errorf("%w: pic_order_cnt_type out of range", ErrSPS)
 	}
-	b.ue()   // max_num_ref_frames
-	b.u(1)   // gaps_in_frame_num_value_allowed_flag
+	b.ue() // max_num_ref_frames
+	b.u(1) // gaps_in_frame_num_value_allowed_flag
 	wMBs := b.ue() + 1
 	hUnits := b.ue() + 1
 	frameMBsOnly := b.u(1)
