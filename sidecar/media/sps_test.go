@@ -3,6 +3,8 @@ package media
 import (
 	"encoding/hex"
 	"testing"
+
+	"github.com/ronda-watch/ronda/sidecar/media/mediatest"
 )
 
 // SPSs x264 wrote (ffmpeg -f lavfi -i testsrc=size=WxH -c:v libx264
@@ -35,7 +37,7 @@ func TestParseSPS(t *testing.T) {
 		})
 	}
 	for _, wh := range [][2]int{{640, 360}, {1920, 1080}, {176, 144}, {1366, 768}} {
-		s, err := ParseSPS(testSPS(wh[0], wh[1]))
+		s, err := ParseSPS(mediatest.SPS(wh[0], wh[1]))
 		if err != nil || s.Width != wh[0] || s.Height != wh[1] {
 			t.Errorf("test SPS %v: %+v %v", wh, s, err)
 		}
@@ -45,7 +47,7 @@ func TestParseSPS(t *testing.T) {
 		"not an SPS":   {0x68, 1, 2, 3, 4},
 		"truncated":    {0x67, 0x64, 0x00, 0x1f},
 		"all zeros":    make([]byte, 64),
-		"huge picture": testSPS(20000, 720),
+		"huge picture": mediatest.SPS(20000, 720),
 	} {
 		if _, err := ParseSPS(b); err == nil {
 			t.Errorf("%s: no error", name)
@@ -58,7 +60,7 @@ func FuzzParseSPS(f *testing.F) {
 		b, _ := hex.DecodeString(c.hex)
 		f.Add(b)
 	}
-	f.Add(testSPS(1280, 720))
+	f.Add(mediatest.SPS(1280, 720))
 	f.Add([]byte{0x67, 0x64, 0, 0x1f, 0, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		s, err := ParseSPS(b)
@@ -76,7 +78,7 @@ func FuzzParseSPS(f *testing.F) {
 func FuzzRTPPayload(f *testing.F) {
 	f.Add([]byte{0x10, 0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0x00, 0x05, 0xd0, 0x02})
 	f.Add([]byte{0x90, 0xe0, 0x80, 0x01, 0x00, 0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0x00, 0x05, 0xd0, 0x02})
-	f.Add(append([]byte{0x78, 0x00, 0x10}, testSPS(1280, 720)...))
+	f.Add(append([]byte{0x78, 0x00, 0x10}, mediatest.SPS(1280, 720)...))
 	f.Add([]byte{0x7c, 0x85, 1, 2, 3})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if vp, start, ok := vp8Descriptor(b); ok && start {

@@ -14,6 +14,8 @@ import (
 	"github.com/pion/transport/v5/vnet"
 	"github.com/pion/webrtc/v4"
 	"go.uber.org/goleak"
+
+	"github.com/ronda-watch/ronda/sidecar/media/mediatest"
 )
 
 // vnetPair is a publisher's and a receiver's pion API on one virtual network
@@ -88,7 +90,7 @@ func (r *reports) list() []Report {
 }
 
 // connect negotiates pub to a receiver the tap is attached to.
-func connect(t testing.TB, p *publisher, recvAPI *webrtc.API, tap *Tap, info SessionInfo) (*webrtc.PeerConnection, *Session) {
+func connect(t testing.TB, p *mediatest.Publisher, recvAPI *webrtc.API, tap *Tap, info SessionInfo) (*webrtc.PeerConnection, *Session) {
 	t.Helper()
 	pc, err := recvAPI.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
@@ -98,7 +100,7 @@ func connect(t testing.TB, p *publisher, recvAPI *webrtc.API, tap *Tap, info Ses
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: p.offer(t)}); err != nil {
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: p.Offer(t)}); err != nil {
 		t.Fatal(err)
 	}
 	ans, err := pc.CreateAnswer(nil)
@@ -110,7 +112,7 @@ func connect(t testing.TB, p *publisher, recvAPI *webrtc.API, tap *Tap, info Ses
 		t.Fatal(err)
 	}
 	<-gathered
-	p.answer(t, pc.LocalDescription().SDP)
+	p.Answer(t, pc.LocalDescription().SDP)
 	return pc, s
 }
 
@@ -151,12 +153,12 @@ func TestTapReportsWhatWasSent(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer tap.Close()
-			p := newPublisher(t, pubAPI, tc.codec)
-			p.w, p.h, p.silent = tc.w, tc.h, tc.silent
-			defer p.pc.Close()
+			p := mediatest.NewPublisher(t, pubAPI, tc.codec)
+			p.W, p.H, p.Silent = tc.w, tc.h, tc.silent
+			defer p.PC.Close()
 			pc, s := connect(t, p, recvAPI, tap, SessionInfo{StreamID: "s1", HostID: "h1", Kind: KindWHIP})
 			defer pc.Close()
-			p.send(context.Background(), t, 4*time.Second)
+			p.Send(context.Background(), t, 4*time.Second)
 			s.End()
 
 			reps := got.list()
@@ -219,7 +221,7 @@ func TestTapReportsWhatWasSent(t *testing.T) {
 				t.Fatalf("%d key frames handed over, 4 sent", len(keyframes))
 			}
 			for _, f := range keyframes {
-				if !p.keyframes[string(f)] {
+				if !p.Sent(f) {
 					t.Errorf("a key frame of %d bytes handed over is not one that was sent", len(f))
 				}
 			}
@@ -245,11 +247,11 @@ func TestKeyframeRateLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tap.Close()
-	p := newPublisher(t, pubAPI, webrtc.MimeTypeVP8)
-	defer p.pc.Close()
+	p := mediatest.NewPublisher(t, pubAPI, webrtc.MimeTypeVP8)
+	defer p.PC.Close()
 	pc, s := connect(t, p, recvAPI, tap, SessionInfo{StreamID: "s1"})
 	defer pc.Close()
-	p.send(context.Background(), t, 4*time.Second)
+	p.Send(context.Background(), t, 4*time.Second)
 	s.End()
 	mu.Lock()
 	defer mu.Unlock()

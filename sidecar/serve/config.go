@@ -75,6 +75,7 @@ type Config struct {
 	Pollers    PollersConfig    `yaml:"pollers"`
 	Edge       EdgeConfig       `yaml:"edge"`
 	State      StateConfig      `yaml:"state"`
+	Media      MediaConfig      `yaml:"media"`
 }
 
 // PipelineConfig bounds the queue between intake and the analyzer.
@@ -500,6 +501,7 @@ func (c Config) Validate() error {
 		bad("clickhouse.dsn", "must be a clickhouse:// DSN (the native protocol)")
 	}
 	errs = append(errs, c.State.validate()...)
+	errs = append(errs, c.Media.validate()...)
 	return errors.Join(errs...)
 }
 

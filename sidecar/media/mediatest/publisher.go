@@ -1,9 +1,16 @@
-package media
+// Package mediatest is a test broadcaster for the media tap's tests, the
+// service's and the benchmark: a real pion peer that sends synthetic VP8 or
+// H.264 frames and Opus packets at a known size, rate, bitrate and key frame
+// interval, so what Ronda reports can be checked against what was sent. The
+// frames carry real frame tags, key frame headers and SPSs, and random bytes
+// for the rest: nothing in them is a picture.
+package mediatest
 
 import (
 	"context"
 	"encoding/binary"
 	"math/rand/v2"
+	"sync"
 	"testing"
 	"time"
 
@@ -11,39 +18,40 @@ import (
 	"github.com/pion/webrtc/v4/pkg/media"
 )
 
-// publisher is a test broadcaster: a real pion peer sending synthetic VP8 or
+// Publisher is a test broadcaster: a real pion peer sending synthetic VP8 or
 // H.264 frames and Opus packets at a known rate, size and key frame
 // interval, so what the tap reports can be checked against what was sent.
-type publisher struct {
-	pc           *webrtc.PeerConnection
-	video, audio *webrtc.TrackLocalStaticSample
-	codec        string // webrtc.MimeTypeVP8 or MimeTypeH264
-	w, h         int
-	fps          int
-	bitrate      int // video bits per second
-	keyEvery     int // frames between key frames
-	silent       bool
-	marker       []byte // put in every key frame (the never-on-disk test)
+type Publisher struct {
+	PC           *webrtc.PeerConnection
+	Video, Audio *webrtc.TrackLocalStaticSample
+	Codec        string // webrtc.MimeTypeVP8 or MimeTypeH264
+	W, H         int
+	FPS          int
+	Bitrate      int // video bits per second
+	KeyEvery     int // frames between key frames
+	Silent       bool
+	Marker       []byte // put in every key frame (the never-on-disk test)
 	rng          *rand.Rand
 
+	mu        sync.Mutex
 	keyframes map[string]bool // every key frame sent, as the tap should hand it over
 }
 
-func newPublisher(t testing.TB, api *webrtc.API, codec string) *publisher {
+func NewPublisher(t testing.TB, api *webrtc.API, codec string) *Publisher {
 	t.Helper()
 	pc, err := api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &publisher{pc: pc, codec: codec, w: 1280, h: 720, fps: 30, bitrate: 2_000_000, keyEvery: 30,
+	p := &Publisher{PC: pc, Codec: codec, W: 1280, H: 720, FPS: 30, Bitrate: 2_000_000, KeyEvery: 30,
 		rng: rand.New(rand.NewPCG(1, 2)), keyframes: map[string]bool{}}
-	if p.video, err = webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: codec}, "video", "pub"); err != nil {
+	if p.Video, err = webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: codec}, "video", "pub"); err != nil {
 		t.Fatal(err)
 	}
-	if p.audio, err = webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus}, "audio", "pub"); err != nil {
+	if p.Audio, err = webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus}, "audio", "pub"); err != nil {
 		t.Fatal(err)
 	}
-	for _, tr := range []webrtc.TrackLocal{p.video, p.audio} {
+	for _, tr := range []webrtc.TrackLocal{p.Video, p.Audio} {
 		if _, err := pc.AddTransceiverFromTrack(tr, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly}); err != nil {
 			t.Fatal(err)
 		}
@@ -51,32 +59,33 @@ func newPublisher(t testing.TB, api *webrtc.API, codec string) *publisher {
 	return p
 }
 
-// offer is the publisher's complete offer (candidates gathered: no trickle).
-func (p *publisher) offer(t testing.TB) string {
+// Offer is the publisher's complete offer (candidates gathered: no trickle).
+func (p *Publisher) Offer(t testing.TB) string {
 	t.Helper()
-	o, err := p.pc.CreateOffer(nil)
+	o, err := p.PC.CreateOffer(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	gathered := webrtc.GatheringCompletePromise(p.pc)
-	if err := p.pc.SetLocalDescription(o); err != nil {
+	gathered := webrtc.GatheringCompletePromise(p.PC)
+	if err := p.PC.SetLocalDescription(o); err != nil {
 		t.Fatal(err)
 	}
 	<-gathered
-	return p.pc.LocalDescription().SDP
+	return p.PC.LocalDescription().SDP
 }
 
-func (p *publisher) answer(t testing.TB, sdp string) {
+// Answer takes the receiver's answer.
+func (p *Publisher) Answer(t testing.TB, sdp string) {
 	t.Helper()
-	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdp}); err != nil {
+	if err := p.PC.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdp}); err != nil {
 		t.Fatal(err)
 	}
 }
 
-// send paces frames for d (and 20 ms Opus packets), or until ctx ends.
-func (p *publisher) send(ctx context.Context, t testing.TB, d time.Duration) {
-	frameDur := time.Second / time.Duration(p.fps)
-	frameBytes := p.bitrate / 8 / p.fps
+// Send paces frames for d (and 20 ms Opus packets), or until ctx ends.
+func (p *Publisher) Send(ctx context.Context, t testing.TB, d time.Duration) {
+	frameDur := time.Second / time.Duration(p.FPS)
+	frameBytes := p.Bitrate / 8 / p.FPS
 	frames := int(d / frameDur)
 	audioEvery := 20 * time.Millisecond
 	tick := time.NewTicker(10 * time.Millisecond)
@@ -91,9 +100,9 @@ func (p *publisher) send(ctx context.Context, t testing.TB, d time.Duration) {
 		}
 		el := time.Since(begin)
 		for sentFrames < frames && time.Duration(sentFrames)*frameDur <= el {
-			key := sentFrames%p.keyEvery == 0
-			f := p.frame(key, frameBytes)
-			if err := p.video.WriteSample(media.Sample{Data: f, Duration: frameDur}); err != nil {
+			key := sentFrames%p.KeyEvery == 0
+			f := p.Frame(key, frameBytes)
+			if err := p.Video.WriteSample(media.Sample{Data: f, Duration: frameDur}); err != nil {
 				t.Error(err)
 				return
 			}
@@ -101,14 +110,14 @@ func (p *publisher) send(ctx context.Context, t testing.TB, d time.Duration) {
 		}
 		for time.Duration(sentAudio)*audioEvery <= el {
 			pkt := []byte{0xf8, 0xff, 0xfe} // a 20 ms frame of Opus silence
-			if !p.silent {
+			if !p.Silent {
 				pkt = make([]byte, 120)
 				pkt[0] = 0x78
 				for i := 1; i < len(pkt); i++ {
 					pkt[i] = byte(p.rng.IntN(256))
 				}
 			}
-			if err := p.audio.WriteSample(media.Sample{Data: pkt, Duration: audioEvery}); err != nil {
+			if err := p.Audio.WriteSample(media.Sample{Data: pkt, Duration: audioEvery}); err != nil {
 				t.Error(err)
 				return
 			}
@@ -117,29 +126,29 @@ func (p *publisher) send(ctx context.Context, t testing.TB, d time.Duration) {
 	}
 }
 
-// frame makes one synthetic frame of size bytes: a VP8 frame with a real
+// Frame makes one synthetic frame of size bytes: a VP8 frame with a real
 // frame tag (and key frame header), or an H.264 access unit in Annex B (SPS,
 // PPS and IDR slice for a key frame, one non-IDR slice otherwise). The rest
 // is random bytes without zeros, so no start code appears inside a NAL.
-func (p *publisher) frame(key bool, size int) []byte {
+func (p *Publisher) Frame(key bool, size int) []byte {
 	fill := func(b []byte) {
 		for i := range b {
 			b[i] = byte(1 + p.rng.IntN(255))
 		}
-		if key && len(p.marker) > 0 && len(b) > len(p.marker)+16 {
-			copy(b[8:], p.marker)
+		if key && len(p.Marker) > 0 && len(b) > len(p.Marker)+16 {
+			copy(b[8:], p.Marker)
 		}
 	}
 	var f []byte
-	switch p.codec {
+	switch p.Codec {
 	case webrtc.MimeTypeVP8:
 		f = make([]byte, size)
 		fill(f[10:])
 		if key {
 			f[0], f[1], f[2] = 0x10, 0x02, 0x00 // key frame, show_frame, first partition size
 			f[3], f[4], f[5] = 0x9d, 0x01, 0x2a
-			binary.LittleEndian.PutUint16(f[6:], uint16(p.w))
-			binary.LittleEndian.PutUint16(f[8:], uint16(p.h))
+			binary.LittleEndian.PutUint16(f[6:], uint16(p.W))
+			binary.LittleEndian.PutUint16(f[8:], uint16(p.H))
 		} else {
 			fill(f[:10])
 			f[0] |= 1 // inter frame
@@ -148,7 +157,7 @@ func (p *publisher) frame(key bool, size int) []byte {
 		start := []byte{0, 0, 0, 1}
 		if key {
 			f = append(f, start...)
-			f = append(f, testSPS(p.w, p.h)...)
+			f = append(f, SPS(p.W, p.H)...)
 			f = append(f, start...)
 			f = append(f, 0x68, 0xce, 0x3c, 0x80) // PPS
 			f = append(f, start...)
@@ -165,14 +174,16 @@ func (p *publisher) frame(key bool, size int) []byte {
 		}
 	}
 	if key {
+		p.mu.Lock()
 		p.keyframes[string(f)] = true
+		p.mu.Unlock()
 	}
 	return f
 }
 
-// testSPS encodes a baseline-profile SPS NAL for a w x h picture, cropped
+// SPS encodes a baseline-profile SPS NAL for a w x h picture, cropped
 // when h or w is not a multiple of 16.
-func testSPS(w, h int) []byte {
+func SPS(w, h int) []byte {
 	var bw bitWriter
 	bw.u(8, 66) // profile_idc baseline
 	bw.u(8, 0xc0)
@@ -201,10 +212,11 @@ func testSPS(w, h int) []byte {
 	for bw.n%8 != 0 {
 		bw.u(1, 0)
 	}
-	return append([]byte{0x67}, escapeRBSP(bw.b)...)
+	return append([]byte{0x67}, EscapeRBSP(bw.b)...)
 }
 
-func escapeRBSP(b []byte) []byte {
+// EscapeRBSP inserts the emulation-prevention bytes (00 00 03).
+func EscapeRBSP(b []byte) []byte {
 	var out []byte
 	zeros := 0
 	for _, c := range b {
@@ -247,4 +259,11 @@ func (w *bitWriter) ue(v uint32) {
 	}
 	w.u(bits, 0)
 	w.u(bits+1, v)
+}
+
+// Sent says whether frame is byte for byte a key frame this publisher sent.
+func (p *Publisher) Sent(frame []byte) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.keyframes[string(frame)]
 }
