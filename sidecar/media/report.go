@@ -15,6 +15,10 @@ const (
 // Report is a session's wire facts at one moment.
 type Report struct {
 	StreamID, HostID, Kind string
+	// Session is a random id of the session, Seq the report's number in it
+	// from 1: together a unique id for the report.
+	Session string
+	Seq     int
 	// State is StateStarted, StateLive or StateEnded.
 	State string
 	// At is when the report was made.

@@ -30,6 +30,8 @@ type Session struct {
 	started chan struct{} // closed at the first packet
 	network string
 
+	id           string       // random, for report ids
+	seq          int          // reports made; the session goroutine's
 	nextKeyframe atomic.Int64 // unix nanos: no key frame before
 	badPackets   atomic.Int64
 }
@@ -160,7 +162,8 @@ func (s *Session) report(state string) {
 	tracks := append([]*track(nil), s.tracks...)
 	start := s.start
 	s.mu.Unlock()
-	r := Report{StreamID: s.info.StreamID, HostID: s.info.HostID, Kind: s.info.Kind, State: state, At: now,
+	s.seq++
+	r := Report{StreamID: s.info.StreamID, HostID: s.info.HostID, Kind: s.info.Kind, Session: s.id, Seq: s.seq, State: state, At: now,
 		Start: start, Network: s.network}
 	var packets, bytes int64
 	for _, t := range tracks {

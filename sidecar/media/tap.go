@@ -2,6 +2,8 @@ package media
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -63,7 +65,10 @@ func (t *Tap) Attach(pc *webrtc.PeerConnection, info SessionInfo) (*Session, err
 		return nil, ErrTooManySessions
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &Session{tap: t, pc: pc, info: info, ctx: ctx, cancel: cancel, done: make(chan struct{}), started: make(chan struct{})}
+	var id [12]byte
+	rand.Read(id[:])
+	s := &Session{tap: t, pc: pc, info: info, ctx: ctx, cancel: cancel, done: make(chan struct{}), started: make(chan struct{}),
+		id: hex.EncodeToString(id[:])}
 	t.sessions[s] = struct{}{}
 	t.m.sessions.WithLabelValues(info.Kind).Inc()
 	t.m.started.WithLabelValues(info.Kind).Inc()

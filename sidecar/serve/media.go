@@ -1,18 +1,22 @@
 package serve
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/webrtc/v4"
+	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/ronda-watch/ronda/analyzer/event"
 	"github.com/ronda-watch/ronda/sidecar/intake"
 	"github.com/ronda-watch/ronda/sidecar/media"
 )
@@ -125,7 +129,7 @@ type mediaTap struct {
 
 // openMedia builds the tap and mounts WHIP when media is enabled; the
 // stream.wire events go to sink.
-func (s *Service) openMedia(mux *http.ServeMux, _ intake.Sink) error {
+func (s *Service) openMedia(mux *http.ServeMux, sink intake.Sink) error {
 	c := s.cfg.Media
 	if !c.Enabled {
 		return nil
@@ -138,7 +142,14 @@ func (s *Service) openMedia(mux *http.ServeMux, _ intake.Sink) error {
 		}
 		tokens[[sha256.Size]byte(b)] = t.Name
 	}
-	tap, err := media.New(media.Options{Config: media.Config{MaxSessions: c.MaxSessions, MaxTracks: c.MaxTracks,
+	sent := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ronda_media_wire_events_total",
+		Help: "stream.wire events made from the media tap's reports, by result (sent; dropped when the pipeline was busy)."}, []string{"result"})
+	sent.WithLabelValues("sent")
+	sent.WithLabelValues("dropped")
+	if err := s.reg.Register(sent); err != nil {
+		return err
+	}
+	tap, err := media.New(media.Options{OnReport: s.sendWire(sink, sent), Config: media.Config{MaxSessions: c.MaxSessions, MaxTracks: c.MaxTracks,
 		ReadBuffer: c.ReadBuffer, ReportEvery: c.ReportEvery, KeyframeEvery: c.KeyframeEvery, MaxKeyframeBytes: c.MaxKeyframeBytes},
 		OnKeyframe: s.opts.OnKeyframe, Now: s.opts.Now, Registerer: s.reg, Logger: s.log.With("component", "media")})
 	if err != nil {
@@ -188,4 +199,51 @@ func (m *mediaTap) close() {
 	}
 	m.whip.Close()
 	m.tap.Close()
+}
+
+// wireEvent is a report of the tap as the stream.wire event the analyzer
+// takes: the first video and the first audio track's figures, the loss of
+// all, the largest jitter.
+func wireEvent(r media.Report, node string) event.Event {
+	ev := event.Event{Type: event.TypeStreamWire, TypeName: event.TypeStreamWire.String(),
+		ID: "wire-" + r.Session + "-" + strconv.Itoa(r.Seq), At: r.At.UTC(), Node: node,
+		StreamID: r.StreamID, HostID: r.HostID, Phase: r.State, Network: r.Network}
+	w := &event.WireFacts{Source: r.Kind, Start: r.Start.UTC()}
+	if !r.End.IsZero() {
+		w.End = r.End.UTC()
+	}
+	var video, audio bool
+	for _, t := range r.Tracks {
+		w.Lost += t.Lost
+		w.JitterMs = max(w.JitterMs, t.JitterMs)
+		switch {
+		case t.Kind == "video" && !video:
+			video = true
+			w.VideoCodec, w.Width, w.Height, w.FPS = t.Codec, t.Width, t.Height, t.FPS
+			w.VideoBitrateBps, w.KeyframeIntervalS = t.BitrateBps, t.KeyframeIntervalS
+		case t.Kind == "audio" && !audio:
+			audio = true
+			w.AudioCodec, w.AudioBitrateBps = t.Codec, t.BitrateBps
+			w.Audio = t.Packets > 0
+			w.Silent = t.Silent != nil && *t.Silent && t.Packets > 0
+		}
+	}
+	ev.Wire = w
+	return ev
+}
+
+// sendWire hands a report to the pipeline as a stream.wire event; a busy
+// pipeline drops it (the next report follows within report_every), counted.
+func (s *Service) sendWire(sink intake.Sink, sent *prometheus.CounterVec) func(media.Report) {
+	return func(r media.Report) {
+		ev := wireEvent(r, s.cfg.Node)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := sink(ctx, []event.Event{ev}); err != nil {
+			sent.WithLabelValues("dropped").Inc()
+			s.log.Warn("stream.wire event not taken", "err", err)
+			return
+		}
+		sent.WithLabelValues("sent").Inc()
+	}
 }

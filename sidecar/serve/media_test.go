@@ -6,12 +6,14 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"io"
 	"io/fs"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -20,6 +22,7 @@ import (
 	"github.com/pion/ice/v4"
 	"github.com/pion/webrtc/v4"
 
+	"github.com/ronda-watch/ronda/analyzer/event"
 	"github.com/ronda-watch/ronda/sidecar/media"
 	"github.com/ronda-watch/ronda/sidecar/media/mediatest"
 )
@@ -133,6 +136,9 @@ func TestMediaNeverOnDisk(t *testing.T) {
 			t.Errorf("metrics lack %s", want)
 		}
 	}
+	if !regexp.MustCompile(`ronda_media_wire_events_total\{result="sent"\} [3-9]`).MatchString(m) {
+		t.Errorf("stream.wire events not sent to the analyzer (started, live…, ended)")
+	}
 	if err := r.stop(t); err != nil {
 		t.Fatal(err)
 	}
@@ -171,4 +177,32 @@ func TestMediaNeverOnDisk(t *testing.T) {
 		t.Fatal("no file scanned: the service wrote no spool, log or checkpoint")
 	}
 	t.Logf("%d key frames handed over in memory; %d files scanned", delivered, scanned)
+}
+
+// TestWireEvent: a tap report becomes a stream.wire the strict decoder takes
+// back as it was made.
+func TestWireEvent(t *testing.T) {
+	silent := true
+	at := time.Date(2025, 6, 2, 13, 5, 0, 0, time.UTC)
+	r := media.Report{StreamID: "s1", HostID: "h1", Kind: media.KindWHIP, Session: "abc", Seq: 3, State: media.StateEnded,
+		At: at, Start: at.Add(-time.Hour), End: at, Network: "203.0.113.0/24", Tracks: []media.TrackFacts{
+			{Kind: "audio", Codec: "opus", BitrateBps: 3000, Packets: 50, Silent: &silent, Lost: 1, JitterMs: 2},
+			{Kind: "video", Codec: "h264", BitrateBps: 2_000_000, FPS: 30, Width: 1920, Height: 1080, KeyframeIntervalS: 2, Packets: 300, Lost: 4, JitterMs: 1},
+		}}
+	ev := wireEvent(r, "node-1")
+	line, err := json.Marshal(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d event.Decoder
+	var got event.Event
+	if err := d.Decode(line, &got); err != nil {
+		t.Fatalf("%s: %v", line, err)
+	}
+	w := got.Wire
+	if got.ID != "wire-abc-3" || got.Phase != "ended" || got.Network != "203.0.113.0/24" || w == nil ||
+		w.Width != 1920 || w.FPS != 30 || w.VideoCodec != "h264" || !w.Audio || !w.Silent || w.Lost != 5 || w.JitterMs != 2 ||
+		!w.End.Equal(at) || w.Source != "whip" {
+		t.Fatalf("decoded %s as %+v %+v", line, got, w)
+	}
 }
