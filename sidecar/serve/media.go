@@ -237,6 +237,9 @@ func wireEvent(r media.Report, node string) event.Event {
 func (s *Service) sendWire(sink intake.Sink, sent *prometheus.CounterVec) func(media.Report) {
 	return func(r media.Report) {
 		ev := wireEvent(r, s.cfg.Node)
+		if s.opts.OnWire != nil {
+			s.opts.OnWire(ev)
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		if err := sink(ctx, []event.Event{ev}); err != nil {

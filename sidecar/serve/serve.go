@@ -86,6 +86,10 @@ type Options struct {
 	// frames in memory (media.Options.OnKeyframe): the hook of the
 	// perceptual hashes and classifiers. Nothing else sees them.
 	OnKeyframe func(streamID, codec string, frame []byte, at time.Time)
+	// OnWire, when set with media enabled, also receives every stream.wire
+	// event the tap makes (tests and the demo watch the wire facts). It runs
+	// on the session's goroutine and must return quickly.
+	OnWire func(event.Event)
 }
 
 // Registry is where a Service registers its metrics and what /metrics
