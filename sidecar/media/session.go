@@ -152,7 +152,7 @@ func (s *Session) run() {
 func (s *Session) report(state string) {
 	now := s.tap.now()
 	var stats webrtc.StatsReport
-	if state != StateStarted {
+	if state != StateStarted && s.pc.ConnectionState() != webrtc.PeerConnectionStateClosed {
 		stats = s.pc.GetStats()
 	}
 	if s.network == "" {

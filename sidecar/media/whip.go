@@ -259,7 +259,7 @@ func (h *WHIP) post(w http.ResponseWriter, r *http.Request, streamID string) {
 		return
 	}
 	h.reqs.WithLabelValues(r.Method, whipCreated).Inc()
-	h.o.Logger.Info("whip session", "token", who, "session", loc)
+	h.o.Logger.Debug("whip session", "token", who, "session", loc)
 	w.Header().Set("Content-Type", "application/sdp")
 	w.Header().Set("Location", loc)
 	w.WriteHeader(http.StatusCreated)

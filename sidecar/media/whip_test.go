@@ -245,3 +245,28 @@ func TestWHIPAbruptDisconnect(t *testing.T) {
 	}
 	p.PC.Close()
 }
+
+// FuzzCheckOffer: any offer body gets an answer of the documented codes,
+// never a panic; one taken names a codec the tap reads.
+func FuzzCheckOffer(f *testing.F) {
+	f.Add([]byte(av1Offer))
+	f.Add([]byte(strings.Replace(av1Offer, "AV1/90000", "VP8/90000", 1)))
+	f.Add([]byte("v=0\r\n"))
+	f.Add([]byte("hello"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		code, result, msg, _ := checkOffer(b)
+		switch code {
+		case 0:
+			if !strings.Contains(strings.ToLower(string(b)), "vp8") && !strings.Contains(strings.ToLower(string(b)), "h264") &&
+				!strings.Contains(strings.ToLower(string(b)), "opus") {
+				t.Fatalf("taken without a codec the tap reads: %q", b)
+			}
+		case http.StatusBadRequest, http.StatusUnprocessableEntity:
+			if result == "" || msg == "" {
+				t.Fatalf("refused without a reason: %d", code)
+			}
+		default:
+			t.Fatalf("code %d", code)
+		}
+	})
+}
