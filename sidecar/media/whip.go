@@ -393,6 +393,9 @@ func (h *WHIP) delete(w http.ResponseWriter, r *http.Request, streamID, id strin
 	}
 	h.mu.Lock()
 	ws := h.sessions[id]
+	if ws != nil && ws.streamID == streamID {
+		delete(h.sessions, id) // now: a second DELETE is 404, not a race with watch
+	}
 	h.mu.Unlock()
 	if ws == nil || ws.streamID != streamID {
 		h.fail(w, r, http.StatusNotFound, whipNotFound, "no such session", nil)
