@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -37,6 +38,7 @@ type Config struct {
 	Age         AgeConfig         `yaml:"age"`
 	AccountAge  AccountAgeConfig  `yaml:"account_age"`
 	Signals     SignalConfig      `yaml:"signals"`
+	Wire        WireConfig        `yaml:"wire"`
 	Scoring     ScoringConfig     `yaml:"scoring"`
 }
 
@@ -152,6 +154,20 @@ type SignalConfig struct {
 	DecisiveLabels []string `yaml:"decisive_labels"`
 }
 
+// WireConfig: a broadcast the media tap sees live on the wire (stream.wire)
+// that the app never started, or that goes on after the app's stream.end, is
+// a broadcast hidden from the platform's own records. It enters as an
+// external signal of Label at Score (non-decisive: it counts in the signals
+// family, which needs other families to converge before an alert).
+type WireConfig struct {
+	// Label of the signal. Default wire_unannounced; it must not be one of
+	// signals.decisive_labels.
+	Label string `yaml:"label"`
+	// Score of the signal. Default 0.8: signals.min_score, so it counts as
+	// one family, no more.
+	Score float64 `yaml:"score"`
+}
+
 // ScoringConfig combines the families into severities.
 type ScoringConfig struct {
 	// Strong is the family score from which a family counts as present. Default 0.5.
@@ -202,6 +218,7 @@ func DefaultConfig() Config {
 			MinScore:       0.8,
 			DecisiveLabels: []string{"csam_hash_match"},
 		},
+		Wire: WireConfig{Label: "wire_unannounced", Score: 0.8},
 		Scoring: ScoringConfig{
 			Strong: 0.5, MinSeverity: SeverityMedium, Cooldown: 6 * time.Hour,
 			MaxClusterHosts: 64,
@@ -285,6 +302,14 @@ func (c Config) Validate() error {
 	}
 	if c.Signals.MinScore <= 0 || c.Signals.MinScore > 1 {
 		bad("signals.min_score", "must be in (0,1]")
+	}
+	if c.Wire.Label == "" || c.Wire.Score <= 0 || c.Wire.Score > 1 {
+		bad("wire", "label must be set and score in (0,1]")
+	}
+	for _, l := range c.Signals.DecisiveLabels {
+		if strings.EqualFold(l, c.Wire.Label) {
+			bad("wire.label", "must not be a decisive label: a broadcast hidden from the app is evidence, not proof")
+		}
 	}
 	sc := c.Scoring
 	if sc.Strong <= 0 || sc.Strong >= 1 {

@@ -28,6 +28,7 @@ type Engine struct {
 	accounts map[string]*acctState
 	places   map[string]*placeState
 	alerts   map[string]*alertState
+	wire     wireState // wire.go
 
 	nextSweep time.Time
 	nextEvict time.Time
@@ -123,6 +124,8 @@ func (e *Engine) Apply(ev *event.Event) []Alert {
 			s.last = at
 			e.endStream(s)
 		}
+	case event.TypeStreamWire:
+		e.streamWire(ev, at)
 	case event.TypeGift:
 		e.gift(ev, at)
 	case event.TypeChat:

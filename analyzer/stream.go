@@ -10,6 +10,7 @@ import (
 // night, sessions at devices and places, shifts and parallel broadcasting.
 
 func (e *Engine) endStream(s *streamState) {
+	e.noteAppEnd(s)
 	e.foldLive(s)
 	h := s.host
 	if h.liveStream == s.id {

@@ -71,7 +71,44 @@ func EncodeBinary(to *snapshot.Enc, e *Event) {
 	enc.String(e.Source)
 	enc.String(e.Label)
 	enc.F64(e.Score)
+	encodeWire(&enc, e)
 	*to = enc
+}
+
+// encodeWire writes stream.wire's fields, which records before them lack
+// (DecodeBinaryNoWire reads those).
+func encodeWire(enc *snapshot.Enc, e *Event) {
+	enc.String(e.Phase)
+	enc.String(e.Network)
+	enc.Bool(e.Wire != nil)
+	if w := e.Wire; w != nil {
+		enc.String(w.Source)
+		enc.Time(w.Start)
+		enc.Time(w.End)
+		enc.String(w.VideoCodec)
+		enc.Varint(int64(w.Width))
+		enc.Varint(int64(w.Height))
+		enc.F64(w.FPS)
+		enc.Varint(w.VideoBitrateBps)
+		enc.F64(w.KeyframeIntervalS)
+		enc.String(w.AudioCodec)
+		enc.Bool(w.Audio)
+		enc.Bool(w.Silent)
+		enc.Varint(w.AudioBitrateBps)
+		enc.Varint(w.Lost)
+		enc.F64(w.JitterMs)
+	}
+}
+
+func decodeWire(d *snapshot.Dec, e *Event) {
+	e.Phase = d.String(MaxEventBytes)
+	e.Network = d.String(MaxEventBytes)
+	if d.Bool() {
+		e.Wire = &WireFacts{Source: d.String(MaxEventBytes), Start: d.Time(), End: d.Time(),
+			VideoCodec: d.String(MaxEventBytes), Width: int(d.Varint()), Height: int(d.Varint()), FPS: d.F64(),
+			VideoBitrateBps: d.Varint(), KeyframeIntervalS: d.F64(), AudioCodec: d.String(MaxEventBytes),
+			Audio: d.Bool(), Silent: d.Bool(), AudioBitrateBps: d.Varint(), Lost: d.Varint(), JitterMs: d.F64()}
+	}
 }
 
 func encodeStrings(enc *snapshot.Enc, ss []string) {
@@ -85,6 +122,13 @@ func encodeStrings(enc *snapshot.Enc, ss []string) {
 // longer than MaxEventBytes, no list longer than the bytes left; a fault
 // sticks in d (d.Err) and leaves e partly read.
 func DecodeBinary(d *snapshot.Dec, e *Event) {
+	DecodeBinaryNoWire(d, e)
+	decodeWire(d, e)
+}
+
+// DecodeBinaryNoWire reads an event written before stream.wire existed
+// (without its fields at the end).
+func DecodeBinaryNoWire(d *snapshot.Dec, e *Event) {
 	e.Type = Type(d.Uint(math.MaxUint8, "type"))
 	e.TypeName = d.String(MaxEventBytes)
 	e.ID = d.String(MaxEventBytes)

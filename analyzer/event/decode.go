@@ -90,6 +90,9 @@ const (
 	fSource
 	fLabel
 	fScore
+	fPhase
+	fNetwork
+	fFacts
 	numFields
 )
 
@@ -103,6 +106,7 @@ var fieldNames = [numFields]string{
 	fKind: "kind", fToID: "to_id", fLinks: "links", fFromID: "from_id", fRel: "rel",
 	fToAccount: "to_account", fAmount: "amount", fCurrency: "currency",
 	fMethod: "method", fSource: "source", fLabel: "label", fScore: "score",
+	fPhase: "phase", fNetwork: "network", fFacts: "facts",
 }
 
 // lookupField maps a key to its field with one probe in a small perfect hash
@@ -260,6 +264,8 @@ func (d *Decoder) fields(ev *Event) *FieldError {
 		return d.payout(ev)
 	case TypeSignal:
 		return d.signal(ev)
+	case TypeStreamWire:
+		return d.streamWire(ev)
 	}
 	return nil
 }
@@ -371,6 +377,8 @@ func typeOf(name []byte) Type {
 		return TypePayout
 	case "signal":
 		return TypeSignal
+	case "stream.wire":
+		return TypeStreamWire
 	}
 	return TypeUnknown
 }

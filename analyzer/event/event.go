@@ -25,6 +25,9 @@ const (
 	TypeLink
 	TypePayout
 	TypeSignal
+	// TypeStreamWire is Ronda's own extension (README "Input and output"):
+	// what the media tap saw of a broadcast on the wire (sidecar/media).
+	TypeStreamWire
 )
 
 var typeNames = [...]string{
@@ -38,6 +41,7 @@ var typeNames = [...]string{
 	TypeLink:            "link",
 	TypePayout:          "payout",
 	TypeSignal:          "signal",
+	TypeStreamWire:      "stream.wire",
 }
 
 func (t Type) String() string {
@@ -131,6 +135,11 @@ type Event struct {
 	Source string  `json:"source,omitempty"`
 	Label  string  `json:"label,omitempty"`
 	Score  float64 `json:"score,omitempty"`
+
+	// stream.wire (with stream_id and host_id)
+	Phase   string     `json:"phase,omitempty"`
+	Network string     `json:"network,omitempty"`
+	Wire    *WireFacts `json:"facts,omitempty"`
 }
 
 // Limits a receiver enforces (EVENTS.md "Encoding").

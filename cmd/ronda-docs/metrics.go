@@ -111,6 +111,8 @@ func serviceMetrics(role string) ([]*metric, error) {
 			SRS:       []serve.SRSPoller{{PollerConfig: serve.PollerConfig{URL: "http://127.0.0.1:9"}}},
 			OME:       []serve.OMEPoller{{PollerConfig: serve.PollerConfig{URL: "http://127.0.0.1:9"}, TokenSecret: key}},
 		},
+		Media: serve.MediaConfig{Enabled: true, LoopbackOnly: true,
+			WHIPTokens: []serve.WHIPToken{{Name: "docs", SHA256: hex.EncodeToString(sum[:])}}},
 	}
 	if role == serve.RoleEdge {
 		cfg.Edge = serve.EdgeConfig{Hub: "ws://127.0.0.1:9", Key: key, SpoolDir: dir + "/forward"}

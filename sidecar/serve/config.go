@@ -83,6 +83,7 @@ type Config struct {
 	// admission hooks, and asking the platform to hold their payouts.
 	// Everything is off by default; see README "Enforcement levers".
 	Enforcement enforce.Config `yaml:"enforcement"`
+	Media       MediaConfig    `yaml:"media"`
 }
 
 // PipelineConfig bounds the queue between intake and the analyzer.
@@ -548,6 +549,7 @@ func (c Config) Validate() error {
 	}
 	errs = append(errs, c.State.validate()...)
 	errs = append(errs, c.Cases.validate(c)...)
+	errs = append(errs, c.Media.validate()...)
 	return errors.Join(errs...)
 }
 

@@ -218,7 +218,7 @@ func queueRow(id string) string { return fmt.Sprintf(`#queue-body tr[data-alert-
 // newBrowser starts a headless Chromium with a fresh profile, bounded by ctx,
 // and returns the context of its first tab. Without Chromium the test is
 // skipped, except under CI=true, where that is a failure.
-func newBrowser(t *testing.T, ctx context.Context) context.Context {
+func newBrowser(t *testing.T, ctx context.Context, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	if _, err := os.Stat(chromiumPath); err != nil {
 		if os.Getenv("CI") == "true" {
@@ -226,7 +226,7 @@ func newBrowser(t *testing.T, ctx context.Context) context.Context {
 		}
 		t.Skipf("%s not found; apt-get install -y chromium to run the console test", chromiumPath)
 	}
-	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx,
+	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx, append([]chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chromiumPath),
 		chromedp.Headless,
 		chromedp.NoSandbox,
@@ -238,7 +238,7 @@ func newBrowser(t *testing.T, ctx context.Context) context.Context {
 		chromedp.Flag("disable-sync", true),
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1440, 960),
-	)
+	}, extra...)...)
 	tab, cancelTab := chromedp.NewContext(alloc)
 	t.Cleanup(func() {
 		cancelTab()

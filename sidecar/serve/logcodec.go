@@ -10,14 +10,18 @@ import (
 	codec "github.com/ronda-watch/ronda/analyzer/snapshot"
 )
 
-// An intake log record of an event batch: version byte 2, then on
+// An intake log record of an event batch: version byte 3, then on
 // analyzer/snapshot's values the wall time intake took the batch (Unix
 // nanoseconds, varint), the event count and each event in its binary form
 // (event.EncodeBinary). Binary rather than NDJSON: encoding is on the
 // sender's path, before the answer, and JSON cost a third of intake's
 // throughput. A test fills every field of event.Event by reflection, so a
-// field added there and not to the event's binary form fails.
-const logRecordVersion = 2
+// field added there and not to the event's binary form fails. Version 2,
+// before stream.wire, is read too.
+const (
+	logRecordVersion   = 3
+	logRecordVersionV2 = 2
+)
 
 var errLogRecord = errors.New("intake log record malformed")
 
@@ -38,7 +42,7 @@ func encodeLogRecord(buf *bytes.Buffer, wall time.Time, evs []event.Event) error
 // checksum, so a fault means another version wrote it: it is an error, never
 // a guess.
 func decodeLogRecord(p []byte) (time.Time, []event.Event, error) {
-	if len(p) < 1 || p[0] != logRecordVersion {
+	if len(p) < 1 || (p[0] != logRecordVersion && p[0] != logRecordVersionV2) {
 		return time.Time{}, nil, fmt.Errorf("%w: version %v, this build reads %d", errLogRecord, p[:min(1, len(p))], logRecordVersion)
 	}
 	d := codec.NewDec(p[1:], errLogRecord, "event batch")
@@ -47,9 +51,13 @@ func decodeLogRecord(p []byte) (time.Time, []event.Event, error) {
 	if err := d.Err(); err != nil {
 		return time.Time{}, nil, err
 	}
+	decode := event.DecodeBinary
+	if p[0] == logRecordVersionV2 {
+		decode = event.DecodeBinaryNoWire
+	}
 	evs := make([]event.Event, n)
 	for i := range evs {
-		event.DecodeBinary(d, &evs[i])
+		decode(d, &evs[i])
 		if err := d.Err(); err != nil {
 			return time.Time{}, nil, fmt.Errorf("event %d: %w", i+1, err)
 		}

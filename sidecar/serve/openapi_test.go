@@ -23,10 +23,13 @@ import (
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/gorilla/websocket"
+	"github.com/pion/webrtc/v4"
 
 	"github.com/ronda-watch/ronda/analyzer"
 	"github.com/ronda-watch/ronda/sidecar/hub"
 	"github.com/ronda-watch/ronda/sidecar/intake"
+	"github.com/ronda-watch/ronda/sidecar/media"
+	"github.com/ronda-watch/ronda/sidecar/media/mediatest"
 )
 
 // specPath is the API description the live service must keep to.
@@ -165,9 +168,28 @@ func TestOpenAPIMatchesTheService(t *testing.T) {
 		SRS: SecretRef{ID: "srs", Env: "RONDA_TEST_SRS"}, OME: SecretRef{ID: "ome", Env: "RONDA_TEST_OME"},
 		LiveKit: []SecretRef{{ID: "APIkey", Env: "RONDA_TEST_LK"}}, HostParam: "host"}
 	cfg.Enforcement.DenyPublish = true
+	cfg.Media = mediaConfig(t).Media
+	// WHIP's bodies are SDP text: read as strings.
+	openapi3filter.RegisterBodyDecoder("application/sdp", openapi3filter.FileBodyDecoder)
+	openapi3filter.RegisterBodyDecoder("application/trickle-ice-sdpfrag", openapi3filter.FileBodyDecoder)
 	r := startService(t, cfg)
 	base := "http://" + r.addr
 	at := time.Now().UTC().Format(time.RFC3339)
+	whip := func(name, method, path, ctype, token string, body []byte) exchange {
+		t.Helper()
+		req := newRequest(t, method, base+path, ctype)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		return send(t, name, req, body)
+	}
+	pub := mediatest.NewPublisher(t, loopbackAPI(t), webrtc.MimeTypeVP8)
+	defer pub.PC.Close()
+	created := whip("whip created", http.MethodPost, media.WHIPPath+"s-openapi", "application/sdp", tokPublisher, []byte(pub.Offer(t)))
+	if created.status == http.StatusCreated {
+		pub.Answer(t, string(created.body))
+	}
+	av1 := "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=video 9 UDP/TLS/RTP/SAVPF 45\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\na=rtpmap:45 AV1/90000\r\n"
 
 	signed := func(name string, body []byte, secret string, gz bool) exchange {
 		t.Helper()
@@ -295,6 +317,13 @@ func TestOpenAPIMatchesTheService(t *testing.T) {
 			`{"kind":"payout_hold","case_id":"c","reason":"r","entities":[{"kind":"account","id":"a"}]}`), 409},
 		{lever("lever lift", tokLead, "/v1/levers/"+lv.ID+"/lift", `{"reason":"closed"}`), 200},
 		{lever("lever lift unknown", tokLead, "/v1/levers/lv-none/lift", `{}`), 404},
+		{created, 201},
+		{whip("whip delete", http.MethodDelete, created.header.Get("Location"), "", tokPublisher, nil), 200},
+		{whip("whip malformed", http.MethodPost, media.WHIPPath+"s1", "application/sdp", tokPublisher, []byte("not sdp")), 400},
+		{whip("whip no token", http.MethodPost, media.WHIPPath+"s1", "application/sdp", "", []byte(av1)), 401},
+		{whip("whip only AV1", http.MethodPost, media.WHIPPath+"s1", "application/sdp", tokPublisher, []byte(av1)), 422},
+		{whip("whip trickle", http.MethodPatch, media.WHIPPath+"s1/x", "application/trickle-ice-sdpfrag", tokPublisher, []byte("a=ice-ufrag:x")), 405},
+		{whip("whip unknown session", http.MethodDelete, media.WHIPPath+"s1/x", "", tokPublisher, nil), 404},
 		{get("/healthz"), 200},
 		{get("/readyz"), 200},
 		{get("/metrics"), 200},
@@ -337,6 +366,7 @@ func TestOpenAPIMatchesTheService(t *testing.T) {
 		{"allowed: {type: boolean}", "allowed: {type: string}", "ome good signature"},
 		{`schema: {type: string, const: "0"}`, `schema: {type: string, const: "1"}`, "srs good secret"},
 		{"approved_by: {type: string}", "approved_by: {type: integer}", "lever approve"},
+		{`supported: {type: array, items: {type: string}`, `supported: {type: array, items: {type: integer}`, "whip only AV1"},
 	} {
 		if !bytes.Contains(spec, []byte(d.old)) {
 			t.Fatalf("drift case: %q is not in %s", d.old, specPath)

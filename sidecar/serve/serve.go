@@ -84,6 +84,14 @@ type Options struct {
 	// AdminListener, when set, is served instead of listening on
 	// Config.AdminListen (tests).
 	AdminListener net.Listener
+	// OnKeyframe, when set with media enabled, receives the broadcasts' key
+	// frames in memory (media.Options.OnKeyframe): the hook of the
+	// perceptual hashes and classifiers. Nothing else sees them.
+	OnKeyframe func(streamID, codec string, frame []byte, at time.Time)
+	// OnWire, when set with media enabled, also receives every stream.wire
+	// event the tap makes (tests and the demo watch the wire facts). It runs
+	// on the session's goroutine and must return quickly.
+	OnWire func(event.Event)
 }
 
 // Registry is where a Service registers its metrics and what /metrics
@@ -125,6 +133,7 @@ type Service struct {
 	fwd     *forwarder     // role edge
 	elog    *edgeLog       // role edge with state.log (edgelog.go)
 	polls   *pollerSet     // pollers of media servers' statistics (pollers.go)
+	media   *mediaTap      // the WHIP endpoint and the media tap (media.go)
 	adapt   map[string]int // adapters mounted, for the start log
 
 	hooks    map[string]http.Handler // adapters mounted, by name, for Reload
@@ -262,6 +271,9 @@ func New(opts Options) (_ *Service, err error) {
 	}
 	if err := s.openPollers(sink); err != nil {
 		return nil, err
+	}
+	if err := s.openMedia(mux, sink); err != nil {
+		return nil, fmt.Errorf("media: %w", err)
 	}
 	mux.HandleFunc("/healthz", s.healthz)
 	mux.HandleFunc("/readyz", s.readyz)
@@ -586,8 +598,10 @@ func (s *Service) run(ctx context.Context) error {
 	defer cancel()
 	s.log.Info("ronda stopping", "drain_timeout", s.cfg.Pipeline.DrainTimeout)
 
-	// 0. Pollers: no more polls into a pipeline that drains.
+	// 0. Pollers: no more polls into a pipeline that drains; broadcasts read
+	// end, each with its last stream.wire event.
 	s.polls.stop()
+	s.media.close()
 	// 1. Intake: no new requests or sockets; in-flight requests finish.
 	s.srv.SetKeepAlivesEnabled(false)
 	if s.intake != nil {
@@ -619,6 +633,7 @@ func (s *Service) run(ctx context.Context) error {
 }
 
 func (s *Service) closeAll(ctx context.Context) {
+	s.media.close()
 	if s.fwd != nil {
 		if err := s.fwd.close(ctx); err != nil {
 			s.log.Error("forwarder close", "err", err)
