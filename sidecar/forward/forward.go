@@ -1,4 +1,14 @@
-package intake
+// Package forward is the client of Ronda's websocket intake
+// (sidecar/intake, PROTOCOL.md there): a Forwarder streams events to a hub
+// in sequenced batches, each acknowledged, resumed after every reconnect
+// without loss or duplicates, with a bounded buffer in memory and then a
+// spool on disk while the hub is away. Streaming ingest nodes and Ronda's
+// edges use it.
+//
+// It speaks the protocol through sidecar/intake/wire only and must not
+// import the server. It never blocks its caller for long, holds a bounded
+// buffer, and logs no secret, signature or event contents.
+package forward
 
 import (
 	"bytes"
@@ -22,10 +32,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ronda-watch/ronda/analyzer/event"
+	"github.com/ronda-watch/ronda/sidecar/intake/wire"
 	"github.com/ronda-watch/ronda/sidecar/spool"
 )
 
-// Defaults of ForwarderOptions.
+// Defaults of Options.
 const (
 	DefaultMaxBatchLines    = 5_000
 	DefaultMaxBatchBytes    = 1 << 20
@@ -36,7 +47,7 @@ const (
 	DefaultMinBackoff       = 100 * time.Millisecond
 	DefaultMaxBackoff       = 10 * time.Second
 	DefaultHandshakeTimeout = 10 * time.Second
-	DefaultForwarderWrite   = 10 * time.Second
+	DefaultWriteTimeout     = 10 * time.Second
 	// MaxAnswerBytes bounds a message from the server: an ack of a batch of
 	// 50,000 rejected lines fits.
 	MaxAnswerBytes = 32 << 20
@@ -49,8 +60,8 @@ var (
 	// Nothing of the call was taken; ronda_forwarder_events_total{status="dropped"}
 	// counts it.
 	ErrBufferFull = errors.New("forwarder buffer full")
-	// ErrForwarderClosed is returned by Add, AddLine and Run after Close.
-	ErrForwarderClosed = errors.New("forwarder closed")
+	// ErrClosed is returned by Add, AddLine and Run after Close.
+	ErrClosed = errors.New("forwarder closed")
 	// ErrBadLine is returned by AddLine for a line that cannot be an event:
 	// blank, with a newline inside, or longer than event.MaxEventBytes.
 	ErrBadLine = errors.New("bad event line")
@@ -59,23 +70,23 @@ var (
 	ErrUndelivered = errors.New("events undelivered")
 )
 
-// ForwarderOptions configure a Forwarder. Zero values take the documented
+// Options configure a Forwarder. Zero values take the documented
 // defaults.
-type ForwarderOptions struct {
+type Options struct {
 	// URL is the base of the receiving Ronda: wss:// (https is taken as
 	// wss), or ws:// (http) to a loopback host only (localhost, 127.0.0.0/8,
 	// ::1): only the handshake is signed, so over plain ws:// across a
 	// network the batches that follow could be altered or injected on the
-	// path (PROTOCOL.md, "Transport"). WSPath is appended to its path unless
-	// it ends with it already. Required.
+	// path (PROTOCOL.md, "Transport"). wire.WSPath is appended to its path
+	// unless it ends with it already. Required.
 	URL string
 	// KeyID and Secret sign every handshake: a key of the receiver's
-	// Options.Keys. Required; Secret at least MinKeyBytes.
+	// keys (intake.Options.Keys). Required; Secret at least wire.MinKeyBytes.
 	KeyID  string
 	Secret []byte
 	// Sender names this forwarder to the receiver, which keeps one sequence
-	// per key, sender and session: 1 to MaxWSParamBytes of [A-Za-z0-9._-].
-	// Required. A fresh session id is made by NewForwarder.
+	// per key, sender and session: 1 to wire.MaxWSParamBytes of
+	// [A-Za-z0-9._-]. Required. A fresh session id is made by New.
 	Sender string
 
 	// MaxBatchLines and MaxBatchBytes bound one batch; each is also lowered
@@ -131,9 +142,9 @@ type ForwarderOptions struct {
 	Registerer prometheus.Registerer
 }
 
-// CheckForwarderURL says whether raw may be a ForwarderOptions.URL, with the
-// error NewForwarder gives (a configuration check can report it first).
-func CheckForwarderURL(raw string) error {
+// CheckURL says whether raw may be an Options.URL, with the error New gives
+// (a configuration check can report it first).
+func CheckURL(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return fmt.Errorf("url: %w", err)
@@ -153,18 +164,18 @@ func CheckForwarderURL(raw string) error {
 	return nil
 }
 
-func (o *ForwarderOptions) validate() error {
-	if err := CheckForwarderURL(o.URL); err != nil {
+func (o *Options) validate() error {
+	if err := CheckURL(o.URL); err != nil {
 		return err
 	}
 	if o.KeyID == "" || len(o.KeyID) > event.MaxIDBytes {
 		return fmt.Errorf("key id: must be 1 to %d bytes", event.MaxIDBytes)
 	}
-	if len(o.Secret) < MinKeyBytes {
-		return fmt.Errorf("secret shorter than %d bytes", MinKeyBytes)
+	if len(o.Secret) < wire.MinKeyBytes {
+		return fmt.Errorf("secret shorter than %d bytes", wire.MinKeyBytes)
 	}
-	if !validID(o.Sender) {
-		return fmt.Errorf("sender %.80q: 1 to %d bytes of A-Z a-z 0-9 . _ -", o.Sender, MaxWSParamBytes)
+	if !wire.ValidID(o.Sender) {
+		return fmt.Errorf("sender %.80q: 1 to %d bytes of A-Z a-z 0-9 . _ -", o.Sender, wire.MaxWSParamBytes)
 	}
 	for _, c := range []struct {
 		name string
@@ -192,7 +203,15 @@ func (o *ForwarderOptions) validate() error {
 	return nil
 }
 
-func (o *ForwarderOptions) setDefaults() {
+// orDefault sets an unset (zero) option to its default.
+func orDefault[T comparable](v *T, d T) {
+	var zero T
+	if *v == zero {
+		*v = d
+	}
+}
+
+func (o *Options) setDefaults() {
 	orDefault(&o.MaxBatchLines, DefaultMaxBatchLines)
 	orDefault(&o.MaxBatchBytes, DefaultMaxBatchBytes)
 	orDefault(&o.FlushInterval, DefaultFlushInterval)
@@ -205,15 +224,15 @@ func (o *ForwarderOptions) setDefaults() {
 	orDefault(&o.MaxBackoff, DefaultMaxBackoff)
 	o.MaxBackoff = max(o.MaxBackoff, o.MinBackoff)
 	orDefault(&o.HandshakeTimeout, DefaultHandshakeTimeout)
-	orDefault(&o.WriteTimeout, DefaultForwarderWrite)
+	orDefault(&o.WriteTimeout, DefaultWriteTimeout)
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
 }
 
-// ForwarderStats count what a Forwarder did since NewForwarder; Buffered,
-// BufferedBytes and SpoolRecords describe it now.
-type ForwarderStats struct {
+// Stats count what a Forwarder did since New; Buffered, BufferedBytes and
+// SpoolRecords describe it now.
+type Stats struct {
 	Added         int64 // events taken by Add and AddLine
 	Dropped       int64 // events refused with ErrBufferFull
 	Buffered      int   // events in memory: waiting, in flight or unacknowledged
@@ -248,13 +267,13 @@ type ForwarderStats struct {
 	Undelivered   int64 // events Close could neither deliver nor spool
 }
 
-// Forwarder streams events to a Ronda websocket intake (WSPath): batches of
-// NDJSON with sequence numbers, a window of unacknowledged batches, resumed
-// after every reconnect from the server's count so that nothing is lost or
-// taken twice. Add never blocks for long; Run keeps the connection. Safe for
+// Forwarder streams events to a Ronda websocket intake (wire.WSPath):
+// batches of NDJSON with sequence numbers, a window of unacknowledged
+// batches, resumed after every reconnect from the server's count so that
+// nothing is lost or taken twice. Add never blocks for long; Run keeps the connection. Safe for
 // concurrent use.
 type Forwarder struct {
-	opts   ForwarderOptions
+	opts   Options
 	base   *url.URL
 	log    *slog.Logger
 	m      *fwdMetrics
@@ -286,7 +305,7 @@ type Forwarder struct {
 	memBytes    int64
 	spilling    bool // a chunk is being written to the spool
 	spillErrLog time.Time
-	st          ForwarderStats
+	st          Stats
 }
 
 type batchLimits struct {
@@ -318,9 +337,9 @@ func isLoopbackHost(host string) bool {
 	return err == nil && a.Unmap().IsLoopback()
 }
 
-// NewForwarder validates opts and opens the spool, if any. Nothing runs
+// New validates opts and opens the spool, if any. Nothing runs
 // until Run.
-func NewForwarder(opts ForwarderOptions) (*Forwarder, error) {
+func New(opts Options) (*Forwarder, error) {
 	if err := opts.validate(); err != nil {
 		return nil, fmt.Errorf("forwarder options: %w", err)
 	}
@@ -342,7 +361,7 @@ func NewForwarder(opts ForwarderOptions) (*Forwarder, error) {
 		drained:   make(chan struct{}),
 		runDone:   make(chan struct{}),
 		lim:       batchLimits{lines: opts.MaxBatchLines, bytes: opts.MaxBatchBytes},
-		session:   newID(),
+		session:   wire.NewID(),
 	}
 	f.dialer = websocket.Dialer{
 		NetDialContext:    opts.NetDialContext,
@@ -380,7 +399,7 @@ func NewForwarder(opts ForwarderOptions) (*Forwarder, error) {
 
 // Add queues events in order; they are encoded with event.Event's
 // MarshalJSON. It takes all of them or none: ErrBufferFull when they do not
-// fit, ErrForwarderClosed after Close, an encoding error for an event that
+// fit, ErrClosed after Close, an encoding error for an event that
 // cannot be a line.
 func (f *Forwarder) Add(evs ...*event.Event) error {
 	buf := make([]byte, 0, 256*len(evs))
@@ -438,7 +457,7 @@ func (f *Forwarder) put(buf []byte, ends []int) error {
 	f.mu.Lock()
 	if f.closing {
 		f.mu.Unlock()
-		return ErrForwarderClosed
+		return ErrClosed
 	}
 	if f.memEvents+n > f.opts.BufferEvents || f.memBytes+int64(len(buf)) > f.opts.BufferBytes {
 		f.st.Dropped += int64(n)
@@ -497,7 +516,7 @@ func (f *Forwarder) kickSpiller() {
 }
 
 // Stats returns the counters, for tests and status pages.
-func (f *Forwarder) Stats() ForwarderStats {
+func (f *Forwarder) Stats() Stats {
 	f.mu.Lock()
 	st := f.st
 	st.Buffered, st.BufferedBytes = f.memEvents, f.memBytes
@@ -516,7 +535,7 @@ func (f *Forwarder) Run(ctx context.Context) error {
 	switch {
 	case f.closing:
 		f.mu.Unlock()
-		return ErrForwarderClosed
+		return ErrClosed
 	case f.running:
 		f.mu.Unlock()
 		return errors.New("forwarder already running")
@@ -600,31 +619,31 @@ func (e *HandshakeError) Error() string {
 }
 
 // connect dials, signs and reads the hello.
-func (f *Forwarder) connect(ctx context.Context) (*websocket.Conn, serverMsg, error) {
+func (f *Forwarder) connect(ctx context.Context) (*websocket.Conn, wire.ServerMsg, error) {
 	f.mu.Lock()
 	session := f.session
 	f.mu.Unlock()
 	u := *f.base
-	if u.Path = trimSlash(u.Path); !strings.HasSuffix(u.Path, WSPath) {
-		u.Path += WSPath // a base URL; the full one is taken as it is
+	if u.Path = trimSlash(u.Path); !strings.HasSuffix(u.Path, wire.WSPath) {
+		u.Path += wire.WSPath // a base URL; the full one is taken as it is
 	}
 	u.RawPath = ""
-	u.RawQuery = url.Values{"sender": {f.opts.Sender}, "session": {session}, "nonce": {newID()}}.Encode()
+	u.RawQuery = url.Values{"sender": {f.opts.Sender}, "session": {session}, "nonce": {wire.NewID()}}.Encode()
 	h := http.Header{}
-	SignHandshake(h, f.opts.KeyID, f.opts.Secret, u.RequestURI(), time.Now())
+	wire.SignHandshake(h, f.opts.KeyID, f.opts.Secret, u.RequestURI(), time.Now())
 	ctx, cancel := context.WithTimeout(ctx, f.opts.HandshakeTimeout)
 	defer cancel()
 	conn, resp, err := f.dialer.DialContext(ctx, u.String(), h)
 	if err != nil {
 		f.m.connects.WithLabelValues("failed").Inc()
 		if resp != nil && errors.Is(err, websocket.ErrBadHandshake) {
-			var body errorBody
+			var body wire.ErrorBody
 			if json.NewDecoder(resp.Body).Decode(&body) != nil || body.Error == "" {
 				body.Error = http.StatusText(resp.StatusCode)
 			}
-			return nil, serverMsg{}, &HandshakeError{Status: resp.StatusCode, Msg: body.Error}
+			return nil, wire.ServerMsg{}, &HandshakeError{Status: resp.StatusCode, Msg: body.Error}
 		}
-		return nil, serverMsg{}, err
+		return nil, wire.ServerMsg{}, err
 	}
 	conn.SetReadLimit(MaxAnswerBytes)
 	if dl, ok := ctx.Deadline(); ok {
@@ -634,16 +653,16 @@ func (f *Forwarder) connect(ctx context.Context) (*websocket.Conn, serverMsg, er
 	if err != nil {
 		conn.Close()
 		f.m.connects.WithLabelValues("failed").Inc()
-		return nil, serverMsg{}, fmt.Errorf("read hello: %w", err)
+		return nil, wire.ServerMsg{}, fmt.Errorf("read hello: %w", err)
 	}
-	msg, err := parseServerMsg(data)
-	if err == nil && msg.Type != msgHello {
+	msg, err := wire.ParseServerMsg(data)
+	if err == nil && msg.Type != wire.MsgHello {
 		err = fmt.Errorf("first message is %q, not hello", msg.Type)
 	}
 	if err != nil {
 		conn.Close()
 		f.m.connects.WithLabelValues("failed").Inc()
-		return nil, serverMsg{}, fmt.Errorf("hello: %w", err)
+		return nil, wire.ServerMsg{}, fmt.Errorf("hello: %w", err)
 	}
 	f.m.connects.WithLabelValues("ok").Inc()
 	return conn, msg, nil
@@ -665,7 +684,7 @@ type outEntry struct {
 
 // serve runs one connection until it fails or ctx ends. again says to
 // reconnect at once (a new session); progress that the server took batches.
-func (f *Forwarder) serve(ctx context.Context, conn *websocket.Conn, hello serverMsg) (again, progress bool) {
+func (f *Forwarder) serve(ctx context.Context, conn *websocket.Conn, hello wire.ServerMsg) (again, progress bool) {
 	defer conn.Close()
 	f.mu.Lock()
 	reset, resent := f.resumeLocked(hello)
@@ -685,9 +704,9 @@ func (f *Forwarder) serve(ctx context.Context, conn *websocket.Conn, hello serve
 
 	readTimeout := 2*time.Duration(hello.PingIntervalMS)*time.Millisecond + f.opts.WriteTimeout
 	if hello.PingIntervalMS <= 0 {
-		readTimeout = 2*DefaultWSPingInterval + f.opts.WriteTimeout
+		readTimeout = 2*wire.DefaultPingInterval + f.opts.WriteTimeout
 	}
-	answers := make(chan serverMsg, f.opts.Window+1)
+	answers := make(chan wire.ServerMsg, f.opts.Window+1)
 	readErr := make(chan error, 1)
 	quit := make(chan struct{})
 	defer close(quit)
@@ -704,9 +723,9 @@ func (f *Forwarder) serve(ctx context.Context, conn *websocket.Conn, hello serve
 			_ = conn.SetReadDeadline(time.Now().Add(readTimeout))
 			_, data, err := conn.ReadMessage()
 			if err == nil {
-				var msg serverMsg
-				if msg, err = parseServerMsg(data); err == nil {
-					if msg.Type == msgError {
+				var msg wire.ServerMsg
+				if msg, err = wire.ParseServerMsg(data); err == nil {
+					if msg.Type == wire.MsgError {
 						err = fmt.Errorf("server: %s", msg.Error)
 					} else {
 						select {
@@ -784,10 +803,10 @@ func (f *Forwarder) serve(ctx context.Context, conn *websocket.Conn, hello serve
 			e := out[0]
 			out = out[1:]
 			switch msg.Type {
-			case msgAck, msgRefused:
+			case wire.MsgAck, wire.MsgRefused:
 				progress = true
 				f.answered(msg)
-			case msgBusy:
+			case wire.MsgBusy:
 				f.mu.Lock()
 				f.st.Busy++
 				f.mu.Unlock()
@@ -839,9 +858,9 @@ func (f *Forwarder) writeBatch(conn *websocket.Conn, hdr, body []byte) error {
 // its limits and re-packs what no longer fits them. reset says the server
 // does not know this session's past: a new session id is made and every
 // batch renumbered from 1.
-func (f *Forwarder) resumeLocked(hello serverMsg) (reset bool, unacked int) {
+func (f *Forwarder) resumeLocked(hello wire.ServerMsg) (reset bool, unacked int) {
 	if hello.Acked < f.acked || hello.Acked > f.lastSeq {
-		f.session = newID()
+		f.session = wire.NewID()
 		f.acked, f.lastSeq = 0, 0
 		for _, b := range f.pending {
 			f.lastSeq++
@@ -920,21 +939,21 @@ func (f *Forwarder) ackThroughLocked(seq uint64) {
 }
 
 // answered applies an ack or a refusal, which both move acked.
-func (f *Forwarder) answered(msg serverMsg) {
+func (f *Forwarder) answered(msg wire.ServerMsg) {
 	f.mu.Lock()
 	var refusedN int
-	if msg.Type == msgRefused && len(f.pending) > 0 && f.pending[0].seq == msg.Seq {
+	if msg.Type == wire.MsgRefused && len(f.pending) > 0 && f.pending[0].seq == msg.Seq {
 		refusedN = f.pending[0].n
 	}
 	fresh := msg.Seq > f.acked
 	f.ackThroughLocked(msg.Seq)
-	if fresh && msg.Type == msgAck && !msg.Already {
+	if fresh && msg.Type == wire.MsgAck && !msg.Already {
 		f.st.Accepted += int64(msg.Accepted)
 		f.st.Duplicates += int64(len(msg.Duplicates))
 		f.st.Rejected += int64(len(msg.Rejected))
 		f.st.Unknown += int64(msg.Unknown)
 	}
-	if fresh && msg.Type == msgRefused {
+	if fresh && msg.Type == wire.MsgRefused {
 		f.st.Refused++
 		f.st.RefusedEvents += int64(refusedN)
 	}
@@ -943,7 +962,7 @@ func (f *Forwarder) answered(msg serverMsg) {
 		return
 	}
 	switch {
-	case msg.Type == msgRefused:
+	case msg.Type == wire.MsgRefused:
 		f.m.batches.WithLabelValues("refused").Inc()
 		f.m.events.WithLabelValues("refused").Add(float64(refusedN))
 		f.log.Error("forwarder batch refused by the server, its events are lost",
