@@ -95,9 +95,10 @@ const (
 
 // Options configure a Handler. Zero values take the documented defaults.
 type Options struct {
-	// Keys maps a key id (the X-Ronda-Key header) to its HMAC-SHA256 secret, at
-	// least wire.MinKeyBytes long. Several keys may be live at once: to rotate, add
-	// the new key, move senders over, then remove the old one. Required.
+	// Keys maps a key id (the X-Ronda-Key header) to its HMAC-SHA256 secret,
+	// at least wire.MinKeyBytes long. Several keys may be live at once: to
+	// rotate, add the new key, move senders over, then remove the old one.
+	// Required.
 	Keys map[string][]byte
 
 	// Sink receives each request's accepted events. Required.

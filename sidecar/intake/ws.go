@@ -47,13 +47,13 @@ const closeGrace = time.Second
 // PROTOCOL.md next to this file is the full description; in short:
 //
 //   - Handshake: GET WSPath?sender=NAME&session=ID&nonce=RANDOM, signed like
-//     a POST (wire.HeaderKey, wire.HeaderTimestamp, wire.HeaderSignature) with the request
-//     URI exactly as sent (path, "?", raw query) as the body; the replay
-//     window applies, so the nonce makes each connect unique. sender,
-//     session and nonce are 1 to wire.MaxWSParamBytes of [A-Za-z0-9._-]. Refusals
-//     are HTTP answers with the JSON error body of POST: 401 (signature), 400
-//     (parameters, not a websocket upgrade), 503 (closed, too many sockets,
-//     Retry-After).
+//     a POST (wire.SignHandshake: wire.HeaderKey, wire.HeaderTimestamp,
+//     wire.HeaderSignature) with the request URI exactly as sent (path, "?",
+//     raw query) as the body; the replay window applies, so the nonce makes
+//     each connect unique. sender, session and nonce are 1 to
+//     wire.MaxWSParamBytes of [A-Za-z0-9._-]. Refusals are HTTP answers with
+//     the JSON error body of POST: 401 (signature), 400 (parameters, not a
+//     websocket upgrade), 503 (closed, too many sockets, Retry-After).
 //   - The server speaks first: {"type":"hello","acked":N,...limits}, N the
 //     last batch sequence number taken for (key id, sender, session), 0 for
 //     a new session.
