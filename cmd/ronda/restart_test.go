@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ronda-watch/ronda/sidecar/intake"
+	"github.com/ronda-watch/ronda/sidecar/intake/wire"
 	"github.com/ronda-watch/ronda/sidecar/store"
 )
 
@@ -108,7 +109,7 @@ func post(addr string, body []byte) (ok bool) {
 	if err != nil {
 		return false
 	}
-	intake.Sign(req, "k1", []byte(restartSecret), body, time.Now())
+	wire.Sign(req, "k1", []byte(restartSecret), body, time.Now())
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return false

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ronda-watch/ronda/sidecar/intake"
+	"github.com/ronda-watch/ronda/sidecar/intake/wire"
 )
 
 // TestServeDemo runs the README's main command as a user would, to the end of
@@ -96,7 +97,7 @@ state: {dir: `+filepath.Join(dir, "state")+`}
 		n++
 		body := []byte(`{"type":"stream.start","id":"e` + strconv.Itoa(n) + `","at":"` + time.Now().UTC().Format(time.RFC3339) + `","stream_id":"s1","host_id":"h1"}` + "\n")
 		req, _ := http.NewRequest(http.MethodPost, "http://"+addr+intake.Path, bytes.NewReader(body))
-		intake.Sign(req, key, []byte(secret), body, time.Now())
+		wire.Sign(req, key, []byte(secret), body, time.Now())
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)

@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/ronda-watch/ronda/sidecar/intake"
+	"github.com/ronda-watch/ronda/sidecar/intake/wire"
 	"github.com/ronda-watch/ronda/sidecar/simulate"
 )
 
@@ -104,8 +105,8 @@ type Options struct {
 	// batches go to URL + intake.Path. Required.
 	URL string
 
-	// KeyID and Secret sign every request (intake.Sign): a key of the
-	// intake's Options.Keys. The secret is at least intake.MinKeyBytes long
+	// KeyID and Secret sign every request (wire.Sign): a key of the
+	// intake's Options.Keys. The secret is at least wire.MinKeyBytes long
 	// and is never logged. Required.
 	KeyID  string
 	Secret []byte
@@ -162,8 +163,8 @@ func (o *Options) validate() error {
 	switch {
 	case len(o.Secret) == 0:
 		errs = append(errs, errors.New("no secret"))
-	case len(o.Secret) < intake.MinKeyBytes:
-		errs = append(errs, fmt.Errorf("secret shorter than %d bytes: no intake accepts such a key", intake.MinKeyBytes))
+	case len(o.Secret) < wire.MinKeyBytes:
+		errs = append(errs, fmt.Errorf("secret shorter than %d bytes: no intake accepts such a key", wire.MinKeyBytes))
 	}
 	if o.BatchMax < 0 {
 		errs = append(errs, fmt.Errorf("batch max %d: must not be negative", o.BatchMax))

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ronda-watch/ronda/sidecar/intake"
+	"github.com/ronda-watch/ronda/sidecar/intake/wire"
 )
 
 // maxAnswerBytes bounds what is read of an answer: a batch's duplicate ids
@@ -141,7 +142,7 @@ func (r *run) attempt(ctx context.Context, body []byte, now time.Time) (int, htt
 	if r.o.Gzip {
 		req.Header.Set("Content-Encoding", "gzip")
 	}
-	intake.Sign(req, r.o.KeyID, r.o.Secret, body, now)
+	wire.Sign(req, r.o.KeyID, r.o.Secret, body, now)
 	r.st.Requests++
 	resp, err := r.o.Client.Do(req)
 	if err != nil {

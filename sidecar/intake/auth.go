@@ -9,53 +9,13 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/ronda-watch/ronda/sidecar/intake/wire"
 )
-
-// The request headers of a signed batch.
-const (
-	HeaderKey       = "X-Ronda-Key"       // key id, a key of Options.Keys
-	HeaderTimestamp = "X-Ronda-Timestamp" // Unix seconds, decimal
-	HeaderSignature = "X-Ronda-Signature" // "sha256=" + hex HMAC-SHA256(secret, timestamp + "." + body)
-)
-
-const sigPrefix = "sha256="
-
-// Sign sets the signature headers of req for body, the exact bytes it sends
-// (compressed, when it sends Content-Encoding: gzip), at time now. It does
-// not set the body. Re-sign a retry: a signature is accepted once, and only
-// within the receiver's replay window.
-func Sign(req *http.Request, keyID string, secret []byte, body []byte, now time.Time) {
-	signHeader(req.Header, keyID, secret, body, now)
-}
-
-// SignHandshake sets the signature headers of a websocket handshake to
-// WSPath: the signed body is requestURI, the request-target exactly as the
-// client sends it (path, "?", raw query, as url.URL.RequestURI gives it).
-// The query must carry a fresh nonce: a signature is accepted once.
-func SignHandshake(h http.Header, keyID string, secret []byte, requestURI string, now time.Time) {
-	signHeader(h, keyID, secret, []byte(requestURI), now)
-}
-
-func signHeader(h http.Header, keyID string, secret []byte, body []byte, now time.Time) {
-	ts := strconv.FormatInt(now.Unix(), 10)
-	mac := mac(secret, ts, body)
-	h.Set(HeaderKey, keyID)
-	h.Set(HeaderTimestamp, ts)
-	h.Set(HeaderSignature, sigPrefix+hex.EncodeToString(mac[:]))
-}
-
-func mac(secret []byte, ts string, body []byte) (sum [sha256.Size]byte) {
-	m := hmac.New(sha256.New, secret)
-	m.Write([]byte(ts))
-	m.Write([]byte{'.'})
-	m.Write(body)
-	m.Sum(sum[:0])
-	return sum
-}
 
 // verify compares in constant time.
 func verify(secret []byte, ts int64, body []byte, sig [sha256.Size]byte) bool {
-	want := mac(secret, strconv.FormatInt(ts, 10), body)
+	want := wire.MAC(secret, strconv.FormatInt(ts, 10), body)
 	return hmac.Equal(want[:], sig[:])
 }
 
@@ -64,31 +24,31 @@ func verify(secret []byte, ts int64, body []byte, sig [sha256.Size]byte) bool {
 // well formed. Whether the key id exists is not said here: an unknown id is
 // answered as a bad signature, after the body, so that ids cannot be probed.
 func (h *Handler) authHeaders(r *http.Request, now time.Time) (keyID string, ts int64, sig [sha256.Size]byte, rf *refusal) {
-	keyID = r.Header.Get(HeaderKey)
-	tsText := r.Header.Get(HeaderTimestamp)
-	sigText := r.Header.Get(HeaderSignature)
+	keyID = r.Header.Get(wire.HeaderKey)
+	tsText := r.Header.Get(wire.HeaderTimestamp)
+	sigText := r.Header.Get(wire.HeaderSignature)
 	if keyID == "" || tsText == "" || sigText == "" {
 		return "", 0, sig, refuse(http.StatusUnauthorized, "no_signature",
-			"missing signature: "+HeaderKey+", "+HeaderTimestamp+" and "+HeaderSignature+" are required")
+			"missing signature: "+wire.HeaderKey+", "+wire.HeaderTimestamp+" and "+wire.HeaderSignature+" are required")
 	}
 	ts, err := strconv.ParseInt(tsText, 10, 64)
 	if err != nil || len(tsText) > 12 {
 		return "", 0, sig, refuse(http.StatusUnauthorized, "bad_timestamp",
-			HeaderTimestamp+" must be Unix seconds")
+			wire.HeaderTimestamp+" must be Unix seconds")
 	}
 	if skew := now.Sub(time.Unix(ts, 0)); skew > h.opts.MaxSkew || skew < -h.opts.MaxFutureSkew {
 		return "", 0, sig, refuse(http.StatusUnauthorized, "expired",
 			"timestamp outside the replay window ("+h.opts.MaxSkew.String()+" behind, "+
 				h.opts.MaxFutureSkew.String()+" ahead): expired, or the sender's clock is off")
 	}
-	hexSig, ok := strings.CutPrefix(sigText, sigPrefix)
+	hexSig, ok := strings.CutPrefix(sigText, wire.SigPrefix)
 	if !ok || len(hexSig) != hex.EncodedLen(sha256.Size) {
 		return "", 0, sig, refuse(http.StatusUnauthorized, "bad_signature",
-			HeaderSignature+" must be sha256= and 64 hex digits")
+			wire.HeaderSignature+" must be sha256= and 64 hex digits")
 	}
 	if _, err := hex.Decode(sig[:], []byte(hexSig)); err != nil {
 		return "", 0, sig, refuse(http.StatusUnauthorized, "bad_signature",
-			HeaderSignature+" must be sha256= and 64 hex digits")
+			wire.HeaderSignature+" must be sha256= and 64 hex digits")
 	}
 	return keyID, ts, sig, nil
 }

@@ -3,13 +3,10 @@ package intake
 import (
 	"bytes"
 	"context"
-	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -17,76 +14,35 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ronda-watch/ronda/analyzer/event"
+	"github.com/ronda-watch/ronda/sidecar/intake/intaketest"
+	"github.com/ronda-watch/ronda/sidecar/intake/wire"
 )
 
 // benchBatch is the number of events per request in the benchmarks.
 const benchBatch = 1000
 
-// batchMaker builds request bodies of benchBatch lines from the analyzer's
-// sample of real lines (mostly chat, gift and heartbeat, ~147 bytes each),
-// each id made unique so that nothing is a duplicate.
-type batchMaker struct {
-	heads, tails [][]byte // each line split around its id's value
-	next         atomic.Int64
-}
-
-func newBatchMaker(tb testing.TB) *batchMaker {
-	data, err := os.ReadFile("../../analyzer/event/testdata/real.ndjson")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	m := &batchMaker{}
-	for line := range bytes.Lines(data) {
-		i := bytes.Index(line, []byte(`"id":"`))
-		if i < 0 {
-			tb.Fatalf("no id in %s", line)
-		}
-		i += len(`"id":"`)
-		j := i + bytes.IndexByte(line[i:], '"')
-		m.heads = append(m.heads, line[:i])
-		m.tails = append(m.tails, bytes.TrimRight(line[j:], "\n"))
-	}
-	return m
-}
-
-func (m *batchMaker) body(buf []byte) []byte {
-	n := m.next.Add(1)
-	buf = buf[:0]
-	for i := range benchBatch {
-		k := i % len(m.heads)
-		buf = append(buf, m.heads[k]...)
-		buf = append(buf, 'b')
-		buf = strconv.AppendInt(buf, n, 10)
-		buf = append(buf, '-')
-		buf = strconv.AppendInt(buf, int64(i), 10)
-		buf = append(buf, m.tails[k]...)
-		buf = append(buf, '\n')
-	}
-	return buf
-}
-
 // benchPost sends batches from parallel clients over a real loopback server.
 func benchPost(b *testing.B, h http.Handler, sign bool) {
-	m := newBatchMaker(b)
+	m := intaketest.NewSample(b)
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	defer client.CloseIdleConnections()
-	b.SetBytes(int64(len(m.body(nil))))
+	b.SetBytes(int64(len(m.Body(nil, benchBatch))))
 	b.ReportAllocs()
 	b.SetParallelism(2)
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		var buf []byte
 		for pb.Next() {
-			buf = m.body(buf)
+			buf = m.Body(buf, benchBatch)
 			req, err := http.NewRequest(http.MethodPost, srv.URL+Path, bytes.NewReader(buf))
 			if err != nil {
 				b.Error(err)
 				return
 			}
 			if sign {
-				Sign(req, "k1", key1, buf, time.Now())
+				wire.Sign(req, "k1", key1, buf, time.Now())
 			}
 			resp, err := client.Do(req)
 			if err != nil {
@@ -135,87 +91,6 @@ func BenchmarkBareHandler(b *testing.B) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write([]byte("{}\n"))
 	}), false)
-}
-
-// BenchmarkWebSocketIntake streams the same sample lines (each id unique)
-// through a real Forwarder over loopback into a Handler whose Sink
-// discards: the edge-to-hub path, reported as events/s. One op is one
-// event. Compare with BenchmarkIntake (POST batches of 1,000):
-//
-//	go test -run '^$' -bench 'BenchmarkIntake|BenchmarkWebSocketIntake' -count 3 ./sidecar/intake/
-func BenchmarkWebSocketIntake(b *testing.B) {
-	for _, bc := range []struct {
-		name  string
-		plain bool
-	}{{"deflate", false}, {"plain", true}} {
-		b.Run(bc.name, func(b *testing.B) {
-			var taken atomic.Int64
-			h, err := NewHandler(Options{
-				Keys:       map[string][]byte{"k1": key1},
-				Sink:       func(_ context.Context, evs []event.Event) error { taken.Add(int64(len(evs))); return nil },
-				Registerer: prometheus.NewRegistry(),
-				RateEvents: -1,
-				Logger:     slog.New(slog.DiscardHandler),
-			})
-			if err != nil {
-				b.Fatal(err)
-			}
-			srv := httptest.NewServer(h.WebSocket())
-			defer srv.Close()
-			defer h.Close()
-			f, err := NewForwarder(ForwarderOptions{
-				URL: srv.URL, KeyID: "k1", Secret: key1, Sender: "bench",
-				DisableCompression: bc.plain,
-				Logger:             slog.New(slog.DiscardHandler),
-			})
-			if err != nil {
-				b.Fatal(err)
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			go f.Run(ctx)
-
-			m := newBatchMaker(b)
-			var line []byte
-			var size int64
-			for i := range len(m.heads) {
-				size += int64(len(m.heads[i]) + len(m.tails[i]) + 8)
-			}
-			b.SetBytes(size / int64(len(m.heads)))
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := range b.N {
-				k := i % len(m.heads)
-				line = append(line[:0], m.heads[k]...)
-				line = append(line, 'w')
-				line = strconv.AppendInt(line, int64(i), 10)
-				line = append(line, m.tails[k]...)
-				for {
-					err := f.AddLine(line)
-					if err == nil {
-						break
-					}
-					if !errors.Is(err, ErrBufferFull) {
-						b.Fatal(err)
-					}
-					time.Sleep(100 * time.Microsecond) // the caller's part: wait for room
-				}
-			}
-			for taken.Load() < int64(b.N) {
-				time.Sleep(100 * time.Microsecond)
-			}
-			b.StopTimer()
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
-			cctx, ccancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer ccancel()
-			if err := f.Close(cctx); err != nil {
-				b.Error(err)
-			}
-			if st := f.Stats(); st.Accepted != int64(b.N) {
-				b.Errorf("accepted %d of %d", st.Accepted, b.N)
-			}
-		})
-	}
 }
 
 // BenchmarkParallelMaxRequests sends 16 largest requests (8 MiB, 50,000

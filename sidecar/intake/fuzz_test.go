@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ronda-watch/ronda/analyzer/event"
+	"github.com/ronda-watch/ronda/sidecar/intake/wire"
 )
 
 // FuzzHandler throws random bodies and headers at the request path: it must
@@ -65,11 +66,11 @@ func FuzzHandler(f *testing.F) {
 		if ce != "" {
 			req.Header.Set("Content-Encoding", ce)
 		}
-		req.Header.Set(HeaderKey, keyID)
-		req.Header.Set(HeaderTimestamp, ts)
-		req.Header.Set(HeaderSignature, sig)
+		req.Header.Set(wire.HeaderKey, keyID)
+		req.Header.Set(wire.HeaderTimestamp, ts)
+		req.Header.Set(wire.HeaderSignature, sig)
 		if sign {
-			Sign(req, "k1", key1, body, now)
+			wire.Sign(req, "k1", key1, body, now)
 		}
 		target := h
 		if sinkBusy {
@@ -179,19 +180,19 @@ func FuzzWSBatch(f *testing.F) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			m, err := parseServerMsg(b)
+			m, err := wire.ParseServerMsg(b)
 			if err != nil {
 				t.Fatalf("message %d: the client cannot read the answer: %v: %s", i, err, b)
 			}
-			taken := (m.Type == msgAck && !m.Already) || m.Type == msgRefused
+			taken := (m.Type == wire.MsgAck && !m.Already) || m.Type == wire.MsgRefused
 			switch {
 			case taken && (m.Seq != before+1 || after != m.Seq):
 				t.Fatalf("message %d: %s of seq %d moved acked %d -> %d", i, m.Type, m.Seq, before, after)
 			case !taken && after != before:
 				t.Fatalf("message %d: %s moved acked %d -> %d", i, m.Type, before, after)
-			case m.Type == msgBusy && m.RetryAfterMS < 1:
+			case m.Type == wire.MsgBusy && m.RetryAfterMS < 1:
 				t.Fatalf("message %d: busy without a delay: %s", i, b)
-			case m.Type == msgAck && m.Already && m.Seq > before:
+			case m.Type == wire.MsgAck && m.Already && m.Seq > before:
 				t.Fatalf("message %d: already-ack of seq %d past acked %d", i, m.Seq, before)
 			}
 		}
@@ -234,13 +235,13 @@ func FuzzWSHandshake(f *testing.F) {
 				"Upgrade":               {"websocket"},
 				"Sec-Websocket-Version": {"13"},
 				"Sec-Websocket-Key":     {"dGhlIHNhbXBsZSBub25jZQ=="},
-				HeaderKey:               {keyID},
-				HeaderTimestamp:         {ts},
-				HeaderSignature:         {sig},
+				wire.HeaderKey:          {keyID},
+				wire.HeaderTimestamp:    {ts},
+				wire.HeaderSignature:    {sig},
 			},
 		}
 		if sign {
-			SignHandshake(r.Header, "k1", key1, uri, now)
+			wire.SignHandshake(r.Header, "k1", key1, uri, now)
 		}
 		gotKey, p, _, rf := h.wsAccept(r, now)
 		if rf != nil {
@@ -254,117 +255,8 @@ func FuzzWSHandshake(f *testing.F) {
 			}
 			return
 		}
-		if !h.keys.Load().has(gotKey) || !validID(p.sender) || !validID(p.session) || !validID(p.nonce) {
+		if !h.keys.Load().has(gotKey) || !wire.ValidID(p.sender) || !wire.ValidID(p.session) || !wire.ValidID(p.nonce) {
 			t.Fatalf("accepted key %q params %+v", gotKey.id, p)
-		}
-	})
-}
-
-// FuzzServerMsg throws random server messages at the forwarder's parser,
-// and applies a hello that passes to a forwarder holding unacknowledged
-// batches: the batches left must still run from acked+1 without a gap,
-// within the hello's limits, with no event lost.
-func FuzzServerMsg(f *testing.F) {
-	f.Add([]byte(`{"type":"hello","session":"s","acked":2,"max_batch_bytes":100,"max_lines":3,"ping_interval_ms":20000}`))
-	f.Add([]byte(`{"type":"hello","acked":9,"max_batch_bytes":8388608,"max_lines":50000,"rate_events":10,"rate_burst":2}`))
-	f.Add([]byte(`{"type":"ack","seq":1,"accepted":2,"duplicates":["a"],"rejected":[{"line":1,"reason":"x"}],"unknown":0}`))
-	f.Add([]byte(`{"type":"busy","seq":1,"retry_after_ms":1000,"reason":"sink_busy"}`))
-	f.Add([]byte(`{"type":"refused","seq":1,"status":413,"error":"too large"}`))
-	f.Add([]byte(`{"type":"error","error":"bad"}`))
-	f.Add([]byte(`{"type":"ack","seq":-1}`))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		m, err := parseServerMsg(data)
-		if err != nil {
-			return
-		}
-		switch m.Type {
-		case msgAck, msgBusy, msgRefused:
-			if m.Seq == 0 {
-				t.Fatalf("%s without a seq", m.Type)
-			}
-		case msgHello:
-			if m.MaxLines < 1 || m.MaxBatchBytes < 1 {
-				t.Fatalf("hello with limits %d lines %d bytes", m.MaxLines, m.MaxBatchBytes)
-			}
-		case msgError:
-		default:
-			t.Fatalf("type %q passed", m.Type)
-		}
-		if m.Type != msgHello {
-			return
-		}
-		fw, err := NewForwarder(ForwarderOptions{URL: "ws://127.0.0.1:1", KeyID: "k1", Secret: key1, Sender: "fuzz",
-			Logger: slog.New(slog.DiscardHandler)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer fw.Close(context.Background())
-		// Three batches of 2, 3 and 1 lines: seq 1..3, none acked yet.
-		for _, lines := range []string{"a\nbb\n", "ccc\nd\nee\n", "f\n"} {
-			n := strings.Count(lines, "\n")
-			fw.sealLocked([]byte(lines), n)
-			fw.memEvents += n
-			fw.memBytes += int64(len(lines))
-		}
-		fw.mu.Lock()
-		reset, _ := fw.resumeLocked(m)
-		fw.mu.Unlock()
-		if reset != (m.Acked > 3) || reset && fw.st.SessionResets != 1 {
-			t.Fatalf("hello acked %d of 3 batches: reset %v, counted %d", m.Acked, reset, fw.st.SessionResets)
-		}
-		var all []byte
-		seq := fw.acked + 1
-		for _, b := range fw.pending {
-			if b.seq != seq {
-				t.Fatalf("pending seq %d, want %d (acked %d)", b.seq, seq, fw.acked)
-			}
-			seq++
-			if !reset && (b.n > fw.lim.lines || len(b.body) > fw.lim.bytes) && b.n > 1 {
-				t.Fatalf("batch of %d lines %d bytes over limits %+v", b.n, len(b.body), fw.lim)
-			}
-			all = append(all, b.body...)
-		}
-		if fw.lastSeq != seq-1 {
-			t.Fatalf("lastSeq %d, pending up to %d", fw.lastSeq, seq-1)
-		}
-		want := "a\nbb\nccc\nd\nee\nf\n"
-		switch {
-		case reset:
-		case m.Acked >= 1 && m.Acked <= 3:
-			want = map[uint64]string{1: "ccc\nd\nee\nf\n", 2: "f\n", 3: ""}[m.Acked]
-		}
-		if string(all) != want {
-			t.Fatalf("left %q, want %q after hello acked %d", all, want, m.Acked)
-		}
-	})
-}
-
-// FuzzSplitBody: however the limits, the pieces put back together are the
-// body, each within the limits unless it is a single line.
-func FuzzSplitBody(f *testing.F) {
-	f.Add([]byte("a\nbb\nccc\n"), 2, 4)
-	f.Add([]byte("no newline at the end"), 1, 1)
-	f.Add([]byte("\n\n\n"), 5, 1)
-	f.Fuzz(func(t *testing.T, body []byte, lines, size int) {
-		if lines < 1 || size < 1 || len(body) == 0 {
-			return
-		}
-		n := bytes.Count(body, []byte{'\n'})
-		if body[len(body)-1] != '\n' {
-			n++
-		}
-		var got []byte
-		rest := body
-		for n > 0 {
-			head, hn, r, rn := splitBody(rest, n, batchLimits{lines: lines, bytes: size})
-			if hn < 1 || hn+rn != n || hn > lines || (hn > 1 && len(head) > size) {
-				t.Fatalf("split %q (%d lines) by %d/%d: %d lines %q, %d left", rest, n, lines, size, hn, head, rn)
-			}
-			got = append(got, head...)
-			rest, n = r, rn
-		}
-		if !bytes.Equal(got, body) || len(rest) != 0 {
-			t.Fatalf("pieces %q of %q", got, body)
 		}
 	})
 }

@@ -21,6 +21,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/ronda-watch/ronda/analyzer/event"
+	"github.com/ronda-watch/ronda/sidecar/intake/intaketest"
+	"github.com/ronda-watch/ronda/sidecar/intake/wire"
 )
 
 // The attacks of issue 10, item 7, each against a real loopback server.
@@ -36,7 +38,7 @@ func slowSender(t *testing.T, addr string, size int, pace time.Duration, stop <-
 	}
 	t.Cleanup(func() { conn.Close() })
 	fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\nX-Slow: 1\r\n%s: k1\r\n%s: %d\r\n%s: sha256=%s\r\n\r\n",
-		Path, addr, size, HeaderKey, HeaderTimestamp, time.Now().Unix(), HeaderSignature, strings.Repeat("0", 64))
+		Path, addr, size, wire.HeaderKey, wire.HeaderTimestamp, time.Now().Unix(), wire.HeaderSignature, strings.Repeat("0", 64))
 	go func() {
 		t := time.NewTicker(pace)
 		defer t.Stop()
@@ -65,7 +67,7 @@ func TestSlowBodiesDoNotStopSignedSender(t *testing.T) {
 		Keys:       map[string][]byte{"k1": key1},
 		Sink:       rec.sink,
 		Registerer: prometheus.NewRegistry(),
-		Logger:     testLogger(),
+		Logger:     intaketest.Logger(),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -85,7 +87,7 @@ func TestSlowBodiesDoNotStopSignedSender(t *testing.T) {
 		conn := slowSender(t, addr, 1000, 50*time.Millisecond, stop)
 		defer conn.Close() // before srv.Close, which waits for their requests
 	}
-	waitFor(t, "ten slow requests in the handler", func() bool { return slowIn.Load() == 10 })
+	intaketest.WaitFor(t, "ten slow requests in the handler", func() bool { return slowIn.Load() == 10 })
 
 	f := &fixture{t: t, srv: srv, h: h, rec: rec}
 	for i := range 5 {
@@ -147,7 +149,7 @@ func TestUnknownKeyLooksLikeBadSignature(t *testing.T) {
 	s := newWSServer(t, nil)
 	answer := func(keyID string, secret []byte) string {
 		_, resp, err := s.dialRaw(s.handshakeURL("e1", "s1"), func(h http.Header, uri string) {
-			SignHandshake(h, keyID, secret, uri, time.Now())
+			wire.SignHandshake(h, keyID, secret, uri, time.Now())
 		})
 		if err == nil || resp == nil {
 			t.Fatalf("handshake with %s: %v", keyID, err)

@@ -1,7 +1,8 @@
 // Package intake is how events enter Ronda: the HTTP intake, POST /v1/events,
 // and the websocket intake, /v1/events/ws (WebSocket, PROTOCOL.md), both
-// served by one Handler, and the websocket's client, Forwarder, with which
-// streaming ingest nodes and edges send to a hub.
+// served by one Handler. The websocket's client, with which streaming ingest
+// nodes and edges send to a hub, is sidecar/forward; what both ends agree on
+// (messages, limits, the signature) is sidecar/intake/wire.
 //
 // POST takes signed NDJSON batches (plain or gzip) from ingest nodes and app
 // backends; the socket takes a stream of sequenced batches, each acknowledged,
@@ -21,8 +22,7 @@
 // pipeline (the Sink says ErrBusy and the sender gets 503 or a busy answer),
 // log secrets or event contents, or put per-sender or per-stream labels on
 // metrics. Errors become HTTP statuses and protocol answers here and nowhere
-// else. The Forwarder, likewise, never blocks its caller for long, holds a
-// bounded buffer in memory (then its spool) and logs no secret.
+// else.
 package intake
 
 import (
@@ -50,10 +50,11 @@ import (
 
 	"github.com/ronda-watch/ronda/analyzer/event"
 	"github.com/ronda-watch/ronda/sidecar/forwarded"
+	"github.com/ronda-watch/ronda/sidecar/intake/wire"
 )
 
 // Path is where the handler is meant to be mounted.
-const Path = "/v1/events"
+const Path = wire.Path
 
 // ErrBusy is returned by a Sink whose queue is full. The handler answers 503
 // with Retry-After and forgets the batch's ids, so that the sender's retry is
@@ -88,17 +89,16 @@ const (
 	DefaultDedupMaxFuture  = 10 * time.Minute
 	DefaultMaxWSConns      = 64
 	DefaultWSSessions      = 10_000
-	DefaultWSPingInterval  = 20 * time.Second
+	DefaultWSPingInterval  = wire.DefaultPingInterval
 	DefaultWSWriteTimeout  = 10 * time.Second
-	// MinKeyBytes is the shortest secret accepted: shorter keys can be guessed.
-	MinKeyBytes = 16
 )
 
 // Options configure a Handler. Zero values take the documented defaults.
 type Options struct {
-	// Keys maps a key id (the X-Ronda-Key header) to its HMAC-SHA256 secret, at
-	// least MinKeyBytes long. Several keys may be live at once: to rotate, add
-	// the new key, move senders over, then remove the old one. Required.
+	// Keys maps a key id (the X-Ronda-Key header) to its HMAC-SHA256 secret,
+	// at least wire.MinKeyBytes long. Several keys may be live at once: to
+	// rotate, add the new key, move senders over, then remove the old one.
+	// Required.
 	Keys map[string][]byte
 
 	// Sink receives each request's accepted events. Required.
@@ -407,26 +407,12 @@ func NewHandler(opts Options) (*Handler, error) {
 	return h, nil
 }
 
-// Answer is the body of a 200 response: what became of each line.
-type Answer struct {
-	Accepted   int        `json:"accepted"`
-	Duplicates []string   `json:"duplicates"`
-	Rejected   []Rejected `json:"rejected"`
-	Unknown    int        `json:"unknown"`
-}
+// Answer is the body of a 200 response: what became of each line. It is
+// the wire's, shared with the websocket client.
+type Answer = wire.Answer
 
 // Rejected is one line that gave no event.
-type Rejected struct {
-	Line   int    `json:"line"`
-	ID     string `json:"id,omitempty"`
-	Field  string `json:"field,omitempty"`
-	Reason string `json:"reason"`
-}
-
-// errorBody is the body of every non-200 response.
-type errorBody struct {
-	Error string `json:"error"`
-}
+type Rejected = wire.Rejected
 
 // refusal is a request refused as a whole, with the metric reason.
 type refusal struct {
@@ -455,7 +441,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if rf != nil {
 		h.m.refused.WithLabelValues(rf.reason).Inc()
 		h.opts.Logger.Debug("intake refused", "status", rf.status, "reason", rf.reason,
-			"key", r.Header.Get(HeaderKey), "client", forwarded.ClientAddr(r, h.opts.TrustedProxies).String())
+			"key", r.Header.Get(wire.HeaderKey), "client", forwarded.ClientAddr(r, h.opts.TrustedProxies).String())
 		if rf.retryAfter > 0 {
 			secs := int64(math.Ceil(rf.retryAfter.Seconds()))
 			w.Header().Set("Retry-After", strconv.FormatInt(max(secs, 1), 10))
@@ -463,7 +449,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if rf.status == http.StatusRequestTimeout {
 			w.Header().Set("Connection", "close") // the rest of the body is not read
 		}
-		writeJSON(w, rf.status, errorBody{Error: rf.msg})
+		writeJSON(w, rf.status, wire.ErrorBody{Error: rf.msg})
 		h.m.requests.WithLabelValues(strconv.Itoa(rf.status)).Inc()
 		return
 	}

@@ -20,11 +20,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/ronda-watch/ronda/analyzer/event"
+	"github.com/ronda-watch/ronda/sidecar/intake/intaketest"
+	"github.com/ronda-watch/ronda/sidecar/intake/wire"
 )
 
 var (
-	key1 = []byte("0123456789abcdef-key-one")
-	key2 = []byte("0123456789abcdef-key-two")
+	key1 = intaketest.Key1
+	key2 = intaketest.Key2
 )
 
 // recorder is a Sink that keeps what it takes, or says busy.
@@ -88,9 +90,7 @@ func start(t *testing.T, edit func(*Options)) *fixture {
 	return f
 }
 
-func chat(id string) string {
-	return fmt.Sprintf(`{"id":%q,"type":"chat","at":"2025-06-02T13:05:00Z","stream_id":"s1","sender_id":"v1","text":"halo"}`, id)
-}
+func chat(id string) string { return intaketest.Chat(id) }
 
 func batch(lines ...string) []byte { return []byte(strings.Join(lines, "\n") + "\n") }
 
@@ -142,7 +142,7 @@ func (f *fixture) do(req *http.Request) reply {
 	if resp.StatusCode == http.StatusOK {
 		err = json.Unmarshal(raw, &r.answer)
 	} else {
-		var e errorBody
+		var e wire.ErrorBody
 		err = json.Unmarshal(raw, &e)
 		r.err = e.Error
 		if e.Error == "" {
@@ -156,10 +156,10 @@ func (f *fixture) do(req *http.Request) reply {
 }
 
 func signWith(keyID string, secret []byte, at time.Time) func(*http.Request, []byte) {
-	return func(req *http.Request, body []byte) { Sign(req, keyID, secret, body, at) }
+	return func(req *http.Request, body []byte) { wire.Sign(req, keyID, secret, body, at) }
 }
 
-func signed(req *http.Request, body []byte) { Sign(req, "k1", key1, body, time.Now()) }
+func signed(req *http.Request, body []byte) { wire.Sign(req, "k1", key1, body, time.Now()) }
 
 // post sends body signed with k1 now.
 func (f *fixture) post(body []byte) reply {
@@ -292,7 +292,7 @@ func TestRefused(t *testing.T) {
 		}, 401, "no_signature", "missing signature"},
 		{"missing timestamp", func(f *fixture) *http.Request {
 			req := f.request(f.fresh(1), signed)
-			req.Header.Del(HeaderTimestamp)
+			req.Header.Del(wire.HeaderTimestamp)
 			return req
 		}, 401, "no_signature", "missing signature"},
 		{"wrong signature", func(f *fixture) *http.Request {
@@ -306,7 +306,7 @@ func TestRefused(t *testing.T) {
 		}, 401, "bad_signature", "does not match"},
 		{"malformed signature", func(f *fixture) *http.Request {
 			req := f.request(f.fresh(1), signed)
-			req.Header.Set(HeaderSignature, "md5=abc")
+			req.Header.Set(wire.HeaderSignature, "md5=abc")
 			return req
 		}, 401, "bad_signature", "sha256="},
 		{"expired signature", func(f *fixture) *http.Request {
@@ -317,7 +317,7 @@ func TestRefused(t *testing.T) {
 		}, 401, "expired", "replay window"},
 		{"bad timestamp", func(f *fixture) *http.Request {
 			req := f.request(f.fresh(1), signed)
-			req.Header.Set(HeaderTimestamp, "yesterday")
+			req.Header.Set(wire.HeaderTimestamp, "yesterday")
 			return req
 		}, 401, "bad_timestamp", "Unix seconds"},
 		{"unknown key id", func(f *fixture) *http.Request {
@@ -339,7 +339,7 @@ func TestRefused(t *testing.T) {
 		{"oversize body without length", func(f *fixture) *http.Request {
 			body := bytes.Repeat([]byte("\n"), 1<<20+1)
 			req := f.request(nil, signed)
-			Sign(req, "k1", key1, body, now)
+			wire.Sign(req, "k1", key1, body, now)
 			req.Body = io.NopCloser(bytes.NewReader(body))
 			req.ContentLength = -1 // chunked
 			return req

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/ronda-watch/ronda/analyzer/event"
+	"github.com/ronda-watch/ronda/sidecar/intake/wire"
 )
 
 // keySet is the live set of intake keys with each key's limits. It is never
@@ -37,8 +38,8 @@ func validateKeys(keys map[string][]byte) error {
 		if id == "" || len(id) > event.MaxIDBytes {
 			return fmt.Errorf("key id %.32q: must be 1 to %d bytes", id, event.MaxIDBytes)
 		}
-		if len(k) < MinKeyBytes {
-			return fmt.Errorf("key %q: secret shorter than %d bytes", id, MinKeyBytes)
+		if len(k) < wire.MinKeyBytes {
+			return fmt.Errorf("key %q: secret shorter than %d bytes", id, wire.MinKeyBytes)
 		}
 	}
 	return nil

@@ -12,6 +12,9 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/ronda-watch/ronda/sidecar/intake/intaketest"
+	"github.com/ronda-watch/ronda/sidecar/intake/wire"
 )
 
 // TestSetKeysUnderLoad rotates the keys 50 times while several senders
@@ -61,7 +64,7 @@ func TestSetKeysUnderLoad(t *testing.T) {
 	prev := "k2"
 	prevSecret := key2
 	for i := range 50 {
-		waitFor(t, "requests between rotations", func() bool { return sent.Load() >= int64(4*(i+1)) })
+		intaketest.WaitFor(t, "requests between rotations", func() bool { return sent.Load() >= int64(4*(i+1)) })
 		id := fmt.Sprintf("rot-%d", i)
 		secret := []byte(fmt.Sprintf("0123456789abcdef-rotated-%d", i))
 		next := map[string][]byte{"k1": key1, id: secret}
@@ -72,7 +75,7 @@ func TestSetKeysUnderLoad(t *testing.T) {
 				t.Fatal(err)
 			}
 			conn, _, err := s.dialRaw(s.handshakeURL("rot", id), func(h http.Header, uri string) {
-				SignHandshake(h, prev, prevSecret, uri, time.Now())
+				wire.SignHandshake(h, prev, prevSecret, uri, time.Now())
 			})
 			if err != nil {
 				t.Fatal(err)
@@ -149,7 +152,7 @@ func TestSetKeysRefusesRequestInFlight(t *testing.T) {
 	f := start(t, nil)
 	body := f.fresh(2)
 	req := f.request(nil, signWith("k2", key2, time.Now()))
-	Sign(req, "k2", key2, body, time.Now())
+	wire.Sign(req, "k2", key2, body, time.Now())
 	pr, pw := io.Pipe()
 	req.Body, req.ContentLength = pr, int64(len(body))
 	done := make(chan reply)

@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ronda-watch/ronda/analyzer/event"
+	"github.com/ronda-watch/ronda/sidecar/intake/wire"
 )
 
 // maxBody is a body of exactly DefaultMaxLines chat lines, padded to just
@@ -107,7 +108,7 @@ func runMaxRequests(tb testing.TB, h *Handler, bodies [][]byte, gz bool) memoryR
 			defer wg.Done()
 			for {
 				req, _ := http.NewRequest(http.MethodPost, srv.URL+Path, bytes.NewReader(body))
-				Sign(req, "k1", key1, body, time.Now())
+				wire.Sign(req, "k1", key1, body, time.Now())
 				if gz {
 					req.Header.Set("Content-Encoding", "gzip")
 				}

@@ -19,10 +19,11 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/ronda-watch/ronda/sidecar/forwarded"
+	"github.com/ronda-watch/ronda/sidecar/intake/wire"
 )
 
 // WSPath is where the handler returned by WebSocket is meant to be mounted.
-const WSPath = "/v1/events/ws"
+const WSPath = wire.WSPath
 
 // Limits of the websocket protocol (PROTOCOL.md).
 const (
@@ -30,8 +31,6 @@ const (
 	// included. A batch message is at most MaxWSHeaderBytes plus
 	// Options.MaxBodyBytes once inflated.
 	MaxWSHeaderBytes = 1024
-	// MaxWSParamBytes bounds the sender, session and nonce of a handshake.
-	MaxWSParamBytes = 64
 )
 
 // closeGrace is how long a socket being closed by the server waits for the
@@ -48,13 +47,13 @@ const closeGrace = time.Second
 // PROTOCOL.md next to this file is the full description; in short:
 //
 //   - Handshake: GET WSPath?sender=NAME&session=ID&nonce=RANDOM, signed like
-//     a POST (HeaderKey, HeaderTimestamp, HeaderSignature) with the request
-//     URI exactly as sent (path, "?", raw query) as the body; the replay
-//     window applies, so the nonce makes each connect unique. sender,
-//     session and nonce are 1 to MaxWSParamBytes of [A-Za-z0-9._-]. Refusals
-//     are HTTP answers with the JSON error body of POST: 401 (signature), 400
-//     (parameters, not a websocket upgrade), 503 (closed, too many sockets,
-//     Retry-After).
+//     a POST (wire.SignHandshake: wire.HeaderKey, wire.HeaderTimestamp,
+//     wire.HeaderSignature) with the request URI exactly as sent (path, "?",
+//     raw query) as the body; the replay window applies, so the nonce makes
+//     each connect unique. sender, session and nonce are 1 to
+//     wire.MaxWSParamBytes of [A-Za-z0-9._-]. Refusals are HTTP answers with
+//     the JSON error body of POST: 401 (signature), 400 (parameters, not a
+//     websocket upgrade), 503 (closed, too many sockets, Retry-After).
 //   - The server speaks first: {"type":"hello","acked":N,...limits}, N the
 //     last batch sequence number taken for (key id, sender, session), 0 for
 //     a new session.
@@ -141,7 +140,7 @@ func newWSState(h *Handler) *wsState {
 		CheckOrigin: func(*http.Request) bool { return true },
 		Error: func(w http.ResponseWriter, _ *http.Request, status int, reason error) {
 			h.m.wsHandshakes.WithLabelValues("upgrade_failed").Inc()
-			writeJSON(w, status, errorBody{Error: "websocket handshake: " + reason.Error()})
+			writeJSON(w, status, wire.ErrorBody{Error: "websocket handshake: " + reason.Error()})
 		},
 	}
 	return s
@@ -267,21 +266,6 @@ type wsParams struct {
 	sender, session, nonce string
 }
 
-// validID reports whether v is a short printable id: 1 to MaxWSParamBytes
-// of [A-Za-z0-9._-], safe in logs, URLs and file names.
-func validID(v string) bool {
-	if v == "" || len(v) > MaxWSParamBytes {
-		return false
-	}
-	for i := 0; i < len(v); i++ {
-		c := v[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
-
 // signedURI is what a handshake signs: the request-target as sent.
 func signedURI(r *http.Request) string {
 	if r.RequestURI != "" {
@@ -316,9 +300,9 @@ func (h *Handler) wsAccept(r *http.Request, now time.Time) (k *liveKey, p wsPara
 	q := r.URL.Query()
 	for _, name := range []string{"sender", "session", "nonce"} {
 		v := q[name]
-		if len(v) != 1 || !validID(v[0]) {
+		if len(v) != 1 || !wire.ValidID(v[0]) {
 			return nil, p, sig, refuse(http.StatusBadRequest, "bad_param",
-				fmt.Sprintf("query parameter %s: once, 1 to %d bytes of A-Z a-z 0-9 . _ -", name, MaxWSParamBytes))
+				fmt.Sprintf("query parameter %s: once, 1 to %d bytes of A-Z a-z 0-9 . _ -", name, wire.MaxWSParamBytes))
 		}
 	}
 	p = wsParams{sender: q.Get("sender"), session: q.Get("session"), nonce: q.Get("nonce")}
@@ -337,12 +321,12 @@ func (h *Handler) wsAccept(r *http.Request, now time.Time) (k *liveKey, p wsPara
 func (h *Handler) wsRefuse(w http.ResponseWriter, r *http.Request, rf *refusal) {
 	h.m.wsHandshakes.WithLabelValues(rf.reason).Inc()
 	h.opts.Logger.Debug("intake websocket refused", "status", rf.status, "reason", rf.reason,
-		"key", r.Header.Get(HeaderKey), "client", forwarded.ClientAddr(r, h.opts.TrustedProxies).String())
+		"key", r.Header.Get(wire.HeaderKey), "client", forwarded.ClientAddr(r, h.opts.TrustedProxies).String())
 	if rf.retryAfter > 0 {
 		secs := int64(math.Ceil(rf.retryAfter.Seconds()))
 		w.Header().Set("Retry-After", strconv.FormatInt(max(secs, 1), 10))
 	}
-	writeJSON(w, rf.status, errorBody{Error: rf.msg})
+	writeJSON(w, rf.status, wire.ErrorBody{Error: rf.msg})
 }
 
 func (h *Handler) serveWS(w http.ResponseWriter, r *http.Request) {
@@ -457,8 +441,8 @@ func (c *wsConn) run(key wsSessionKey) {
 	if found {
 		h.m.wsResumes.Inc()
 	}
-	hello := wsHello{
-		Type:           msgHello,
+	hello := wire.Hello{
+		Type:           wire.MsgHello,
 		Session:        key.session,
 		Acked:          acked,
 		MaxBatchBytes:  h.opts.MaxBodyBytes,
@@ -551,7 +535,7 @@ func (c *wsConn) batch(rd io.Reader) (reply any, fault string, err error) {
 	case err != nil:
 		return nil, "", err
 	}
-	seq, perr := parseBatchHeader(line)
+	seq, perr := wire.ParseBatchHeader(line)
 	if perr != nil {
 		return nil, perr.Error(), nil
 	}
@@ -560,7 +544,7 @@ func (c *wsConn) batch(rd io.Reader) (reply any, fault string, err error) {
 	switch {
 	case seq <= acked:
 		h.m.wsBatches.WithLabelValues("already").Inc()
-		return wsAck{Type: msgAck, Seq: seq, Already: true,
+		return wire.Ack{Type: wire.MsgAck, Seq: seq, Already: true,
 			Answer: Answer{Duplicates: []string{}, Rejected: []Rejected{}}}, "", nil
 	case seq > acked+1 && c.busyMode:
 		return c.busy(seq, "after_busy", h.opts.BusyRetryAfter), "", nil
@@ -634,21 +618,21 @@ func (c *wsConn) batch(rd io.Reader) (reply any, fault string, err error) {
 		h.m.wsRefusals.WithLabelValues(rf.reason).Inc()
 		h.opts.Logger.Debug("intake websocket batch refused", "status", rf.status, "reason", rf.reason,
 			"key", c.keyID, "sender", c.sess.key.sender, "seq", seq)
-		return wsRefused{Type: msgRefused, Seq: seq, Status: rf.status, Error: rf.msg}, "", nil
+		return wire.Refused{Type: wire.MsgRefused, Seq: seq, Status: rf.status, Error: rf.msg}, "", nil
 	}
 	c.sess.acked.Store(seq)
 	c.busyMode = false
 	h.m.wsBatches.WithLabelValues("acked").Inc()
-	return wsAck{Type: msgAck, Seq: seq, Answer: *ans}, "", nil
+	return wire.Ack{Type: wire.MsgAck, Seq: seq, Answer: *ans}, "", nil
 }
 
-func (c *wsConn) busy(seq uint64, reason string, retry time.Duration) wsBusy {
+func (c *wsConn) busy(seq uint64, reason string, retry time.Duration) wire.Busy {
 	c.busyMode = true
 	h := c.s.h
 	h.m.wsBatches.WithLabelValues("busy").Inc()
 	h.m.wsRefusals.WithLabelValues(reason).Inc()
 	ms := max(int64((retry+time.Millisecond-1)/time.Millisecond), 1)
-	return wsBusy{Type: msgBusy, Seq: seq, RetryAfterMS: ms, Reason: reason}
+	return wire.Busy{Type: wire.MsgBusy, Seq: seq, RetryAfterMS: ms, Reason: reason}
 }
 
 // write sends one JSON message within the write timeout. Large answers (long
@@ -697,7 +681,7 @@ func (c *wsConn) kick(code int, reason, label string) {
 func (c *wsConn) fail(code int, reason string) {
 	c.s.h.opts.Logger.Debug("intake websocket protocol error", "key", c.keyID,
 		"sender", c.sess.key.sender, "client", c.remote, "reason", reason)
-	_ = c.write(wsError{Type: msgError, Error: reason})
+	_ = c.write(wire.Error{Type: wire.MsgError, Error: reason})
 	c.closeWith(code, reason)
 	c.drain()
 }

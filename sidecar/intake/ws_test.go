@@ -2,18 +2,13 @@ package intake
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -23,241 +18,45 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/ronda-watch/ronda/analyzer/event"
+	"github.com/ronda-watch/ronda/sidecar/intake/intaketest"
+	"github.com/ronda-watch/ronda/sidecar/intake/wire"
 )
 
-// testLogger discards, unless RONDA_TEST_LOG is set: the forwarder's and
-// the handler's goroutines may log after a test has ended, where t.Log
-// would panic.
-func testLogger() *slog.Logger {
-	if os.Getenv("RONDA_TEST_LOG") != "" {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return slog.New(slog.DiscardHandler)
-}
-
-// wsSink is a Sink that counts every id it takes; hook may say busy, cut
-// connections, or anything else, before the events are taken.
-type wsSink struct {
-	mu    sync.Mutex
-	ids   []string
-	seen  map[string]int
-	calls atomic.Int64
-	hook  atomic.Pointer[func(call int64, evs []event.Event) error]
-	taken atomic.Int64
-}
-
-func newWSSink() *wsSink { return &wsSink{seen: make(map[string]int)} }
-
-func (s *wsSink) take(_ context.Context, evs []event.Event) error {
-	n := s.calls.Add(1)
-	if h := s.hook.Load(); h != nil {
-		if err := (*h)(n, evs); err != nil {
-			return err
-		}
-	}
-	s.mu.Lock()
-	for i := range evs {
-		s.seen[evs[i].ID]++
-		s.ids = append(s.ids, evs[i].ID)
-	}
-	s.mu.Unlock()
-	s.taken.Add(int64(len(evs)))
-	return nil
-}
-
-func (s *wsSink) setHook(h func(call int64, evs []event.Event) error) {
-	if h == nil {
-		s.hook.Store(nil)
-		return
-	}
-	s.hook.Store(&h)
-}
-
-func (s *wsSink) count() int { return int(s.taken.Load()) }
-
-// checkOnce fails unless the sink took exactly the ids want, each once, in
-// the order given.
-func (s *wsSink) checkOnce(t *testing.T, want []string) {
-	t.Helper()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for id, n := range s.seen {
-		if n != 1 {
-			t.Errorf("id %s taken %d times", id, n)
-		}
-	}
-	if len(s.ids) != len(want) {
-		t.Fatalf("sink took %d events, want %d", len(s.ids), len(want))
-	}
-	for i := range want {
-		if s.ids[i] != want[i] {
-			t.Fatalf("event %d is %s, want %s (order)", i, s.ids[i], want[i])
-		}
-	}
-}
-
-// waitFor polls cond until it holds; the deadline is generous, for -race on
-// a busy machine, and is a failure, not a timing assertion.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
-// trackListener remembers the server side of every connection, so that a
-// test can cut them all (hijacked websockets included).
-type trackListener struct {
-	net.Listener
-	mu    sync.Mutex
-	conns map[*trackedConn]struct{}
-}
-
-type trackedConn struct {
-	net.Conn
-	l *trackListener
-}
-
-func (c *trackedConn) Close() error {
-	c.l.mu.Lock()
-	delete(c.l.conns, c)
-	c.l.mu.Unlock()
-	return c.Conn.Close()
-}
-
-func (l *trackListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
-	}
-	tc := &trackedConn{Conn: c, l: l}
-	l.mu.Lock()
-	l.conns[tc] = struct{}{}
-	l.mu.Unlock()
-	return tc, nil
-}
-
-func (l *trackListener) cut() int {
-	l.mu.Lock()
-	conns := make([]*trackedConn, 0, len(l.conns))
-	for c := range l.conns {
-		conns = append(conns, c)
-	}
-	l.mu.Unlock()
-	for _, c := range conns {
-		c.Close()
-	}
-	return len(conns)
-}
-
-// wsServer serves a Handler's two intakes on a loopback address that
-// survives down and up, so that a forwarder can find it again.
+// wsServer is a Handler on an intaketest.Server, with its recording sink
+// and its registry.
 type wsServer struct {
-	t    *testing.T
-	h    atomic.Pointer[Handler]
-	sink *wsSink
+	*intaketest.Server
+	sink *intaketest.Sink
 	reg  *prometheus.Registry
-	addr string
-
-	mu  sync.Mutex
-	ln  *trackListener
-	srv *http.Server
 }
 
 func newWSServer(t *testing.T, edit func(*Options)) *wsServer {
 	t.Helper()
-	s := &wsServer{t: t, sink: newWSSink(), reg: prometheus.NewRegistry()}
-	h, err := NewHandler(s.options(edit))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.h.Store(h)
-	s.up()
-	t.Cleanup(func() {
-		s.h.Load().Close()
-		s.down()
-	})
-	return s
-}
-
-func (s *wsServer) options(edit func(*Options)) Options {
+	s := &wsServer{sink: intaketest.NewSink(), reg: prometheus.NewRegistry()}
 	opts := Options{
 		Keys:       map[string][]byte{"k1": key1, "k2": key2},
-		Sink:       s.sink.take,
+		Sink:       s.sink.Take,
 		Registerer: s.reg,
 		RateEvents: -1,
-		Logger:     testLogger(),
+		Logger:     intaketest.Logger(),
 	}
 	if edit != nil {
 		edit(&opts)
 	}
-	return opts
-}
-
-func (s *wsServer) handler() *Handler { return s.h.Load() }
-
-// up listens again on the same address (any port the first time).
-func (s *wsServer) up() {
-	s.t.Helper()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	addr := s.addr
-	if addr == "" {
-		addr = "127.0.0.1:0"
-	}
-	var ln net.Listener
-	var err error
-	for range 100 { // the port may linger a moment after down
-		if ln, err = net.Listen("tcp", addr); err == nil {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	h, err := NewHandler(opts)
 	if err != nil {
-		s.t.Fatal(err)
+		t.Fatal(err)
 	}
-	s.addr = ln.Addr().String()
-	s.ln = &trackListener{Listener: ln, conns: make(map[*trackedConn]struct{})}
-	mux := http.NewServeMux()
-	mux.HandleFunc(Path, func(w http.ResponseWriter, r *http.Request) { s.h.Load().ServeHTTP(w, r) })
-	mux.HandleFunc(WSPath, func(w http.ResponseWriter, r *http.Request) { s.h.Load().WebSocket().ServeHTTP(w, r) })
-	s.srv = &http.Server{Handler: mux, ErrorLog: nil}
-	go s.srv.Serve(s.ln)
+	s.Server = intaketest.Start(t, h)
+	return s
 }
 
-// down stops listening and cuts every connection.
-func (s *wsServer) down() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.srv == nil {
-		return
-	}
-	s.srv.Close()
-	s.ln.cut()
-	s.srv, s.ln = nil, nil
-}
-
-// cut drops every open connection; the listener stays.
-func (s *wsServer) cut() int {
-	s.mu.Lock()
-	ln := s.ln
-	s.mu.Unlock()
-	if ln == nil {
-		return 0
-	}
-	return ln.cut()
-}
-
-func (s *wsServer) url() string { return "ws://" + s.addr }
+func (s *wsServer) handler() *Handler { return s.Handler().(*Handler) }
 
 // handshakeURL is the handshake URL of a session with a fresh nonce.
 func (s *wsServer) handshakeURL(sender, session string) *url.URL {
-	u := &url.URL{Scheme: "ws", Host: s.addr, Path: WSPath}
-	u.RawQuery = url.Values{"sender": {sender}, "session": {session}, "nonce": {newID()}}.Encode()
+	u := &url.URL{Scheme: "ws", Host: s.Addr(), Path: WSPath}
+	u.RawQuery = url.Values{"sender": {sender}, "session": {session}, "nonce": {wire.NewID()}}.Encode()
 	return u
 }
 
@@ -272,13 +71,13 @@ func (s *wsServer) dialRaw(u *url.URL, sign func(h http.Header, uri string)) (*w
 	return d.Dial(u.String(), h)
 }
 
-func signK1(h http.Header, uri string) { SignHandshake(h, "k1", key1, uri, time.Now()) }
+func signK1(h http.Header, uri string) { wire.SignHandshake(h, "k1", key1, uri, time.Now()) }
 
 // rawSession is a websocket opened by hand, for protocol tests.
 type rawSession struct {
 	t     *testing.T
 	conn  *websocket.Conn
-	hello serverMsg
+	hello wire.ServerMsg
 }
 
 // open connects a session with k1 and reads the hello.
@@ -295,7 +94,7 @@ func (s *wsServer) open(t *testing.T, sender, session string) *rawSession {
 	r := &rawSession{t: t, conn: conn}
 	t.Cleanup(func() { conn.Close() })
 	r.hello = r.read()
-	if r.hello.Type != msgHello {
+	if r.hello.Type != wire.MsgHello {
 		t.Fatalf("first message %+v, want hello", r.hello)
 	}
 	return r
@@ -308,14 +107,14 @@ func (r *rawSession) send(msg string) {
 	}
 }
 
-func (r *rawSession) read() serverMsg {
+func (r *rawSession) read() wire.ServerMsg {
 	r.t.Helper()
 	_ = r.conn.SetReadDeadline(time.Now().Add(time.Minute))
 	_, data, err := r.conn.ReadMessage()
 	if err != nil {
 		r.t.Fatalf("read: %v", err)
 	}
-	m, err := parseServerMsg(data)
+	m, err := wire.ParseServerMsg(data)
 	if err != nil {
 		r.t.Fatalf("%v: %s", err, data)
 	}
@@ -358,20 +157,20 @@ func TestWSBatchAcked(t *testing.T) {
 	}
 	r.send(wsBatch(1, chat("w1"), `{"id":"w2","type":"chat"}`, "", `{"id":"w3","type":"vote","at":"2025-06-02T13:05:00Z"}`, chat("w1"), chat("w4")))
 	a := r.read()
-	if a.Type != msgAck || a.Seq != 1 || a.Accepted != 2 || a.Unknown != 1 || len(a.Rejected) != 1 ||
+	if a.Type != wire.MsgAck || a.Seq != 1 || a.Accepted != 2 || a.Unknown != 1 || len(a.Rejected) != 1 ||
 		a.Rejected[0].Line != 2 || strings.Join(a.Duplicates, ",") != "w1" {
 		t.Fatalf("ack %+v", a)
 	}
 	// The same id over POST is the same event.
-	resp := postTo(t, "http://"+s.addr, batch(chat("w4"), chat("w5")))
+	resp := postTo(t, "http://"+s.Addr(), batch(chat("w4"), chat("w5")))
 	if resp.Accepted != 1 || strings.Join(resp.Duplicates, ",") != "w4" {
 		t.Fatalf("POST after websocket: %+v", resp)
 	}
 	r.send(wsBatch(2)) // a header alone is an empty batch
-	if a := r.read(); a.Type != msgAck || a.Seq != 2 || a.Accepted != 0 {
+	if a := r.read(); a.Type != wire.MsgAck || a.Seq != 2 || a.Accepted != 0 {
 		t.Fatalf("empty batch: %+v", a)
 	}
-	s.sink.checkOnce(t, []string{"w1", "w4", "w5"})
+	s.sink.CheckOnce(t, []string{"w1", "w4", "w5"})
 	if n := testutil.ToFloat64(s.handler().m.wsBatches.WithLabelValues("acked")); n != 2 {
 		t.Errorf("acked batches %v", n)
 	}
@@ -409,7 +208,7 @@ func TestWSAlreadyTaken(t *testing.T) {
 	s := newWSServer(t, nil)
 	r := s.open(t, "edge-1", "s1")
 	r.send(wsBatch(1, chat("a1"), chat("a2")))
-	if a := r.read(); a.Type != msgAck || a.Accepted != 2 {
+	if a := r.read(); a.Type != wire.MsgAck || a.Accepted != 2 {
 		t.Fatalf("%+v", a)
 	}
 	r.conn.Close()
@@ -420,14 +219,14 @@ func TestWSAlreadyTaken(t *testing.T) {
 	}
 	r.send(wsBatch(1, chat("a1"), chat("a2")))
 	a := r.read()
-	if a.Type != msgAck || a.Seq != 1 || !a.Already || a.Accepted != 0 {
+	if a.Type != wire.MsgAck || a.Seq != 1 || !a.Already || a.Accepted != 0 {
 		t.Fatalf("resent batch: %+v", a)
 	}
 	r.send(wsBatch(2, chat("a3")))
-	if a := r.read(); a.Type != msgAck || a.Seq != 2 || a.Already || a.Accepted != 1 {
+	if a := r.read(); a.Type != wire.MsgAck || a.Seq != 2 || a.Already || a.Accepted != 1 {
 		t.Fatalf("next batch: %+v", a)
 	}
-	s.sink.checkOnce(t, []string{"a1", "a2", "a3"})
+	s.sink.CheckOnce(t, []string{"a1", "a2", "a3"})
 	h := s.handler()
 	if n := testutil.ToFloat64(h.m.wsBatches.WithLabelValues("already")); n != 1 {
 		t.Errorf("already = %v", n)
@@ -437,7 +236,7 @@ func TestWSAlreadyTaken(t *testing.T) {
 	}
 	// Another key's session of the same name is another session.
 	conn, _, err := s.dialRaw(s.handshakeURL("edge-1", "s1"), func(h http.Header, uri string) {
-		SignHandshake(h, "k2", key2, uri, time.Now())
+		wire.SignHandshake(h, "k2", key2, uri, time.Now())
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -453,7 +252,7 @@ func TestWSBusy(t *testing.T) {
 	t.Parallel()
 	s := newWSServer(t, func(o *Options) { o.BusyRetryAfter = 1500 * time.Millisecond })
 	var busy atomic.Bool
-	s.sink.setHook(func(int64, []event.Event) error {
+	s.sink.SetHook(func(int64, []event.Event) error {
 		if busy.Load() {
 			return ErrBusy
 		}
@@ -464,21 +263,21 @@ func TestWSBusy(t *testing.T) {
 	r.send(wsBatch(1, chat("b1")))
 	r.send(wsBatch(2, chat("b2"))) // in the window behind it
 	a := r.read()
-	if a.Type != msgBusy || a.Seq != 1 || a.RetryAfterMS != 1500 || a.Reason != "sink_busy" {
+	if a.Type != wire.MsgBusy || a.Seq != 1 || a.RetryAfterMS != 1500 || a.Reason != "sink_busy" {
 		t.Fatalf("busy sink: %+v", a)
 	}
-	if a := r.read(); a.Type != msgBusy || a.Seq != 2 || a.Reason != "after_busy" {
+	if a := r.read(); a.Type != wire.MsgBusy || a.Seq != 2 || a.Reason != "after_busy" {
 		t.Fatalf("batch after a busy one: %+v", a)
 	}
 	busy.Store(false)
 	r.send(wsBatch(1, chat("b1")))
 	r.send(wsBatch(2, chat("b2")))
 	for seq := uint64(1); seq <= 2; seq++ {
-		if a := r.read(); a.Type != msgAck || a.Seq != seq || a.Accepted != 1 || len(a.Duplicates) != 0 {
+		if a := r.read(); a.Type != wire.MsgAck || a.Seq != seq || a.Accepted != 1 || len(a.Duplicates) != 0 {
 			t.Fatalf("resent %d: %+v", seq, a)
 		}
 	}
-	s.sink.checkOnce(t, []string{"b1", "b2"})
+	s.sink.CheckOnce(t, []string{"b1", "b2"})
 }
 
 func TestWSRateLimited(t *testing.T) {
@@ -500,18 +299,18 @@ func TestWSRateLimited(t *testing.T) {
 		return l
 	}
 	r.send(wsBatch(1, lines("r", 20)...))
-	if a := r.read(); a.Type != msgAck || a.Accepted != 20 {
+	if a := r.read(); a.Type != wire.MsgAck || a.Accepted != 20 {
 		t.Fatalf("burst: %+v", a)
 	}
 	r.send(wsBatch(2, lines("q", 5)...))
 	a := r.read()
-	if a.Type != msgBusy || a.Reason != "rate_limited" || a.RetryAfterMS < 1 || a.RetryAfterMS > 1000 {
+	if a.Type != wire.MsgBusy || a.Reason != "rate_limited" || a.RetryAfterMS < 1 || a.RetryAfterMS > 1000 {
 		t.Fatalf("over the rate: %+v", a)
 	}
 	// Larger than the burst: can never pass, refused and counted as taken.
 	// (k2 has its own bucket, still full.)
 	conn, _, err := s.dialRaw(s.handshakeURL("edge-1", "s1"), func(h http.Header, uri string) {
-		SignHandshake(h, "k2", key2, uri, time.Now())
+		wire.SignHandshake(h, "k2", key2, uri, time.Now())
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -520,11 +319,11 @@ func TestWSRateLimited(t *testing.T) {
 	defer conn.Close()
 	r2.read()
 	r2.send(wsBatch(1, lines("x", 21)...))
-	if a := r2.read(); a.Type != msgRefused || a.Seq != 1 || a.Status != 413 || !strings.Contains(a.Error, "more than 20 lines") {
+	if a := r2.read(); a.Type != wire.MsgRefused || a.Seq != 1 || a.Status != 413 || !strings.Contains(a.Error, "more than 20 lines") {
 		t.Fatalf("over the burst: %+v", a)
 	}
 	r2.send(wsBatch(2, lines("y", 3)...))
-	if a := r2.read(); a.Type != msgAck || a.Seq != 2 || a.Accepted != 3 {
+	if a := r2.read(); a.Type != wire.MsgAck || a.Seq != 2 || a.Accepted != 3 {
 		t.Fatalf("after a refused batch: %+v", a)
 	}
 }
@@ -535,7 +334,7 @@ func TestWSHandshakeRefused(t *testing.T) {
 	t.Parallel()
 	now := time.Now()
 	signAt := func(keyID string, secret []byte, at time.Time) func(http.Header, string) {
-		return func(h http.Header, uri string) { SignHandshake(h, keyID, secret, uri, at) }
+		return func(h http.Header, uri string) { wire.SignHandshake(h, keyID, secret, uri, at) }
 	}
 	query := func(kv ...string) *url.URL {
 		u := &url.URL{Path: WSPath}
@@ -585,12 +384,12 @@ func TestWSHandshakeRefused(t *testing.T) {
 			u := s.handshakeURL("edge-1", "s1")
 			if c.url != nil {
 				u = c.url(s)
-				u.Scheme, u.Host = "ws", s.addr
+				u.Scheme, u.Host = "ws", s.Addr()
 			}
 			var status int
 			var body []byte
 			if c.plain {
-				req, _ := http.NewRequest(http.MethodGet, "http://"+s.addr+u.RequestURI(), nil)
+				req, _ := http.NewRequest(http.MethodGet, "http://"+s.Addr()+u.RequestURI(), nil)
 				c.sign(req.Header, u.RequestURI())
 				resp, err := http.DefaultClient.Do(req)
 				if err != nil {
@@ -614,7 +413,7 @@ func TestWSHandshakeRefused(t *testing.T) {
 					t.Errorf("content type %q", ct)
 				}
 			}
-			var m errorBody
+			var m wire.ErrorBody
 			err := json.Unmarshal(body, &m)
 			if status != c.status || err != nil || !strings.Contains(m.Error, c.message) {
 				t.Fatalf("got %d %s, want %d with %q", status, body, c.status, c.message)
@@ -624,7 +423,7 @@ func TestWSHandshakeRefused(t *testing.T) {
 			}
 			r := s.open(t, "edge-1", "s1")
 			r.send(wsBatch(1, chat("ok")))
-			if a := r.read(); a.Type != msgAck || a.Accepted != 1 {
+			if a := r.read(); a.Type != wire.MsgAck || a.Accepted != 1 {
 				t.Fatalf("valid socket after a refusal: %+v", a)
 			}
 		})
@@ -683,7 +482,7 @@ func TestWSProtocolErrors(t *testing.T) {
 			s := newWSServer(t, nil)
 			r := s.open(t, "edge-1", "s1")
 			c.send(r)
-			if m := r.read(); m.Type != msgError || !strings.Contains(m.Error, c.message) {
+			if m := r.read(); m.Type != wire.MsgError || !strings.Contains(m.Error, c.message) {
 				t.Fatalf("error message %+v, want %q", m, c.message)
 			}
 			code, text := r.closed()
@@ -695,10 +494,10 @@ func TestWSProtocolErrors(t *testing.T) {
 			}
 			r = s.open(t, "edge-1", "s1")
 			r.send(wsBatch(1, chat("ok")))
-			if a := r.read(); a.Type != msgAck || a.Accepted != 1 {
+			if a := r.read(); a.Type != wire.MsgAck || a.Accepted != 1 {
 				t.Fatalf("valid batch after a protocol error: %+v", a)
 			}
-			if n := s.sink.count(); n != 1 {
+			if n := s.sink.Count(); n != 1 {
 				t.Errorf("sink took %d events", n)
 			}
 		})
@@ -715,11 +514,11 @@ func TestWSOversize(t *testing.T) {
 	big := strings.Repeat(chat("big")+"\n", (64<<10)/len(chat("big"))+10)
 	r.send(wsBatch(1) + big)
 	a := r.read()
-	if a.Type != msgRefused || a.Seq != 1 || a.Status != 413 || !strings.Contains(a.Error, "larger than") {
+	if a.Type != wire.MsgRefused || a.Seq != 1 || a.Status != 413 || !strings.Contains(a.Error, "larger than") {
 		t.Fatalf("oversize batch: %+v", a)
 	}
 	r.send(wsBatch(2, chat("o2")))
-	if a := r.read(); a.Type != msgAck || a.Seq != 2 || a.Accepted != 1 {
+	if a := r.read(); a.Type != wire.MsgAck || a.Seq != 2 || a.Accepted != 1 {
 		t.Fatalf("batch after a refused one: %+v", a)
 	}
 	if n := testutil.ToFloat64(s.handler().m.wsRefusals.WithLabelValues("body_too_large")); n != 1 {
@@ -730,7 +529,7 @@ func TestWSOversize(t *testing.T) {
 	// bound; past that the socket is cut.
 	r.conn.EnableWriteCompression(false)
 	r.send(wsBatch(3) + strings.Repeat("x", 4*(64<<10)))
-	if m := r.read(); m.Type != msgRefused || m.Seq != 3 {
+	if m := r.read(); m.Type != wire.MsgRefused || m.Seq != 3 {
 		t.Fatalf("far oversize batch: %+v", m)
 	}
 	if code, _ := r.closed(); code != websocket.CloseMessageTooBig {
@@ -740,7 +539,7 @@ func TestWSOversize(t *testing.T) {
 	if r.hello.Acked != 3 {
 		t.Errorf("acked %d after a cut oversize message", r.hello.Acked)
 	}
-	s.sink.checkOnce(t, []string{"o2"})
+	s.sink.CheckOnce(t, []string{"o2"})
 }
 
 func TestWSTakeover(t *testing.T) {
@@ -757,7 +556,7 @@ func TestWSTakeover(t *testing.T) {
 		t.Fatalf("older socket closed with %d %q", code, text)
 	}
 	r.send(wsBatch(2, chat("t2")))
-	if a := r.read(); a.Type != msgAck || a.Seq != 2 {
+	if a := r.read(); a.Type != wire.MsgAck || a.Seq != 2 {
 		t.Fatalf("%+v", a)
 	}
 }
@@ -771,8 +570,8 @@ func TestWSConnectionBound(t *testing.T) {
 		t.Fatalf("second socket over a bound of 1: %v %v", err, resp)
 	}
 	first.conn.Close()
-	waitFor(t, "the first socket to go", func() bool { return s.handler().ws.numConns() == 0 })
-	waitFor(t, "a place", func() bool {
+	intaketest.WaitFor(t, "the first socket to go", func() bool { return s.handler().ws.numConns() == 0 })
+	intaketest.WaitFor(t, "a place", func() bool {
 		conn, _, err := s.dialRaw(s.handshakeURL("edge-2", "s1"), signK1)
 		if err == nil {
 			conn.Close()
@@ -789,7 +588,7 @@ func TestWSSessionEviction(t *testing.T) {
 		r.send(wsBatch(1, chat(fmt.Sprint("e", i))))
 		r.read()
 		r.conn.Close()
-		waitFor(t, "the socket to go", func() bool { return s.handler().ws.numConns() == 0 })
+		intaketest.WaitFor(t, "the socket to go", func() bool { return s.handler().ws.numConns() == 0 })
 	}
 	h := s.handler()
 	if n := testutil.ToFloat64(h.m.wsEvicted); n != 1 || h.ws.numSessions() != 2 {
@@ -826,7 +625,7 @@ func TestHandlerClose(t *testing.T) {
 	if err == nil || resp == nil || resp.StatusCode != 503 {
 		t.Fatalf("handshake after Close: %v %v", err, resp)
 	}
-	req, _ := http.NewRequest(http.MethodPost, "http://"+s.addr+Path, bytes.NewReader(batch(chat("c1"))))
+	req, _ := http.NewRequest(http.MethodPost, "http://"+s.Addr()+Path, bytes.NewReader(batch(chat("c1"))))
 	signed(req, batch(chat("c1")))
 	pr, err := http.DefaultClient.Do(req)
 	if err != nil {

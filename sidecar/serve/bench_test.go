@@ -17,7 +17,7 @@ import (
 
 	"github.com/ronda-watch/ronda/analyzer"
 	"github.com/ronda-watch/ronda/analyzer/event"
-	"github.com/ronda-watch/ronda/sidecar/intake"
+	"github.com/ronda-watch/ronda/sidecar/intake/wire"
 )
 
 // Benchmarks of the live service on loopback. Run them together, so that the
@@ -197,7 +197,7 @@ func latencyAtWith(b *testing.B, bb benchBodies, rate float64, cfg Config, durin
 					}
 					body := bytes.ReplaceAll(bb.bodies[i], []byte(`,"id":"`), []byte(fmt.Sprintf(`,"id":"l%d-`, round)))
 					req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
-					intake.Sign(req, keyID, []byte(keySecret), body, time.Now())
+					wire.Sign(req, keyID, []byte(keySecret), body, time.Now())
 					resp, err := client.Do(req)
 					if err != nil {
 						return

@@ -17,8 +17,10 @@ import (
 	"github.com/ronda-watch/ronda/analyzer"
 	"github.com/ronda-watch/ronda/sidecar/adapters"
 	"github.com/ronda-watch/ronda/sidecar/enforce"
+	"github.com/ronda-watch/ronda/sidecar/forward"
 	"github.com/ronda-watch/ronda/sidecar/hub"
 	"github.com/ronda-watch/ronda/sidecar/intake"
+	"github.com/ronda-watch/ronda/sidecar/intake/wire"
 )
 
 // Roles of a Ronda process (ARCHITECTURE.md, decision 1).
@@ -523,7 +525,7 @@ func (c Config) Validate() error {
 		u, err := url.Parse(c.Edge.Hub)
 		if c.Edge.Hub == "" || err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
 			bad("edge.hub", fmt.Sprintf("%q: an edge needs its hub's ws:// or wss:// URL", c.Edge.Hub))
-		} else if err := intake.CheckForwarderURL(c.Edge.Hub); err != nil {
+		} else if err := forward.CheckURL(c.Edge.Hub); err != nil {
 			bad("edge.hub", err.Error()) // as the forwarder would refuse it at start
 		}
 		if !validSender(c.Node) {
@@ -576,7 +578,7 @@ func (c Config) trustedProxies() ([]netip.Prefix, error) {
 }
 
 func validSender(s string) bool {
-	if len(s) == 0 || len(s) > intake.MaxWSParamBytes {
+	if len(s) == 0 || len(s) > wire.MaxWSParamBytes {
 		return false
 	}
 	for _, c := range []byte(s) {
@@ -638,8 +640,8 @@ func (c Config) intakeKeys(getenv func(string) string) (map[string][]byte, error
 		if err != nil {
 			return nil, fmt.Errorf("intake.keys: %w", err)
 		}
-		if len(s) < intake.MinKeyBytes {
-			return nil, fmt.Errorf("intake.keys: secret %q is shorter than %d bytes", k.ID, intake.MinKeyBytes)
+		if len(s) < wire.MinKeyBytes {
+			return nil, fmt.Errorf("intake.keys: secret %q is shorter than %d bytes", k.ID, wire.MinKeyBytes)
 		}
 		if _, dup := keys[k.ID]; dup {
 			return nil, fmt.Errorf("intake.keys: id %q twice", k.ID)

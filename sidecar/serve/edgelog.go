@@ -27,6 +27,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ronda-watch/ronda/analyzer/event"
+	"github.com/ronda-watch/ronda/sidecar/forward"
 	"github.com/ronda-watch/ronda/sidecar/intake"
 	"github.com/ronda-watch/ronda/sidecar/spool"
 	"github.com/ronda-watch/ronda/sidecar/wal"
@@ -264,7 +265,7 @@ func (e *edgeLog) replay(s *Service) error {
 			if err == nil {
 				break
 			}
-			if !errors.Is(err, intake.ErrBufferFull) || time.Now().After(deadline) {
+			if !errors.Is(err, forward.ErrBufferFull) || time.Now().After(deadline) {
 				return fmt.Errorf("seq %d into the forwarder: %w", seq, err)
 			}
 			time.Sleep(10 * time.Millisecond) // its spool makes room

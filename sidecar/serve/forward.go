@@ -8,13 +8,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ronda-watch/ronda/analyzer/event"
-	"github.com/ronda-watch/ronda/sidecar/intake"
+	"github.com/ronda-watch/ronda/sidecar/forward"
 )
 
 // forwarder is an edge's link to its hub: the websocket intake's client, with
 // the events the hub has not acknowledged kept in memory and then on disk.
 type forwarder struct {
-	f   *intake.Forwarder
+	f   *forward.Forwarder
 	log *slog.Logger
 }
 
@@ -23,7 +23,7 @@ func newForwarder(cfg Config, getenv func(string) string, reg prometheus.Registe
 	if err != nil {
 		return nil, fmt.Errorf("edge.key: %w", err)
 	}
-	f, err := intake.NewForwarder(intake.ForwarderOptions{URL: cfg.Edge.Hub, KeyID: cfg.Edge.Key.ID, Secret: secret,
+	f, err := forward.New(forward.Options{URL: cfg.Edge.Hub, KeyID: cfg.Edge.Key.ID, Secret: secret,
 		Sender: cfg.Node, SpoolDir: cfg.Edge.SpoolDir, BufferEvents: cfg.Edge.BufferEvents,
 		Registerer: reg, Logger: log.With("component", "forwarder")})
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ronda-watch/ronda/sidecar/intake"
+	"github.com/ronda-watch/ronda/sidecar/intake/wire"
 )
 
 // TestBoundedLoad: four senders push a world of events as fast as they can
@@ -85,7 +86,7 @@ func sendAll(tb testing.TB, url string, bodies [][]byte) (accepted, busy int64) 
 				}
 				for {
 					req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(bodies[i]))
-					intake.Sign(req, keyID, []byte(keySecret), bodies[i], time.Now())
+					wire.Sign(req, keyID, []byte(keySecret), bodies[i], time.Now())
 					resp, err := client.Do(req)
 					if err != nil {
 						tb.Error(err)

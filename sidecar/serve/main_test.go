@@ -23,6 +23,7 @@ import (
 	"github.com/ronda-watch/ronda/analyzer/event"
 	"github.com/ronda-watch/ronda/sidecar/hub"
 	"github.com/ronda-watch/ronda/sidecar/intake"
+	"github.com/ronda-watch/ronda/sidecar/intake/wire"
 	"github.com/ronda-watch/ronda/sidecar/simulate"
 	"github.com/ronda-watch/ronda/sidecar/store/chtest"
 )
@@ -180,7 +181,7 @@ func postSignedBy(t testing.TB, addr, key string, secret, body []byte) (int, []b
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/x-ndjson")
-	intake.Sign(req, key, secret, body, time.Now())
+	wire.Sign(req, key, secret, body, time.Now())
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

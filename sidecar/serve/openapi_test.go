@@ -28,6 +28,7 @@ import (
 	"github.com/ronda-watch/ronda/analyzer"
 	"github.com/ronda-watch/ronda/sidecar/hub"
 	"github.com/ronda-watch/ronda/sidecar/intake"
+	"github.com/ronda-watch/ronda/sidecar/intake/wire"
 	"github.com/ronda-watch/ronda/sidecar/media"
 	"github.com/ronda-watch/ronda/sidecar/media/mediatest"
 )
@@ -202,7 +203,7 @@ func TestOpenAPIMatchesTheService(t *testing.T) {
 			body = b.Bytes()
 			req.Header.Set("Content-Encoding", "gzip")
 		}
-		intake.Sign(req, keyID, []byte(secret), body, time.Now())
+		wire.Sign(req, keyID, []byte(secret), body, time.Now())
 		return send(t, name, req, body)
 	}
 	chat := func(id string) string {
@@ -419,7 +420,7 @@ func TestOpenAPIWebSocketMessages(t *testing.T) {
 	// Intake: a signed handshake, then one batch.
 	uri := intake.WSPath + "?nonce=n1&sender=edge-1&session=s1"
 	h := http.Header{}
-	intake.SignHandshake(h, keyID, []byte(keySecret), uri, time.Now())
+	wire.SignHandshake(h, keyID, []byte(keySecret), uri, time.Now())
 	conn, resp, err := websocket.DefaultDialer.Dial("ws://"+r.addr+uri, h)
 	if err != nil {
 		code := 0
@@ -514,7 +515,7 @@ func TestOpenAPIRateLimited(t *testing.T) {
 		`","stream_id":"s1","sender_id":"v1","text":"halo"}` + "\n")
 	for i, want := range []int{http.StatusOK, http.StatusTooManyRequests} {
 		req := newRequest(t, http.MethodPost, "http://"+r.addr+intake.Path, "application/x-ndjson")
-		intake.Sign(req, keyID, []byte(keySecret), body, time.Now())
+		wire.Sign(req, keyID, []byte(keySecret), body, time.Now())
 		x := send(t, fmt.Sprintf("request %d", i+1), req, body)
 		if x.status != want {
 			t.Fatalf("%s: status %d %q, want %d", x.name, x.status, x.body, want)

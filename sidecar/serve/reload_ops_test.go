@@ -18,6 +18,7 @@ import (
 
 	"github.com/ronda-watch/ronda/sidecar/hub"
 	"github.com/ronda-watch/ronda/sidecar/intake"
+	"github.com/ronda-watch/ronda/sidecar/intake/wire"
 )
 
 // keyFile writes a secret to a file in dir and returns its path.
@@ -78,7 +79,7 @@ func (s *sender) once() (answer, error) {
 		return answer{}, err
 	}
 	a := answer{sent: time.Now()}
-	intake.Sign(req, s.id, []byte(s.secret), body.Bytes(), a.sent)
+	wire.Sign(req, s.id, []byte(s.secret), body.Bytes(), a.sent)
 	resp, err := s.client.Do(req)
 	if err != nil {
 		return answer{}, err

@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/ronda-watch/ronda/analyzer"
+	"github.com/ronda-watch/ronda/sidecar/forward"
 	"github.com/ronda-watch/ronda/sidecar/hub"
-	"github.com/ronda-watch/ronda/sidecar/intake"
 )
 
 // TestReloadThresholds: a changed thresholds file takes effect on Reload
@@ -99,7 +99,7 @@ func TestConfigValidation(t *testing.T) {
 		})
 	}
 	// The same words as the forwarder's refusal at start; loopback and wss pass.
-	_, ferr := intake.NewForwarder(intake.ForwarderOptions{URL: "ws://10.0.0.5:8080", KeyID: "e1",
+	_, ferr := forward.New(forward.Options{URL: "ws://10.0.0.5:8080", KeyID: "e1",
 		Secret: []byte(keySecret), Sender: "e1"})
 	c, err := ParseConfig([]byte("role: edge\nnode: e1\nedge:\n  hub: ws://10.0.0.5:8080\n  key: {id: e1, env: X}\n"))
 	if err == nil {

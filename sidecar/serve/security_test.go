@@ -14,6 +14,7 @@ import (
 
 	"github.com/ronda-watch/ronda/sidecar/hub"
 	"github.com/ronda-watch/ronda/sidecar/intake"
+	"github.com/ronda-watch/ronda/sidecar/intake/wire"
 )
 
 // TestSecurityThroughTheService sends every kind of bad request the issue
@@ -42,7 +43,7 @@ func TestSecurityThroughTheService(t *testing.T) {
 	good := ndjson(t, evs[len(evs)-10:])
 	signed := func(body []byte, key string, secret []byte, at time.Time) *http.Request {
 		req, _ := http.NewRequest(http.MethodPost, base+intake.Path, bytes.NewReader(body))
-		intake.Sign(req, key, secret, body, at)
+		wire.Sign(req, key, secret, body, at)
 		return req
 	}
 	var replayed *http.Request

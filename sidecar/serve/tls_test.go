@@ -23,6 +23,7 @@ import (
 
 	"github.com/ronda-watch/ronda/sidecar/hub"
 	"github.com/ronda-watch/ronda/sidecar/intake"
+	"github.com/ronda-watch/ronda/sidecar/intake/wire"
 )
 
 // selfSigned makes a certificate for 127.0.0.1 with serial serial, and
@@ -135,7 +136,7 @@ func TestTLSCertificateRotation(t *testing.T) {
 	})
 	body := []byte(`{"type":"stream.start","id":"tls-1","at":"` + time.Now().UTC().Format(time.RFC3339) + `","stream_id":"s","host_id":"h"}` + "\n")
 	req, _ := http.NewRequest(http.MethodPost, "https://"+addr+intake.Path, bytes.NewReader(body))
-	intake.Sign(req, keyID, []byte(keySecret), body, time.Now())
+	wire.Sign(req, keyID, []byte(keySecret), body, time.Now())
 	resp, err := hc.Do(req)
 	if err != nil {
 		t.Fatal(err)

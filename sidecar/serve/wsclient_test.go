@@ -11,20 +11,20 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/ronda-watch/ronda/analyzer/event"
-	"github.com/ronda-watch/ronda/sidecar/intake"
+	"github.com/ronda-watch/ronda/sidecar/forward"
 )
 
 func counter(t testing.TB, c prometheus.Collector) float64 { return testutil.ToFloat64(c) }
 
 // eventsWS is a streaming sender on the websocket intake: the real client,
-// intake.Forwarder.
+// forward.Forwarder.
 type eventsWS struct {
-	f *intake.Forwarder
+	f *forward.Forwarder
 }
 
 func dialEventsWS(t testing.TB, addr, sender string) *eventsWS {
 	t.Helper()
-	f, err := intake.NewForwarder(intake.ForwarderOptions{URL: "ws://" + addr, KeyID: keyID, Secret: []byte(keySecret),
+	f, err := forward.New(forward.Options{URL: "ws://" + addr, KeyID: keyID, Secret: []byte(keySecret),
 		Sender: sender, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -54,7 +54,7 @@ func (w *eventsWS) sendOK(t testing.TB, evs []event.Event) int {
 	if err := w.f.Add(ptrs...); err != nil {
 		t.Fatal(err)
 	}
-	var st intake.ForwarderStats
+	var st forward.Stats
 	waitFor(t, 30*time.Second, "websocket batches answered", func() bool {
 		st = w.f.Stats()
 		return st.Accepted+st.Duplicates+st.Rejected+st.Unknown-

@@ -1,4 +1,4 @@
-package intake
+package forward
 
 import (
 	"bytes"
@@ -17,7 +17,60 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/ronda-watch/ronda/analyzer/event"
+	"github.com/ronda-watch/ronda/sidecar/intake"
+	"github.com/ronda-watch/ronda/sidecar/intake/intaketest"
+	"github.com/ronda-watch/ronda/sidecar/intake/wire"
 )
+
+// hub is a real intake.Handler on an intaketest.Server, with its recording
+// sink and its registry.
+type hub struct {
+	*intaketest.Server
+	sink *intaketest.Sink
+	reg  *prometheus.Registry
+}
+
+func newHub(t *testing.T, edit func(*intake.Options)) *hub {
+	t.Helper()
+	s := &hub{sink: intaketest.NewSink(), reg: prometheus.NewRegistry()}
+	h, err := intake.NewHandler(s.options(edit))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Server = intaketest.Start(t, h)
+	return s
+}
+
+// options are the hub's: key k1, no event rate, its sink and registry.
+func (s *hub) options(edit func(*intake.Options)) intake.Options {
+	opts := intake.Options{Keys: map[string][]byte{"k1": intaketest.Key1}, Sink: s.sink.Take,
+		Registerer: s.reg, RateEvents: -1, Logger: intaketest.Logger()}
+	if edit != nil {
+		edit(&opts)
+	}
+	return opts
+}
+
+// metric is the hub's counter name, of the series with the label value
+// (any label name; "" for a counter without labels).
+func (s *hub) metric(t *testing.T, name, value string) float64 {
+	t.Helper()
+	mfs, err := s.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			if len(m.GetLabel()) == 0 && value == "" || len(m.GetLabel()) > 0 && m.GetLabel()[0].GetValue() == value {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	return 0
+}
 
 // fwdEvents makes n chat events of one sender with ids prefix-000000 ...
 func fwdEvents(prefix string, from, n int) ([]*event.Event, []string) {
@@ -35,22 +88,22 @@ func fwdEvents(prefix string, from, n int) ([]*event.Event, []string) {
 
 // startForwarder runs a Forwarder to s until the test ends; edit adjusts its
 // options first.
-func startForwarder(t *testing.T, s *wsServer, edit func(*ForwarderOptions)) *Forwarder {
+func startForwarder(t *testing.T, s *hub, edit func(*Options)) *Forwarder {
 	t.Helper()
-	opts := ForwarderOptions{
-		URL:        s.url(),
+	opts := Options{
+		URL:        s.URL(),
 		KeyID:      "k1",
-		Secret:     key1,
+		Secret:     intaketest.Key1,
 		Sender:     "edge-1",
 		MinBackoff: 5 * time.Millisecond,
 		MaxBackoff: 50 * time.Millisecond,
-		Logger:     testLogger(),
+		Logger:     intaketest.Logger(),
 		Registerer: prometheus.NewRegistry(),
 	}
 	if edit != nil {
 		edit(&opts)
 	}
-	f, err := NewForwarder(opts)
+	f, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,13 +152,13 @@ func closeForwarder(t *testing.T, f *Forwarder) {
 
 func TestForwarderRoundTrip(t *testing.T) {
 	t.Parallel()
-	s := newWSServer(t, nil)
+	s := newHub(t, nil)
 	f := startForwarder(t, s, nil)
 	evs, ids := fwdEvents("rt", 0, 50_000)
 	add(t, f, evs)
-	waitFor(t, "50,000 events at the sink", func() bool { return s.sink.count() >= len(ids) })
+	intaketest.WaitFor(t, "50,000 events at the sink", func() bool { return s.sink.Count() >= len(ids) })
 	closeForwarder(t, f)
-	s.sink.checkOnce(t, ids)
+	s.sink.CheckOnce(t, ids)
 	st := f.Stats()
 	if st.Accepted != 50_000 || st.AckedEvents != 50_000 || st.Buffered != 0 || st.Duplicates != 0 || st.Refused != 0 || st.Sent != st.Acked || st.Resent != 0 {
 		t.Errorf("stats %+v", st)
@@ -121,34 +174,33 @@ func TestForwarderRoundTrip(t *testing.T) {
 // processed twice.
 func TestForwarderResume(t *testing.T) {
 	t.Parallel()
-	s := newWSServer(t, func(o *Options) { o.BusyRetryAfter = 5 * time.Millisecond })
+	s := newHub(t, func(o *intake.Options) { o.BusyRetryAfter = 5 * time.Millisecond })
 	var cuts, lostAcks atomic.Int64
-	s.sink.setHook(func(call int64, _ []event.Event) error {
+	s.sink.SetHook(func(call int64, _ []event.Event) error {
 		switch {
 		case call%7 == 3:
-			return ErrBusy
+			return intake.ErrBusy
 		case call%11 == 5: // cut before the batch is taken
 			cuts.Add(1)
-			s.cut()
-			return ErrBusy
+			s.Cut()
+			return intake.ErrBusy
 		case call%5 == 0: // cut after the batch is taken: its ack is lost
 			cuts.Add(1)
 			lostAcks.Add(1)
-			s.cut()
+			s.Cut()
 		}
 		return nil
 	})
-	f := startForwarder(t, s, func(o *ForwarderOptions) { o.MaxBatchLines = 200 })
+	f := startForwarder(t, s, func(o *Options) { o.MaxBatchLines = 200 })
 	evs, ids := fwdEvents("rs", 0, 30_000)
 	add(t, f, evs)
-	waitFor(t, "30,000 events at the sink", func() bool { return s.sink.count() >= len(ids) })
+	intaketest.WaitFor(t, "30,000 events at the sink", func() bool { return s.sink.Count() >= len(ids) })
 	closeForwarder(t, f)
-	s.sink.checkOnce(t, ids)
+	s.sink.CheckOnce(t, ids)
 
-	h := s.handler()
 	st := f.Stats()
 	t.Logf("%d cuts (%d after the batch was taken); forwarder %+v", cuts.Load(), lostAcks.Load(), st)
-	if n := testutil.ToFloat64(h.m.events.WithLabelValues("duplicate")); n != 0 {
+	if n := s.metric(t, "ronda_intake_events_total", "duplicate"); n != 0 {
 		t.Errorf("%v events processed twice", n)
 	}
 	// At least the cuts right after a take lost an ack; a cut can also
@@ -159,10 +211,10 @@ func TestForwarderResume(t *testing.T) {
 	if st.Busy == 0 || st.Resent == 0 || st.Connects < cuts.Load() {
 		t.Errorf("busy %d, resent %d, connects %d for %d cuts", st.Busy, st.Resent, st.Connects, cuts.Load())
 	}
-	if n := testutil.ToFloat64(h.m.wsResumes); n < float64(cuts.Load()) {
+	if n := s.metric(t, "ronda_intake_ws_resumes_total", ""); n < float64(cuts.Load()) {
 		t.Errorf("resumes %v for %d cuts", n, cuts.Load())
 	}
-	if n := testutil.ToFloat64(h.m.wsBatches.WithLabelValues("busy")); n == 0 {
+	if n := s.metric(t, "ronda_intake_ws_batches_total", "busy"); n == 0 {
 		t.Error("no busy batch")
 	}
 }
@@ -171,23 +223,23 @@ func TestForwarderResume(t *testing.T) {
 // all of them arrive once it is back.
 func TestForwarderOutage(t *testing.T) {
 	t.Parallel()
-	s := newWSServer(t, nil)
-	f := startForwarder(t, s, func(o *ForwarderOptions) { o.MaxBatchLines = 500 })
+	s := newHub(t, nil)
+	f := startForwarder(t, s, func(o *Options) { o.MaxBatchLines = 500 })
 	evs, ids := fwdEvents("out", 0, 12_000)
 	add(t, f, evs[:2000])
 	// Acknowledged, not only taken: an ack in flight when the server goes
 	// would keep its batch buffered.
-	waitFor(t, "the first events acknowledged", func() bool { return f.Stats().Acked > 0 && f.Stats().Buffered == 0 })
-	s.down()
+	intaketest.WaitFor(t, "the first events acknowledged", func() bool { return f.Stats().Acked > 0 && f.Stats().Buffered == 0 })
+	s.Down()
 	add(t, f, evs[2000:])
-	waitFor(t, "failed connects", func() bool { return f.Stats().ConnectFails >= 3 })
+	intaketest.WaitFor(t, "failed connects", func() bool { return f.Stats().ConnectFails >= 3 })
 	if st := f.Stats(); st.Buffered != 10_000 {
 		t.Errorf("buffered %d during the outage", st.Buffered)
 	}
-	s.up()
-	waitFor(t, "every event", func() bool { return s.sink.count() >= len(ids) })
+	s.Up()
+	intaketest.WaitFor(t, "every event", func() bool { return s.sink.Count() >= len(ids) })
 	closeForwarder(t, f)
-	s.sink.checkOnce(t, ids)
+	s.sink.CheckOnce(t, ids)
 }
 
 // TestForwarderSpoolRestart: during an outage longer than memory the
@@ -195,9 +247,9 @@ func TestForwarderOutage(t *testing.T) {
 // and a new forwarder on the same directory delivers all of it once.
 func TestForwarderSpoolRestart(t *testing.T) {
 	t.Parallel()
-	s := newWSServer(t, nil)
+	s := newHub(t, nil)
 	dir := t.TempDir()
-	opts := func(o *ForwarderOptions) {
+	opts := func(o *Options) {
 		o.SpoolDir = dir
 		o.SpoolNoSync = true
 		o.BufferEvents = 2000
@@ -206,11 +258,11 @@ func TestForwarderSpoolRestart(t *testing.T) {
 	f := startForwarder(t, s, opts)
 	evs, ids := fwdEvents("sp", 0, 15_000)
 	add(t, f, evs[:1000])
-	waitFor(t, "the first events acknowledged", func() bool { return f.Stats().Acked > 0 && f.Stats().Buffered == 0 })
-	s.down()
+	intaketest.WaitFor(t, "the first events acknowledged", func() bool { return f.Stats().Acked > 0 && f.Stats().Buffered == 0 })
+	s.Down()
 	add(t, f, evs[1000:]) // 7 times the memory: waits on the spool
 	// The spiller moves batches out from half full down to a quarter.
-	waitFor(t, "memory under half full", func() bool { return f.Stats().Buffered < 1000 })
+	intaketest.WaitFor(t, "memory under half full", func() bool { return f.Stats().Buffered < 1000 })
 	// (A batch the run loop took back from the spool just before it saw
 	// the cut is in both counts.)
 	if st := f.Stats(); st.Spooled < 13_000 || st.SpoolRecords < 40 {
@@ -226,20 +278,18 @@ func TestForwarderSpoolRestart(t *testing.T) {
 		t.Fatalf("after Close: %+v", st)
 	}
 
-	s.up()
+	s.Up()
 	g := startForwarder(t, s, opts)
-	waitFor(t, "every event", func() bool { return s.sink.count() >= len(ids) })
+	intaketest.WaitFor(t, "every event", func() bool { return s.sink.Count() >= len(ids) })
 	closeForwarder(t, g)
 	// Each id once at the sink; the restart may resend at most the
 	// unacknowledged batches (the dedup drops them) and reorder them.
-	s.sink.mu.Lock()
 	for _, id := range ids {
-		if s.sink.seen[id] != 1 {
-			t.Errorf("id %s taken %d times", id, s.sink.seen[id])
+		if n := s.sink.Times(id); n != 1 {
+			t.Errorf("id %s taken %d times", id, n)
 		}
 	}
-	s.sink.mu.Unlock()
-	dups := testutil.ToFloat64(s.handler().m.events.WithLabelValues("duplicate"))
+	dups := s.metric(t, "ronda_intake_events_total", "duplicate")
 	if dups > float64(DefaultWindow*300) {
 		t.Errorf("%v duplicates across the restart, more than a window", dups)
 	}
@@ -254,25 +304,25 @@ func TestForwarderSpoolRestart(t *testing.T) {
 func TestForwarderServerRestart(t *testing.T) {
 	t.Parallel()
 	dedup := event.NewDeduper(time.Hour, 100_000)
-	s := newWSServer(t, func(o *Options) { o.Dedup = dedup })
+	s := newHub(t, func(o *intake.Options) { o.Dedup = dedup })
 	f := startForwarder(t, s, nil)
 	evs, ids := fwdEvents("sr", 0, 4000)
 	add(t, f, evs[:2000])
-	waitFor(t, "the first events acknowledged", func() bool { return f.Stats().Acked > 0 && f.Stats().Buffered == 0 })
-	old := s.handler()
-	h2, err := NewHandler(s.options(func(o *Options) {
+	intaketest.WaitFor(t, "the first events acknowledged", func() bool { return f.Stats().Acked > 0 && f.Stats().Buffered == 0 })
+	old := s.Handler()
+	h2, err := intake.NewHandler(s.options(func(o *intake.Options) {
 		o.Dedup = dedup
 		o.Registerer = nil
 	}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.h.Store(h2)
+	s.Swap(h2)
 	old.Close()
 	add(t, f, evs[2000:])
-	waitFor(t, "every event", func() bool { return s.sink.count() >= len(ids) })
+	intaketest.WaitFor(t, "every event", func() bool { return s.sink.Count() >= len(ids) })
 	closeForwarder(t, f)
-	s.sink.checkOnce(t, ids)
+	s.sink.CheckOnce(t, ids)
 	if st := f.Stats(); st.SessionResets != 1 {
 		t.Errorf("session resets %d", st.SessionResets)
 	}
@@ -283,18 +333,18 @@ func TestForwarderServerRestart(t *testing.T) {
 // is counted and does not stop the stream.
 func TestForwarderServerAnswers(t *testing.T) {
 	t.Parallel()
-	s := newWSServer(t, func(o *Options) { o.MaxBodyBytes = 32 << 10 })
+	s := newHub(t, func(o *intake.Options) { o.MaxBodyBytes = 32 << 10 })
 	f := startForwarder(t, s, nil)
 	mustAdd := func(line string) {
 		if err := f.AddLine([]byte(line)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	mustAdd(chat("x1"))
+	mustAdd(intaketest.Chat("x1"))
 	mustAdd(`{"id":"x2","type":"chat"}`)
 	mustAdd(`{"id":"x3","type":"chat","at":"2025-06-02T13:05:00Z","stream_id":"s1","sender_id":"v1","text":"` + strings.Repeat("a", 40<<10) + `"}`)
-	mustAdd(chat("x4") + "\n")
-	waitFor(t, "the answers", func() bool {
+	mustAdd(intaketest.Chat("x4") + "\n")
+	intaketest.WaitFor(t, "the answers", func() bool {
 		st := f.Stats()
 		return st.Accepted == 2 && st.Refused == 1
 	})
@@ -302,7 +352,7 @@ func TestForwarderServerAnswers(t *testing.T) {
 	if st.Rejected != 1 || st.RefusedEvents != 1 || st.Buffered != 0 {
 		t.Errorf("stats %+v", st)
 	}
-	s.sink.checkOnce(t, []string{"x1", "x4"})
+	s.sink.CheckOnce(t, []string{"x1", "x4"})
 	for _, bad := range []string{"", "  \n", "a\nb", strings.Repeat("x", event.MaxEventBytes+1)} {
 		if err := f.AddLine([]byte(bad)); !errors.Is(err, ErrBadLine) {
 			t.Errorf("AddLine(%.20q): %v", bad, err)
@@ -313,8 +363,8 @@ func TestForwarderServerAnswers(t *testing.T) {
 func TestForwarderBufferFull(t *testing.T) {
 	t.Parallel()
 	reg := prometheus.NewRegistry()
-	f, err := NewForwarder(ForwarderOptions{URL: "ws://127.0.0.1:1", KeyID: "k1", Secret: key1, Sender: "edge-1",
-		BufferEvents: 250, Logger: testLogger(), Registerer: reg})
+	f, err := New(Options{URL: "ws://127.0.0.1:1", KeyID: "k1", Secret: intaketest.Key1, Sender: "edge-1",
+		BufferEvents: 250, Logger: intaketest.Logger(), Registerer: reg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -344,10 +394,10 @@ func TestForwarderBufferFull(t *testing.T) {
 	if err2 := f.Close(ctx); err2 != err {
 		t.Errorf("second Close: %v", err2)
 	}
-	if err := f.Add(evs[0]); !errors.Is(err, ErrForwarderClosed) {
+	if err := f.Add(evs[0]); !errors.Is(err, ErrClosed) {
 		t.Errorf("Add after Close: %v", err)
 	}
-	if err := f.Run(ctx); !errors.Is(err, ErrForwarderClosed) {
+	if err := f.Run(ctx); !errors.Is(err, ErrClosed) {
 		t.Errorf("Run after Close: %v", err)
 	}
 	var nilF *Forwarder
@@ -360,40 +410,40 @@ func TestForwarderBufferFull(t *testing.T) {
 // backoff, logged and counted; nothing is lost meanwhile.
 func TestForwarderHandshakeRefused(t *testing.T) {
 	t.Parallel()
-	s := newWSServer(t, nil)
-	f := startForwarder(t, s, func(o *ForwarderOptions) { o.Secret = []byte("not-the-secret-at-all") })
+	s := newHub(t, nil)
+	f := startForwarder(t, s, func(o *Options) { o.Secret = []byte("not-the-secret-at-all") })
 	evs, _ := fwdEvents("hr", 0, 10)
 	add(t, f, evs)
-	waitFor(t, "refused connects", func() bool { return f.Stats().ConnectFails >= 3 })
-	if st := f.Stats(); st.Connects != 0 || st.Buffered != 10 || s.sink.count() != 0 {
+	intaketest.WaitFor(t, "refused connects", func() bool { return f.Stats().ConnectFails >= 3 })
+	if st := f.Stats(); st.Connects != 0 || st.Buffered != 10 || s.sink.Count() != 0 {
 		t.Errorf("stats %+v", st)
 	}
-	if n := testutil.ToFloat64(s.handler().m.wsHandshakes.WithLabelValues("bad_signature")); n < 3 {
+	if n := s.metric(t, "ronda_intake_ws_handshakes_total", "bad_signature"); n < 3 {
 		t.Errorf("bad signatures %v", n)
 	}
 }
 
 func TestForwarderOptionsValidate(t *testing.T) {
 	t.Parallel()
-	ok := ForwarderOptions{URL: "wss://hub:8080", KeyID: "k1", Secret: key1, Sender: "edge-1"}
-	for name, edit := range map[string]func(*ForwarderOptions){
-		"no url":       func(o *ForwarderOptions) { o.URL = "" },
-		"ftp":          func(o *ForwarderOptions) { o.URL = "ftp://hub" },
-		"no host":      func(o *ForwarderOptions) { o.URL = "ws:///x" },
-		"no key":       func(o *ForwarderOptions) { o.KeyID = "" },
-		"short secret": func(o *ForwarderOptions) { o.Secret = []byte("short") },
-		"bad sender":   func(o *ForwarderOptions) { o.Sender = "edge 1" },
-		"negative":     func(o *ForwarderOptions) { o.Window = -1 },
-		"tiny batch":   func(o *ForwarderOptions) { o.MaxBatchBytes = 1000 },
+	ok := Options{URL: "wss://hub:8080", KeyID: "k1", Secret: intaketest.Key1, Sender: "edge-1"}
+	for name, edit := range map[string]func(*Options){
+		"no url":       func(o *Options) { o.URL = "" },
+		"ftp":          func(o *Options) { o.URL = "ftp://hub" },
+		"no host":      func(o *Options) { o.URL = "ws:///x" },
+		"no key":       func(o *Options) { o.KeyID = "" },
+		"short secret": func(o *Options) { o.Secret = []byte("short") },
+		"bad sender":   func(o *Options) { o.Sender = "edge 1" },
+		"negative":     func(o *Options) { o.Window = -1 },
+		"tiny batch":   func(o *Options) { o.MaxBatchBytes = 1000 },
 		// Only the handshake is signed: plain ws across a network could
 		// carry injected batches.
-		"plain ws to a network host": func(o *ForwarderOptions) { o.URL = "ws://hub:8080" },
-		"plain http to an address":   func(o *ForwarderOptions) { o.URL = "http://10.0.0.5:8080" },
-		"plain ws, localhost suffix": func(o *ForwarderOptions) { o.URL = "ws://localhost.example.org" },
+		"plain ws to a network host": func(o *Options) { o.URL = "ws://hub:8080" },
+		"plain http to an address":   func(o *Options) { o.URL = "http://10.0.0.5:8080" },
+		"plain ws, localhost suffix": func(o *Options) { o.URL = "ws://localhost.example.org" },
 	} {
 		o := ok
 		edit(&o)
-		_, err := NewForwarder(o)
+		_, err := New(o)
 		if err == nil {
 			t.Errorf("%s: no error", name)
 		} else if strings.HasPrefix(name, "plain") && !strings.Contains(err.Error(), "loopback host only; use wss://") {
@@ -403,14 +453,14 @@ func TestForwarderOptionsValidate(t *testing.T) {
 	for _, u := range []string{"ws://127.0.0.1:8080", "ws://localhost:8080", "http://[::1]:8080", "ws://127.9.9.9", "https://hub"} {
 		o := ok
 		o.URL = u
-		f, err := NewForwarder(o)
+		f, err := New(o)
 		if err != nil {
 			t.Errorf("%s: %v", u, err)
 			continue
 		}
 		f.Close(context.Background())
 	}
-	f, err := NewForwarder(ok)
+	f, err := New(ok)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -503,19 +553,19 @@ func TestSplitBody(t *testing.T) {
 // taken as wss, and an event that names its type by Type alone.
 func TestForwarderTLS(t *testing.T) {
 	t.Parallel()
-	sink := newWSSink()
-	h, err := NewHandler(Options{Keys: map[string][]byte{"k1": key1}, Sink: sink.take, Logger: testLogger()})
+	sink := intaketest.NewSink()
+	h, err := intake.NewHandler(intake.Options{Keys: map[string][]byte{"k1": intaketest.Key1}, Sink: sink.Take, Logger: intaketest.Logger()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle(WSPath, h.WebSocket())
+	mux.Handle(wire.WSPath, h.WebSocket())
 	srv := httptest.NewTLSServer(mux)
 	t.Cleanup(srv.Close)
 	t.Cleanup(func() { h.Close() })
 	tlsConf := srv.Client().Transport.(*http.Transport).TLSClientConfig
-	f, err := NewForwarder(ForwarderOptions{URL: srv.URL + "/", KeyID: "k1", Secret: key1, Sender: "edge-1",
-		TLSConfig: tlsConf, Logger: testLogger()})
+	f, err := New(Options{URL: srv.URL + "/", KeyID: "k1", Secret: intaketest.Key1, Sender: "edge-1",
+		TLSConfig: tlsConf, Logger: intaketest.Logger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -524,7 +574,7 @@ func TestForwarderTLS(t *testing.T) {
 	if err := f.Add(&event.Event{Type: event.TypeLink, ID: "tls1", At: at, FromID: "a", ToID: "b", Rel: "follow"}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the event", func() bool { return sink.count() == 1 })
+	intaketest.WaitFor(t, "the event", func() bool { return sink.Count() == 1 })
 	closeForwarder(t, f)
-	sink.checkOnce(t, []string{"tls1"})
+	sink.CheckOnce(t, []string{"tls1"})
 }

@@ -1,24 +1,22 @@
-package intake
+package wire
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 )
 
-// The message types of the websocket protocol (PROTOCOL.md).
+// The message types of the websocket protocol.
 const (
-	msgHello   = "hello"
-	msgAck     = "ack"
-	msgBusy    = "busy"
-	msgRefused = "refused"
-	msgError   = "error"
+	MsgHello   = "hello"
+	MsgAck     = "ack"
+	MsgBusy    = "busy"
+	MsgRefused = "refused"
+	MsgError   = "error"
 )
 
-// wsHello is the server's first message.
-type wsHello struct {
+// Hello is the server's first message.
+type Hello struct {
 	Type    string `json:"type"`
 	Session string `json:"session"`
 	Acked   uint64 `json:"acked"`
@@ -31,56 +29,56 @@ type wsHello struct {
 	PingIntervalMS int64   `json:"ping_interval_ms"`
 }
 
-// wsAck answers a batch that was taken (or, with Already, had been).
-type wsAck struct {
+// Ack answers a batch that was taken (or, with Already, had been).
+type Ack struct {
 	Type    string `json:"type"`
 	Seq     uint64 `json:"seq"`
 	Already bool   `json:"already,omitempty"`
 	Answer
 }
 
-// wsBusy answers a batch of which nothing was taken.
-type wsBusy struct {
+// Busy answers a batch of which nothing was taken.
+type Busy struct {
 	Type         string `json:"type"`
 	Seq          uint64 `json:"seq"`
 	RetryAfterMS int64  `json:"retry_after_ms"`
 	Reason       string `json:"reason"`
 }
 
-// wsRefused answers a batch that can never pass; it counts as taken.
-type wsRefused struct {
+// Refused answers a batch that can never pass; it counts as taken.
+type Refused struct {
 	Type   string `json:"type"`
 	Seq    uint64 `json:"seq"`
 	Status int    `json:"status"`
 	Error  string `json:"error"`
 }
 
-// wsError precedes the close of a socket that broke the protocol.
-type wsError struct {
+// Error precedes the close of a socket that broke the protocol.
+type Error struct {
 	Type  string `json:"type"`
 	Error string `json:"error"`
 }
 
-// errBatchHeader is a malformed batch header.
-var errBatchHeader = errors.New("malformed batch header")
+// ErrBatchHeader is a malformed batch header.
+var ErrBatchHeader = errors.New("malformed batch header")
 
-// parseBatchHeader reads the header line of a batch, {"seq":N} with N >= 1.
+// ParseBatchHeader reads the header line of a batch, {"seq":N} with N >= 1.
 // Other fields are ignored, for later versions.
-func parseBatchHeader(line []byte) (uint64, error) {
+func ParseBatchHeader(line []byte) (uint64, error) {
 	var hdr struct {
 		Seq *uint64 `json:"seq"`
 	}
 	if err := json.Unmarshal(line, &hdr); err != nil {
-		return 0, fmt.Errorf("%w: want {\"seq\":N} on the first line: %v", errBatchHeader, err)
+		return 0, fmt.Errorf("%w: want {\"seq\":N} on the first line: %v", ErrBatchHeader, err)
 	}
 	if hdr.Seq == nil || *hdr.Seq == 0 {
-		return 0, fmt.Errorf("%w: seq must be an integer >= 1", errBatchHeader)
+		return 0, fmt.Errorf("%w: seq must be an integer >= 1", ErrBatchHeader)
 	}
 	return *hdr.Seq, nil
 }
 
-// serverMsg is any message of the server, decoded by parseServerMsg.
-type serverMsg struct {
+// ServerMsg is any message of the server, decoded by ParseServerMsg.
+type ServerMsg struct {
 	Type string `json:"type"`
 	Seq  uint64 `json:"seq"`
 
@@ -109,42 +107,35 @@ type serverMsg struct {
 	Error  string `json:"error"`
 }
 
-// parseServerMsg decodes and checks one message from the server.
-func parseServerMsg(b []byte) (serverMsg, error) {
-	var m serverMsg
+// ParseServerMsg decodes and checks one message from the server.
+func ParseServerMsg(b []byte) (ServerMsg, error) {
+	var m ServerMsg
 	if err := json.Unmarshal(b, &m); err != nil {
 		return m, fmt.Errorf("server message: %w", err)
 	}
-	bad := func(what string) (serverMsg, error) {
-		return serverMsg{}, fmt.Errorf("server message %q: %s", m.Type, what)
+	bad := func(what string) (ServerMsg, error) {
+		return ServerMsg{}, fmt.Errorf("server message %q: %s", m.Type, what)
 	}
 	switch m.Type {
-	case msgHello:
+	case MsgHello:
 		if m.MaxBatchBytes < 1 || m.MaxLines < 1 || m.RateBurst < 0 || m.PingIntervalMS < 0 {
 			return bad("limits must be positive")
 		}
-	case msgAck:
+	case MsgAck:
 		if m.Seq == 0 || m.Accepted < 0 || m.Unknown < 0 {
 			return bad("seq must be >= 1 and counts >= 0")
 		}
-	case msgBusy:
+	case MsgBusy:
 		if m.Seq == 0 || m.RetryAfterMS < 0 {
 			return bad("seq must be >= 1 and retry_after_ms >= 0")
 		}
-	case msgRefused:
+	case MsgRefused:
 		if m.Seq == 0 {
 			return bad("seq must be >= 1")
 		}
-	case msgError:
+	case MsgError:
 	default:
 		return bad("unknown type")
 	}
 	return m, nil
-}
-
-// newID is a random session id or nonce: 32 hex digits, a valid parameter.
-func newID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
-	return hex.EncodeToString(b[:])
 }
