@@ -16,7 +16,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -29,6 +28,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sony/gobreaker/v2"
+
+	"github.com/ronda-watch/ronda/sidecar/intake/wire"
 )
 
 // Headers of a delivery: the signature scheme of Ronda's own intake
@@ -36,10 +37,10 @@ import (
 // its senders.
 const (
 	// TimestampHeader carries Unix seconds, decimal.
-	TimestampHeader = "X-Ronda-Timestamp"
+	TimestampHeader = wire.HeaderTimestamp
 	// SignatureHeader carries "sha256=" + hex HMAC-SHA256(secret,
 	// timestamp + "." + body).
-	SignatureHeader = "X-Ronda-Signature"
+	SignatureHeader = wire.HeaderSignature
 	// IdempotencyHeader carries the delivery's key: the same logical request
 	// always has the same key.
 	IdempotencyHeader = "Idempotency-Key"
@@ -276,11 +277,8 @@ func Post(ctx context.Context, client *http.Client, url string, secret []byte, k
 
 // Sign returns the SignatureHeader value of body at ts (Unix seconds).
 func Sign(secret []byte, ts string, body []byte) string {
-	m := hmac.New(sha256.New, secret)
-	m.Write([]byte(ts))
-	m.Write([]byte("."))
-	m.Write(body)
-	return "sha256=" + hex.EncodeToString(m.Sum(nil))
+	mac := wire.MAC(secret, ts, body)
+	return wire.SigPrefix + hex.EncodeToString(mac[:])
 }
 
 // Verify checks a request's TimestampHeader and SignatureHeader values
