@@ -20,9 +20,9 @@ type MoneyConfig struct {
 	// ForeignNightShare is the share of a host's coins from abroad, sent in the
 	// sender's night, that counts fully. Default 0.3.
 	ForeignNightShare float64 `yaml:"foreign_night_share"`
-	// WhaleShare: when the top three senders give more than this share of a host's
-	// coins, the host is whale-funded (popular singers) and foreign gifting does not
-	// count. Default 0.6.
+	// WhaleShare: when the top three senders give this share of a host's coins
+	// or more, the host is whale-funded (popular singers) and foreign gifting does
+	// not count. Default 0.6.
 	WhaleShare float64 `yaml:"whale_share"`
 	// ForeignScore is what foreign night gifting counts fully. Default 0.15:
 	// diaspora fans gift at night too.
