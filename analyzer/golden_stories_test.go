@@ -162,6 +162,20 @@ var goldenStories = map[string]func(w *world){
 			w.broadcast(hostSpec{id: id, device: "d" + id, created: newAcct(-20)}, at(0, 11+float64(i)), 3, streamOpt{})
 		}
 	},
+	"edge-weak-lure-at-weak-ad-score": func(w *world) {
+		// "Lowongan kerja, gaji besar" scores exactly weak_ad_score (0.3): a
+		// weak lure, which counts for less.
+		w.post("rec", "ad", "Lowongan kerja, gaji besar", "", at(-6, 9))
+		w.link("rec", "r1", "dm", at(-2, 19))
+		w.broadcast(hostSpec{id: "r1", device: "d1", created: newAcct(-3)}, at(0, 21), 2, streamOpt{})
+	},
+	"edge-lone-host-with-recruiter-stays-medium": func(w *world) {
+		// One host, recruited by a lure DM, broadcasting nightly: medium. A
+		// ring is raised a level; one host behind an operator is not a ring.
+		w.post("rec", "dm", "Hiring young girls 16-20 for online work, free lodging, high salary, message me on WhatsApp", "r1", at(-3, 19))
+		h := hostSpec{id: "r1", device: "d1", created: oldAcct()}
+		nights(4, func(d int) { w.broadcast(h, at(d, 21), 3, streamOpt{}) })
+	},
 	"edge-recruiter-of-min-recruits-without-lure": func(w *world) {
 		for i, id := range []string{"r1", "r2"} {
 			w.link("rec", id, "dm", at(-4+i, 19))
