@@ -102,6 +102,14 @@ var goldenStories = map[string]func(w *world){
 			w.broadcast(hostSpec{id: "h2", device: "d2", lat: -6.7132, lon: 108.5316, created: newAcct(-3)}, at(d, 21.2), 5, streamOpt{})
 		})
 	},
+	"edge-new-host-on-an-old-hosts-phone": func(w *world) {
+		// A new account borrows an old account's phone in the evening: the
+		// new-accounts bonus needs new accounts on both sides.
+		nights(3, func(d int) {
+			w.broadcast(hostSpec{id: "h1", device: "d1", created: oldAcct()}, at(d, 17), 1, streamOpt{})
+			w.broadcast(hostSpec{id: "h2", device: "d1", created: newAcct(-3)}, at(d, 19), 1, streamOpt{})
+		})
+	},
 	"lookalike-siblings": func(w *world) {
 		nights(7, func(d int) {
 			for i, id := range []string{"f1", "f2", "f3"} {
