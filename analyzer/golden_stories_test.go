@@ -236,7 +236,10 @@ var goldenStories = map[string]func(w *world){
 		}
 	},
 	"edge-new-host-pays-its-legit-agency": func(w *world) {
-		w.post("ag", "bio", "Agency resmi host live. Kantor di Bandung. Rekrutmen terbuka untuk usia 21+.", "", at(-30, 9))
+		// A legit agency's discount is for old hosts; a new one paying it
+		// keeps its money score. (The bio is inside the window: state older
+		// than the window is forgotten.)
+		w.post("ag", "bio", "Agency resmi host live. Kantor di Bandung. Rekrutmen terbuka untuk usia 21+.", "", at(-10, 9))
 		w.link("l1", "ag", "agency", at(-2, 9))
 		w.broadcast(hostSpec{id: "l1", device: "d1", created: newAcct(-3)}, at(1, 10), 2, streamOpt{gifts: 20, coins: 50})
 		w.payout("l1", "ag", 1000, "bank", at(6, 10))
