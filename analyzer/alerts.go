@@ -45,7 +45,10 @@ func (e *Engine) evaluateDirty() {
 			continue // evicted meanwhile
 		}
 		h.lastEval = e.now
-		h.eval = e.evalHost(h)
+		if s := e.streams[h.liveStream]; s != nil {
+			e.foldLive(s)
+		}
+		e.evalHost(h, &h.eval)
 		e.raiseSignals(h)
 		if h.eval.sev < e.cfg.Scoring.MinSeverity {
 			continue
@@ -109,7 +112,7 @@ func (e *Engine) linkedHosts(h *hostState) []*hostState {
 		}
 	}
 	for _, r := range h.recruiters {
-		if a := e.accounts[r.id]; a != nil && a.lure >= 0.3 {
+		if a := e.accounts[r.id]; a != nil && a.lure >= e.cfg.Recruitment.WeakAdScore {
 			for _, p := range a.recruits {
 				add(p.id)
 			}
@@ -202,6 +205,8 @@ func alertID(host string, at time.Time) string {
 // cool-down.
 func (e *Engine) refreshAlert(a *alertState) {
 	a.last = e.now
+	sortedHosts(a.hosts)
+	e.collectEntities(a)
 	alert := e.build(a)
 	grew := alert.Severity > a.sev || len(a.entities) > a.nEmitted
 	cooled := !a.emitted.IsZero() && e.now.Sub(a.emitted) >= e.cfg.Scoring.Cooldown && alert.Score > a.score+0.05
@@ -220,30 +225,32 @@ func (e *Engine) refreshAlert(a *alertState) {
 	e.out = append(e.out, alert)
 }
 
-// build assembles the contract alert: every member host, the accounts that
-// recruit them or take their money, their devices, places and networks, with
-// one reason per family.
-func (e *Engine) build(a *alertState) Alert {
-	hosts := a.hosts
-	sortedHosts(hosts)
-	var best [numDetectors]float64
-	var top Severity
-	minor := false
-	for _, h := range hosts {
-		for i, s := range h.eval.scores {
-			best[i] = max(best[i], s)
-		}
-		top = max(top, h.eval.sev)
-		if h.eval.scores[iAge] >= e.cfg.Scoring.Strong {
-			minor = true
-		}
-	}
+// collectEntities adds to a's entities every member host, the accounts that
+// recruit them or take their money, their devices, places and networks. An
+// alert names every entity it ever named.
+func (e *Engine) collectEntities(a *alertState) {
 	add := func(kind, id string) {
 		if id != "" {
 			a.entities[EntityRef{kind, id}] = struct{}{}
 		}
 	}
-	operators := 0
+	e.eachEntity(a.hosts, add)
+}
+
+// operators counts the recruiter and beneficiary accounts of hosts.
+func (e *Engine) operators(hosts []*hostState) int {
+	n := 0
+	e.eachEntity(hosts, func(kind, _ string) {
+		if kind == KindAccount {
+			n++
+		}
+	})
+	return n
+}
+
+// eachEntity calls add with every entity of hosts an alert names, accounts
+// once per host that links to them.
+func (e *Engine) eachEntity(hosts []*hostState, add func(kind, id string)) {
 	for _, h := range hosts {
 		add(KindHost, h.id)
 		for _, r := range h.devices {
@@ -258,24 +265,40 @@ func (e *Engine) build(a *alertState) Alert {
 			}
 		}
 		for _, r := range h.recruiters {
-			if ac := e.accounts[r.id]; ac != nil && (ac.lure >= 0.3 || len(ac.recruits) >= e.cfg.Recruitment.MinRecruits) && !ac.legit {
+			if ac := e.accounts[r.id]; ac != nil && (ac.lure >= e.cfg.Recruitment.WeakAdScore || len(ac.recruits) >= e.cfg.Recruitment.MinRecruits) && !ac.legit {
 				add(KindAccount, r.id)
-				operators++
 			}
 		}
 		for _, b := range h.beneficiaries {
 			if ac := e.accounts[b.id]; ac == nil || !ac.legit || ac.lure >= e.cfg.Recruitment.MinAdScore {
 				add(KindAccount, b.id)
-				operators++
 			}
 		}
 		if h.agency != "" {
 			if ac := e.accounts[h.agency]; ac != nil && ac.lure >= e.cfg.Recruitment.MinAdScore {
 				add(KindAccount, h.agency)
-				operators++
 			}
 		}
 	}
+}
+
+// build assembles the contract alert from its member hosts (sorted) and its
+// entities (collected): one reason per family. It changes nothing.
+func (e *Engine) build(a *alertState) Alert {
+	hosts := a.hosts
+	var best [maxFamilies]float64
+	var top Severity
+	minor := false
+	for _, h := range hosts {
+		for i, s := range h.eval.scores {
+			best[i] = max(best[i], s)
+		}
+		top = max(top, h.eval.sev)
+		if e.minor(&h.eval) {
+			minor = true
+		}
+	}
+	operators := e.operators(hosts)
 	// A ring, several victims behind one operator, is more than its worst host.
 	if len(hosts) >= 2 && operators > 0 && top >= SeverityMedium {
 		if top < SeverityHigh {

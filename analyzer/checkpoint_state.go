@@ -6,11 +6,13 @@ import (
 	"slices"
 	"time"
 
+	"github.com/mmcloughlin/geohash"
+
 	"github.com/ronda-watch/ronda/analyzer/snapshot"
 )
 
 // The encoding of each kind of entity in a checkpoint: every field, in the
-// order of its struct (state.go, families.go, alerts.go), written by a ckWriter
+// order of its struct (state.go, family.go and each family's file, alerts.go), written by a ckWriter
 // method and read back by the ckReader method of the same name (only a pure
 // cache, a place's neighbouring cells, is left to be computed again). The reader
 // checks each bound the engine keeps (list lengths, enums), so a checkpoint
@@ -63,7 +65,7 @@ func (w *ckWriter) host(enc *snapshot.Enc, h *hostState) {
 	w.eval(enc, &h.eval)
 	enc.Uvarint(h.evalGen)
 	w.alertRef(enc, h.alert)
-	for _, s := range h.signal {
+	for _, s := range h.signal[:len(w.e.fams)] {
 		enc.F64(s)
 	}
 }
@@ -121,69 +123,33 @@ func (r *ckReader) host(d *snapshot.Dec, h *hostState) {
 	r.eval(d, &h.eval)
 	h.evalGen = d.Uvarint()
 	h.alert = r.alertRef(d)
-	for i := range h.signal {
+	for i := range h.signal[:len(r.e.fams)] {
 		h.signal[i] = d.F64()
 	}
 }
 
+// eval writes the scores of each family in the table, the severity, then each
+// family's evidence in the table's order.
 func (w *ckWriter) eval(enc *snapshot.Enc, ev *hostEval) {
 	enc.Time(ev.at)
-	for _, s := range ev.scores {
+	for _, s := range ev.scores[:len(w.e.fams)] {
 		enc.F64(s)
 	}
 	enc.Uvarint(uint64(ev.sev))
-	for _, x := range [...]int{ev.minutes, ev.nightMinutes, ev.nights, ev.togetherNights, ev.activeDays} {
-		enc.Varint(int64(x))
+	for i, f := range w.e.fams {
+		f.save(w, enc, ev, i)
 	}
-	w.str(enc, ev.colocKey)
-	enc.Uvarint(uint64(ev.colocKind))
-	enc.Varint(int64(ev.colocHosts))
-	enc.Varint(int64(ev.colocNew))
-	w.str(enc, ev.recruiter)
-	enc.F64(ev.recruiterLure)
-	enc.Varint(int64(ev.recruits))
-	w.str(enc, ev.recruitVia)
-	w.str(enc, ev.beneficiary)
-	enc.Varint(int64(ev.benPayers))
-	enc.Varint(int64(ev.benNewPayers))
-	enc.Varint(ev.payoutOther)
-	enc.F64(ev.foreignNightShare)
-	enc.Uvarint(uint64(ev.directed))
-	enc.Uvarint(uint64(ev.directives))
-	enc.F64(ev.privateShare)
-	enc.Varint(int64(ev.ageYears))
-	w.str(enc, ev.ageSource)
-	enc.F64(ev.accountDays)
 }
 
 func (r *ckReader) eval(d *snapshot.Dec, ev *hostEval) {
 	ev.at = d.Time()
-	for i := range ev.scores {
+	for i := range ev.scores[:len(r.e.fams)] {
 		ev.scores[i] = d.F64()
 	}
 	ev.sev = Severity(d.Uint(uint64(SeverityCritical), "severity"))
-	for _, x := range [...]*int{&ev.minutes, &ev.nightMinutes, &ev.nights, &ev.togetherNights, &ev.activeDays} {
-		*x = int(d.Varint())
+	for i, f := range r.e.fams {
+		f.load(r, d, ev, i)
 	}
-	ev.colocKey = r.str(d)
-	ev.colocKind = placeKind(d.Uint(uint64(placeNet), "place kind"))
-	ev.colocHosts = int(d.Varint())
-	ev.colocNew = int(d.Varint())
-	ev.recruiter = r.str(d)
-	ev.recruiterLure = d.F64()
-	ev.recruits = int(d.Varint())
-	ev.recruitVia = r.str(d)
-	ev.beneficiary = r.str(d)
-	ev.benPayers = int(d.Varint())
-	ev.benNewPayers = int(d.Varint())
-	ev.payoutOther = d.Varint()
-	ev.foreignNightShare = d.F64()
-	ev.directed = uint32(d.Uint(math.MaxUint32, "directed gifts"))
-	ev.directives = uint32(d.Uint(math.MaxUint32, "directives"))
-	ev.privateShare = d.F64()
-	ev.ageYears = int(d.Varint())
-	ev.ageSource = r.str(d)
-	ev.accountDays = d.F64()
 }
 
 func (w *ckWriter) placeRefs(enc *snapshot.Enc, refs []placeRef) {
@@ -255,7 +221,7 @@ func (r *ckReader) account(d *snapshot.Dec) *acctState {
 func (w *ckWriter) place(enc *snapshot.Enc, p *placeState) {
 	w.str(enc, p.key)
 	// near is not written: it is geohash.Neighbors(key), computed again
-	// when first needed.
+	// when the place is read.
 	enc.Uvarint(uint64(p.kind))
 	enc.Time(p.lastSeen)
 	w.placeRefs(enc, p.hosts)
@@ -281,6 +247,9 @@ func (r *ckReader) place(d *snapshot.Dec) *placeState {
 		for i := range p.sessions {
 			p.sessions[i] = session{host: r.str(d), start: d.Varint(), end: d.Varint()}
 		}
+	}
+	if p.kind == placeCell {
+		p.near = geohash.Neighbors(p.key)
 	}
 	return p
 }

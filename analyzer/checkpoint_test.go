@@ -385,7 +385,7 @@ func TestCheckpointFields(t *testing.T) {
 		// wire is a bounded memory of the app's ended streams, deliberately
 		// not checkpointed (wire.go): after a restart a stream.wire names its
 		// host itself or is reported without one.
-		{Engine{}, "cfg now key tz defTZ streams hosts accounts places alerts wire nextSweep nextEvict evalGen started dirty out stats inCall OnSignal OnSession"},
+		{Engine{}, "cfg fams now key tz defTZ streams hosts accounts places alerts wire nextSweep nextEvict evalGen started dirty out stats inCall OnSignal OnSession"},
 		{Stats{}, "Events Unknown Streams Hosts Accounts Places OpenAlerts Evicted AlertsEmitted SignalsRaised"},
 		{hostState{}, "id created birthYear verified tz agency firstStream lastSeen lastEval streams liveStream lastStreams days devices places nets coins foreignNightCoins topCoins payoutOther payoutSelf payMethods beneficiaries directives directedGifts beats privateBeats ageCues ageQuestion ageSignal extSignal extLabel decisive recruiters eval evalGen alert signal"},
 		{dayStat{}, "day minutes nightMinutes shift"},
@@ -395,7 +395,14 @@ func TestCheckpointFields(t *testing.T) {
 		{placeState{}, "key near kind lastSeen hosts overflow sessions"},
 		{session{}, "host start end"},
 		{streamState{}, "id host start last loc device cell net directors senders coins beats private directed folded gifts foreign minutes night together"},
-		{hostEval{}, "at scores sev minutes nightMinutes nights togetherNights activeDays colocKey colocKind colocHosts colocNew recruiter recruiterLure recruits recruitVia beneficiary benPayers benNewPayers payoutOther foreignNightShare directed directives privateShare ageYears ageSource accountDays"},
+		{hostEval{}, "at scores sev evidence"},
+		{scheduleEvidence{}, "minutes nightMinutes nights togetherNights activeDays"},
+		{colocEvidence{}, "key kind hosts fresh"},
+		{recruitEvidence{}, "recruiter lure recruits via"},
+		{moneyEvidence{}, "beneficiary payers newPayers payoutOther foreignNightShare"},
+		{audienceEvidence{}, "directed directives privateShare"},
+		{ageEvidence{}, "years source"},
+		{accountAgeEvidence{}, "days"},
 		{alertState{}, "id created last emitted updates sev score hosts entities nEmitted changed merged"},
 	}
 	for _, tc := range cases {
@@ -405,7 +412,7 @@ func TestCheckpointFields(t *testing.T) {
 			names = append(names, typ.Field(i).Name)
 		}
 		if got := strings.Join(names, " "); got != tc.fields {
-			t.Errorf("%s has fields\n  %s\nthe checkpoint knows\n  %s\nwrite and read the new ones in checkpoint.go or checkpoint_state.go, and raise CheckpointVersion",
+			t.Errorf("%s has fields\n  %s\nthe checkpoint knows\n  %s\nwrite and read the new ones in checkpoint.go, checkpoint_state.go or the family's Save and Load, and raise CheckpointVersion",
 				typ.Name(), got, tc.fields)
 		}
 	}

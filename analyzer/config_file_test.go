@@ -4,6 +4,8 @@ import (
 	"os"
 	"reflect"
 	"testing"
+
+	"gopkg.in/yaml.v3"
 )
 
 // The documented configuration file is the defaults, so the docs cannot drift.
@@ -39,4 +41,40 @@ func FuzzParseConfig(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestShippedConfigNamesEveryKey: deploy/ronda.yaml documents every key,
+// those moved out of the code included, not only the values it changes.
+func TestShippedConfigNamesEveryKey(t *testing.T) {
+	b, err := os.ReadFile("../deploy/ronda.yaml")
+	if err != nil {
+		t.Skipf("deploy/ronda.yaml not beside the package: %v", err)
+	}
+	var file map[string]any
+	if err := yaml.Unmarshal(b, &file); err != nil {
+		t.Fatal(err)
+	}
+	def, err := yaml.Marshal(DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want map[string]any
+	if err := yaml.Unmarshal(def, &want); err != nil {
+		t.Fatal(err)
+	}
+	var missing func(prefix string, want, got map[string]any)
+	missing = func(prefix string, want, got map[string]any) {
+		for k, v := range want {
+			g, ok := got[k]
+			if !ok {
+				t.Errorf("deploy/ronda.yaml lacks %s%s", prefix, k)
+				continue
+			}
+			if wm, ok := v.(map[string]any); ok && prefix+k != "scoring.weights" {
+				gm, _ := g.(map[string]any)
+				missing(prefix+k+".", wm, gm)
+			}
+		}
+	}
+	missing("", want, file)
 }

@@ -18,6 +18,7 @@ import (
 // the goroutine (replay runs it inline, the live service behind one channel).
 type Engine struct {
 	cfg   Config
+	fams  []family // the detector families' table (severity.go)
 	now   time.Time
 	key   idhash.Key // viewer pseudonyms; saved in checkpoints
 	tz    map[string]*time.Location
@@ -64,13 +65,21 @@ type Stats struct {
 func (s Stats) LiveEntities() int { return s.Streams + s.Hosts + s.Accounts + s.Places }
 
 // New returns an engine with cfg, which must validate.
-func New(cfg Config) (*Engine, error) {
-	if err := cfg.Validate(); err != nil {
+func New(cfg Config) (*Engine, error) { return newEngine(cfg, defaultFamilies) }
+
+// newEngine returns an engine scoring the families fams (a test's table may
+// hold a family of its own).
+func newEngine(cfg Config, fams []family) (*Engine, error) {
+	if err := checkFamilies(fams); err != nil {
+		return nil, err
+	}
+	if err := cfg.validate(fams); err != nil {
 		return nil, err
 	}
 	loc, _ := time.LoadLocation(cfg.DefaultTZ)
 	return &Engine{
 		cfg:      cfg,
+		fams:     fams,
 		key:      idhash.NewKey(),
 		tz:       map[string]*time.Location{},
 		defTZ:    loc,
@@ -89,7 +98,7 @@ func (e *Engine) Config() Config { return e.cfg }
 // thresholds apply from the next evaluation. The window and cell precision
 // cannot change without a restart, since state is keyed by them.
 func (e *Engine) SetConfig(cfg Config) error {
-	if err := cfg.Validate(); err != nil {
+	if err := cfg.validate(e.fams); err != nil {
 		return err
 	}
 	if cfg.Window != e.cfg.Window || cfg.Colocation.CellPrecision != e.cfg.Colocation.CellPrecision ||
@@ -233,6 +242,9 @@ func (e *Engine) place(kind placeKind, key string) *placeState {
 	p := e.places[key]
 	if p == nil {
 		p = &placeState{key: key, kind: kind}
+		if kind == placeCell {
+			p.near = geohash.Neighbors(key)
+		}
 		e.places[key] = p
 	}
 	p.lastSeen = e.now

@@ -70,7 +70,7 @@ type hostState struct {
 	eval    hostEval
 	evalGen uint64 // the evaluation round that last scored this host
 	alert   *alertState
-	signal  [numDetectors]float64 // last family scores emitted as signals
+	signal  [maxFamilies]float64 // last family scores emitted as signals
 }
 
 // placeRef is a host's use of a device, cell or network.

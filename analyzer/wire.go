@@ -2,6 +2,7 @@ package analyzer
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/ronda-watch/ronda/analyzer/event"
@@ -152,4 +153,31 @@ func wireFigures(w *event.WireFacts) string {
 		s += "sound, "
 	}
 	return s[:len(s)-2] + ")"
+}
+
+// WireConfig: a broadcast the media tap sees live on the wire (stream.wire)
+// that the app never started, or that goes on after the app's stream.end, is
+// a broadcast hidden from the platform's own records. It enters as an
+// external signal of Label at Score (non-decisive: it counts in the signals
+// family, which needs other families to converge before an alert).
+type WireConfig struct {
+	// Label of the signal. Default wire_unannounced; it must not be one of
+	// signals.decisive_labels.
+	Label string `yaml:"label"`
+	// Score of the signal. Default 0.8: signals.min_score, so it counts as
+	// one family, no more.
+	Score float64 `yaml:"score"`
+}
+
+func defaultWireConfig() WireConfig { return WireConfig{Label: "wire_unannounced", Score: 0.8} }
+
+func (c WireConfig) validate(sig SignalConfig, bad func(field, why string)) {
+	if c.Label == "" || c.Score <= 0 || c.Score > 1 {
+		bad("wire", "label must be set and score in (0,1]")
+	}
+	for _, l := range sig.DecisiveLabels {
+		if strings.EqualFold(l, c.Label) {
+			bad("wire.label", "must not be a decisive label: a broadcast hidden from the app is evidence, not proof")
+		}
+	}
 }

@@ -578,3 +578,23 @@ func TestForwarderTLS(t *testing.T) {
 	closeForwarder(t, f)
 	sink.CheckOnce(t, []string{"tls1"})
 }
+
+// TestForwarderBatchOfMaxLines: a receiver taking at most 20 lines a batch
+// gets batches of exactly 20 lines, never 21, and every event arrives once:
+// the forwarder seals a batch when it holds max_lines.
+func TestForwarderBatchOfMaxLines(t *testing.T) {
+	t.Parallel()
+	s := newHub(t, func(o *intake.Options) { o.MaxLines = 20 })
+	f := startForwarder(t, s, func(o *Options) { o.FlushInterval = time.Hour })
+	// The limit comes in the server's hello: wait for it, so that batches are
+	// sealed as events come, not split afterwards.
+	intaketest.WaitFor(t, "the hello", func() bool { return f.Stats().Connects > 0 })
+	evs, ids := fwdEvents("ml", 0, 60)
+	add(t, f, evs)
+	closeForwarder(t, f) // sends the last batch, which waits for a 61st line otherwise
+	s.sink.CheckOnce(t, ids)
+	st := f.Stats()
+	if st.Refused != 0 || st.Accepted != 60 || st.Sent != 3 {
+		t.Errorf("stats %+v: want 60 events accepted in 3 batches of 20, none refused", st)
+	}
+}

@@ -1,0 +1,164 @@
+package analyzer
+
+import (
+	"fmt"
+
+	"github.com/ronda-watch/ronda/analyzer/snapshot"
+)
+
+// DetMoney: coins paid out to someone other than the host, the more so when
+// that beneficiary collects from several new hosts; a large share of gifts
+// from abroad in the senders' night, unless a few whales fund the host.
+const DetMoney = "money"
+
+// MoneyConfig: gifts paid out to someone other than the host; one beneficiary
+// taking several new hosts' coins; foreign gifting in the viewers' night.
+type MoneyConfig struct {
+	// MinNewPayers is how many new-account hosts paying one beneficiary make it a
+	// collector. Default 2.
+	MinNewPayers int `yaml:"min_new_payers"`
+	// ForeignNightShare is the share of a host's coins from abroad, sent in the
+	// sender's night, that counts fully. Default 0.3.
+	ForeignNightShare float64 `yaml:"foreign_night_share"`
+	// WhaleShare: when the top three senders give this share of a host's coins
+	// or more, the host is whale-funded (popular singers) and foreign gifting does
+	// not count. Default 0.6.
+	WhaleShare float64 `yaml:"whale_share"`
+	// ForeignScore is what foreign night gifting counts fully. Default 0.15:
+	// diaspora fans gift at night too.
+	ForeignScore float64 `yaml:"foreign_score"`
+	// PayoutScore, times the share of the host's payouts that go to someone
+	// else, counts a payout elsewhere. Default 0.3: with foreign fans it stays
+	// under strong, since teens are paid out to a parent, hosts to a partner.
+	PayoutScore float64 `yaml:"payout_score"`
+	// CollectorScore, times that share, is added when a new host pays a
+	// beneficiary collecting from min_new_payers new hosts. Default 0.3.
+	CollectorScore float64 `yaml:"collector_score"`
+	// LureScore, times that share, is added when the beneficiary posts lures
+	// (recruitment.min_ad_score). Default 0.15.
+	LureScore float64 `yaml:"lure_score"`
+	// LegitAgencyDiscount is taken off when an old host pays its own agency
+	// that shows legitimacy cues. Default 0.25.
+	LegitAgencyDiscount float64 `yaml:"legit_agency_discount"`
+	// CashMethodScore is added when payouts go out by ATM, e-wallet, phone
+	// credit or crypto. Default 0.05.
+	CashMethodScore float64 `yaml:"cash_method_score"`
+}
+
+func defaultMoneyConfig() MoneyConfig {
+	return MoneyConfig{
+		MinNewPayers: 2, ForeignNightShare: 0.3, WhaleShare: 0.6,
+		ForeignScore: 0.15, PayoutScore: 0.3, CollectorScore: 0.3, LureScore: 0.15,
+		LegitAgencyDiscount: 0.25, CashMethodScore: 0.05,
+	}
+}
+
+func (c MoneyConfig) validate(bad func(field, why string)) {
+	if c.MinNewPayers < 1 || c.ForeignNightShare <= 0 || c.WhaleShare <= 0 || c.WhaleShare > 1 {
+		bad("money", "min_new_payers >= 1, foreign_night_share > 0, whale_share in (0,1]")
+	}
+	for _, x := range [...]float64{c.ForeignScore, c.PayoutScore, c.CollectorScore, c.LureScore, c.LegitAgencyDiscount, c.CashMethodScore} {
+		if !unit(x) {
+			bad("money", "foreign_score, payout_score, collector_score, lure_score, legit_agency_discount and cash_method_score in [0,1]")
+			break
+		}
+	}
+}
+
+// moneyEvidence: where the host's coins go, and from where they come.
+type moneyEvidence struct {
+	beneficiary       string
+	payers, newPayers int // hosts paying the beneficiary, and the new ones
+	payoutOther       int64
+	foreignNightShare float64
+}
+
+var money = &familyOf[moneyEvidence]{
+	Name: DetMoney,
+	Role: roleExploitation,
+	Score: func(e *Engine, h *hostState, ev *moneyEvidence, _ *hostEval) float64 {
+		mc := e.cfg.Money
+		foreign := 0.0
+		if h.coins > 0 {
+			ev.foreignNightShare = float64(h.foreignNightCoins) / float64(h.coins)
+			if float64(h.topCoins)/float64(h.coins) < mc.WhaleShare {
+				foreign = mc.ForeignScore * clamp01(ev.foreignNightShare/mc.ForeignNightShare)
+			}
+		}
+		if h.payoutOther == 0 {
+			return foreign
+		}
+		ev.payoutOther = h.payoutOther
+		var top *acctLink
+		for i := range h.beneficiaries {
+			if top == nil || h.beneficiaries[i].coins > top.coins {
+				top = &h.beneficiaries[i]
+			}
+		}
+		// Weighted by how much of the host's money goes elsewhere: a host who
+		// mostly cashes out to itself and now and then to another is not "someone
+		// else takes the money".
+		share := float64(h.payoutOther) / float64(h.payoutOther+h.payoutSelf)
+		s := mc.PayoutScore*share + foreign
+		b := e.accounts[top.id]
+		ev.beneficiary = top.id
+		if b != nil {
+			ev.payers = len(b.payers)
+			for _, p := range b.payers {
+				if ph := e.hosts[p.id]; ph != nil && e.isNew(ph) {
+					ev.newPayers++
+				}
+			}
+			// The indicator is a beneficiary taking the coins of several new
+			// hosts: it speaks of the new ones, not of an old account that pays it.
+			if ev.newPayers >= mc.MinNewPayers && e.isNew(h) {
+				s += mc.CollectorScore * share
+			}
+			if b.lure >= e.cfg.Recruitment.MinAdScore {
+				s += mc.LureScore * share
+			}
+			if b.legit && h.agency == b.id && !e.isNew(h) {
+				s -= mc.LegitAgencyDiscount
+			}
+		}
+		if h.payMethods != 0 {
+			s += mc.CashMethodScore
+		}
+		return clamp01(s)
+	},
+	Explain: func(_ *Engine, _ *hostState, ev *moneyEvidence, _ int, hosts []*hostState) (string, map[string]any) {
+		if ev.beneficiary == "" {
+			return fmt.Sprintf("%d%% of the host's coins came from abroad in the senders' night.", pct(ev.foreignNightShare)),
+				map[string]any{"foreign_night_share": round3(ev.foreignNightShare)}
+		}
+		var payers int
+		var coins int64
+		for _, o := range hosts {
+			if evidenceOf[moneyEvidence](&o.eval).beneficiary == ev.beneficiary {
+				payers++
+				coins += o.payoutOther
+			}
+		}
+		s := fmt.Sprintf("%s paid out %d coins to account %s instead of themselves; it takes coins from %s, %d of them new accounts",
+			plural(payers, "host", "hosts"), coins, ev.beneficiary, plural(ev.payers, "host", "hosts"), ev.newPayers)
+		if ev.foreignNightShare >= 0.1 {
+			s += fmt.Sprintf("; %d%% of gifts came from abroad in the senders' night", pct(ev.foreignNightShare))
+		}
+		return s + ".", map[string]any{"beneficiary": ev.beneficiary, "coins": coins, "payers": ev.payers,
+			"new_payers": ev.newPayers, "foreign_night_share": round3(ev.foreignNightShare)}
+	},
+	Save: func(w *ckWriter, enc *snapshot.Enc, ev *moneyEvidence) {
+		w.str(enc, ev.beneficiary)
+		enc.Varint(int64(ev.payers))
+		enc.Varint(int64(ev.newPayers))
+		enc.Varint(ev.payoutOther)
+		enc.F64(ev.foreignNightShare)
+	},
+	Load: func(r *ckReader, d *snapshot.Dec, ev *moneyEvidence) {
+		ev.beneficiary = r.str(d)
+		ev.payers = int(d.Varint())
+		ev.newPayers = int(d.Varint())
+		ev.payoutOther = d.Varint()
+		ev.foreignNightShare = d.F64()
+	},
+}
