@@ -67,6 +67,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ronda-watch/ronda/analyzer/event"
+	"github.com/ronda-watch/ronda/sidecar/internal/metricsreg"
 )
 
 // Sink takes the events of one webhook. It is called with a context that
@@ -199,16 +200,9 @@ func newBase(name string, o Options) (*base, error) {
 		Help: "Media server webhooks by adapter and result (emitted, ignored, unmappable, sink_error, sink_timeout, sink_stuck, unauthorized, bad_request, too_large, bad_method, slow_body, panic).",
 	}, []string{"adapter", "result"})
 	if o.Registerer != nil {
-		if err := o.Registerer.Register(cv); err != nil {
-			are, ok := errors.AsType[prometheus.AlreadyRegisteredError](err)
-			if !ok {
-				return nil, fmt.Errorf("adapters: register metrics: %w", err)
-			}
-			existing, ok := are.ExistingCollector.(*prometheus.CounterVec)
-			if !ok {
-				return nil, fmt.Errorf("adapters: register metrics: %w", err)
-			}
-			cv = existing
+		var err error
+		if cv, err = metricsreg.Register(o.Registerer, cv); err != nil {
+			return nil, fmt.Errorf("adapters: register metrics: %w", err)
 		}
 	}
 	return &base{name: name, opts: o, results: cv, log: newLogThrottle(o.Logger, logEvery, o.Now),

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ronda-watch/ronda/analyzer/event"
+	"github.com/ronda-watch/ronda/sidecar/internal/metricsreg"
 )
 
 // Options configure one Poller: one server, one URL.
@@ -361,36 +362,14 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	var err error
-	if m.requests, err = register(reg, m.requests); err != nil {
-		return nil, err
-	}
-	if m.streams, err = register(reg, m.streams); err != nil {
-		return nil, err
-	}
-	if m.events, err = register(reg, m.events); err != nil {
-		return nil, err
-	}
-	if m.skipped, err = register(reg, m.skipped); err != nil {
-		return nil, err
-	}
-	if m.sinkErrors, err = register(reg, m.sinkErrors); err != nil {
-		return nil, err
+	var errs [5]error
+	m.requests, errs[0] = metricsreg.Register(reg, m.requests)
+	m.streams, errs[1] = metricsreg.Register(reg, m.streams)
+	m.events, errs[2] = metricsreg.Register(reg, m.events)
+	m.skipped, errs[3] = metricsreg.Register(reg, m.skipped)
+	m.sinkErrors, errs[4] = metricsreg.Register(reg, m.sinkErrors)
+	if err := errors.Join(errs[:]...); err != nil {
+		return nil, fmt.Errorf("poll: register metrics: %w", err)
 	}
 	return m, nil
-}
-
-// register registers c, or returns the collector already registered under
-// its name, so that several pollers share one set of metrics.
-func register[T prometheus.Collector](reg prometheus.Registerer, c T) (T, error) {
-	err := reg.Register(c)
-	if err == nil {
-		return c, nil
-	}
-	if are, ok := errors.AsType[prometheus.AlreadyRegisteredError](err); ok {
-		if existing, ok := are.ExistingCollector.(T); ok {
-			return existing, nil
-		}
-	}
-	return c, fmt.Errorf("poll: register metrics: %w", err)
 }
