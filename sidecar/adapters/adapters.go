@@ -50,10 +50,7 @@ package adapters
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -67,6 +64,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ronda-watch/ronda/analyzer/event"
+	"github.com/ronda-watch/ronda/sidecar/internal/eventid"
 	"github.com/ronda-watch/ronda/sidecar/internal/metricsreg"
 )
 
@@ -336,14 +334,7 @@ func (b *base) node(fromServer string) string {
 // same webhook retried gives the same id. Each part is length-prefixed so
 // that no two lists of parts hash alike.
 func eventID(adapter string, parts ...string) string {
-	h := sha256.New()
-	var n [8]byte
-	for _, p := range append([]string{adapter}, parts...) {
-		binary.BigEndian.PutUint64(n[:], uint64(len(p)))
-		h.Write(n[:])
-		h.Write([]byte(p))
-	}
-	return adapter + "-" + hex.EncodeToString(h.Sum(nil)[:16])
+	return eventid.Hash(adapter, append([]string{adapter}, parts...)...)
 }
 
 // checkID reports whether s can be an id of the contract.

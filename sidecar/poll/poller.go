@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ronda-watch/ronda/analyzer/event"
+	"github.com/ronda-watch/ronda/sidecar/internal/eventid"
 	"github.com/ronda-watch/ronda/sidecar/internal/metricsreg"
 )
 
@@ -261,7 +262,7 @@ func began(s Stream, now time.Time) (time.Time, bool) {
 func (p *Poller) start(s Stream, now time.Time) event.Event {
 	at, _ := began(s, now)
 	return event.Event{Type: event.TypeStreamStart, TypeName: event.TypeStreamStart.String(),
-		ID: eventID(p.server, p.opts.Node, "start", s.ID, s.Session), At: at, Node: p.opts.Node, StreamID: s.ID,
+		ID: eventid.Hash("poll", p.server, p.opts.Node, "start", s.ID, s.Session), At: at, Node: p.opts.Node, StreamID: s.ID,
 		HostID: hostFrom(s.Args, p.opts.HostParam, s.Name), IP: cleanIP(s.IP)}
 }
 
@@ -288,7 +289,7 @@ func (p *Poller) events(ctx context.Context, streams []Stream, now time.Time, pa
 				continue
 			}
 			evs = append(evs, event.Event{Type: event.TypeStreamEnd, TypeName: event.TypeStreamEnd.String(),
-				ID: eventID(server, node, "end", id, old.id), At: now, Node: node, StreamID: id})
+				ID: eventid.Hash("poll", server, node, "end", id, old.id), At: now, Node: node, StreamID: id})
 		}
 		for _, s := range streams {
 			if _, ok := next[s.ID]; ok {
@@ -320,7 +321,7 @@ func (p *Poller) events(ctx context.Context, streams []Stream, now time.Time, pa
 	}
 	for _, s := range streams {
 		evs = append(evs, event.Event{Type: event.TypeStreamHeartbeat, TypeName: event.TypeStreamHeartbeat.String(),
-			ID: eventID(server, node, "beat", s.ID, s.Session, at), At: now, Node: node, StreamID: s.ID,
+			ID: eventid.Hash("poll", server, node, "beat", s.ID, s.Session, at), At: now, Node: node, StreamID: s.ID,
 			Viewers: max(s.Viewers, 0)})
 	}
 	return evs, next
