@@ -50,10 +50,7 @@ package adapters
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -67,6 +64,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ronda-watch/ronda/analyzer/event"
+	"github.com/ronda-watch/ronda/sidecar/internal/eventid"
+	"github.com/ronda-watch/ronda/sidecar/internal/metricsreg"
 )
 
 // Sink takes the events of one webhook. It is called with a context that
@@ -199,16 +198,9 @@ func newBase(name string, o Options) (*base, error) {
 		Help: "Media server webhooks by adapter and result (emitted, ignored, unmappable, sink_error, sink_timeout, sink_stuck, unauthorized, bad_request, too_large, bad_method, slow_body, panic).",
 	}, []string{"adapter", "result"})
 	if o.Registerer != nil {
-		if err := o.Registerer.Register(cv); err != nil {
-			are, ok := errors.AsType[prometheus.AlreadyRegisteredError](err)
-			if !ok {
-				return nil, fmt.Errorf("adapters: register metrics: %w", err)
-			}
-			existing, ok := are.ExistingCollector.(*prometheus.CounterVec)
-			if !ok {
-				return nil, fmt.Errorf("adapters: register metrics: %w", err)
-			}
-			cv = existing
+		var err error
+		if cv, err = metricsreg.Register(o.Registerer, cv); err != nil {
+			return nil, fmt.Errorf("adapters: register metrics: %w", err)
 		}
 	}
 	return &base{name: name, opts: o, results: cv, log: newLogThrottle(o.Logger, logEvery, o.Now),
@@ -342,14 +334,7 @@ func (b *base) node(fromServer string) string {
 // same webhook retried gives the same id. Each part is length-prefixed so
 // that no two lists of parts hash alike.
 func eventID(adapter string, parts ...string) string {
-	h := sha256.New()
-	var n [8]byte
-	for _, p := range append([]string{adapter}, parts...) {
-		binary.BigEndian.PutUint64(n[:], uint64(len(p)))
-		h.Write(n[:])
-		h.Write([]byte(p))
-	}
-	return adapter + "-" + hex.EncodeToString(h.Sum(nil)[:16])
+	return eventid.Hash(adapter, append([]string{adapter}, parts...)...)
 }
 
 // checkID reports whether s can be an id of the contract.

@@ -42,8 +42,8 @@ func (s *Service) Handler() http.Handler {
 	mux.HandleFunc("GET "+Path+"{$}", s.auth(RoleViewer, s.list))
 	mux.HandleFunc("GET "+Path+"{id}", s.auth(RoleViewer, s.get))
 	mux.HandleFunc("GET "+Path+"{id}/page", s.auth(RoleViewer, s.pageOf))
-	mux.HandleFunc("POST "+Path+"{id}/notes", s.auth(RoleModerator, s.note))
-	mux.HandleFunc("POST "+Path+"{id}/approve", s.auth(RoleLead, s.approve))
+	mux.HandleFunc("POST "+Path+"{id}/notes", s.auth(RoleModerator, change(s, DecodeNote, s.Note)))
+	mux.HandleFunc("POST "+Path+"{id}/approve", s.auth(RoleLead, change(s, DecodeApproval, s.Approve)))
 	mux.HandleFunc("POST "+Path+"{id}/submit", s.auth(RoleLead, s.submit))
 	return mux
 }
@@ -129,44 +129,30 @@ func (s *Service) pageOf(w http.ResponseWriter, r *http.Request, _ who) {
 	w.Write(b)
 }
 
-func (s *Service) note(w http.ResponseWriter, r *http.Request, by who) {
-	b, ok := s.body(w, r)
-	if !ok {
-		return
+// change handles a POST that changes the case the path names: the bounded
+// body decoded (400 when it does not decode), then act, answered with the
+// case as it now is.
+func change[T any](s *Service, decode func([]byte) (T, error),
+	act func(ctx context.Context, id, by string, v T) (*Case, error)) func(http.ResponseWriter, *http.Request, who) {
+	return func(w http.ResponseWriter, r *http.Request, by who) {
+		b, ok := s.body(w, r)
+		if !ok {
+			return
+		}
+		v, err := decode(b)
+		if err != nil {
+			s.fail(w, http.StatusBadRequest, "bad_request", err.Error())
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
+		defer cancel()
+		c, err := act(ctx, r.PathValue("id"), by.name, v)
+		if err != nil {
+			s.failErr(w, err)
+			return
+		}
+		s.json(w, http.StatusOK, c)
 	}
-	text, err := DecodeNote(b)
-	if err != nil {
-		s.fail(w, http.StatusBadRequest, "bad_request", err.Error())
-		return
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
-	defer cancel()
-	c, err := s.Note(ctx, r.PathValue("id"), by.name, text)
-	if err != nil {
-		s.failErr(w, err)
-		return
-	}
-	s.json(w, http.StatusOK, c)
-}
-
-func (s *Service) approve(w http.ResponseWriter, r *http.Request, by who) {
-	b, ok := s.body(w, r)
-	if !ok {
-		return
-	}
-	version, err := DecodeApproval(b)
-	if err != nil {
-		s.fail(w, http.StatusBadRequest, "bad_request", err.Error())
-		return
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
-	defer cancel()
-	c, err := s.Approve(ctx, r.PathValue("id"), by.name, version)
-	if err != nil {
-		s.failErr(w, err)
-		return
-	}
-	s.json(w, http.StatusOK, c)
 }
 
 func (s *Service) submit(w http.ResponseWriter, r *http.Request, by who) {

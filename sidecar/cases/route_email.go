@@ -81,7 +81,7 @@ func (r *EmailRoute) Send(_ context.Context, d Delivery) (string, error) {
 	msg.WriteString("\r\n")
 	msg.Write(body.Bytes())
 	name := filepath.Join(r.Outbox, d.Key+".eml")
-	return name, writeAtomic(r.Outbox, name, msg.Bytes())
+	return name, writeOnce(name, msg.Bytes())
 }
 
 func approver(c *Case) string {

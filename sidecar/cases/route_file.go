@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/ronda-watch/ronda/sidecar/internal/atomicfile"
 )
 
 // FileRoute drops the case JSON into a directory another system collects
@@ -24,45 +26,17 @@ func (r *FileRoute) Kind() string { return "file" }
 // Send writes d once.
 func (r *FileRoute) Send(_ context.Context, d Delivery) (string, error) {
 	name := filepath.Join(r.Dir, d.Key+".json")
-	return name, writeAtomic(r.Dir, name, d.Body)
+	return name, writeOnce(name, d.Body)
 }
 
-// writeAtomic writes b as name in dir: a temporary file, fsync, rename,
-// directory fsync. An existing name is left as it is (delivered before).
-func writeAtomic(dir, name string, b []byte) error {
+// writeOnce writes b as name atomically (a reader never sees half a file).
+// An existing name is left as it is (delivered before).
+func writeOnce(name string, b []byte) error {
 	if _, err := os.Stat(name); err == nil {
 		return nil
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("report directory: %w", err)
-	}
-	f, err := os.CreateTemp(dir, ".tmp-*")
-	if err != nil {
+	if err := atomicfile.WriteBytes(name, b); err != nil {
 		return fmt.Errorf("report file: %w", err)
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // after the rename: nothing there
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return fmt.Errorf("report file: %w", err)
-	}
-	if err := f.Chmod(0o600); err != nil {
-		f.Close()
-		return fmt.Errorf("report file: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("report file: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("report file: %w", err)
-	}
-	if err := os.Rename(tmp, name); err != nil {
-		return fmt.Errorf("report file: %w", err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
 	}
 	return nil
 }

@@ -10,7 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/ronda-watch/ronda/sidecar/internal/atomicfile"
 	"github.com/ronda-watch/ronda/sidecar/outbound"
 )
 
@@ -539,36 +539,9 @@ func (b *Board) saveLocked() error {
 	if err != nil {
 		return err
 	}
-	if err := writeAtomic(b.o.Path, data); err != nil {
+	if err := atomicfile.WriteBytes(b.o.Path, data); err != nil {
 		b.m.saveErrors.Inc()
 		return fmt.Errorf("enforcement levers: saving %s: %w", b.o.Path, err)
-	}
-	return nil
-}
-
-func writeAtomic(path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	if d, err := os.Open(filepath.Dir(path)); err == nil {
-		_ = d.Sync()
-		d.Close()
 	}
 	return nil
 }

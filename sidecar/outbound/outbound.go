@@ -30,6 +30,7 @@ import (
 	"github.com/sony/gobreaker/v2"
 
 	"github.com/ronda-watch/ronda/sidecar/intake/wire"
+	"github.com/ronda-watch/ronda/sidecar/internal/metricsreg"
 )
 
 // Headers of a delivery: the signature scheme of Ronda's own intake
@@ -358,23 +359,17 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"endpoint"}),
 	}
 	if reg != nil {
-		m.attempts = register(reg, m.attempts)
-		m.results = register(reg, m.results)
-		m.breaker = register(reg, m.breaker)
+		m.attempts = must(metricsreg.Register(reg, m.attempts))
+		m.results = must(metricsreg.Register(reg, m.results))
+		m.breaker = must(metricsreg.Register(reg, m.breaker))
 	}
 	return m
 }
 
-// register registers c, or returns the collector already registered under
-// its name, so endpoints sharing a registry share the vectors.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if ex, ok := are.ExistingCollector.(C); ok {
-				return ex
-			}
-		}
+// must panics on a registration error: the vectors' names are fixed here, so
+// a clash is a programming error, not a condition to handle.
+func must[C any](c C, err error) C {
+	if err != nil {
 		panic(err)
 	}
 	return c

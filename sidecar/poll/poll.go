@@ -21,9 +21,6 @@ package poll
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -158,17 +155,4 @@ func hostFrom(args, param, name string) string {
 		return v
 	}
 	return name
-}
-
-// eventID derives an event id from the parts that identify it; each part is
-// length-prefixed so that no two lists of parts hash alike.
-func eventID(parts ...string) string {
-	h := sha256.New()
-	var n [8]byte
-	for _, p := range parts {
-		binary.BigEndian.PutUint64(n[:], uint64(len(p)))
-		h.Write(n[:])
-		h.Write([]byte(p))
-	}
-	return "poll-" + hex.EncodeToString(h.Sum(nil)[:16])
 }

@@ -12,6 +12,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ronda-watch/ronda/analyzer/event"
+	"github.com/ronda-watch/ronda/sidecar/internal/eventid"
+	"github.com/ronda-watch/ronda/sidecar/internal/metricsreg"
 )
 
 // Options configure one Poller: one server, one URL.
@@ -260,7 +262,7 @@ func began(s Stream, now time.Time) (time.Time, bool) {
 func (p *Poller) start(s Stream, now time.Time) event.Event {
 	at, _ := began(s, now)
 	return event.Event{Type: event.TypeStreamStart, TypeName: event.TypeStreamStart.String(),
-		ID: eventID(p.server, p.opts.Node, "start", s.ID, s.Session), At: at, Node: p.opts.Node, StreamID: s.ID,
+		ID: eventid.Hash("poll", p.server, p.opts.Node, "start", s.ID, s.Session), At: at, Node: p.opts.Node, StreamID: s.ID,
 		HostID: hostFrom(s.Args, p.opts.HostParam, s.Name), IP: cleanIP(s.IP)}
 }
 
@@ -287,7 +289,7 @@ func (p *Poller) events(ctx context.Context, streams []Stream, now time.Time, pa
 				continue
 			}
 			evs = append(evs, event.Event{Type: event.TypeStreamEnd, TypeName: event.TypeStreamEnd.String(),
-				ID: eventID(server, node, "end", id, old.id), At: now, Node: node, StreamID: id})
+				ID: eventid.Hash("poll", server, node, "end", id, old.id), At: now, Node: node, StreamID: id})
 		}
 		for _, s := range streams {
 			if _, ok := next[s.ID]; ok {
@@ -319,7 +321,7 @@ func (p *Poller) events(ctx context.Context, streams []Stream, now time.Time, pa
 	}
 	for _, s := range streams {
 		evs = append(evs, event.Event{Type: event.TypeStreamHeartbeat, TypeName: event.TypeStreamHeartbeat.String(),
-			ID: eventID(server, node, "beat", s.ID, s.Session, at), At: now, Node: node, StreamID: s.ID,
+			ID: eventid.Hash("poll", server, node, "beat", s.ID, s.Session, at), At: now, Node: node, StreamID: s.ID,
 			Viewers: max(s.Viewers, 0)})
 	}
 	return evs, next
@@ -361,36 +363,14 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	var err error
-	if m.requests, err = register(reg, m.requests); err != nil {
-		return nil, err
-	}
-	if m.streams, err = register(reg, m.streams); err != nil {
-		return nil, err
-	}
-	if m.events, err = register(reg, m.events); err != nil {
-		return nil, err
-	}
-	if m.skipped, err = register(reg, m.skipped); err != nil {
-		return nil, err
-	}
-	if m.sinkErrors, err = register(reg, m.sinkErrors); err != nil {
-		return nil, err
+	var errs [5]error
+	m.requests, errs[0] = metricsreg.Register(reg, m.requests)
+	m.streams, errs[1] = metricsreg.Register(reg, m.streams)
+	m.events, errs[2] = metricsreg.Register(reg, m.events)
+	m.skipped, errs[3] = metricsreg.Register(reg, m.skipped)
+	m.sinkErrors, errs[4] = metricsreg.Register(reg, m.sinkErrors)
+	if err := errors.Join(errs[:]...); err != nil {
+		return nil, fmt.Errorf("poll: register metrics: %w", err)
 	}
 	return m, nil
-}
-
-// register registers c, or returns the collector already registered under
-// its name, so that several pollers share one set of metrics.
-func register[T prometheus.Collector](reg prometheus.Registerer, c T) (T, error) {
-	err := reg.Register(c)
-	if err == nil {
-		return c, nil
-	}
-	if are, ok := errors.AsType[prometheus.AlreadyRegisteredError](err); ok {
-		if existing, ok := are.ExistingCollector.(T); ok {
-			return existing, nil
-		}
-	}
-	return c, fmt.Errorf("poll: register metrics: %w", err)
 }

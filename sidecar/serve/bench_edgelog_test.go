@@ -20,13 +20,8 @@ func BenchmarkEdgeIntakeLog(b *testing.B) {
 	hub := startService(b, hubCfg)
 	var edges [2]*running
 	for i, on := range []bool{false, true} {
-		cfg := Config{Role: RoleEdge, Node: []string{"edge-off", "edge-on"}[i],
-			Intake:     IntakeConfig{Keys: []SecretRef{{ID: keyID, Env: "RONDA_TEST_KEY_1"}}, RateEvents: -1},
-			Edge:       EdgeConfig{Hub: "ws://" + hub.addr, Key: SecretRef{ID: keyID, Env: "RONDA_TEST_KEY_1"}, SpoolDir: b.TempDir()},
-			ClickHouse: ClickHouseConfig{SpoolDir: b.TempDir()},
-			State:      StateConfig{Dir: b.TempDir(), Log: &on},
-			Pipeline:   PipelineConfig{DrainTimeout: 10 * time.Second},
-		}
+		cfg := edgeConfig(b, []string{"edge-off", "edge-on"}[i], hub.addr)
+		cfg.State.Log = &on
 		edges[i] = startService(b, cfg)
 	}
 	var took [2]time.Duration

@@ -29,6 +29,7 @@ import (
 	"github.com/ronda-watch/ronda/analyzer/event"
 	codec "github.com/ronda-watch/ronda/analyzer/snapshot"
 	"github.com/ronda-watch/ronda/sidecar/hub"
+	"github.com/ronda-watch/ronda/sidecar/internal/atomicfile"
 )
 
 const (
@@ -179,7 +180,7 @@ func (s *Service) writeCheckpoint(ctx context.Context, snap snapshot) error {
 	}
 	dir := s.cfg.State.Dir
 	name := filepath.Join(dir, fmt.Sprintf("%s%020d%s", ckptPrefix, snap.meta.Position, ckptSuffix))
-	n, err := writeFileAtomic(name, func(w io.Writer) error { return encodeCheckpoint(w, snap) })
+	n, err := atomicfile.Write(name, func(w io.Writer) error { return encodeCheckpoint(w, snap) })
 	if err != nil {
 		return s.checkpointFailed(err)
 	}
@@ -200,56 +201,6 @@ func (s *Service) writeCheckpoint(ctx context.Context, snap snapshot) error {
 	s.log.Info("checkpoint written", "file", filepath.Base(name), "position", snap.meta.Position, "bytes", n,
 		"took", took.Round(time.Millisecond))
 	return nil
-}
-
-// writeFileAtomic writes path through a temporary file: written, fsynced,
-// renamed over, directory fsynced. On error the temporary file is removed and
-// whatever was at path stays.
-func writeFileAtomic(path string, write func(io.Writer) error) (int64, error) {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return 0, err
-	}
-	f, err := os.CreateTemp(dir, ".tmp-"+filepath.Base(path)+"-")
-	if err != nil {
-		return 0, err
-	}
-	tmp := f.Name()
-	cw := &countWriter{w: f}
-	err = write(cw)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return 0, fmt.Errorf("write %s: %w", filepath.Base(path), err)
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return 0, err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return 0, fmt.Errorf("sync %s: %w", dir, err)
-	}
-	return cw.n, nil
-}
-
-type countWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
 }
 
 // checkpointFiles lists the checkpoints in dir, newest (highest position) first.
@@ -519,7 +470,7 @@ func (s *Service) restoreHubFrom(b []byte, exact bool) error {
 // markHubServing writes hubServingMark (fsynced) before the hub serves:
 // from now on the final state just restored must not be resumed from again.
 func (s *Service) markHubServing() error {
-	_, err := writeFileAtomic(filepath.Join(s.cfg.State.Dir, hubServingMark), func(w io.Writer) error {
+	_, err := atomicfile.Write(filepath.Join(s.cfg.State.Dir, hubServingMark), func(w io.Writer) error {
 		_, err := fmt.Fprintf(w, "a hub has served since the last final checkpoint (%s)\n", s.opts.Now().UTC().Format(time.RFC3339))
 		return err
 	})
@@ -533,8 +484,5 @@ func (s *Service) unmarkHubServing() {
 		s.log.Warn("remove hub mark: consoles will resync after the restart", "err", err)
 		return
 	}
-	if d, err := os.Open(s.cfg.State.Dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
+	_ = atomicfile.SyncDir(s.cfg.State.Dir)
 }

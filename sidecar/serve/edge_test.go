@@ -21,14 +21,7 @@ func TestTwoEdgesOneHub(t *testing.T) {
 	hub := startService(t, hubCfg)
 
 	edge := func(name string) *running {
-		c := Config{Role: RoleEdge, Node: name,
-			Intake:     IntakeConfig{Keys: []SecretRef{{ID: keyID, Env: "RONDA_TEST_KEY_1"}}, RateEvents: -1},
-			Edge:       EdgeConfig{Hub: "ws://" + hub.addr, Key: SecretRef{ID: keyID, Env: "RONDA_TEST_KEY_1"}, SpoolDir: t.TempDir()},
-			State:      StateConfig{Dir: t.TempDir()},
-			ClickHouse: ClickHouseConfig{SpoolDir: t.TempDir()},
-			Pipeline:   PipelineConfig{DrainTimeout: 10 * time.Second},
-		}
-		return startService(t, c)
+		return startService(t, edgeConfig(t, name, hub.addr))
 	}
 	edges := []*running{edge("edge-1"), edge("edge-2")}
 

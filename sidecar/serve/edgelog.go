@@ -29,6 +29,7 @@ import (
 	"github.com/ronda-watch/ronda/analyzer/event"
 	"github.com/ronda-watch/ronda/sidecar/forward"
 	"github.com/ronda-watch/ronda/sidecar/intake"
+	"github.com/ronda-watch/ronda/sidecar/internal/atomicfile"
 	"github.com/ronda-watch/ronda/sidecar/spool"
 	"github.com/ronda-watch/ronda/sidecar/wal"
 )
@@ -364,7 +365,7 @@ func (e *edgeLog) close(s *Service) error {
 }
 
 func (e *edgeLog) writeMark(seq uint64) error {
-	_, err := writeFileAtomic(e.markPath, func(w io.Writer) error {
+	_, err := atomicfile.Write(e.markPath, func(w io.Writer) error {
 		_, err := w.Write(encodeEdgeMark(seq))
 		return err
 	})

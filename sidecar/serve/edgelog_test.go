@@ -196,13 +196,8 @@ func TestEdgeLogFull(t *testing.T) {
 	}
 	hubAddr := ln.Addr().String()
 	ln.Close()
-	c := Config{Role: RoleEdge, Node: "edge-1",
-		Intake:     IntakeConfig{Keys: []SecretRef{{ID: keyID, Env: "RONDA_TEST_KEY_1"}}, RateEvents: -1},
-		Edge:       EdgeConfig{Hub: "ws://" + hubAddr, Key: SecretRef{ID: keyID, Env: "RONDA_TEST_KEY_1"}, SpoolDir: t.TempDir()},
-		ClickHouse: ClickHouseConfig{SpoolDir: t.TempDir()},
-		State:      StateConfig{Dir: t.TempDir(), LogMaxBytes: 1 << 20},
-		Pipeline:   PipelineConfig{DrainTimeout: 10 * time.Second},
-	}
+	c := edgeConfig(t, "edge-1", hubAddr)
+	c.State.LogMaxBytes = 1 << 20
 	edge := startService(t, c)
 	evs, _ := world(t, 3, 60, 3, 1)
 	var accepted, busy int

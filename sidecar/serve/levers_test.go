@@ -159,15 +159,9 @@ func TestEdgeFollowsHubLevers(t *testing.T) {
 	hubCfg.Role = RoleHub
 	hubCfg.Enforcement = enforce.Config{DenyPublish: true}
 	hub := startService(t, hubCfg)
-	edgeCfg := Config{Role: RoleEdge, Node: "edge-1",
-		Intake:      IntakeConfig{Keys: []SecretRef{{ID: keyID, Env: "RONDA_TEST_KEY_1"}}, RateEvents: -1},
-		Edge:        EdgeConfig{Hub: "ws://" + hub.addr, Key: SecretRef{ID: keyID, Env: "RONDA_TEST_KEY_1"}, SpoolDir: t.TempDir()},
-		State:       StateConfig{Dir: t.TempDir()},
-		ClickHouse:  ClickHouseConfig{SpoolDir: t.TempDir()},
-		Pipeline:    PipelineConfig{DrainTimeout: 10 * time.Second},
-		Adapters:    AdaptersConfig{NginxRTMP: SecretRef{ID: "rtmp", Env: "RONDA_TEST_RTMP"}, HostParam: "host"},
-		Enforcement: enforce.Config{DenyPublish: true, FollowEvery: 50 * time.Millisecond},
-	}
+	edgeCfg := edgeConfig(t, "edge-1", hub.addr)
+	edgeCfg.Adapters = AdaptersConfig{NginxRTMP: SecretRef{ID: "rtmp", Env: "RONDA_TEST_RTMP"}, HostParam: "host"}
+	edgeCfg.Enforcement = enforce.Config{DenyPublish: true, FollowEvery: 50 * time.Millisecond}
 	edge := startService(t, edgeCfg)
 
 	req, _ := http.NewRequest("POST", "http://"+hub.addr+"/v1/levers", strings.NewReader(

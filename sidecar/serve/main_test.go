@@ -65,6 +65,18 @@ func baseConfig(t testing.TB) Config {
 	}
 }
 
+// edgeConfig is an edge named node forwarding to the hub at hubAddr, with its
+// own state and spools in tb's temporary directories.
+func edgeConfig(tb testing.TB, node, hubAddr string) Config {
+	return Config{Role: RoleEdge, Node: node,
+		Intake:     IntakeConfig{Keys: []SecretRef{{ID: keyID, Env: "RONDA_TEST_KEY_1"}}, RateEvents: -1},
+		Edge:       EdgeConfig{Hub: "ws://" + hubAddr, Key: SecretRef{ID: keyID, Env: "RONDA_TEST_KEY_1"}, SpoolDir: tb.TempDir()},
+		State:      StateConfig{Dir: tb.TempDir()},
+		ClickHouse: ClickHouseConfig{SpoolDir: tb.TempDir()},
+		Pipeline:   PipelineConfig{DrainTimeout: 10 * time.Second},
+	}
+}
+
 // running is a service started by startService.
 type running struct {
 	svc    *Service

@@ -421,13 +421,7 @@ func TestReloadEdge(t *testing.T) {
 	hubCfg := baseConfig(t)
 	hubCfg.Role = RoleHub
 	h := startService(t, hubCfg)
-	cfg := Config{Role: RoleEdge, Node: "edge-r",
-		Intake:     IntakeConfig{Keys: []SecretRef{{ID: keyID, Env: "RONDA_TEST_KEY_1"}}, RateEvents: -1},
-		Edge:       EdgeConfig{Hub: "ws://" + h.addr, Key: SecretRef{ID: keyID, Env: "RONDA_TEST_KEY_1"}, SpoolDir: t.TempDir()},
-		State:      StateConfig{Dir: t.TempDir()},
-		ClickHouse: ClickHouseConfig{SpoolDir: t.TempDir()},
-		Pipeline:   PipelineConfig{DrainTimeout: 10 * time.Second},
-	}
+	cfg := edgeConfig(t, "edge-r", h.addr)
 	rr := &rereader{cfg: cfg}
 	e := startService(t, cfg, func(o *Options) { o.Reread = rr.reread })
 	const secret = "edge-added-key-0123456789"

@@ -14,30 +14,7 @@ import (
 // Two local servers as two shards of cluster "ronda": rows written through the
 // Distributed tables land on both shards and read back whole, once each.
 func TestClusterTwoShards(t *testing.T) {
-	if testing.Short() {
-		t.Skip("cluster test: slow")
-	}
-	if !chtest.Available() {
-		chtest.SkipOrFail(t)
-	}
-	var ports [2]int
-	for i := range ports {
-		ports[i] = chtest.FreePort(t)
-	}
-	remote := fmt.Sprintf(`<remote_servers><ronda>
-  <shard><replica><host>127.0.0.1</host><port>%d</port></replica></shard>
-  <shard><replica><host>127.0.0.1</host><port>%d</port></replica></shard>
-</ronda></remote_servers>`, ports[0], ports[1])
-	var srv [2]*chtest.Server
-	for i := range srv {
-		srv[i] = chtest.StartWith(t, chtest.Config{NativePort: ports[i], Extra: remote})
-	}
-	o := Options{Database: "ronda", Cluster: "ronda"}
-	for _, s := range srv {
-		if _, err := Migrate(ctxT(t), connect(t, s), o); err != nil {
-			t.Fatal(err)
-		}
-	}
+	srv, o := startCluster(t)
 	w, err := NewWriter(WriterOptions{DSN: srv[0].DSN(), Schema: o, BatchRows: 250, FlushInterval: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -89,6 +66,36 @@ func TestClusterTwoShards(t *testing.T) {
 // Distributed tables (its rows spread over both shards) aggregates to the
 // same figures as on one server, from either server, once.
 func TestAggregateCluster(t *testing.T) {
+	srv, o := startCluster(t)
+	writeAggWorld(t, srv[0].DSN(), o)
+	for i, s := range srv {
+		out, err := s.Client("SELECT count() FROM ronda.events_local")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("shard %d: %s events", i, strings.TrimSpace(out))
+	}
+	now := aggDay.AddDate(0, 0, 10)
+	n, err := Aggregate(ctxT(t), connect(t, srv[0]), o, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != len(aggTables) {
+		t.Errorf("aggregated %d table-days, want %d", n, len(aggTables))
+	}
+	// The other server (migrate runs on every shard) finds the day done.
+	if n, err := Aggregate(ctxT(t), connect(t, srv[1]), o, now); err != nil || n != 0 {
+		t.Errorf("second server aggregated %d table-days (%v), want 0", n, err)
+	}
+	for _, s := range srv {
+		checkAggDay(t, connect(t, s), o)
+	}
+}
+
+// startCluster starts two local servers as the two shards of cluster
+// "ronda", migrated; slow, so skipped under -short.
+func startCluster(t *testing.T) ([2]*chtest.Server, Options) {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("cluster test: slow")
 	}
@@ -113,27 +120,5 @@ func TestAggregateCluster(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	writeAggWorld(t, srv[0].DSN(), o)
-	for i, s := range srv {
-		out, err := s.Client("SELECT count() FROM ronda.events_local")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("shard %d: %s events", i, strings.TrimSpace(out))
-	}
-	now := aggDay.AddDate(0, 0, 10)
-	n, err := Aggregate(ctxT(t), connect(t, srv[0]), o, now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n != len(aggTables) {
-		t.Errorf("aggregated %d table-days, want %d", n, len(aggTables))
-	}
-	// The other server (migrate runs on every shard) finds the day done.
-	if n, err := Aggregate(ctxT(t), connect(t, srv[1]), o, now); err != nil || n != 0 {
-		t.Errorf("second server aggregated %d table-days (%v), want 0", n, err)
-	}
-	for _, s := range srv {
-		checkAggDay(t, connect(t, s), o)
-	}
+	return srv, o
 }

@@ -30,6 +30,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ronda-watch/ronda/sidecar/internal/atomicfile"
 )
 
 // ErrFull is returned by Append when the log holds MaxBytes: the caller
@@ -233,7 +235,7 @@ func (l *Log) quarantine(path string, b []byte, from int, reason string) error {
 		return fmt.Errorf("wal: %w", err)
 	}
 	dst := filepath.Join(qdir, fmt.Sprintf("%s.%d", filepath.Base(path), from))
-	if err := writeFileSync(dst, b[from:]); err != nil {
+	if err := atomicfile.WriteNew(dst, b[from:]); err != nil {
 		return fmt.Errorf("wal: quarantine: %w", err)
 	}
 	l.log.Error("intake log: damaged record; the log is cut there and the rest of that segment moved aside, not replayed",
@@ -496,20 +498,4 @@ func truncateFile(path string, size int64) error {
 		return fmt.Errorf("wal: sync %s: %w", path, err)
 	}
 	return nil
-}
-
-func writeFileSync(path string, b []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }

@@ -2,7 +2,6 @@ package classify
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"image"
 	"image/jpeg"
@@ -21,6 +20,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/ronda-watch/ronda/analyzer/event"
+	"github.com/ronda-watch/ronda/sidecar/internal/eventtest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -65,24 +65,6 @@ func newClassifier(t *testing.T) *classifier {
 	return c
 }
 
-type sink struct {
-	mu  sync.Mutex
-	evs []event.Event
-}
-
-func (s *sink) take(_ context.Context, evs []event.Event) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.evs = append(s.evs, evs...)
-	return nil
-}
-
-func (s *sink) len() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.evs)
-}
-
 func frame(stream string) Frame {
 	img := image.NewYCbCr(image.Rect(0, 0, 64, 48), image.YCbCrSubsampleRatio420)
 	for i := range img.Y {
@@ -91,23 +73,11 @@ func frame(stream string) Frame {
 	return Frame{StreamID: stream, HostID: "h-" + stream, At: time.Date(2026, 3, 1, 21, 0, 0, 0, time.UTC), Image: img}
 }
 
-// waitFor polls cond: the test fails only if it never holds.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("never: %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-func newClient(t *testing.T, cl *classifier, cfg Config, s *sink, now func() time.Time) (*Client, *prometheus.Registry) {
+func newClient(t *testing.T, cl *classifier, cfg Config, s *eventtest.Recorder, now func() time.Time) (*Client, *prometheus.Registry) {
 	t.Helper()
 	cfg.URL = cl.srv.URL + "/classify"
 	reg := prometheus.NewRegistry()
-	c, err := New(Options{Config: cfg, Sink: s.take, Registerer: reg, Now: now})
+	c, err := New(Options{Config: cfg, Sink: s.Sink, Registerer: reg, Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,24 +87,24 @@ func newClient(t *testing.T, cl *classifier, cfg Config, s *sink, now func() tim
 
 func TestAnswersBecomeSignals(t *testing.T) {
 	cl := newClassifier(t)
-	s := &sink{}
+	s := &eventtest.Recorder{}
 	c, _ := newClient(t, cl, Config{}, s, nil)
 	f := frame("s1")
 	if !c.Offer(f) {
 		t.Fatal("not sent")
 	}
-	waitFor(t, "two signals", func() bool { return s.len() == 2 })
+	eventtest.WaitFor(t, "two signals", func() bool { return s.Len() == 2 })
 	for i, want := range []struct {
 		label string
 		score float64
 	}{{"minor", 0.93}, {"nudity", 0.02}} {
-		ev := s.evs[i]
+		ev := s.Events()[i]
 		if ev.Type != event.TypeSignal || ev.TypeName != "signal" || ev.StreamID != "s1" || ev.HostID != "h-s1" ||
 			ev.Source != "classifier" || ev.Label != want.label || ev.Score != want.score || !ev.At.Equal(f.At) || ev.ID == "" {
 			t.Errorf("signal %d: %+v", i, ev)
 		}
 	}
-	if s.evs[0].ID == s.evs[1].ID {
+	if s.Events()[0].ID == s.Events()[1].ID {
 		t.Error("two signals share an id")
 	}
 	// What went over the wire is a JPEG of the frame, and nothing else.
@@ -160,16 +130,16 @@ func TestRefusals(t *testing.T) {
 		t.Run(tc.mode, func(t *testing.T) {
 			cl := newClassifier(t)
 			cl.mode.Store(tc.mode)
-			s := &sink{}
+			s := &eventtest.Recorder{}
 			c, _ := newClient(t, cl, Config{Timeout: 100 * time.Millisecond}, s, nil)
 			if !c.Offer(frame("s1")) {
 				t.Fatal("not sent")
 			}
-			waitFor(t, tc.result+" counted", func() bool {
+			eventtest.WaitFor(t, tc.result+" counted", func() bool {
 				return testutil.ToFloat64(c.m.requests.WithLabelValues(tc.result)) == 1
 			})
-			if s.len() != 0 {
-				t.Errorf("signals from a refused answer: %+v", s.evs)
+			if s.Len() != 0 {
+				t.Errorf("signals from a refused answer: %+v", s.Events())
 			}
 		})
 	}
@@ -180,15 +150,15 @@ func TestRefusals(t *testing.T) {
 func TestBreaker(t *testing.T) {
 	cl := newClassifier(t)
 	cl.mode.Store("fail")
-	s := &sink{}
+	s := &eventtest.Recorder{}
 	c, _ := newClient(t, cl, Config{BreakerFailures: 2, BreakerOpenFor: 500 * time.Millisecond, MaxConcurrent: 1}, s, nil)
 	for i := range 2 {
-		waitFor(t, "a free slot", func() bool { return len(c.sem) == 0 })
+		eventtest.WaitFor(t, "a free slot", func() bool { return len(c.sem) == 0 })
 		if !c.Offer(frame("s" + string(rune('a'+i)))) {
 			t.Fatalf("frame %d not sent", i)
 		}
 	}
-	waitFor(t, "the breaker open", func() bool { return c.BreakerState() == gobreaker.StateOpen })
+	eventtest.WaitFor(t, "the breaker open", func() bool { return c.BreakerState() == gobreaker.StateOpen })
 	cl.mu.Lock()
 	sent := len(cl.bodies)
 	cl.mu.Unlock()
@@ -198,11 +168,11 @@ func TestBreaker(t *testing.T) {
 		t.Fatal("a frame was sent through an open breaker")
 	}
 	cl.mode.Store("ok")
-	waitFor(t, "a frame sent after the open period", func() bool {
+	eventtest.WaitFor(t, "a frame sent after the open period", func() bool {
 		return len(c.sem) == 0 && c.Offer(frame("s4"))
 	})
-	waitFor(t, "the breaker closed", func() bool { return c.BreakerState() == gobreaker.StateClosed })
-	waitFor(t, "signals after recovery", func() bool { return s.len() == 2 })
+	eventtest.WaitFor(t, "the breaker closed", func() bool { return c.BreakerState() == gobreaker.StateClosed })
+	eventtest.WaitFor(t, "signals after recovery", func() bool { return s.Len() == 2 })
 	if got := testutil.ToFloat64(c.m.frames.WithLabelValues(FrameBreakerOpen)); got < 1 {
 		t.Errorf("breaker_open frames %v", got)
 	}
@@ -217,13 +187,13 @@ func TestBreaker(t *testing.T) {
 // not charged for it, and the next hour refills it.
 func TestBudget(t *testing.T) {
 	cl := newClassifier(t)
-	s := &sink{}
+	s := &eventtest.Recorder{}
 	var mu sync.Mutex
 	now := time.Date(2026, 3, 1, 20, 0, 0, 0, time.UTC)
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	c, _ := newClient(t, cl, Config{PerStreamPerHour: 2, MaxStreams: 2}, s, clock)
 	offer := func(stream string) bool {
-		waitFor(t, "free slots", func() bool { return len(c.sem) == 0 })
+		eventtest.WaitFor(t, "free slots", func() bool { return len(c.sem) == 0 })
 		return c.Offer(frame(stream))
 	}
 	for i, want := range []bool{true, true, false} {
@@ -254,7 +224,7 @@ func TestBudget(t *testing.T) {
 func TestBusyAndH264(t *testing.T) {
 	cl := newClassifier(t)
 	cl.mode.Store("block")
-	s := &sink{}
+	s := &eventtest.Recorder{}
 	c, _ := newClient(t, cl, Config{MaxConcurrent: 1, AcceptsH264: true}, s, nil)
 	if !c.Offer(frame("s1")) {
 		t.Fatal("first frame not sent")
@@ -263,12 +233,12 @@ func TestBusyAndH264(t *testing.T) {
 		t.Fatal("second frame sent past max_concurrent")
 	}
 	close(cl.release)
-	waitFor(t, "a free slot", func() bool { return len(c.sem) == 0 })
+	eventtest.WaitFor(t, "a free slot", func() bool { return len(c.sem) == 0 })
 	au := []byte{0, 0, 0, 1, 0x65, 0x88, 0x84}
 	if !c.Offer(Frame{StreamID: "s3", At: time.Now(), AccessUnit: au}) {
 		t.Fatal("H.264 access unit not sent")
 	}
-	waitFor(t, "the access unit received", func() bool {
+	eventtest.WaitFor(t, "the access unit received", func() bool {
 		cl.mu.Lock()
 		defer cl.mu.Unlock()
 		return len(cl.bodies) == 2
@@ -280,7 +250,7 @@ func TestBusyAndH264(t *testing.T) {
 		t.Errorf("busy %v", got)
 	}
 
-	c2, err := New(Options{Config: Config{URL: cl.srv.URL}, Sink: s.take})
+	c2, err := New(Options{Config: Config{URL: cl.srv.URL}, Sink: s.Sink})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,9 +3,6 @@ package classify
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"image"
@@ -22,6 +19,7 @@ import (
 	"github.com/sony/gobreaker/v2"
 
 	"github.com/ronda-watch/ronda/analyzer/event"
+	"github.com/ronda-watch/ronda/sidecar/internal/eventid"
 )
 
 // Sink takes the signals of one answer, the same shape as poll.Sink.
@@ -216,7 +214,7 @@ func (c *Client) classify(streamID, hostID string, at time.Time, body []byte, ct
 	for _, l := range labels {
 		evs = append(evs, event.Event{
 			Type: event.TypeSignal, TypeName: "signal",
-			ID:       eventID(streamID, c.cfg.Source, l.Label, strconv.FormatInt(at.UnixNano(), 10)),
+			ID:       eventid.Hash("media", streamID, c.cfg.Source, l.Label, strconv.FormatInt(at.UnixNano(), 10)),
 			At:       at,
 			StreamID: streamID, HostID: hostID,
 			Source: c.cfg.Source, Label: l.Label, Score: l.Score,
@@ -280,15 +278,4 @@ func (c *Client) Close() {
 	c.mu.Unlock()
 	c.wg.Wait()
 	c.cancel()
-}
-
-func eventID(parts ...string) string {
-	h := sha256.New()
-	var n [8]byte
-	for _, p := range parts {
-		binary.BigEndian.PutUint64(n[:], uint64(len(p)))
-		h.Write(n[:])
-		h.Write([]byte(p))
-	}
-	return "media-" + hex.EncodeToString(h.Sum(nil)[:16])
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/ronda-watch/ronda/sidecar/internal/metricsreg"
 	"github.com/ronda-watch/ronda/sidecar/media/pdq"
 )
 
@@ -152,27 +153,11 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	var err error
-	if m.reloads, err = register(reg, m.reloads); err != nil {
-		return nil, err
-	}
-	if m.entries, err = register(reg, m.entries); err != nil {
-		return nil, err
+	var errs [2]error
+	m.reloads, errs[0] = metricsreg.Register(reg, m.reloads)
+	m.entries, errs[1] = metricsreg.Register(reg, m.entries)
+	if err := errors.Join(errs[:]...); err != nil {
+		return nil, fmt.Errorf("hashlist: register metrics: %w", err)
 	}
 	return m, nil
-}
-
-// register registers c, or returns the collector already registered under
-// its name, so that several lists share one set of metrics.
-func register[T prometheus.Collector](reg prometheus.Registerer, c T) (T, error) {
-	err := reg.Register(c)
-	if err == nil {
-		return c, nil
-	}
-	if are, ok := errors.AsType[prometheus.AlreadyRegisteredError](err); ok {
-		if existing, ok := are.ExistingCollector.(T); ok {
-			return existing, nil
-		}
-	}
-	return c, fmt.Errorf("hashlist: register metrics: %w", err)
 }

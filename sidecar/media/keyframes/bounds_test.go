@@ -9,6 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/ronda-watch/ronda/sidecar/internal/eventtest"
 	"github.com/ronda-watch/ronda/sidecar/media/classify"
 	"github.com/ronda-watch/ronda/sidecar/media/hashlist"
 	"github.com/ronda-watch/ronda/sidecar/media/pdq"
@@ -61,17 +62,17 @@ func TestBounds(t *testing.T) {
 	frames := fixture(t)
 	g := &gate{entered: make(chan struct{}), open: make(chan struct{})}
 	o := &offers{h264: true}
-	rec := &recorder{}
+	rec := &eventtest.Recorder{}
 	s, err := New(Options{
 		Config: Config{QueueSize: 2, MinInterval: -1, MaxFrameBytes: 2000, MaxPixels: 64 * 48},
-		Lists:  []List{g}, Classifier: o, Sink: rec.sink,
+		Lists:  []List{g}, Classifier: o, Sink: rec.Sink,
 	})
 	if err == nil {
 		t.Fatal("negative min_interval accepted")
 	}
 	s, err = New(Options{
 		Config: Config{QueueSize: 2, MinInterval: time.Nanosecond, MaxFrameBytes: 2000, MaxPixels: 64 * 48},
-		Lists:  []List{g}, Classifier: o, Sink: rec.sink,
+		Lists:  []List{g}, Classifier: o, Sink: rec.Sink,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -91,7 +92,7 @@ func TestBounds(t *testing.T) {
 		t.Errorf("large frame: %s", r)
 	}
 	close(g.open)
-	waitFor(t, "the queue drained", func() bool {
+	eventtest.WaitFor(t, "the queue drained", func() bool {
 		return testutil.ToFloat64(s.m.processed.WithLabelValues(ResultHashed))+
 			testutil.ToFloat64(s.m.processed.WithLabelValues(ResultLowQuality)) == 3
 	})
@@ -112,7 +113,7 @@ func TestBounds(t *testing.T) {
 		if r := s.Offer(c.f); r != ResultQueued {
 			t.Fatalf("%s: %s", c.f.StreamID, r)
 		}
-		waitFor(t, c.f.StreamID+" counted "+c.want, func() bool {
+		eventtest.WaitFor(t, c.f.StreamID+" counted "+c.want, func() bool {
 			return testutil.ToFloat64(s.m.processed.WithLabelValues(c.want)) == before+1
 		})
 	}

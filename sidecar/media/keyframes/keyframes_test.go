@@ -25,6 +25,7 @@ import (
 
 	"github.com/ronda-watch/ronda/analyzer"
 	"github.com/ronda-watch/ronda/analyzer/event"
+	"github.com/ronda-watch/ronda/sidecar/internal/eventtest"
 	"github.com/ronda-watch/ronda/sidecar/media/classify"
 	"github.com/ronda-watch/ronda/sidecar/media/hashlist"
 	"github.com/ronda-watch/ronda/sidecar/media/pdq"
@@ -109,41 +110,6 @@ func ffmpegGrayHash(t *testing.T, bin string, ivf []byte, w, h int) pdq.Hash {
 	return hash
 }
 
-type recorder struct {
-	mu  sync.Mutex
-	evs []event.Event
-}
-
-func (r *recorder) sink(_ context.Context, evs []event.Event) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.evs = append(r.evs, evs...)
-	return nil
-}
-
-func (r *recorder) bySource(src string) []event.Event {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []event.Event
-	for _, e := range r.evs {
-		if e.Source == src {
-			out = append(out, e)
-		}
-	}
-	return out
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("never: %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // TestRealVP8Keyframes: real VP8 keyframes from ffmpeg, decoded, hashed and
 // matched against a list holding the hash of one of them (from ffmpeg's own
 // decoding): that stream raises a decisive signal, a different picture does
@@ -184,14 +150,14 @@ func TestRealVP8Keyframes(t *testing.T) {
 		io.WriteString(w, `{"labels":[{"label":"minor","score":0.4}]}`)
 	}))
 	defer srv.Close()
-	rec := &recorder{}
-	cl, err := classify.New(classify.Options{Config: classify.Config{URL: srv.URL}, Sink: rec.sink, Registerer: reg})
+	rec := &eventtest.Recorder{}
+	cl, err := classify.New(classify.Options{Config: classify.Config{URL: srv.URL}, Sink: rec.Sink, Registerer: reg})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cl.Close()
 
-	s, err := New(Options{Config: Config{MinInterval: time.Second}, Lists: []List{list}, Classifier: cl, Sink: rec.sink, Registerer: reg})
+	s, err := New(Options{Config: Config{MinInterval: time.Second}, Lists: []List{list}, Classifier: cl, Sink: rec.Sink, Registerer: reg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,14 +180,14 @@ func TestRealVP8Keyframes(t *testing.T) {
 			t.Errorf("step %d: %s, want %s", i, res, st.want)
 		}
 	}
-	waitFor(t, "four frames processed", func() bool {
+	eventtest.WaitFor(t, "four frames processed", func() bool {
 		return testutil.ToFloat64(s.m.processed.WithLabelValues(ResultHashed))+
 			testutil.ToFloat64(s.m.processed.WithLabelValues(ResultNotKeyframe)) == 4
 	})
 	if n := testutil.ToFloat64(s.m.processed.WithLabelValues(ResultNotKeyframe)); n != 1 {
 		t.Errorf("not_keyframe %v", n)
 	}
-	matches := rec.bySource(Source)
+	matches := rec.BySource(Source)
 	if len(matches) != 2 {
 		t.Fatalf("hash-match signals: %+v", matches)
 	}
@@ -258,16 +224,16 @@ func TestRealVP8Keyframes(t *testing.T) {
 		if res := s.Offer(Frame{StreamID: "sA", HostID: "hA", Codec: CodecVP8, Data: framesA[0].data, At: at}); res != ResultQueued {
 			t.Fatalf("repeat %d: %s", i, res)
 		}
-		waitFor(t, "the repeat matched", func() bool {
+		eventtest.WaitFor(t, "the repeat matched", func() bool {
 			return testutil.ToFloat64(s.m.matches.WithLabelValues("known")) == float64(3+i)
 		})
 	}
 	if n := testutil.ToFloat64(s.m.suppressed.WithLabelValues("known")); n != 1 {
 		t.Errorf("suppressed %v, want 1", n)
 	}
-	waitFor(t, "a second signal past the cooldown", func() bool { return len(rec.bySource(Source)) == 3 })
+	eventtest.WaitFor(t, "a second signal past the cooldown", func() bool { return len(rec.BySource(Source)) == 3 })
 
-	waitFor(t, "classifier signals for every hashed keyframe", func() bool { return len(rec.bySource("classifier")) == 5 })
+	eventtest.WaitFor(t, "classifier signals for every hashed keyframe", func() bool { return len(rec.BySource("classifier")) == 5 })
 	mu.Lock()
 	defer mu.Unlock()
 	for _, b := range got {

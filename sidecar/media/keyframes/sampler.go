@@ -3,9 +3,6 @@ package keyframes
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ronda-watch/ronda/analyzer/event"
+	"github.com/ronda-watch/ronda/sidecar/internal/eventid"
 	"github.com/ronda-watch/ronda/sidecar/media/classify"
 	"github.com/ronda-watch/ronda/sidecar/media/hashlist"
 	"github.com/ronda-watch/ronda/sidecar/media/pdq"
@@ -276,7 +274,7 @@ func (s *Sampler) match(f Frame, h pdq.Hash) {
 		}
 		ev := event.Event{
 			Type: event.TypeSignal, TypeName: "signal",
-			ID:       eventID(f.StreamID, cfg.Name, strconv.FormatInt(f.At.UnixNano(), 10)),
+			ID:       eventid.Hash("media", f.StreamID, cfg.Name, strconv.FormatInt(f.At.UnixNano(), 10)),
 			At:       f.At,
 			StreamID: f.StreamID, HostID: f.HostID,
 			Source: Source, Label: cfg.Label,
@@ -319,17 +317,6 @@ func (s *Sampler) signalDue(k matchKey, at time.Time) bool {
 	}
 	s.lastMatch[k] = at
 	return true
-}
-
-func eventID(parts ...string) string {
-	h := sha256.New()
-	var n [8]byte
-	for _, p := range parts {
-		binary.BigEndian.PutUint64(n[:], uint64(len(p)))
-		h.Write(n[:])
-		h.Write([]byte(p))
-	}
-	return "media-" + hex.EncodeToString(h.Sum(nil)[:16])
 }
 
 type metrics struct {

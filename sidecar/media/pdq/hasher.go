@@ -156,21 +156,9 @@ func luma(img image.Image, out []float32) {
 	w := r.Dx()
 	switch m := img.(type) {
 	case *image.YCbCr:
-		for y := r.Min.Y; y < r.Max.Y; y++ {
-			row := m.Y[m.YOffset(r.Min.X, y):][:w]
-			o := out[(y-r.Min.Y)*w:][:w]
-			for x, v := range row {
-				o[x] = float32(v)
-			}
-		}
+		grayRows(m.Y, m.YStride, m.YOffset(r.Min.X, r.Min.Y), r.Dy(), w, out)
 	case *image.Gray:
-		for y := r.Min.Y; y < r.Max.Y; y++ {
-			row := m.Pix[m.PixOffset(r.Min.X, y):][:w]
-			o := out[(y-r.Min.Y)*w:][:w]
-			for x, v := range row {
-				o[x] = float32(v)
-			}
-		}
+		grayRows(m.Pix, m.Stride, m.PixOffset(r.Min.X, r.Min.Y), r.Dy(), w, out)
 	case *image.NRGBA:
 		rgbRows(m.Pix, m.Stride, m.PixOffset(r.Min.X, r.Min.Y), r.Dy(), w, out)
 	case *image.RGBA:
@@ -187,6 +175,20 @@ func luma(img image.Image, out []float32) {
 	}
 }
 
+// grayRows copies rows of one byte a pixel (a Y plane, gray pixels) from
+// pix, the first at off, stride apart, into out.
+func grayRows(pix []byte, stride, off, rows, cols int, out []float32) {
+	for y := range rows {
+		p := pix[off+y*stride:][:cols]
+		o := out[y*cols:][:cols]
+		for x, v := range p {
+			o[x] = float32(v)
+		}
+	}
+}
+
+// rgbRows is grayRows for four bytes a pixel (RGBA, NRGBA), converted as
+// the reference converts RGB.
 func rgbRows(pix []byte, stride, off, rows, cols int, out []float32) {
 	for y := range rows {
 		p := pix[off+y*stride:][:4*cols]

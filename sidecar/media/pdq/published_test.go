@@ -48,15 +48,7 @@ func TestPublishedVectors(t *testing.T) {
 	}
 	for _, v := range publishedVectors {
 		t.Run(filepath.Base(v.path), func(t *testing.T) {
-			f, err := os.Open(filepath.Join(dir, v.path))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			img, _, err := image.Decode(f)
-			if err != nil {
-				t.Fatal(err)
-			}
+			img := decodeFile(t, filepath.Join(dir, v.path))
 			want, _ := ParseHash(v.hash)
 			got, q := Image(img)
 			b := img.Bounds()
@@ -75,15 +67,7 @@ func TestPublishedVectors(t *testing.T) {
 		})
 	}
 	t.Run("dihedral", func(t *testing.T) {
-		f, err := os.Open(filepath.Join(dir, publishedVectors[9].path))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		img, _, err := image.Decode(f)
-		if err != nil {
-			t.Fatal(err)
-		}
+		img := decodeFile(t, filepath.Join(dir, publishedVectors[9].path))
 		var h Hasher
 		d, q := h.Dihedral(img)
 		for i, got := range d.All() {
@@ -95,4 +79,19 @@ func TestPublishedVectors(t *testing.T) {
 			}
 		}
 	})
+}
+
+// decodeFile decodes the reference's image at path.
+func decodeFile(t *testing.T, path string) image.Image {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, _, err := image.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
 }
