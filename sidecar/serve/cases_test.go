@@ -127,6 +127,13 @@ func TestCaseFromEscalationToReport(t *testing.T) {
 	}
 	caughtUp(t, r, lead)
 	alert := decodeAlert(lead.find(20*time.Second, "a ring's alert", alertMsg(analyzer.SeverityMedium, "")))
+	// The schema is made in the background at start; an escalation before the
+	// case tables exist is refused (the case cannot be written), which is not
+	// what this test is about.
+	waitFor(t, 30*time.Second, "the case tables", func() bool {
+		out, err := ch.Client("EXISTS TABLE " + cfg.ClickHouse.Database + ".case_submissions")
+		return err == nil && strings.TrimSpace(out) == "1"
+	})
 	if got := lead.act(t, "esc", map[string]any{"alert_id": alert.ID, "action": hub.ActEscalate,
 		"note": "three hosts on one phone at night; payouts to one account"}); got["type"] != "ack" {
 		t.Fatalf("escalate: %v", got)
