@@ -40,6 +40,7 @@ const st = {
   renderTimer: 0,
   signedOut: false,
   hadSnapshot: false,
+  linkAlert: "", // the alert a #alert=<id> link asks for, until the queue has it
   alerts: new Map(), // id -> {alert, state, fresh: "new"|"updated"|"", seen: Date}
   selected: "",
   gone: null, // {entry, why}: the selected alert left the queue
@@ -461,6 +462,19 @@ function onSnapshot(m) {
     ? `Resynchronised with the hub: ${st.alerts.size} open alerts.`
     : `Connected: ${st.alerts.size} open alerts.`);
   st.hadSnapshot = true;
+  openLinked();
+}
+
+// openLinked opens the alert a #alert=<id> link named, once it is known.
+function openLinked() {
+  const id = st.linkAlert;
+  if (!id || !st.hadSnapshot) return;
+  st.linkAlert = "";
+  if (!st.alerts.has(id)) {
+    activity("info", "", `The linked alert ${id} is not in the open queue; search the history for it.`);
+    return;
+  }
+  select(id);
 }
 
 function onAlert(m) {
@@ -964,6 +978,12 @@ function start() {
   loadSettings();
   const frag = new URLSearchParams(location.hash.slice(1));
   const fromURL = frag.get("token");
+  // #alert=<id> is a deep link: the alert opens once the queue has arrived.
+  st.linkAlert = frag.get("alert") || "";
+  window.addEventListener("hashchange", () => {
+    const id = new URLSearchParams(location.hash.slice(1)).get("alert");
+    if (id) { st.linkAlert = id; openLinked(); }
+  });
   if (fromURL) {
     sessionStorage.setItem(TOKEN_KEY, fromURL);
     // Out of the address bar, the history entry and anything copied from it.
