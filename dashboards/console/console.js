@@ -14,6 +14,7 @@
 const WHOAMI_PATH = "/v1/alerts/whoami";
 const HISTORY_PATH = "/v1/alerts/history";
 const ALERT_PATH = "/v1/alerts/"; // + the alert's id: its record
+const CASES_PATH = "/v1/cases/"; // the cases API (sidecar/cases.Path)
 const SETTINGS_PATH = "settings.json"; // beside this file: the SLA thresholds
 const HISTORY_PAGE = 50;
 const SVG_NS = "http://www.w3.org/2000/svg";
@@ -40,6 +41,7 @@ const st = {
   renderTimer: 0,
   signedOut: false,
   hadSnapshot: false,
+  caseOf: "", // the alert (and note count) whose case file is shown
   linkAlert: "", // the alert a #alert=<id> link asks for, until the queue has it
   alerts: new Map(), // id -> {alert, state, fresh: "new"|"updated"|"", seen: Date}
   selected: "",
@@ -1239,6 +1241,39 @@ function renderCase(a, s) {
   show($("d-case"), on);
   $("d-case").dataset.caseHook = on ? a.id : "";
   $("d-case-text").textContent = on ? `escalated${s.escalated_by ? ` by ${s.escalated_by}` : ""}: the case team has it.` : "";
+  if (!on) { st.caseOf = ""; $("d-case-file").replaceChildren(); return; }
+  const key = `${a.id}/${(s.notes || []).length}`;
+  if (st.caseOf !== key) { st.caseOf = key; loadCase(a.id, key); }
+}
+
+// loadCase reads the case file of an escalated alert (read only: id,
+// status, entities, notes) from the cases API into #d-case-file.
+async function loadCase(alertID, key) {
+  const get = async (path) => {
+    const resp = await fetch(path, { headers: { Authorization: `Bearer ${st.token}` }, cache: "no-store", credentials: "omit" });
+    if (!resp.ok) throw new Error(`${resp.status}`);
+    return resp.json();
+  };
+  let c;
+  try {
+    const list = await get(CASES_PATH);
+    const sum = (list.cases || []).find((x) => x.alert_id === alertID);
+    if (!sum) throw new Error("no case yet");
+    c = await get(CASES_PATH + encodeURIComponent(sum.id));
+  } catch (err) {
+    if (st.caseOf === key) $("d-case-file").replaceChildren(el("p", { class: "none" }, `The case file could not be read (${err.message}).`));
+    return;
+  }
+  if (st.caseOf !== key) return;
+  $("d-case-file").replaceChildren(
+    el("dl", { class: "case-facts" },
+      el("dt", {}, "case"), el("dd", { id: "d-case-id" }, c.id),
+      el("dt", {}, "status"), el("dd", { id: "d-case-status" }, c.status),
+      el("dt", {}, "entities"), el("dd", { id: "d-case-entities" }, (c.entities || []).map((e) => `${e.kind} ${e.id}`).join(", ") || "none")),
+    el("h4", {}, "Case notes"),
+    el("ul", { id: "d-case-notes", class: "notes" }, ...((c.notes || []).length
+      ? c.notes.map((n) => el("li", {}, `${n.by}: ${n.text}`))
+      : [el("li", { class: "none" }, "No notes.")])));
 }
 
 // ---- history ----
