@@ -1265,6 +1265,36 @@ async function loadCase(alertID, key) {
     return;
   }
   if (st.caseOf !== key) return;
+  renderCaseFile(c);
+}
+
+// renderCaseFile shows a case file and a form to add a note to it (the
+// cases API answers a note with the case as it is now).
+function renderCaseFile(c) {
+  const input = el("input", { id: "in-case-note", required: true, maxlength: "4096", autocomplete: "off", placeholder: "note for the case file" });
+  const status = el("p", { id: "d-case-note-status", role: "status" });
+  const form = el("form", { id: "form-case-note", class: "act-form" },
+    el("label", { for: "in-case-note" }, "Add a note to the case file"),
+    el("div", { class: "inline" }, input, el("button", { id: "act-case-note", type: "submit" }, "Add note")),
+    status);
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const text = input.value.trim();
+    if (!text) return;
+    status.textContent = "sending…";
+    try {
+      const resp = await fetch(CASES_PATH + encodeURIComponent(c.id) + "/notes", {
+        method: "POST", cache: "no-store", credentials: "omit",
+        headers: { Authorization: `Bearer ${st.token}`, "Content-Type": "application/json" },
+        body: JSON.stringify({ note: text }),
+      });
+      if (!resp.ok) throw new Error(`${resp.status}`);
+      renderCaseFile(await resp.json());
+      $("in-case-note").focus();
+    } catch (err) {
+      status.textContent = `The note was not added (${err.message}); try again.`;
+    }
+  });
   $("d-case-file").replaceChildren(
     el("dl", { class: "case-facts" },
       el("dt", {}, "case"), el("dd", { id: "d-case-id" }, c.id),
@@ -1273,7 +1303,8 @@ async function loadCase(alertID, key) {
     el("h4", {}, "Case notes"),
     el("ul", { id: "d-case-notes", class: "notes" }, ...((c.notes || []).length
       ? c.notes.map((n) => el("li", {}, `${n.by}: ${n.text}`))
-      : [el("li", { class: "none" }, "No notes.")])));
+      : [el("li", { class: "none" }, "No notes.")])),
+    form);
 }
 
 // ---- history ----

@@ -15,9 +15,10 @@ import (
 
 // TestConsoleCase: once an alert is escalated, the lead's console (a real
 // headless Chromium, real ClickHouse) shows its case file read from the cases
-// API: the case id, its status, its entities and the escalation's note.
+// API: the case id, its status, its entities and the escalation's note; a
+// note added by keyboard in the panel's form shows there.
 //
-// Not yet covered (not yet built): adding case notes, approving, submitting
+// Not yet covered (not yet built): approving, submitting
 // and printing from the console, and the enforcement levers; the panel is
 // read again only when the alert's hub notes change, not on case-API notes.
 func TestConsoleCase(t *testing.T) {
@@ -60,6 +61,12 @@ func TestConsoleCase(t *testing.T) {
 	waitJS(t, tab, "the escalation's note in the case notes", fmt.Sprintf(
 		`document.getElementById("d-case-notes").textContent.includes(%s)`, jsString(why)))
 
+	// A case note typed and sent by keyboard alone shows in the panel.
+	const later = "payouts to one account"
+	evalJS[bool](t, tab, `(document.getElementById("in-case-note").focus(), true)`)
+	do(t, tab, chromedp.KeyEvent(later+"\r"))
+	waitJS(t, tab, "the case note in the case notes", fmt.Sprintf(
+		`document.getElementById("d-case-notes").textContent.includes(%s)`, jsString(later)))
 	if e := errs(); len(e) > 0 {
 		t.Errorf("the page reported errors:\n%s", strings.Join(e, "\n"))
 	}
