@@ -3,6 +3,7 @@ package serve
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -16,7 +17,8 @@ import (
 // TestConsoleCase: once an alert is escalated, the lead's console (a real
 // headless Chromium, real ClickHouse) shows its case file read from the cases
 // API: the case id, its status, its entities and the escalation's note; a
-// note added by keyboard in the panel's form shows there.
+// note added by keyboard in the panel's form shows there. The screen is saved
+// as case-panel.png in $RONDA_CONSOLE_SCREENSHOT_DIR (else a temporary directory).
 //
 // Not yet covered (not yet built): approving, submitting
 // and printing from the console, and the enforcement levers; the panel is
@@ -67,6 +69,13 @@ func TestConsoleCase(t *testing.T) {
 	do(t, tab, chromedp.KeyEvent(later+"\r"))
 	waitJS(t, tab, "the case note in the case notes", fmt.Sprintf(
 		`document.getElementById("d-case-notes").textContent.includes(%s)`, jsString(later)))
+	shots := os.Getenv("RONDA_CONSOLE_SCREENSHOT_DIR")
+	if shots == "" {
+		shots = t.TempDir()
+	} else if err := os.MkdirAll(shots, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	shot(t, tab, shots, "case-panel.png")
 	if e := errs(); len(e) > 0 {
 		t.Errorf("the page reported errors:\n%s", strings.Join(e, "\n"))
 	}
