@@ -14,6 +14,7 @@
 const WHOAMI_PATH = "/v1/alerts/whoami";
 const HISTORY_PATH = "/v1/alerts/history";
 const ALERT_PATH = "/v1/alerts/"; // + the alert's id: its record
+const CASES_PATH = "/v1/cases/"; // the cases API (sidecar/cases.Path)
 const SETTINGS_PATH = "settings.json"; // beside this file: the SLA thresholds
 const HISTORY_PAGE = 50;
 const SVG_NS = "http://www.w3.org/2000/svg";
@@ -40,6 +41,8 @@ const st = {
   renderTimer: 0,
   signedOut: false,
   hadSnapshot: false,
+  caseOf: "", // the alert (and note count) whose case file is shown
+  linkAlert: "", // the alert a #alert=<id> link asks for, until the queue has it
   alerts: new Map(), // id -> {alert, state, fresh: "new"|"updated"|"", seen: Date}
   selected: "",
   gone: null, // {entry, why}: the selected alert left the queue
@@ -461,6 +464,19 @@ function onSnapshot(m) {
     ? `Resynchronised with the hub: ${st.alerts.size} open alerts.`
     : `Connected: ${st.alerts.size} open alerts.`);
   st.hadSnapshot = true;
+  openLinked();
+}
+
+// openLinked opens the alert a #alert=<id> link named, once it is known.
+function openLinked() {
+  const id = st.linkAlert;
+  if (!id || !st.hadSnapshot) return;
+  st.linkAlert = "";
+  if (!st.alerts.has(id)) {
+    activity("info", "", `The linked alert ${id} is not in the open queue; search the history for it.`);
+    return;
+  }
+  select(id);
 }
 
 function onAlert(m) {
@@ -964,6 +980,12 @@ function start() {
   loadSettings();
   const frag = new URLSearchParams(location.hash.slice(1));
   const fromURL = frag.get("token");
+  // #alert=<id> is a deep link: the alert opens once the queue has arrived.
+  st.linkAlert = frag.get("alert") || "";
+  window.addEventListener("hashchange", () => {
+    const id = new URLSearchParams(location.hash.slice(1)).get("alert");
+    if (id) { st.linkAlert = id; openLinked(); }
+  });
   if (fromURL) {
     sessionStorage.setItem(TOKEN_KEY, fromURL);
     // Out of the address bar, the history entry and anything copied from it.
@@ -1219,6 +1241,70 @@ function renderCase(a, s) {
   show($("d-case"), on);
   $("d-case").dataset.caseHook = on ? a.id : "";
   $("d-case-text").textContent = on ? `escalated${s.escalated_by ? ` by ${s.escalated_by}` : ""}: the case team has it.` : "";
+  if (!on) { st.caseOf = ""; $("d-case-file").replaceChildren(); return; }
+  const key = `${a.id}/${(s.notes || []).length}`;
+  if (st.caseOf !== key) { st.caseOf = key; loadCase(a.id, key); }
+}
+
+// loadCase reads the case file of an escalated alert (read only: id,
+// status, entities, notes) from the cases API into #d-case-file.
+async function loadCase(alertID, key) {
+  const get = async (path) => {
+    const resp = await fetch(path, { headers: { Authorization: `Bearer ${st.token}` }, cache: "no-store", credentials: "omit" });
+    if (!resp.ok) throw new Error(`${resp.status}`);
+    return resp.json();
+  };
+  let c;
+  try {
+    const list = await get(CASES_PATH);
+    const sum = (list.cases || []).find((x) => x.alert_id === alertID);
+    if (!sum) throw new Error("no case yet");
+    c = await get(CASES_PATH + encodeURIComponent(sum.id));
+  } catch (err) {
+    if (st.caseOf === key) $("d-case-file").replaceChildren(el("p", { class: "none" }, `The case file could not be read (${err.message}).`));
+    return;
+  }
+  if (st.caseOf !== key) return;
+  renderCaseFile(c);
+}
+
+// renderCaseFile shows a case file and a form to add a note to it (the
+// cases API answers a note with the case as it is now).
+function renderCaseFile(c) {
+  const input = el("input", { id: "in-case-note", required: true, maxlength: "4096", autocomplete: "off", placeholder: "note for the case file" });
+  const status = el("p", { id: "d-case-note-status", role: "status" });
+  const form = el("form", { id: "form-case-note", class: "act-form" },
+    el("label", { for: "in-case-note" }, "Add a note to the case file"),
+    el("div", { class: "inline" }, input, el("button", { id: "act-case-note", type: "submit" }, "Add note")),
+    status);
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const text = input.value.trim();
+    if (!text) return;
+    status.textContent = "sending…";
+    try {
+      const resp = await fetch(CASES_PATH + encodeURIComponent(c.id) + "/notes", {
+        method: "POST", cache: "no-store", credentials: "omit",
+        headers: { Authorization: `Bearer ${st.token}`, "Content-Type": "application/json" },
+        body: JSON.stringify({ note: text }),
+      });
+      if (!resp.ok) throw new Error(`${resp.status}`);
+      renderCaseFile(await resp.json());
+      $("in-case-note").focus();
+    } catch (err) {
+      status.textContent = `The note was not added (${err.message}); try again.`;
+    }
+  });
+  $("d-case-file").replaceChildren(
+    el("dl", { class: "case-facts" },
+      el("dt", {}, "case"), el("dd", { id: "d-case-id" }, c.id),
+      el("dt", {}, "status"), el("dd", { id: "d-case-status" }, c.status),
+      el("dt", {}, "entities"), el("dd", { id: "d-case-entities" }, (c.entities || []).map((e) => `${e.kind} ${e.id}`).join(", ") || "none")),
+    el("h4", {}, "Case notes"),
+    el("ul", { id: "d-case-notes", class: "notes" }, ...((c.notes || []).length
+      ? c.notes.map((n) => el("li", {}, `${n.by}: ${n.text}`))
+      : [el("li", { class: "none" }, "No notes.")])),
+    form);
 }
 
 // ---- history ----

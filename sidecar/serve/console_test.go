@@ -16,6 +16,7 @@ import (
 
 	"github.com/ronda-watch/ronda/analyzer"
 	"github.com/ronda-watch/ronda/analyzer/event"
+	"github.com/ronda-watch/ronda/sidecar/store"
 )
 
 // chromiumPath is Debian's Chromium (apt-get install chromium); .ci/run
@@ -151,7 +152,26 @@ func TestConsoleInARealBrowser(t *testing.T) {
 		t.Error("the viewer has an enabled Claim button")
 	}
 
-	for tab, errs := range map[string]func() []string{"mod-a": errsA, "wrong token": errsWrong, "viewer": errsViewer} {
+	// (h) A link naming an alert opens it once the queue is in; a later
+	// #alert=<id> in the same tab opens that one. The dismiss field offers
+	// the store's reasons as a list.
+	linked, closeLinked := chromedp.NewContext(modA)
+	defer closeLinked()
+	errsLinked := watchConsole(linked)
+	do(t, linked, chromedp.Navigate(console+"#token="+tokModA+"&alert="+alert.ID))
+	waitJS(t, linked, "the linked alert open", fmt.Sprintf(`!document.getElementById("detail").hidden &&
+		(document.querySelector(%s) || {}).getAttribute?.("aria-selected") === "true"`, jsString(queueRow(alert.ID))))
+	if href := evalJS[string](t, linked, `location.href`); strings.Contains(href, tokModA) {
+		t.Errorf("the token is still in the address bar: %s", href)
+	}
+	evalJS[string](t, linked, fmt.Sprintf(`location.hash = "alert=" + %s`, jsString(other.ID)))
+	waitJS(t, linked, "the second linked alert open", fmt.Sprintf(
+		`(document.querySelector(%s) || {}).getAttribute?.("aria-selected") === "true"`, jsString(queueRow(other.ID))))
+	if n := evalJS[int](t, linked, `document.getElementById("in-dismiss").list.options.length`); n != len(store.DismissReasons) {
+		t.Errorf("the dismiss field offers %d reasons, want %d", n, len(store.DismissReasons))
+	}
+
+	for tab, errs := range map[string]func() []string{"mod-a": errsA, "wrong token": errsWrong, "viewer": errsViewer, "linked": errsLinked} {
 		if e := errs(); len(e) > 0 {
 			t.Errorf("%s's page reported errors:\n%s", tab, strings.Join(e, "\n"))
 		}
