@@ -172,7 +172,9 @@ func (s *Service) openMedia(mux *http.ServeMux, sink intake.Sink) error {
 			if hook != nil {
 				hook(streamID, codec, frame, at)
 			}
-			keys.sampler.OnKeyframe(streamID, codec, frame, at)
+			// The tap names codecs by lower-case MIME subtype (vp8,
+			// h264), the sampler by upper-case (VP8, H264).
+			keys.sampler.OnKeyframe(streamID, strings.ToUpper(codec), frame, at)
 		}
 	}
 	tap, err := media.New(media.Options{OnReport: s.sendWire(sink, sent), Config: media.Config{MaxSessions: c.MaxSessions, MaxTracks: c.MaxTracks,

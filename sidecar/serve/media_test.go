@@ -24,6 +24,7 @@ import (
 
 	"github.com/ronda-watch/ronda/analyzer/event"
 	"github.com/ronda-watch/ronda/sidecar/media"
+	"github.com/ronda-watch/ronda/sidecar/media/hashlist"
 	"github.com/ronda-watch/ronda/sidecar/media/mediatest"
 )
 
@@ -109,6 +110,14 @@ func TestMediaNeverOnDisk(t *testing.T) {
 	var mu sync.Mutex
 	delivered, withMarker := 0, 0
 	cfg := mediaConfig(t)
+	// A hash list turns the sampler on: the key frames also go through
+	// decoding and hashing, which must not write them anywhere either.
+	list := filepath.Join(t.TempDir(), "list.txt")
+	if err := os.WriteFile(list, []byte("# no entry: nothing matches\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Media.HashLists = []hashlist.Config{{Name: "test", Path: list}}
+	cfg.Media.Keyframes.MinInterval = 100 * time.Millisecond
 	r := startService(t, cfg, func(o *Options) {
 		o.OnKeyframe = func(streamID, codec string, frame []byte, _ time.Time) {
 			mu.Lock()
@@ -135,6 +144,9 @@ func TestMediaNeverOnDisk(t *testing.T) {
 		if !strings.Contains(m, want) {
 			t.Errorf("metrics lack %s", want)
 		}
+	}
+	if !regexp.MustCompile(`ronda_media_keyframes_sampled_total\{result="queued"\} [1-9]`).MatchString(m) {
+		t.Errorf("no key frame reached the sampler")
 	}
 	if !regexp.MustCompile(`ronda_media_wire_events_total\{result="sent"\} [3-9]`).MatchString(m) {
 		t.Errorf("stream.wire events not sent to the analyzer (started, live…, ended)")
