@@ -25,6 +25,7 @@ import (
 	"github.com/ronda-watch/ronda/analyzer/event"
 	"github.com/ronda-watch/ronda/sidecar/media"
 	"github.com/ronda-watch/ronda/sidecar/media/hashlist"
+	"github.com/ronda-watch/ronda/sidecar/media/keyframes"
 	"github.com/ronda-watch/ronda/sidecar/media/mediatest"
 )
 
@@ -216,5 +217,28 @@ func TestWireEvent(t *testing.T) {
 		w.Width != 1920 || w.FPS != 30 || w.VideoCodec != "h264" || !w.Audio || !w.Silent || w.Lost != 5 || w.JitterMs != 2 ||
 		!w.End.Equal(at) || w.Source != "whip" {
 		t.Fatalf("decoded %s as %+v %+v", line, got, w)
+	}
+}
+
+// TestMediaHashListConfig: the hash lists and the sampler are validated with
+// the key that is wrong.
+func TestMediaHashListConfig(t *testing.T) {
+	c := mediaConfig(t).Media
+	c.HashLists = []hashlist.Config{{Name: "a", Path: "/x"}, {Name: "a", Path: "/y"}, {Path: "/z", Threshold: 64}}
+	c.Keyframes.Workers = 65
+	var got []string
+	for _, err := range c.validate() {
+		got = append(got, err.Error())
+	}
+	all := strings.Join(got, "\n")
+	for _, want := range []string{"media.keyframes: keyframes: workers must be at most 64", `media.hash_lists[1].name: "a" named twice`,
+		"media.hash_lists[2]: hash list: name is required"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("errors lack %q:\n%s", want, all)
+		}
+	}
+	c.HashLists, c.Keyframes = nil, keyframes.Config{Workers: 65}
+	if errs := c.validate(); len(errs) != 0 {
+		t.Errorf("the sampler is not used without hash lists, yet: %v", errs)
 	}
 }
