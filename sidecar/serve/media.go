@@ -19,6 +19,8 @@ import (
 	"github.com/ronda-watch/ronda/analyzer/event"
 	"github.com/ronda-watch/ronda/sidecar/intake"
 	"github.com/ronda-watch/ronda/sidecar/media"
+	"github.com/ronda-watch/ronda/sidecar/media/hashlist"
+	"github.com/ronda-watch/ronda/sidecar/media/keyframes"
 )
 
 // MediaConfig turns on the tap on the broadcast itself (sidecar/media): the
@@ -73,6 +75,15 @@ type MediaConfig struct {
 	// LoopbackOnly gathers candidates on loopback interfaces only (tests,
 	// and a publisher on the same host). Default false.
 	LoopbackOnly bool `yaml:"loopback_only"`
+	// HashLists are PDQ hash lists (HMA/StopNCII hex) the sampled VP8 key
+	// frames are matched against, each reloaded when its file changes; a
+	// match is a `signal` event (source pdq, the list's label). Empty: no
+	// key frame is decoded.
+	HashLists []hashlist.Config `yaml:"hash_lists"`
+	// Keyframes bounds the sampler between the tap and the hash lists
+	// (min_interval, queue_size, workers, min_quality, ...); used only with
+	// hash_lists.
+	Keyframes keyframes.Config `yaml:"keyframes"`
 }
 
 // WHIPToken is one publisher token: its SHA-256 and a name.
@@ -118,13 +129,14 @@ func (c MediaConfig) validate() []error {
 			bad("public_ips", fmt.Sprintf("%q is not an address", ip))
 		}
 	}
-	return errs
+	return append(errs, c.validateKeyframes()...)
 }
 
 // mediaTap is the tap and its WHIP endpoint in a running service.
 type mediaTap struct {
 	tap  *media.Tap
 	whip *media.WHIP
+	keys *keyframeWire // the sampler and hash lists (mediawire.go)
 }
 
 // openMedia builds the tap and mounts WHIP when media is enabled; the
@@ -149,15 +161,34 @@ func (s *Service) openMedia(mux *http.ServeMux, sink intake.Sink) error {
 	if err := s.reg.Register(sent); err != nil {
 		return err
 	}
+	keys, err := s.openKeyframes(sink)
+	if err != nil {
+		return err
+	}
+	onKey := s.opts.OnKeyframe
+	if keys != nil {
+		hook := onKey
+		onKey = func(streamID, codec string, frame []byte, at time.Time) {
+			if hook != nil {
+				hook(streamID, codec, frame, at)
+			}
+			// The tap names codecs by lower-case MIME subtype (vp8,
+			// h264), the sampler by upper-case (VP8, H264).
+			keys.sampler.OnKeyframe(streamID, strings.ToUpper(codec), frame, at)
+		}
+	}
 	tap, err := media.New(media.Options{OnReport: s.sendWire(sink, sent), Config: media.Config{MaxSessions: c.MaxSessions, MaxTracks: c.MaxTracks,
 		ReadBuffer: c.ReadBuffer, ReportEvery: c.ReportEvery, KeyframeEvery: c.KeyframeEvery, MaxKeyframeBytes: c.MaxKeyframeBytes},
-		OnKeyframe: s.opts.OnKeyframe, Now: s.opts.Now, Registerer: s.reg, Logger: s.log.With("component", "media")})
+		OnKeyframe: onKey, Now: s.opts.Now, Registerer: s.reg, Logger: s.log.With("component", "media")})
 	if err != nil {
+		keys.close()
 		return err
 	}
 	var se webrtc.SettingEngine
 	if c.UDPPortMin != 0 {
 		if err := se.SetEphemeralUDPPortRange(c.UDPPortMin, c.UDPPortMax); err != nil {
+			tap.Close()
+			keys.close()
 			return fmt.Errorf("media ports: %w", err)
 		}
 	}
@@ -174,6 +205,8 @@ func (s *Service) openMedia(mux *http.ServeMux, sink intake.Sink) error {
 	se.SetICETimeouts(5*time.Second, 15*time.Second, 2*time.Second)
 	api, err := media.NewAPI(se)
 	if err != nil {
+		tap.Close()
+		keys.close()
 		return err
 	}
 	whip, err := media.NewWHIP(media.WHIPOptions{Tap: tap, API: api, MaxOfferBytes: c.MaxOfferBytes,
@@ -184,10 +217,11 @@ func (s *Service) openMedia(mux *http.ServeMux, sink intake.Sink) error {
 		}})
 	if err != nil {
 		tap.Close()
+		keys.close()
 		return err
 	}
 	mux.Handle(media.WHIPPath, whip)
-	s.media = &mediaTap{tap: tap, whip: whip}
+	s.media = &mediaTap{tap: tap, whip: whip, keys: keys}
 	return nil
 }
 
@@ -199,6 +233,7 @@ func (m *mediaTap) close() {
 	}
 	m.whip.Close()
 	m.tap.Close()
+	m.keys.close()
 }
 
 // wireEvent is a report of the tap as the stream.wire event the analyzer

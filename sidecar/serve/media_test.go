@@ -24,6 +24,8 @@ import (
 
 	"github.com/ronda-watch/ronda/analyzer/event"
 	"github.com/ronda-watch/ronda/sidecar/media"
+	"github.com/ronda-watch/ronda/sidecar/media/hashlist"
+	"github.com/ronda-watch/ronda/sidecar/media/keyframes"
 	"github.com/ronda-watch/ronda/sidecar/media/mediatest"
 )
 
@@ -109,6 +111,14 @@ func TestMediaNeverOnDisk(t *testing.T) {
 	var mu sync.Mutex
 	delivered, withMarker := 0, 0
 	cfg := mediaConfig(t)
+	// A hash list turns the sampler on: the key frames also go through
+	// decoding and hashing, which must not write them anywhere either.
+	list := filepath.Join(t.TempDir(), "list.txt")
+	if err := os.WriteFile(list, []byte("# no entry: nothing matches\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Media.HashLists = []hashlist.Config{{Name: "test", Path: list}}
+	cfg.Media.Keyframes.MinInterval = 100 * time.Millisecond
 	r := startService(t, cfg, func(o *Options) {
 		o.OnKeyframe = func(streamID, codec string, frame []byte, _ time.Time) {
 			mu.Lock()
@@ -135,6 +145,9 @@ func TestMediaNeverOnDisk(t *testing.T) {
 		if !strings.Contains(m, want) {
 			t.Errorf("metrics lack %s", want)
 		}
+	}
+	if !regexp.MustCompile(`ronda_media_keyframes_sampled_total\{result="queued"\} [1-9]`).MatchString(m) {
+		t.Errorf("no key frame reached the sampler")
 	}
 	if !regexp.MustCompile(`ronda_media_wire_events_total\{result="sent"\} [3-9]`).MatchString(m) {
 		t.Errorf("stream.wire events not sent to the analyzer (started, live…, ended)")
@@ -204,5 +217,28 @@ func TestWireEvent(t *testing.T) {
 		w.Width != 1920 || w.FPS != 30 || w.VideoCodec != "h264" || !w.Audio || !w.Silent || w.Lost != 5 || w.JitterMs != 2 ||
 		!w.End.Equal(at) || w.Source != "whip" {
 		t.Fatalf("decoded %s as %+v %+v", line, got, w)
+	}
+}
+
+// TestMediaHashListConfig: the hash lists and the sampler are validated with
+// the key that is wrong.
+func TestMediaHashListConfig(t *testing.T) {
+	c := mediaConfig(t).Media
+	c.HashLists = []hashlist.Config{{Name: "a", Path: "/x"}, {Name: "a", Path: "/y"}, {Path: "/z", Threshold: 64}}
+	c.Keyframes.Workers = 65
+	var got []string
+	for _, err := range c.validate() {
+		got = append(got, err.Error())
+	}
+	all := strings.Join(got, "\n")
+	for _, want := range []string{"media.keyframes: keyframes: workers must be at most 64", `media.hash_lists[1].name: "a" named twice`,
+		"media.hash_lists[2]: hash list: name is required"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("errors lack %q:\n%s", want, all)
+		}
+	}
+	c.HashLists, c.Keyframes = nil, keyframes.Config{Workers: 65}
+	if errs := c.validate(); len(errs) != 0 {
+		t.Errorf("the sampler is not used without hash lists, yet: %v", errs)
 	}
 }

@@ -55,7 +55,7 @@ var (
 // Source is the signals' source field for hash matches.
 const Source = "pdq"
 
-// Results of Offer and of a worker (labels of ronda_media_keyframes_total).
+// Results of Offer and of a worker (labels of ronda_media_keyframes_sampled_total).
 const (
 	ResultQueued        = "queued"
 	ResultSampledOut    = "sampled_out"
@@ -331,7 +331,7 @@ type metrics struct {
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
-		frames: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ronda_media_keyframes_total",
+		frames: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ronda_media_keyframes_sampled_total",
 			Help: "Keyframes offered by the media tap, by result: queued, or why not (sampled_out, queue_full, too_large, unsupported_codec, streams_full, stopped)."}, []string{"result"}),
 		processed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ronda_media_keyframes_processed_total",
 			Help: "Queued keyframes by outcome: hashed, low_quality (hashed, not matched), not_keyframe, decode_error, too_many_pixels, h264_not_decoded, stopped."}, []string{"result"}),
