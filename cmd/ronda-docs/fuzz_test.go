@@ -21,7 +21,7 @@ func TestReadmeNamesEveryFuzzTarget(t *testing.T) {
 	rows := map[string]string{} // "./pkg/" -> its table row
 	for _, line := range strings.Split(string(readme), "\n") {
 		if strings.HasPrefix(line, "| `./") {
-			pkg := line[3:strings.Index(line[3:], "`")+3]
+			pkg := line[3 : strings.Index(line[3:], "`")+3]
 			rows[pkg] = line
 		}
 	}
