@@ -48,6 +48,8 @@ func TestVersionsAndNotesThroughARestart(t *testing.T) {
 		return a
 	}
 	s1 := open()
+	var changes []Change // told on the test's goroutine: Note and Approve call it before they return
+	s1.SetChanged(func(c Change) { changes = append(changes, c) })
 	id := ID("al-1")
 	for range 2 {
 		if err := s1.Open(ctx, alert("al-1", 0, "h1"), "lead", "ring"); err != nil {
@@ -89,6 +91,13 @@ func TestVersionsAndNotesThroughARestart(t *testing.T) {
 	}
 	if _, err := s1.Submit(ctx, id, "lead"); err != ErrNotApproved {
 		t.Errorf("submit after a note changed the case: %v, want ErrNotApproved", err)
+	}
+	// The consoles are told of the approval and the note, with the case's
+	// status after each; a refused submission tells nothing.
+	if len(changes) != 2 || changes[0].What != "approve" || changes[0].Status != StatusApproved || changes[0].Version != c.Version ||
+		changes[1].What != "note" || changes[1].Status != StatusOpen || changes[1].Version != c.Version+1 ||
+		changes[1].By != "mod" || changes[0].CaseID != id || changes[1].AlertID != "al-1" {
+		t.Errorf("changes told %+v", changes)
 	}
 
 	s2 := open() // a restart: it reads which alerts have cases

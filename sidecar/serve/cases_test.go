@@ -287,6 +287,15 @@ func TestCaseFromEscalationToReport(t *testing.T) {
 	}
 	printPage(t, base+cases.Path+id+"/page", c, id)
 
+	// A one-time print link opens the page without a token, once.
+	var link struct{ URL string }
+	json.Unmarshal(keep(api(t, base, "POST", cases.Path+id+"/print", tokViewer, nil), 200).body, &link)
+	if byLink := keep(api(t, base, "GET", link.URL, "", nil), 200); !bytes.Contains(byLink.body, []byte(id)) ||
+		byLink.header.Get("Content-Security-Policy") != csp {
+		t.Errorf("the page by its print link: %.200s, CSP %q", byLink.body, byLink.header.Get("Content-Security-Policy"))
+	}
+	keep(api(t, base, "GET", link.URL, "", nil), 403)
+
 	doc := loadSpec(t, specPath)
 	for _, x := range xs {
 		if err := validate(doc, x); err != nil {
