@@ -1323,7 +1323,7 @@ function renderCaseFile(c) {
   const lead = st.me && RANK[st.me.role] >= RANK.lead;
   show($("act-case-approve"), lead);
   show($("act-case-submit"), lead);
-  $("act-case-approve").textContent = `Approve version ${c.version}`;
+  $("act-case-approve").textContent = ap ? `Version ${ap.version} approved` : `Approve version ${c.version}`;
   $("act-case-approve").disabled = !!ap;
   $("act-case-submit").disabled = c.status !== "approved";
 }
