@@ -1424,8 +1424,10 @@ function buildCaseFile(box, id) {
 function onCase(m) {
   const u = m.case;
   if (!u || typeof u.case_id !== "string") return;
-  const verb = { note: "noted", approve: "approved", submit: "submitted" }[u.change] || u.change;
-  activity("action", u.alert_id, `${u.by || "someone"} ${verb} case ${u.case_id} (now ${u.status}, version ${u.version})`);
+  const verb = { note: "noted", approve: "approved", submit: "submitted" }[u.change];
+  activity("action", u.alert_id, verb
+    ? `${u.by || "someone"} ${verb} case ${u.case_id} (now ${u.status}, version ${u.version})`
+    : `case ${u.case_id} has a new version of its alert (now ${u.status}, version ${u.version})`);
   if ($("d-case-file").dataset.caseId !== u.case_id) return;
   caseFetch(CASES_PATH + encodeURIComponent(u.case_id))
     .then((c) => { if ($("d-case-file").dataset.caseId === c.id) renderCaseFile(c); })

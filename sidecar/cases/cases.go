@@ -302,6 +302,12 @@ func (s *Service) observeLoop() {
 			}
 			if err != nil {
 				s.opts.Logger.Warn("alert version not added to its case", "case", id, "alert", a.ID, "err", err)
+			} else if s.changed.f.Load() != nil {
+				// A new version moves the case past its approval: the
+				// consoles showing it read it again.
+				if c, err := s.Get(ctx, id); err == nil {
+					s.tell(c, "version", "", s.opts.Now().UTC())
+				}
 			}
 		}
 		cancel()

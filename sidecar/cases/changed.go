@@ -5,13 +5,15 @@ import (
 	"time"
 )
 
-// Change is a case that changed: a note, a lead's approval, a submission.
+// Change is a case that changed: a note, a lead's approval, a submission, a
+// new version of its alert.
 // The service composing the cases (sidecar/serve) hands it to the hub, which
 // tells every console (hub.PublishCase).
 type Change struct {
 	CaseID  string
 	AlertID string
-	// What changed: note, approve or submit (the case action).
+	// What changed: note, approve or submit (the case action), or version
+	// (a new version of the alert, added by Observe; By is empty).
 	What string
 	// Status and Version of the case after the change.
 	Status  string
@@ -24,7 +26,8 @@ type Change struct {
 type changed struct{ f atomic.Pointer[func(Change)] }
 
 // SetChanged sets the function told of every change, called after the change
-// is in the record, on the changing request's goroutine (it must not block).
+// is in the record, on the changing request's goroutine or Observe's (it
+// must not block).
 // The hub that tells the consoles is built after the cases service.
 func (s *Service) SetChanged(f func(Change)) {
 	if f == nil {
