@@ -1328,6 +1328,14 @@ function renderCaseFile(c) {
   $("act-case-submit").disabled = c.status !== "approved";
 }
 
+// showIfOpen shows c if the panel still shows that case (the moderator may
+// have moved to another alert while the answer came); it says whether.
+function showIfOpen(c) {
+  if (!c || $("d-case-file").dataset.caseId !== c.id) return false;
+  renderCaseFile(c);
+  return true;
+}
+
 // fmtUTC writes a time as the case file does: in UTC, said so.
 function fmtUTC(iso) {
   const d = new Date(iso);
@@ -1353,7 +1361,7 @@ function buildCaseFile(box, id) {
       const c = await caseFetch(CASES_PATH + encodeURIComponent(id) + "/notes", "POST", { note: text });
       input.value = "";
       noteStatus.textContent = "Note added.";
-      if (st.caseFile && st.caseFile.id === id) renderCaseFile(c);
+      showIfOpen(c);
     } catch (err) {
       noteStatus.textContent = `The note was not added (${err.message}); try again.`;
     }
@@ -1367,11 +1375,14 @@ function buildCaseFile(box, id) {
     if (!c || c.id !== id) return;
     reportStatus.textContent = `Approving version ${c.version}…`;
     try {
-      renderCaseFile(await caseFetch(CASES_PATH + encodeURIComponent(id) + "/approve", "POST", { version: c.version }));
+      showIfOpen(await caseFetch(CASES_PATH + encodeURIComponent(id) + "/approve", "POST", { version: c.version }));
       reportStatus.textContent = `Version ${c.version} approved: submit it to send it.`;
-      $("act-case-submit").focus();
+      if ($("d-case-file").dataset.caseId === id) $("act-case-submit").focus();
     } catch (err) {
+      // A 409: the case moved on (a note, a new alert version) since it was
+      // read; show what it is now, to be read before approving.
       reportStatus.textContent = `Not approved (${err.message}).`;
+      caseFetch(CASES_PATH + encodeURIComponent(id)).then(showIfOpen).catch(() => {});
     }
   });
   submit.addEventListener("click", async () => {
@@ -1381,8 +1392,7 @@ function buildCaseFile(box, id) {
       const out = await caseFetch(CASES_PATH + encodeURIComponent(id) + "/submit", "POST");
       reportStatus.textContent = (out.outcomes || []).map((o) =>
         `${o.route}: ${o.result}${o.attempts ? ` after ${o.attempts} attempt${o.attempts === 1 ? "" : "s"}` : ""}${o.receipt ? `, receipt ${o.receipt}` : ""}${o.error ? ` (${o.error})` : ""}`).join("; ") || "No route.";
-      renderCaseFile(await caseFetch(CASES_PATH + encodeURIComponent(id)));
-      $("act-case-print").focus();
+      if (showIfOpen(await caseFetch(CASES_PATH + encodeURIComponent(id)))) $("act-case-print").focus();
     } catch (err) {
       reportStatus.textContent = `Not sent (${err.message}).`;
       if (st.caseFile) submit.disabled = st.caseFile.status !== "approved";
@@ -1430,7 +1440,7 @@ function onCase(m) {
     : `case ${u.case_id} has a new version of its alert (now ${u.status}, version ${u.version})`);
   if ($("d-case-file").dataset.caseId !== u.case_id) return;
   caseFetch(CASES_PATH + encodeURIComponent(u.case_id))
-    .then((c) => { if ($("d-case-file").dataset.caseId === c.id) renderCaseFile(c); })
+    .then(showIfOpen)
     .catch(() => {}); // the next message, or selecting the alert again, reads it
 }
 
