@@ -42,6 +42,7 @@ const st = {
   signedOut: false,
   hadSnapshot: false,
   caseOf: "", // the alert (and note count) whose case file is shown
+  caseFile: null, // the case file shown, as the cases API gave it
   linkAlert: "", // the alert a #alert=<id> link asks for, until the queue has it
   alerts: new Map(), // id -> {alert, state, fresh: "new"|"updated"|"", seen: Date}
   selected: "",
@@ -441,6 +442,9 @@ function handle(m) {
       break;
     case "error":
       onError(m);
+      break;
+    case "case":
+      onCase(m);
       break;
     default:
       return;
@@ -1241,7 +1245,7 @@ function renderCase(a, s) {
   show($("d-case"), on);
   $("d-case").dataset.caseHook = on ? a.id : "";
   $("d-case-text").textContent = on ? `escalated${s.escalated_by ? ` by ${s.escalated_by}` : ""}: the case team has it.` : "";
-  if (!on) { st.caseOf = ""; $("d-case-file").replaceChildren(); return; }
+  if (!on) { st.caseOf = ""; st.caseFile = null; $("d-case-file").replaceChildren(); delete $("d-case-file").dataset.caseId; return; }
   const key = `${a.id}/${(s.notes || []).length}`;
   if (st.caseOf !== key) { st.caseOf = key; loadCase(a.id, key); }
 }
@@ -1268,43 +1272,176 @@ async function loadCase(alertID, key) {
   renderCaseFile(c);
 }
 
-// renderCaseFile shows a case file and a form to add a note to it (the
-// cases API answers a note with the case as it is now).
+// caseFetch calls the cases API with this console's token; it gives the
+// answer's JSON, or throws with the status and the API's error text.
+async function caseFetch(path, method, body) {
+  const headers = { Authorization: `Bearer ${st.token}` };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const resp = await fetch(path, { method: method || "GET", headers, cache: "no-store", credentials: "omit",
+    body: body === undefined ? undefined : JSON.stringify(body) });
+  let j = null;
+  try { j = await resp.json(); } catch { j = null; }
+  if (!resp.ok) throw new Error(j && j.error ? `${resp.status}: ${j.error}` : `${resp.status}`);
+  return j;
+}
+
+// renderCaseFile shows a case file: its facts, notes, a form to add a note,
+// and the report: its approval and delivery on each route, with a lead's
+// approve and submit buttons and anyone's print button. The panel is built
+// once per case and updated in place after, so a case message from the hub
+// (another moderator's note, a lead's approval) keeps this moderator's focus
+// and half-typed note.
 function renderCaseFile(c) {
+  const box = $("d-case-file");
+  const shown = st.caseFile;
+  // Answers may cross: an older reading does not replace a newer one.
+  if (shown && shown.id === c.id && $("d-case-status") && Date.parse(c.generated_at) < Date.parse(shown.generated_at)) return;
+  if (box.dataset.caseId !== c.id || !$("d-case-status")) buildCaseFile(box, c.id);
+  st.caseFile = c;
+  box.dataset.version = String(c.version);
+  $("d-case-id").textContent = c.id;
+  $("d-case-status").textContent = c.status;
+  $("d-case-status").dataset.status = c.status;
+  $("d-case-version").textContent = String(c.version);
+  $("d-case-entities").textContent = (c.entities || []).map((e) => `${e.kind} ${e.id}`).join(", ") || "none";
+  $("d-case-notes").replaceChildren(...((c.notes || []).length
+    ? c.notes.map((n) => el("li", {}, `${n.by}: ${n.text}`))
+    : [el("li", { class: "none" }, "No notes.")]));
+  const ap = c.approval;
+  $("d-case-approval").textContent = ap ? `version ${ap.version} approved by ${ap.by} at ${fmtUTC(ap.at)}` : `version ${c.version} not approved`;
+  const key = `${c.id}-v${c.version}`;
+  const last = new Map(); // route -> its last attempt at this version
+  for (const sub of c.submissions || []) {
+    if (sub.key !== key) continue;
+    const prev = last.get(sub.route);
+    if (!prev || sub.attempt > prev.attempt || (sub.attempt === prev.attempt && sub.at >= prev.at)) last.set(sub.route, sub);
+  }
+  $("d-case-delivery").replaceChildren(...(last.size
+    ? [...last.values()].map((sub) => el("li", { dataset: { route: sub.route, result: sub.result } },
+      `${sub.route}: ${sub.result} (attempt ${sub.attempt}, ${fmtUTC(sub.at)})${sub.detail ? ` ${sub.detail}` : ""}`))
+    : [el("li", { class: "none" }, c.status === "open" ? "Not sent: a lead approves it first." : "Not sent yet.")]));
+  const lead = st.me && RANK[st.me.role] >= RANK.lead;
+  show($("act-case-approve"), lead);
+  show($("act-case-submit"), lead);
+  $("act-case-approve").textContent = ap ? `Version ${ap.version} approved` : `Approve version ${c.version}`;
+  $("act-case-approve").disabled = !!ap;
+  $("act-case-submit").disabled = c.status !== "approved";
+}
+
+// showIfOpen shows c if the panel still shows that case (the moderator may
+// have moved to another alert while the answer came); it says whether.
+function showIfOpen(c) {
+  if (!c || $("d-case-file").dataset.caseId !== c.id) return false;
+  renderCaseFile(c);
+  return true;
+}
+
+// fmtUTC writes a time as the case file does: in UTC, said so.
+function fmtUTC(iso) {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return String(iso);
+  return `${d.toISOString().slice(0, 19).replace("T", " ")} UTC`;
+}
+
+// buildCaseFile makes the case panel's elements for case id.
+function buildCaseFile(box, id) {
+  box.dataset.caseId = id;
   const input = el("input", { id: "in-case-note", required: true, maxlength: "4096", autocomplete: "off", placeholder: "note for the case file" });
-  const status = el("p", { id: "d-case-note-status", role: "status" });
+  const noteStatus = el("p", { id: "d-case-note-status", role: "status" });
   const form = el("form", { id: "form-case-note", class: "act-form" },
     el("label", { for: "in-case-note" }, "Add a note to the case file"),
     el("div", { class: "inline" }, input, el("button", { id: "act-case-note", type: "submit" }, "Add note")),
-    status);
+    noteStatus);
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const text = input.value.trim();
     if (!text) return;
-    status.textContent = "sending…";
+    noteStatus.textContent = "sending…";
     try {
-      const resp = await fetch(CASES_PATH + encodeURIComponent(c.id) + "/notes", {
-        method: "POST", cache: "no-store", credentials: "omit",
-        headers: { Authorization: `Bearer ${st.token}`, "Content-Type": "application/json" },
-        body: JSON.stringify({ note: text }),
-      });
-      if (!resp.ok) throw new Error(`${resp.status}`);
-      renderCaseFile(await resp.json());
-      $("in-case-note").focus();
+      const c = await caseFetch(CASES_PATH + encodeURIComponent(id) + "/notes", "POST", { note: text });
+      input.value = "";
+      noteStatus.textContent = "Note added.";
+      showIfOpen(c);
     } catch (err) {
-      status.textContent = `The note was not added (${err.message}); try again.`;
+      noteStatus.textContent = `The note was not added (${err.message}); try again.`;
     }
   });
-  $("d-case-file").replaceChildren(
+  const reportStatus = el("p", { id: "d-case-report-status", role: "status" });
+  const approve = el("button", { id: "act-case-approve", type: "button", class: "primary" }, "Approve");
+  const submit = el("button", { id: "act-case-submit", type: "button" }, "Submit to the report routes");
+  const print = el("button", { id: "act-case-print", type: "button" }, "Print case file");
+  approve.addEventListener("click", async () => {
+    const c = st.caseFile;
+    if (!c || c.id !== id) return;
+    reportStatus.textContent = `Approving version ${c.version}…`;
+    try {
+      showIfOpen(await caseFetch(CASES_PATH + encodeURIComponent(id) + "/approve", "POST", { version: c.version }));
+      reportStatus.textContent = `Version ${c.version} approved: submit it to send it.`;
+      if ($("d-case-file").dataset.caseId === id) $("act-case-submit").focus();
+    } catch (err) {
+      // A 409: the case moved on (a note, a new alert version) since it was
+      // read; show what it is now, to be read before approving.
+      reportStatus.textContent = `Not approved (${err.message}).`;
+      caseFetch(CASES_PATH + encodeURIComponent(id)).then(showIfOpen).catch(() => {});
+    }
+  });
+  submit.addEventListener("click", async () => {
+    reportStatus.textContent = "Sending to the report routes…";
+    submit.disabled = true;
+    try {
+      const out = await caseFetch(CASES_PATH + encodeURIComponent(id) + "/submit", "POST");
+      reportStatus.textContent = (out.outcomes || []).map((o) =>
+        `${o.route}: ${o.result}${o.attempts ? ` after ${o.attempts} attempt${o.attempts === 1 ? "" : "s"}` : ""}${o.receipt ? `, receipt ${o.receipt}` : ""}${o.error ? ` (${o.error})` : ""}`).join("; ") || "No route.";
+      if (showIfOpen(await caseFetch(CASES_PATH + encodeURIComponent(id)))) $("act-case-print").focus();
+    } catch (err) {
+      reportStatus.textContent = `Not sent (${err.message}).`;
+      if (st.caseFile) submit.disabled = st.caseFile.status !== "approved";
+    }
+  });
+  print.addEventListener("click", async () => {
+    reportStatus.textContent = "Opening the case file…";
+    try {
+      const link = await caseFetch(CASES_PATH + encodeURIComponent(id) + "/print", "POST");
+      // The link is a path on this origin with a one-time key: the page
+      // opens once, with its own strict policy and no script.
+      if (typeof link.url !== "string" || !link.url.startsWith(CASES_PATH)) throw new Error("not a case page");
+      window.open(link.url, "_blank", "noopener");
+      reportStatus.textContent = "The case file opened in a new window: print it from there.";
+    } catch (err) {
+      reportStatus.textContent = `The case file could not be opened (${err.message}).`;
+    }
+  });
+  box.replaceChildren(
     el("dl", { class: "case-facts" },
-      el("dt", {}, "case"), el("dd", { id: "d-case-id" }, c.id),
-      el("dt", {}, "status"), el("dd", { id: "d-case-status" }, c.status),
-      el("dt", {}, "entities"), el("dd", { id: "d-case-entities" }, (c.entities || []).map((e) => `${e.kind} ${e.id}`).join(", ") || "none")),
+      el("dt", {}, "case"), el("dd", { id: "d-case-id" }),
+      el("dt", {}, "status"), el("dd", { id: "d-case-status" }),
+      el("dt", {}, "version"), el("dd", { id: "d-case-version" }),
+      el("dt", {}, "entities"), el("dd", { id: "d-case-entities" })),
     el("h4", {}, "Case notes"),
-    el("ul", { id: "d-case-notes", class: "notes" }, ...((c.notes || []).length
-      ? c.notes.map((n) => el("li", {}, `${n.by}: ${n.text}`))
-      : [el("li", { class: "none" }, "No notes.")])),
-    form);
+    el("ul", { id: "d-case-notes", class: "notes" }),
+    form,
+    el("section", { id: "d-case-report", class: "case-report", "aria-label": "Report" },
+      el("h4", {}, "Report"),
+      el("p", { id: "d-case-approval" }),
+      el("ul", { id: "d-case-delivery", class: "delivery", "aria-label": "Delivery on each report route" }),
+      el("div", { class: "buttons" }, approve, submit, print),
+      reportStatus));
+}
+
+// onCase follows a case message from the hub: the case shown here changed
+// (another moderator's note, a lead's approval or submission), so it is
+// read again; the activity list says who did what.
+function onCase(m) {
+  const u = m.case;
+  if (!u || typeof u.case_id !== "string") return;
+  const verb = { note: "noted", approve: "approved", submit: "submitted" }[u.change];
+  activity("action", u.alert_id, verb
+    ? `${u.by || "someone"} ${verb} case ${u.case_id} (now ${u.status}, version ${u.version})`
+    : `case ${u.case_id} has a new version of its alert (now ${u.status}, version ${u.version})`);
+  if ($("d-case-file").dataset.caseId !== u.case_id) return;
+  caseFetch(CASES_PATH + encodeURIComponent(u.case_id))
+    .then(showIfOpen)
+    .catch(() => {}); // the next message, or selecting the alert again, reads it
 }
 
 // ---- history ----

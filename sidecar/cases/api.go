@@ -33,7 +33,8 @@ var idRe = regexp.MustCompile(`^case-[0-9a-f]{20}$`)
 //
 //	GET  /v1/cases/               the cases, newest first (viewer)
 //	GET  /v1/cases/{id}           the case file as JSON (viewer)
-//	GET  /v1/cases/{id}/page      the printable page (viewer)
+//	GET  /v1/cases/{id}/page      the printable page (viewer, or ?link= from /print)
+//	POST /v1/cases/{id}/print     a one-time link to the page, for a new window (viewer)
 //	POST /v1/cases/{id}/notes     {"note": "..."} (moderator)
 //	POST /v1/cases/{id}/approve   {"version": N}: a lead approves that version
 //	POST /v1/cases/{id}/submit    send the approved version down every route (lead)
@@ -41,7 +42,15 @@ func (s *Service) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+Path+"{$}", s.auth(RoleViewer, s.list))
 	mux.HandleFunc("GET "+Path+"{id}", s.auth(RoleViewer, s.get))
-	mux.HandleFunc("GET "+Path+"{id}/page", s.auth(RoleViewer, s.pageOf))
+	page := s.auth(RoleViewer, s.pageOf)
+	mux.HandleFunc("GET "+Path+"{id}/page", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Has("link") {
+			s.pageByLink(w, r)
+			return
+		}
+		page(w, r)
+	})
+	mux.HandleFunc("POST "+Path+"{id}/print", s.auth(RoleViewer, s.printLink))
 	mux.HandleFunc("POST "+Path+"{id}/notes", s.auth(RoleModerator, change(s, DecodeNote, s.Note)))
 	mux.HandleFunc("POST "+Path+"{id}/approve", s.auth(RoleLead, change(s, DecodeApproval, s.Approve)))
 	mux.HandleFunc("POST "+Path+"{id}/submit", s.auth(RoleLead, s.submit))

@@ -106,6 +106,9 @@ type Service struct {
 	observed    chan analyzer.Alert // versions for Observe's goroutine
 	done        chan struct{}       // closed by Close: Observe's goroutine ends
 	closeOnce   sync.Once
+
+	changed changed    // told of each change (SetChanged)
+	links   printLinks // one-time links to printable pages
 }
 
 // New builds the service; it connects to ClickHouse on first use.
@@ -299,6 +302,12 @@ func (s *Service) observeLoop() {
 			}
 			if err != nil {
 				s.opts.Logger.Warn("alert version not added to its case", "case", id, "alert", a.ID, "err", err)
+			} else if s.changed.f.Load() != nil {
+				// A new version moves the case past its approval: the
+				// consoles showing it read it again.
+				if c, err := s.Get(ctx, id); err == nil {
+					s.tell(c, "version", "", s.opts.Now().UTC())
+				}
 			}
 		}
 		cancel()
@@ -408,7 +417,11 @@ func (s *Service) Note(ctx context.Context, id, by, text string) (*Case, error) 
 		return nil, err
 	}
 	s.m.actions.WithLabelValues("note").Inc()
-	return s.Get(ctx, id)
+	c, err = s.Get(ctx, id)
+	if err == nil {
+		s.tell(c, "note", by, now)
+	}
+	return c, err
 }
 
 // Approve records a lead's approval of the case's current version: only an
@@ -430,7 +443,11 @@ func (s *Service) Approve(ctx context.Context, id, by string, version int) (*Cas
 		return nil, err
 	}
 	s.m.actions.WithLabelValues("approve").Inc()
-	return s.Get(ctx, id)
+	c, err = s.Get(ctx, id)
+	if err == nil {
+		s.tell(c, "approve", by, now)
+	}
+	return c, err
 }
 
 // ErrStale: an approval named a version the case has moved past.

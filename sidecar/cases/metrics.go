@@ -8,6 +8,7 @@ type metrics struct {
 	submissions *prometheus.CounterVec
 	breaker     *prometheus.GaugeVec
 	requests    *prometheus.CounterVec
+	links       *prometheus.CounterVec
 }
 
 // newMetrics registers the cases' metrics on reg (nil: kept unregistered).
@@ -25,9 +26,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "State of each report route's circuit breaker: 0 closed, 1 half-open, 2 open."}, []string{"route"}),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ronda_cases_requests_total",
 			Help: "Requests to /v1/cases/ by outcome (ok, bad_request, forbidden, not_found, conflict, unavailable)."}, []string{"outcome"}),
+		links: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ronda_cases_print_links_total",
+			Help: "One-time links to a case's printable page, by result: issued, used, refused (unknown, used, expired or another case's) or full (over the bound of open links)."},
+			[]string{"result"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.opened, m.actions, m.submissions, m.breaker, m.requests)
+		reg.MustRegister(m.opened, m.actions, m.submissions, m.breaker, m.requests, m.links)
 	}
 	return m
 }

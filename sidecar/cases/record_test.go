@@ -2,6 +2,7 @@ package cases
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -48,6 +49,16 @@ func TestVersionsAndNotesThroughARestart(t *testing.T) {
 		return a
 	}
 	s1 := open()
+	var mu sync.Mutex
+	var changes []Change // a note's and an approval's, told before Note and Approve return
+	s1.SetChanged(func(c Change) {
+		if c.What == "version" { // told by Observe's goroutine, whenever it gets there
+			return
+		}
+		mu.Lock()
+		changes = append(changes, c)
+		mu.Unlock()
+	})
 	id := ID("al-1")
 	for range 2 {
 		if err := s1.Open(ctx, alert("al-1", 0, "h1"), "lead", "ring"); err != nil {
@@ -90,10 +101,29 @@ func TestVersionsAndNotesThroughARestart(t *testing.T) {
 	if _, err := s1.Submit(ctx, id, "lead"); err != ErrNotApproved {
 		t.Errorf("submit after a note changed the case: %v, want ErrNotApproved", err)
 	}
+	// The consoles are told of the approval and the note, with the case's
+	// status after each; a refused submission tells nothing.
+	mu.Lock()
+	defer mu.Unlock()
+	if len(changes) != 2 || changes[0].What != "approve" || changes[0].Status != StatusApproved || changes[0].Version != c.Version ||
+		changes[1].What != "note" || changes[1].Status != StatusOpen || changes[1].Version != c.Version+1 ||
+		changes[1].By != "mod" || changes[0].CaseID != id || changes[1].AlertID != "al-1" {
+		t.Errorf("changes told %+v", changes)
+	}
 
 	s2 := open() // a restart: it reads which alerts have cases
+	told := make(chan Change, 4)
+	s2.SetChanged(func(c Change) { told <- c })
 	s2.Observe(alert("al-1", 2, "h1", "h2", "h3"))
 	c = waitVersions(s2, 3)
+	select {
+	case ch := <-told: // the new version is told, with the case as it now is
+		if ch.What != "version" || ch.CaseID != id || ch.Version != 3+2 || ch.Status != StatusOpen {
+			t.Errorf("told %+v, want the version change of %s at version 5", ch, id)
+		}
+	case <-ctx.Done():
+		t.Fatal("the new version was not told")
+	}
 	if c.Version != 3+2 { // three versions, the escalation's note and one more
 		t.Errorf("version %d, want 5", c.Version)
 	}

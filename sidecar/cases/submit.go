@@ -133,6 +133,12 @@ func (s *Service) Submit(ctx context.Context, id, by string) ([]Outcome, error) 
 		o = s.send(ctx, r, Delivery{Key: key, Case: c, Body: body}, attempts[r.Name()])
 		out = append(out, o)
 	}
+	// The case as the submission left it (submitted once every route took
+	// it); unread, the consoles hear the status it had.
+	if after, err := s.Get(ctx, id); err == nil {
+		c = after
+	}
+	s.tell(c, "submit", by, now)
 	return out, nil
 }
 

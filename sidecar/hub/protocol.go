@@ -21,8 +21,10 @@ import (
 //	action    {"type":"action","seq":N,"action":{…},"state":{…}}   another's action
 //	ack       {"type":"ack","seq":N,"request_id":…,"action":{…},"state":{…}}
 //	error     {"type":"error","seq":S,"request_id":…,"code":…,"message":…}
+//	case      {"type":"case","seq":N,"case":{"case_id":…,"alert_id":…,"change":…,"status":…,"version":V,"by":…,"at":…}}
+//	          a case changed (PublishCase): consoles read its file again
 //
-// alert and action messages own their seq (N); on resume they are replayed from
+// alert, action and case messages own their seq (N); on resume they are replayed from
 // the ring. An ack is the sender's copy of its action message (same N). On
 // snapshot and error, seq is the last number the hub had given: the socket has
 // everything up to it, save when the socket fell out of the ring while catching
@@ -38,6 +40,7 @@ type outMsg struct {
 	Alert     *analyzer.Alert `json:"alert,omitempty"`
 	Alerts    []snapAlert     `json:"alerts,omitempty"`
 	Action    *actionView     `json:"action,omitempty"`
+	Case      *CaseUpdate     `json:"case,omitempty"`
 	State     *stateView      `json:"state,omitempty"`
 	Code      string          `json:"code,omitempty"`
 	Message   string          `json:"message,omitempty"`

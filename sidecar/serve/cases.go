@@ -209,3 +209,11 @@ func (s *Service) caseEscalation(next func(context.Context, analyzer.Alert, stri
 		return next(ctx, a, note)
 	}
 }
+
+// caseChanged tells every console of a change to a case (a note, an
+// approval, a submission) as a hub case message: a console showing that
+// case reads it again.
+func (s *Service) caseChanged(c cases.Change) {
+	s.hub.PublishCase(hub.CaseUpdate{CaseID: c.CaseID, AlertID: c.AlertID, Change: c.What,
+		Status: c.Status, Version: c.Version, By: c.By, At: c.At})
+}

@@ -276,6 +276,7 @@ func TestCaseFromEscalationToReport(t *testing.T) {
 	}
 	var after cases.Case
 	json.Unmarshal(keep(api(t, base, "GET", cases.Path+id, tokViewer, nil), 200).body, &after)
+	submittedX := xs[len(xs)-1] // the submitted case's answer, for the drift check below
 	if after.Status != cases.StatusSubmitted {
 		t.Errorf("status %q after delivery everywhere, want submitted", after.Status)
 	}
@@ -286,6 +287,15 @@ func TestCaseFromEscalationToReport(t *testing.T) {
 		t.Errorf("page CSP %q / a script in the page", csp)
 	}
 	printPage(t, base+cases.Path+id+"/page", c, id)
+
+	// A one-time print link opens the page without a token, once.
+	var link struct{ URL string }
+	json.Unmarshal(keep(api(t, base, "POST", cases.Path+id+"/print", tokViewer, nil), 200).body, &link)
+	if byLink := keep(api(t, base, "GET", link.URL, "", nil), 200); !bytes.Contains(byLink.body, []byte(id)) ||
+		byLink.header.Get("Content-Security-Policy") != csp {
+		t.Errorf("the page by its print link: %.200s, CSP %q", byLink.body, byLink.header.Get("Content-Security-Policy"))
+	}
+	keep(api(t, base, "GET", link.URL, "", nil), 403)
 
 	doc := loadSpec(t, specPath)
 	for _, x := range xs {
@@ -306,8 +316,8 @@ func TestCaseFromEscalationToReport(t *testing.T) {
 	}
 	drifted := filepath.Join(t.TempDir(), "openapi.yaml")
 	os.WriteFile(drifted, bytes.Replace(spec, old, []byte("status: {type: string, enum: [open, approved]}"), 1), 0o600)
-	if err := validate(loadSpec(t, drifted), xs[len(xs)-2]); err == nil {
-		t.Errorf("%s validated against a spec without the submitted status", xs[len(xs)-2].name)
+	if err := validate(loadSpec(t, drifted), submittedX); err == nil {
+		t.Errorf("%s validated against a spec without the submitted status", submittedX.name)
 	}
 
 	// A restart: the same record, a new process. Still nothing sent twice.

@@ -20,9 +20,8 @@ import (
 // note added by keyboard in the panel's form shows there. The screen is saved
 // as case-panel.png in $RONDA_CONSOLE_SCREENSHOT_DIR (else a temporary directory).
 //
-// Not yet covered (not yet built): approving, submitting
-// and printing from the console, and the enforcement levers; the panel is
-// read again only when the alert's hub notes change, not on case-API notes.
+// Approving, submitting and printing from the console, and a second
+// console following the case live, are TestConsoleReport's.
 func TestConsoleCase(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a browser and ClickHouse")

@@ -26,6 +26,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/ronda-watch/ronda/analyzer"
+	"github.com/ronda-watch/ronda/sidecar/cases"
 	"github.com/ronda-watch/ronda/sidecar/hub"
 	"github.com/ronda-watch/ronda/sidecar/intake"
 	"github.com/ronda-watch/ronda/sidecar/intake/wire"
@@ -461,12 +462,17 @@ func TestOpenAPIWebSocketMessages(t *testing.T) {
 	action := map[string]any{"type": "action", "request_id": "r1", "alert_id": "no-such-alert", "action": "claim"}
 	m.send(action)
 	errMsg := m.find(10*time.Second, "error", func(msg map[string]any) bool { return msg["type"] == "error" })
+	// A case message, as the hub sends it when a case changes.
+	r.svc.hub.PublishCase(hub.CaseUpdate{CaseID: cases.ID("a1"), AlertID: "a1", Change: "approve", Status: cases.StatusApproved,
+		Version: 2, By: "lead", At: time.Now().UTC()})
+	caseMsg := m.find(10*time.Second, "case", func(msg map[string]any) bool { return msg["type"] == "case" })
 	for _, c := range []struct {
 		schema string
 		v      any
 	}{
 		{"HubServerMessage", snap},
 		{"HubServerMessage", errMsg},
+		{"HubServerMessage", caseMsg},
 		{"HubClientMessage", action},
 	} {
 		b, _ := json.Marshal(c.v)

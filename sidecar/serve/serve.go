@@ -252,6 +252,7 @@ func New(opts Options) (_ *Service, err error) {
 		s.mountLevers(mux)
 		if s.cases != nil {
 			s.cases.SetAuthenticate(s.hub.Authenticate)
+			s.cases.SetChanged(s.caseChanged)
 			mux.Handle(cases.Path, s.cases.Handler())
 		}
 		s.history = newHistoryAPI(s)
