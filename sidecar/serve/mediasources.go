@@ -1,0 +1,133 @@
+package serve
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/pion/webrtc/v4"
+
+	"github.com/ronda-watch/ronda/sidecar/media"
+	"github.com/ronda-watch/ronda/sidecar/media/janus"
+	"github.com/ronda-watch/ronda/sidecar/media/whep"
+)
+
+// validateSources checks the broadcasts Ronda fetches itself: the Janus
+// subscription and the WHEP pulls.
+func (c MediaConfig) validateSources() []error {
+	var errs []error
+	if c.Janus.URL != "" || len(c.Janus.Rooms) > 0 {
+		if err := c.Janus.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("media.janus: %w", err))
+		}
+	}
+	streams := map[string]int{}
+	for i, w := range c.WHEP {
+		if err := w.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("media.whep[%d]: %w", i, err))
+		}
+		if j, dup := streams[w.StreamID]; dup && w.StreamID != "" {
+			errs = append(errs, fmt.Errorf("media.whep[%d].stream_id: %q is pulled by media.whep[%d] too", i, w.StreamID, j))
+		}
+		streams[w.StreamID] = i
+	}
+	return errs
+}
+
+// mediaSources are the broadcasts Ronda fetches: one Janus client and one
+// WHEP puller per configured stream, each handing its PeerConnections to
+// the tap as the WHIP endpoint does, each run until close.
+type mediaSources struct {
+	runs   []func(context.Context) error
+	names  []string
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	once   sync.Once
+}
+
+// openSources builds the Janus client and the WHEP pullers (their secrets
+// read now: a missing one fails the start); nothing runs before start.
+func (s *Service) openSources(tap *media.Tap, api *webrtc.API) (*mediaSources, error) {
+	c := s.cfg.Media
+	src := &mediaSources{}
+	// The tap takes the PeerConnection's OnConnectionStateChange, and the
+	// clients take it back after prepare; so the tap's session is ended
+	// through the clients' done hook, before they close the connection.
+	var live sync.Map // *webrtc.PeerConnection -> *media.Session
+	attach := func(pc *webrtc.PeerConnection, info media.SessionInfo) error {
+		sess, err := tap.Attach(pc, info)
+		if err != nil {
+			return err
+		}
+		live.Store(pc, sess)
+		return nil
+	}
+	done := func(pc *webrtc.PeerConnection) {
+		if v, ok := live.LoadAndDelete(pc); ok {
+			v.(*media.Session).End()
+		}
+	}
+	if c.Janus.URL != "" {
+		jc, err := janus.New(c.Janus, func(pc *webrtc.PeerConnection, f janus.Feed) error {
+			return attach(pc, media.SessionInfo{StreamID: f.StreamID, HostID: f.Host, Kind: media.KindJanus})
+		}, s.log, s.reg, janus.WithAPI(api), janus.WithGetenv(s.opts.Getenv),
+			janus.WithDone(func(pc *webrtc.PeerConnection, _ janus.Feed) { done(pc) }))
+		if err != nil {
+			return nil, fmt.Errorf("janus: %w", err)
+		}
+		src.runs = append(src.runs, jc.Run)
+		src.names = append(src.names, media.KindJanus)
+	}
+	if len(c.WHEP) > 0 {
+		m, err := whep.NewMetrics(s.reg)
+		if err != nil {
+			return nil, fmt.Errorf("whep metrics: %w", err)
+		}
+		for i, wc := range c.WHEP {
+			p, err := whep.New(wc, func(pc *webrtc.PeerConnection, st whep.Stream) error {
+				return attach(pc, media.SessionInfo{StreamID: st.StreamID, HostID: st.Host, Kind: media.KindWHEP})
+			}, s.log, whep.WithAPI(api), whep.WithGetenv(s.opts.Getenv), whep.WithMetrics(m),
+				whep.WithDone(func(pc *webrtc.PeerConnection, _ whep.Stream) { done(pc) }))
+			if err != nil {
+				return nil, fmt.Errorf("whep[%d]: %w", i, err)
+			}
+			src.runs = append(src.runs, p.Run)
+			src.names = append(src.names, media.KindWHEP)
+		}
+	}
+	return src, nil
+}
+
+// start runs every source until close. A WHEP puller that gives up (its
+// token refused, max_attempts failed) is logged and stays stopped.
+func (m *mediaSources) start(s *Service) {
+	if m == nil || len(m.runs) == 0 {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	m.cancel = cancel
+	for i, run := range m.runs {
+		m.wg.Add(1)
+		go func() {
+			defer m.wg.Done()
+			if err := run(ctx); err != nil {
+				s.log.Error("media source stopped", "kind", m.names[i], "err", err)
+			}
+		}()
+	}
+}
+
+// close stops every source and waits: each ends its subscriptions and
+// pulls (their tap sessions make their ended reports) and tells its server.
+// Safe on nil, twice, and without start.
+func (m *mediaSources) close() {
+	if m == nil {
+		return
+	}
+	m.once.Do(func() {
+		if m.cancel != nil {
+			m.cancel()
+		}
+		m.wg.Wait()
+	})
+}
