@@ -17,21 +17,34 @@ import (
 func (c MediaConfig) validateSources() []error {
 	var errs []error
 	if c.Janus.URL != "" || len(c.Janus.Rooms) > 0 {
-		if err := c.Janus.Validate(); err != nil {
-			errs = append(errs, fmt.Errorf("media.janus: %w", err))
-		}
+		errs = append(errs, keyed("media.janus", c.Janus.Validate())...)
 	}
 	streams := map[string]int{}
 	for i, w := range c.WHEP {
-		if err := w.Validate(); err != nil {
-			errs = append(errs, fmt.Errorf("media.whep[%d]: %w", i, err))
-		}
+		errs = append(errs, keyed(fmt.Sprintf("media.whep[%d]", i), w.Validate())...)
 		if j, dup := streams[w.StreamID]; dup && w.StreamID != "" {
 			errs = append(errs, fmt.Errorf("media.whep[%d].stream_id: %q is pulled by media.whep[%d] too", i, w.StreamID, j))
 		}
 		streams[w.StreamID] = i
 	}
 	return errs
+}
+
+// keyed prefixes each of err's joined errors with key, so that every line
+// check-config prints names the key it is about.
+func keyed(key string, err error) []error {
+	if err == nil {
+		return nil
+	}
+	list := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		list = j.Unwrap()
+	}
+	out := make([]error, 0, len(list))
+	for _, e := range list {
+		out = append(out, fmt.Errorf("%s: %w", key, e))
+	}
+	return out
 }
 
 // mediaSources are the broadcasts Ronda fetches: one Janus client and one
