@@ -1,9 +1,23 @@
 package serve
 
 import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/pion/webrtc/v4"
+	"go.uber.org/goleak"
+
+	"github.com/ronda-watch/ronda/analyzer"
+	"github.com/ronda-watch/ronda/analyzer/event"
+	"github.com/ronda-watch/ronda/sidecar/media/mediatest"
 
 	"github.com/ronda-watch/ronda/sidecar/media/classify"
 	"github.com/ronda-watch/ronda/sidecar/media/janus"
@@ -65,4 +79,240 @@ func TestMediaSourcesConfig(t *testing.T) {
 	if all := errsOf(tok); !strings.Contains(all, "token_env or token_file set without a url") {
 		t.Errorf("a classifier token without a url accepted: %q", all)
 	}
+}
+
+// whepServer is a WHEP endpoint built with pion, as MediaMTX offers one:
+// each POST with the right token gets a real peer sending mediatest's VP8
+// and Opus, each DELETE closes it; drop closes every peer, as a server
+// that restarts does.
+type whepServer struct {
+	t     *testing.T
+	api   *webrtc.API
+	mu    sync.Mutex
+	peers map[string]func()
+	n     int
+	wg    sync.WaitGroup
+	posts, deletes, badAuth int
+}
+
+func newWHEPServer(t *testing.T) (*whepServer, *httptest.Server) {
+	api, err := mediatest.LoopbackAPI()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &whepServer{t: t, api: api, peers: map[string]func(){}}
+	hs := httptest.NewServer(s)
+	t.Cleanup(func() { hs.Close(); s.drop(); s.wg.Wait() })
+	return s, hs
+}
+
+func (s *whepServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	if r.Header.Get("Authorization") != "Bearer "+tokWHEP {
+		s.badAuth++
+		s.mu.Unlock()
+		http.Error(w, "unauthorized", http.StatusUnauthorized)
+		return
+	}
+	s.mu.Unlock()
+	switch {
+	case r.Method == http.MethodPost && r.URL.Path == "/live/s-whep/whep":
+		s.post(w, r)
+	case r.Method == http.MethodDelete:
+		s.mu.Lock()
+		s.deletes++
+		end := s.peers[r.URL.Path]
+		delete(s.peers, r.URL.Path)
+		s.mu.Unlock()
+		if end != nil {
+			end()
+		}
+		w.WriteHeader(http.StatusOK)
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+func (s *whepServer) post(w http.ResponseWriter, r *http.Request) {
+	offer, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	pc, err := s.api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	tracks, err := mediatest.AddTracks(pc)
+	if err == nil {
+		err = pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: string(offer)})
+	}
+	var answer webrtc.SessionDescription
+	if err == nil {
+		answer, err = pc.CreateAnswer(nil)
+	}
+	gathered := webrtc.GatheringCompletePromise(pc)
+	if err == nil {
+		err = pc.SetLocalDescription(answer)
+	}
+	if err != nil {
+		pc.Close()
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	<-gathered
+	ctx, cancel := context.WithCancel(context.Background())
+	s.mu.Lock()
+	s.posts++
+	s.n++
+	loc := fmt.Sprintf("/session/%d", s.n)
+	s.peers[loc] = func() { cancel(); pc.Close() }
+	s.mu.Unlock()
+	s.wg.Add(1)
+	go func() { defer s.wg.Done(); _ = mediatest.Send(ctx, tracks) }()
+	w.Header().Set("Content-Type", "application/sdp")
+	w.Header().Set("Location", loc)
+	w.WriteHeader(http.StatusCreated)
+	io.WriteString(w, pc.LocalDescription().SDP)
+}
+
+// drop closes every peer without a DELETE.
+func (s *whepServer) drop() {
+	s.mu.Lock()
+	for k, end := range s.peers {
+		end()
+		delete(s.peers, k)
+	}
+	s.mu.Unlock()
+}
+
+func (s *whepServer) counts() (posts, deletes, badAuth int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.posts, s.deletes, s.badAuth
+}
+
+const tokWHEP = "token-whep-0123456789abcdef"
+
+// TestWHEPPullThroughService: `ronda serve` pulls a stream from a WHEP
+// server (pion, with a bearer token) through media.whep alone; the tap
+// reads it as a whep session whose stream.wire events carry the configured
+// stream and host and the sent figures, and the analyzer holds the stream.
+// The server drops the connection: the tap's session ends with its ended
+// event, and the puller pulls again (a second session). At stop the
+// session is DELETEd and nothing is left running.
+func TestWHEPPullThroughService(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a broadcast of several seconds")
+	}
+	t.Cleanup(func() {
+		http.DefaultClient.CloseIdleConnections()
+		goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	}) // runs last
+	ws, hs := newWHEPServer(t)
+	cfg := mediaConfig(t)
+	cfg.Media.WHIPTokens = nil
+	cfg.Media.WHEP = []whep.Config{{URL: hs.URL + "/live/s-whep/whep", StreamID: "s-whep", Host: "h-whep",
+		TokenEnv: "RONDA_TEST_WHEP_TOKEN", BackoffMin: 50 * time.Millisecond, BackoffMax: 200 * time.Millisecond}}
+	var mu sync.Mutex
+	var wires []event.Event
+	r := startService(t, cfg, func(o *Options) {
+		o.Getenv = func(k string) string {
+			if k == "RONDA_TEST_WHEP_TOKEN" {
+				return tokWHEP
+			}
+			return getenv(k)
+		}
+		o.OnWire = func(ev event.Event) {
+			mu.Lock()
+			wires = append(wires, ev)
+			mu.Unlock()
+		}
+	})
+	phases := func(phase string) (n int, last event.Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, ev := range wires {
+			if ev.Phase == phase && ev.StreamID == "s-whep" {
+				n++
+				last = ev
+			}
+		}
+		return n, last
+	}
+	var live event.Event
+	waitFor(t, 30*time.Second, "a live stream.wire event of the WHEP pull with video", func() bool {
+		n, ev := phases(event.WireLive)
+		live = ev
+		return n >= 1 && ev.Wire.Width > 0
+	})
+	w := live.Wire
+	t.Logf("Ronda read s-whep by WHEP: %s %dx%d at %.2f fps, key frames every %.2f s, audio %v silent %v",
+		w.VideoCodec, w.Width, w.Height, w.FPS, w.KeyframeIntervalS, w.Audio, w.Silent)
+	if live.HostID != "h-whep" || w.Source != "whep" || w.Width != 64 || w.Height != 48 || !w.Audio {
+		t.Errorf("wire event %+v %+v", live, w)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	waitFor(t, 10*time.Second, "the analyzer holding the pulled stream", func() bool {
+		var st analyzer.Stats
+		if err := r.svc.pipe.do(ctx, func(e *analyzer.Engine) { st = e.Stats() }); err != nil {
+			t.Fatal(err)
+		}
+		return st.Streams == 1 && st.Hosts == 1
+	})
+
+	// The server drops the connection: the session ends, the pull starts
+	// over, and a second session is read.
+	ws.drop()
+	waitFor(t, 45*time.Second, "the ended event, then a second whep session", func() bool {
+		ended, _ := phases(event.WireEnded)
+		m := metricsText(t, r.addr)
+		return ended >= 1 && strings.Contains(m, `ronda_media_sessions_started_total{kind="whep"} 2`) &&
+			strings.Contains(m, `ronda_media_sessions{kind="whep"} 1`) && strings.Contains(m, "ronda_media_whep_sessions 1")
+	})
+	m := metricsText(t, r.addr)
+	for _, re := range []string{
+		`ronda_media_whep_attempts_total\{result="ok"\} 2`,
+		`ronda_media_whep_sessions_ended_total\{reason="lost"\} 1`,
+		`ronda_media_packets_total\{kind="whep"\} [1-9]`,
+	} {
+		if !regexp.MustCompile(re).MatchString(m) {
+			t.Errorf("metrics lack %s:\n%s", re, grepLines(m, "ronda_media_"))
+		}
+	}
+	if err := r.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	if n := gauge(t, r, "ronda_media_sessions", "whep"); n != 0 {
+		t.Errorf("%v whep sessions outlived the service", n)
+	}
+	posts, deletes, badAuth := ws.counts()
+	if posts != 2 || deletes < 1 || badAuth != 0 {
+		t.Errorf("WHEP server: %d POSTs, %d DELETEs, %d without the token", posts, deletes, badAuth)
+	}
+	if strings.Contains(r.logs.String(), tokWHEP) {
+		t.Error("the WHEP token is in the log")
+	}
+}
+
+// gauge reads the series kind=kind of a gauge from r's registry directly
+// (after stop, when /metrics is no longer served).
+func gauge(t *testing.T, r *running, name, kind string) float64 {
+	t.Helper()
+	mfs, err := r.svc.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "kind" && l.GetValue() == kind {
+					return m.GetGauge().GetValue()
+				}
+			}
+		}
+	}
+	t.Fatalf("no %s{kind=%q}", name, kind)
+	return 0
 }
