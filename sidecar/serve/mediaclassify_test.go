@@ -3,6 +3,8 @@ package serve
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/hex"
 	"image/jpeg"
 	"io"
 	"net/http"
@@ -39,10 +41,12 @@ func TestClassifierThroughService(t *testing.T) {
 	}
 	var mu sync.Mutex
 	var requests, badAuth, notJPEG int
+	var jpegs [][]byte
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		mu.Lock()
 		requests++
+		jpegs = append(jpegs, body)
 		if r.Header.Get("Authorization") != "Bearer "+tokClassifier {
 			badAuth++
 		}
@@ -77,12 +81,13 @@ func TestClassifierThroughService(t *testing.T) {
 	postOK(t, r.addr, ndjson(t, []event.Event{{ID: "cls-start", Type: event.TypeStreamStart, At: now,
 		StreamID: "stream-cls", HostID: "host-cls", DeviceID: "device-cls"}}))
 
+	frames := vp8FileFrames(t, "../media/vp8key/testdata/testsrc2-64x48.ivf")
 	p := mediatest.NewPublisher(t, loopbackAPI(t), webrtc.MimeTypeVP8)
 	defer p.PC.Close()
 	loc := whipPublish(t, r.addr, "stream-cls", p)
 	ctx, cancel := context.WithCancel(context.Background())
 	sent := make(chan struct{})
-	go func() { defer close(sent); sendVP8File(ctx, t, p, "../media/vp8key/testdata/testsrc2-64x48.ivf") }()
+	go func() { defer close(sent); sendVP8File(ctx, t, p, frames) }()
 
 	var got analyzer.Alert
 	deadline := time.After(30 * time.Second)
@@ -132,23 +137,35 @@ wait:
 	if strings.Contains(r.logs.String(), tokClassifier) {
 		t.Error("the classifier's token is in the log")
 	}
+	// Never on disk: neither the JPEGs sent nor the VP8 frames they were
+	// decoded from (their entropy-coded middles, raw, hex and base64).
+	var needles [][]byte
+	add := func(b []byte) {
+		if len(b) < 96 {
+			return
+		}
+		mid := b[len(b)/2-24 : len(b)/2+24]
+		needles = append(needles, mid, []byte(hex.EncodeToString(mid)), []byte(base64.StdEncoding.EncodeToString(mid[:45])))
+	}
+	add(jpegs[0])
+	add(jpegs[len(jpegs)-1])
+	for _, f := range frames {
+		add(f)
+	}
+	n := assertNotOnDisk(t, r, cfg, needles, "a key frame's or a JPEG's bytes")
+	t.Logf("%d JPEGs sent to the classifier, %d needles, %d files scanned", requests, len(needles), n)
 }
 
-// sendVP8File sends the frames of a real VP8 file (ffmpeg's libvpx, key
-// frames every other frame) on p's video track at 30 fps, over and over,
-// until ctx ends: mediatest's frames are random bytes behind real headers,
-// which the sampler cannot decode into a picture to classify.
-func sendVP8File(ctx context.Context, t testing.TB, p *mediatest.Publisher, path string) {
+// vp8FileFrames reads the frames of an IVF file (VP8 from ffmpeg's libvpx).
+func vp8FileFrames(t testing.TB, path string) [][]byte {
 	f, err := os.Open(path)
 	if err != nil {
-		t.Error(err)
-		return
+		t.Fatal(err)
 	}
 	defer f.Close()
 	r, _, err := ivfreader.NewWith(f)
 	if err != nil {
-		t.Error(err)
-		return
+		t.Fatal(err)
 	}
 	var frames [][]byte
 	for {
@@ -159,9 +176,16 @@ func sendVP8File(ctx context.Context, t testing.TB, p *mediatest.Publisher, path
 		frames = append(frames, fr)
 	}
 	if len(frames) == 0 {
-		t.Error("no frame in " + path)
-		return
+		t.Fatal("no frame in " + path)
 	}
+	return frames
+}
+
+// sendVP8File sends the frames of a real VP8 file (ffmpeg's libvpx, 64x48,
+// key frames every other frame) on p's video track at 30 fps, over and
+// over, until ctx ends: mediatest's frames are random bytes behind real
+// headers, which the sampler cannot decode into a picture to classify.
+func sendVP8File(ctx context.Context, t testing.TB, p *mediatest.Publisher, frames [][]byte) {
 	tick := time.NewTicker(time.Second / 30)
 	defer tick.Stop()
 	for i := 0; ; i++ {
