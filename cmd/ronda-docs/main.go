@@ -43,7 +43,8 @@ func main() {
 
 // generate returns every generated file by its path under root.
 func generate(root string) (map[string][]byte, error) {
-	src, err := parseSource(root, "sidecar/serve", "sidecar/hub", "sidecar/enforce", "sidecar/outbound", "analyzer")
+	src, err := parseSource(root, "sidecar/serve", "sidecar/hub", "sidecar/enforce", "sidecar/outbound", "analyzer",
+		"sidecar/media/hashlist", "sidecar/media/keyframes", "sidecar/media/classify", "sidecar/media/janus", "sidecar/media/whep")
 	if err != nil {
 		return nil, err
 	}
