@@ -86,12 +86,12 @@ func TestMediaSourcesConfig(t *testing.T) {
 // and Opus, each DELETE closes it; drop closes every peer, as a server
 // that restarts does.
 type whepServer struct {
-	t     *testing.T
-	api   *webrtc.API
-	mu    sync.Mutex
-	peers map[string]func()
-	n     int
-	wg    sync.WaitGroup
+	t                       *testing.T
+	api                     *webrtc.API
+	mu                      sync.Mutex
+	peers                   map[string]func()
+	n                       int
+	wg                      sync.WaitGroup
 	posts, deletes, badAuth int
 }
 
