@@ -44,7 +44,7 @@ func (s *Service) openClassifier(sink intake.Sink) (*classify.Client, error) {
 	}
 	hc := &http.Client{}
 	if c.TokenEnv != "" || c.TokenFile != "" {
-		tok, err := SecretRef{ID: "media.classifier", Env: c.TokenEnv, File: c.TokenFile}.Secret(s.opts.Getenv)
+		tok, err := SecretRef{ID: "classifier token", Env: c.TokenEnv, File: c.TokenFile}.Secret(s.opts.Getenv)
 		if err != nil {
 			return nil, err
 		}

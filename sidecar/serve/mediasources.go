@@ -86,7 +86,7 @@ func (s *Service) openSources(tap *media.Tap, api *webrtc.API) (*mediaSources, e
 		}, s.log, s.reg, janus.WithAPI(api), janus.WithGetenv(s.opts.Getenv),
 			janus.WithDone(func(pc *webrtc.PeerConnection, _ janus.Feed) { done(pc) }))
 		if err != nil {
-			return nil, fmt.Errorf("janus: %w", err)
+			return nil, fmt.Errorf("media.janus: %w", err)
 		}
 		src.runs = append(src.runs, jc.Run)
 		src.names = append(src.names, media.KindJanus)
@@ -102,7 +102,7 @@ func (s *Service) openSources(tap *media.Tap, api *webrtc.API) (*mediaSources, e
 			}, s.log, whep.WithAPI(api), whep.WithGetenv(s.opts.Getenv), whep.WithMetrics(m),
 				whep.WithDone(func(pc *webrtc.PeerConnection, _ whep.Stream) { done(pc) }))
 			if err != nil {
-				return nil, fmt.Errorf("whep[%d]: %w", i, err)
+				return nil, fmt.Errorf("media.whep[%d]: %w", i, err)
 			}
 			src.runs = append(src.runs, p.Run)
 			src.names = append(src.names, media.KindWHEP)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -86,7 +88,6 @@ func TestMediaSourcesConfig(t *testing.T) {
 // and Opus, each DELETE closes it; drop closes every peer, as a server
 // that restarts does.
 type whepServer struct {
-	t                       *testing.T
 	api                     *webrtc.API
 	mu                      sync.Mutex
 	peers                   map[string]func()
@@ -100,7 +101,7 @@ func newWHEPServer(t *testing.T) (*whepServer, *httptest.Server) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &whepServer{t: t, api: api, peers: map[string]func(){}}
+	s := &whepServer{api: api, peers: map[string]func(){}}
 	hs := httptest.NewServer(s)
 	t.Cleanup(func() { hs.Close(); s.drop(); s.wg.Wait() })
 	return s, hs
@@ -315,4 +316,44 @@ func gauge(t *testing.T, r *running, name, kind string) float64 {
 	}
 	t.Fatalf("no %s{kind=%q}", name, kind)
 	return 0
+}
+
+// TestMediaSecretsAtStart: a classifier token, Janus secret or WHEP token
+// that cannot be read fails the start, naming the variable or file and not
+// leaving the service half open.
+func TestMediaSecretsAtStart(t *testing.T) {
+	for name, set := range map[string]func(*MediaConfig){
+		"classifier": func(m *MediaConfig) {
+			m.Classifier = ClassifierConfig{Config: classify.Config{URL: "http://127.0.0.1:9/x"}, TokenEnv: "RONDA_TEST_NO_CLASSIFIER_TOKEN"}
+		},
+		"janus": func(m *MediaConfig) {
+			m.Janus = janus.Config{URL: "http://127.0.0.1:9/janus", APISecretEnv: "RONDA_TEST_NO_JANUS_SECRET"}
+		},
+		"whep": func(m *MediaConfig) {
+			m.WHEP = []whep.Config{{URL: "http://127.0.0.1:9/whep", StreamID: "s", TokenFile: "/nonexistent/ronda-whep-token"}}
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+			cfg := mediaConfig(t)
+			set(&cfg.Media)
+			if err := cfg.Finish(); err != nil {
+				t.Fatal(err)
+			}
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			_, err = New(Options{Config: cfg, Getenv: getenv, Listener: ln,
+				Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			if err == nil {
+				t.Fatal("started without the secret")
+			}
+			if !regexp.MustCompile(`RONDA_TEST_NO_|/nonexistent/`).MatchString(err.Error()) {
+				t.Errorf("the error does not name what is missing: %v", err)
+			}
+			t.Logf("%v", err)
+		})
+	}
 }
