@@ -19,6 +19,7 @@ import (
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
 	"github.com/pion/webrtc/v4/pkg/media/ivfreader"
+	"go.uber.org/goleak"
 
 	"github.com/ronda-watch/ronda/analyzer"
 	"github.com/ronda-watch/ronda/analyzer/event"
@@ -39,6 +40,10 @@ func TestClassifierThroughService(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a broadcast of several seconds")
 	}
+	t.Cleanup(func() {
+		http.DefaultClient.CloseIdleConnections()
+		goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	}) // runs last: after the service and the classifier stopped
 	var mu sync.Mutex
 	var requests, badAuth, notJPEG int
 	var jpegs [][]byte
