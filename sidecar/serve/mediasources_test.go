@@ -357,3 +357,24 @@ func TestMediaSecretsAtStart(t *testing.T) {
 		})
 	}
 }
+
+// TestMediaReloadNeedsRestart: a SIGHUP reload that changes the classifier
+// (its keys are inline in media.classifier), Janus or WHEP is refused with
+// the key named: they are read at start only.
+func TestMediaReloadNeedsRestart(t *testing.T) {
+	old := mediaConfig(t)
+	old.Media.Classifier = ClassifierConfig{Config: classify.Config{URL: "http://127.0.0.1:9/a"}}
+	for key, change := range map[string]func(*Config){
+		"media.classifier.url":       func(c *Config) { c.Media.Classifier.URL = "http://127.0.0.1:9/b" },
+		"media.classifier.token_env": func(c *Config) { c.Media.Classifier.TokenEnv = "X" },
+		"media.janus":                func(c *Config) { c.Media.Janus.URL = "http://127.0.0.1:9/janus" },
+		"media.whep":                 func(c *Config) { c.Media.WHEP = []whep.Config{{URL: "http://m/w", StreamID: "s"}} },
+	} {
+		cur := old
+		change(&cur)
+		err := restartNeeded(old, cur)
+		if err == nil || !strings.Contains(err.Error(), key) {
+			t.Errorf("%s changed: %v", key, err)
+		}
+	}
+}
