@@ -27,7 +27,8 @@ import (
 // publisher's real figures (64x48 VP8 at about 30 fps, a key frame every
 // third of a second, Opus silence) and the host its display names, and the
 // analyzer takes them: the broadcast, which the app never started, becomes
-// a live stream of that host and a wire signal. When the publisher leaves
+// a live stream of that host and a wire signal; its key frames reach the
+// same key frame hook as WHIP's. When the publisher leaves
 // the tap's session ends with its ended event; when the service stops,
 // nothing of it is left running.
 func TestJanusIngestThroughService(t *testing.T) {
@@ -51,6 +52,7 @@ func TestJanusIngestThroughService(t *testing.T) {
 		PollInterval: 200 * time.Millisecond, Mapping: janus.Mapping{DisplayPattern: `^(?P<host>host-[a-z]+)$`}}
 	var mu sync.Mutex
 	var wires []event.Event
+	keyframes := map[string]int{}
 	r := startService(t, cfg, func(o *Options) {
 		o.Getenv = func(k string) string {
 			if k == "RONDA_TEST_JANUS_SECRET" {
@@ -61,6 +63,11 @@ func TestJanusIngestThroughService(t *testing.T) {
 		o.OnWire = func(ev event.Event) {
 			mu.Lock()
 			wires = append(wires, ev)
+			mu.Unlock()
+		}
+		o.OnKeyframe = func(streamID, codec string, _ []byte, _ time.Time) {
+			mu.Lock()
+			keyframes[streamID+" "+codec]++
 			mu.Unlock()
 		}
 	})
@@ -100,6 +107,12 @@ func TestJanusIngestThroughService(t *testing.T) {
 		math.Abs(w.FPS-30) > 6 || math.Abs(w.KeyframeIntervalS-float64(mediatest.KeyframeEvery)/30) > 0.15 || !w.Audio || !w.Silent {
 		t.Errorf("wire event %+v %+v", live, w)
 	}
+
+	mu.Lock()
+	if keyframes[stream+" vp8"] == 0 {
+		t.Errorf("no key frame of the Janus broadcast reached the key frame hook: %v", keyframes)
+	}
+	mu.Unlock()
 
 	// The analyzer took the wire facts: the broadcast is a live stream of
 	// host-a, and a signal that the app never started it.

@@ -195,7 +195,8 @@ const tokWHEP = "token-whep-0123456789abcdef"
 // TestWHEPPullThroughService: `ronda serve` pulls a stream from a WHEP
 // server (pion, with a bearer token) through media.whep alone; the tap
 // reads it as a whep session whose stream.wire events carry the configured
-// stream and host and the sent figures, and the analyzer holds the stream.
+// stream and host and the sent figures, its key frames reach the key frame
+// hook, and the analyzer holds the stream.
 // The server drops the connection: the tap's session ends with its ended
 // event, and the puller pulls again (a second session). At stop the
 // session is DELETEd and nothing is left running.
@@ -214,6 +215,7 @@ func TestWHEPPullThroughService(t *testing.T) {
 		TokenEnv: "RONDA_TEST_WHEP_TOKEN", BackoffMin: 50 * time.Millisecond, BackoffMax: 200 * time.Millisecond}}
 	var mu sync.Mutex
 	var wires []event.Event
+	keyframes := map[string]int{}
 	r := startService(t, cfg, func(o *Options) {
 		o.Getenv = func(k string) string {
 			if k == "RONDA_TEST_WHEP_TOKEN" {
@@ -224,6 +226,11 @@ func TestWHEPPullThroughService(t *testing.T) {
 		o.OnWire = func(ev event.Event) {
 			mu.Lock()
 			wires = append(wires, ev)
+			mu.Unlock()
+		}
+		o.OnKeyframe = func(streamID, codec string, _ []byte, _ time.Time) {
+			mu.Lock()
+			keyframes[streamID+" "+codec]++
 			mu.Unlock()
 		}
 	})
@@ -250,6 +257,11 @@ func TestWHEPPullThroughService(t *testing.T) {
 	if live.HostID != "h-whep" || w.Source != "whep" || w.Width != 64 || w.Height != 48 || !w.Audio {
 		t.Errorf("wire event %+v %+v", live, w)
 	}
+	mu.Lock()
+	if keyframes["s-whep vp8"] == 0 {
+		t.Errorf("no key frame of the pulled stream reached the key frame hook: %v", keyframes)
+	}
+	mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	waitFor(t, 10*time.Second, "the analyzer holding the pulled stream", func() bool {
