@@ -2,8 +2,10 @@ package serve
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/pion/webrtc/v4"
 
@@ -97,18 +99,51 @@ func (s *Service) openSources(tap *media.Tap, api *webrtc.API) (*mediaSources, e
 			return nil, fmt.Errorf("whep metrics: %w", err)
 		}
 		for i, wc := range c.WHEP {
-			p, err := whep.New(wc, func(pc *webrtc.PeerConnection, st whep.Stream) error {
-				return attach(pc, media.SessionInfo{StreamID: st.StreamID, HostID: st.Host, Kind: media.KindWHEP})
-			}, s.log, whep.WithAPI(api), whep.WithGetenv(s.opts.Getenv), whep.WithMetrics(m),
-				whep.WithDone(func(pc *webrtc.PeerConnection, _ whep.Stream) { done(pc) }))
+			newPuller := func() (*whep.Puller, error) {
+				return whep.New(wc, func(pc *webrtc.PeerConnection, st whep.Stream) error {
+					return attach(pc, media.SessionInfo{StreamID: st.StreamID, HostID: st.Host, Kind: media.KindWHEP})
+				}, s.log, whep.WithAPI(api), whep.WithGetenv(s.opts.Getenv), whep.WithMetrics(m),
+					whep.WithDone(func(pc *webrtc.PeerConnection, _ whep.Stream) { done(pc) }))
+			}
+			p, err := newPuller()
 			if err != nil {
 				return nil, fmt.Errorf("media.whep[%d]: %w", i, err)
 			}
-			src.runs = append(src.runs, p.Run)
+			src.runs = append(src.runs, s.pullWHEP(p, newPuller, wc))
 			src.names = append(src.names, media.KindWHEP)
 		}
 	}
 	return src, nil
+}
+
+// pullWHEP runs a puller; when the tap had no place for its session
+// (media.max_sessions, counted in ronda_media_sessions_refused_total), which
+// ends a puller's Run, a new puller tries again after the entry's
+// backoff_max, so that a full tap delays a pull rather than ending it.
+func (s *Service) pullWHEP(p *whep.Puller, newPuller func() (*whep.Puller, error), wc whep.Config) func(context.Context) error {
+	wait := wc.BackoffMax
+	if wait == 0 {
+		wait = whep.DefaultBackoffMax
+	}
+	return func(ctx context.Context) error {
+		for {
+			err := p.Run(ctx)
+			if ctx.Err() != nil || !errors.Is(err, media.ErrTooManySessions) {
+				return err
+			}
+			s.log.Warn("whep pull waits for a place in the media tap", "stream_id", wc.StreamID, "retry_in", wait)
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return nil
+			case <-t.C:
+			}
+			if p, err = newPuller(); err != nil {
+				return err
+			}
+		}
+	}
 }
 
 // start runs every source until close. A WHEP puller that gives up (its

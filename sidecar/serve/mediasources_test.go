@@ -94,6 +94,8 @@ type whepServer struct {
 	n                       int
 	wg                      sync.WaitGroup
 	posts, deletes, badAuth int
+	gone                    map[string]bool     // streams answered 403 from now on
+	byStream                map[string][]string // the session URLs of each stream
 }
 
 func newWHEPServer(t *testing.T) (*whepServer, *httptest.Server) {
@@ -101,8 +103,11 @@ func newWHEPServer(t *testing.T) (*whepServer, *httptest.Server) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &whepServer{api: api, peers: map[string]func(){}}
-	hs := httptest.NewServer(s)
+	s := &whepServer{api: api, peers: map[string]func(){}, gone: map[string]bool{}, byStream: map[string][]string{}}
+	mux := http.NewServeMux()
+	mux.Handle("POST /live/{stream}/whep", s)
+	mux.Handle("/", s)
+	hs := httptest.NewServer(mux)
 	t.Cleanup(func() { hs.Close(); s.drop(); s.wg.Wait() })
 	return s, hs
 }
@@ -117,7 +122,14 @@ func (s *whepServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Unlock()
 	switch {
-	case r.Method == http.MethodPost && r.URL.Path == "/live/s-whep/whep":
+	case r.Method == http.MethodPost && r.PathValue("stream") != "":
+		s.mu.Lock()
+		gone := s.gone[r.PathValue("stream")]
+		s.mu.Unlock()
+		if gone {
+			http.Error(w, "forbidden", http.StatusForbidden)
+			return
+		}
 		s.post(w, r)
 	case r.Method == http.MethodDelete:
 		s.mu.Lock()
@@ -165,6 +177,7 @@ func (s *whepServer) post(w http.ResponseWriter, r *http.Request) {
 	s.n++
 	loc := fmt.Sprintf("/session/%d", s.n)
 	s.peers[loc] = func() { cancel(); pc.Close() }
+	s.byStream[r.PathValue("stream")] = append(s.byStream[r.PathValue("stream")], loc)
 	s.mu.Unlock()
 	s.wg.Add(1)
 	go func() { defer s.wg.Done(); _ = mediatest.Send(ctx, tracks) }()
@@ -172,6 +185,20 @@ func (s *whepServer) post(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Location", loc)
 	w.WriteHeader(http.StatusCreated)
 	io.WriteString(w, pc.LocalDescription().SDP)
+}
+
+// end refuses stream from now on (403, which a puller does not retry) and
+// closes its peers without a DELETE.
+func (s *whepServer) end(stream string) {
+	s.mu.Lock()
+	s.gone[stream] = true
+	for _, loc := range s.byStream[stream] {
+		if end := s.peers[loc]; end != nil {
+			end()
+			delete(s.peers, loc)
+		}
+	}
+	s.mu.Unlock()
 }
 
 // drop closes every peer without a DELETE.
@@ -388,5 +415,70 @@ func TestMediaReloadNeedsRestart(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), key) {
 			t.Errorf("%s changed: %v", key, err)
 		}
+	}
+}
+
+// TestWHEPWaitsForAPlaceInTheTap: with media.max_sessions 1 and two WHEP
+// pulls, one is read and the other refused by the tap, which would end a
+// puller for good; the service tries it again, and when the first stream
+// ends for good (its server answers 403), the second is read.
+func TestWHEPWaitsForAPlaceInTheTap(t *testing.T) {
+	if testing.Short() {
+		t.Skip("broadcasts of several seconds")
+	}
+	t.Cleanup(func() {
+		http.DefaultClient.CloseIdleConnections()
+		goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	}) // runs last
+	ws, hs := newWHEPServer(t)
+	cfg := mediaConfig(t)
+	cfg.Media.WHIPTokens, cfg.Media.MaxSessions = nil, 1
+	for _, id := range []string{"s-a", "s-b"} {
+		cfg.Media.WHEP = append(cfg.Media.WHEP, whep.Config{URL: hs.URL + "/live/" + id + "/whep", StreamID: id, Host: "h-" + id,
+			TokenEnv: "RONDA_TEST_WHEP_TOKEN", BackoffMin: 20 * time.Millisecond, BackoffMax: 100 * time.Millisecond})
+	}
+	var mu sync.Mutex
+	started := map[string]int{}
+	r := startService(t, cfg, func(o *Options) {
+		o.Getenv = func(k string) string {
+			if k == "RONDA_TEST_WHEP_TOKEN" {
+				return tokWHEP
+			}
+			return getenv(k)
+		}
+		o.OnWire = func(ev event.Event) {
+			if ev.Phase == event.WireStarted {
+				mu.Lock()
+				started[ev.StreamID]++
+				mu.Unlock()
+			}
+		}
+	})
+	first := ""
+	waitFor(t, 30*time.Second, "one pull read, the other refused by the tap", func() bool {
+		mu.Lock()
+		for id := range started {
+			first = id
+		}
+		n := len(started)
+		mu.Unlock()
+		m := metricsText(t, r.addr)
+		return n == 1 && regexp.MustCompile(`ronda_media_sessions_refused_total\{reason="max_sessions"\} [1-9]`).MatchString(m)
+	})
+	second := map[string]string{"s-a": "s-b", "s-b": "s-a"}[first]
+	waitFor(t, 10*time.Second, "the refused pull tried again", func() bool {
+		return regexp.MustCompile(`ronda_media_sessions_refused_total\{reason="max_sessions"\} ([2-9]|\d\d)`).MatchString(metricsText(t, r.addr))
+	})
+	ws.end(first)
+	waitFor(t, 30*time.Second, "the second pull read once the first ended", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return started[second] == 1
+	})
+	if err := r.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(r.logs.String(), "whep pull waits for a place in the media tap") {
+		t.Error("the wait is not logged")
 	}
 }
