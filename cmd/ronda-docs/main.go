@@ -41,9 +41,14 @@ func main() {
 	}
 }
 
+// sourceDirs are the packages whose configuration types the references
+// document: serve's and analyzer's, and those their sections embed.
+var sourceDirs = []string{"sidecar/serve", "sidecar/hub", "sidecar/enforce", "sidecar/outbound", "analyzer",
+	"sidecar/media/hashlist", "sidecar/media/keyframes", "sidecar/media/classify", "sidecar/media/janus", "sidecar/media/whep"}
+
 // generate returns every generated file by its path under root.
 func generate(root string) (map[string][]byte, error) {
-	src, err := parseSource(root, "sidecar/serve", "sidecar/hub", "sidecar/enforce", "sidecar/outbound", "analyzer")
+	src, err := parseSource(root, sourceDirs...)
 	if err != nil {
 		return nil, err
 	}

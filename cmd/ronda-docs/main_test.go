@@ -52,7 +52,7 @@ func itoa(i int) string { return strconv.Itoa(i) }
 // own, of a field that names it, or of its struct naming it): the comment is
 // the key's only user documentation.
 func TestEveryKeyDocumented(t *testing.T) {
-	src, err := parseSource("../..", "sidecar/serve", "sidecar/hub", "sidecar/enforce", "sidecar/outbound", "analyzer")
+	src, err := parseSource("../..", sourceDirs...)
 	if err != nil {
 		t.Fatal(err)
 	}

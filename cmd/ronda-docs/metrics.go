@@ -21,6 +21,9 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/ronda-watch/ronda/sidecar/hub"
+	"github.com/ronda-watch/ronda/sidecar/media/classify"
+	"github.com/ronda-watch/ronda/sidecar/media/janus"
+	"github.com/ronda-watch/ronda/sidecar/media/whep"
 	"github.com/ronda-watch/ronda/sidecar/serve"
 )
 
@@ -111,8 +114,13 @@ func serviceMetrics(role string) ([]*metric, error) {
 			SRS:       []serve.SRSPoller{{PollerConfig: serve.PollerConfig{URL: "http://127.0.0.1:9"}}},
 			OME:       []serve.OMEPoller{{PollerConfig: serve.PollerConfig{URL: "http://127.0.0.1:9"}, TokenSecret: key}},
 		},
+		// Every media source and the classifier, at addresses nobody
+		// answers: they register their metrics and retry in the background.
 		Media: serve.MediaConfig{Enabled: true, LoopbackOnly: true,
-			WHIPTokens: []serve.WHIPToken{{Name: "docs", SHA256: hex.EncodeToString(sum[:])}}},
+			WHIPTokens: []serve.WHIPToken{{Name: "docs", SHA256: hex.EncodeToString(sum[:])}},
+			Classifier: serve.ClassifierConfig{Config: classify.Config{URL: "http://127.0.0.1:9/classify"}},
+			Janus:      janus.Config{URL: "http://127.0.0.1:9/janus"},
+			WHEP:       []whep.Config{{URL: "http://127.0.0.1:9/whep", StreamID: "docs"}}},
 	}
 	if role == serve.RoleEdge {
 		cfg.Edge = serve.EdgeConfig{Hub: "ws://127.0.0.1:9", Key: key, SpoolDir: dir + "/forward"}

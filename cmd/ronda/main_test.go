@@ -170,6 +170,14 @@ func TestCheckConfig(t *testing.T) {
 			"edge: {hub: \"wss://hub.example:8443\", key: {id: e1, env: RONDA_EDGE_KEY}}\n",
 		"serve-good-analyzer.yaml": "role: edge\nnode: e1\nanalyzer: good.yaml\n" +
 			"edge: {hub: \"wss://hub.example:8443\", key: {id: e1, env: RONDA_EDGE_KEY}}\n",
+		"serve-bad-media.yaml": "role: edge\nnode: e1\nedge: {hub: \"wss://hub.example:8443\", key: {id: e1, env: RONDA_EDGE_KEY}}\n" +
+			"media:\n  enabled: true\n  classifier: {url: \"ftp://classifier\", token_env: RONDA_CLASSIFIER_TOKEN}\n" +
+			"  janus: {url: \"http://127.0.0.1:8088/janus\", poll_interval: 10ms}\n" +
+			"  whep:\n    - {url: \"http://127.0.0.1:8889/s1/whep\"}\n",
+		"serve-good-media.yaml": "role: edge\nnode: e1\nedge: {hub: \"wss://hub.example:8443\", key: {id: e1, env: RONDA_EDGE_KEY}}\n" +
+			"media:\n  enabled: true\n  classifier: {url: \"https://classifier.internal/v1\", token_file: /run/secrets/classifier}\n" +
+			"  janus: {url: \"http://127.0.0.1:8088/janus\", rooms: [1234]}\n" +
+			"  whep:\n    - {url: \"http://127.0.0.1:8889/s1/whep\", stream_id: s1, host: h1}\n",
 	}
 	for name, body := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
@@ -199,6 +207,10 @@ func TestCheckConfig(t *testing.T) {
 		{"serve with a bad analyzer file", []string{"check-config", "serve-bad-analyzer.yaml"}, 1, nil,
 			[]string{"not ok", "badvalue.yaml", "default_tz"}},
 		{"serve with a good analyzer file", []string{"check-config", "serve-good-analyzer.yaml"}, 0, []string{"ok\n"}, nil},
+		{"serve: bad media sources and classifier", []string{"check-config", "serve-bad-media.yaml"}, 1, nil,
+			[]string{"not ok", "media.classifier: url must be an http or https URL", "media.janus: poll_interval 10ms: want at least 100ms",
+				"media.whep[0]: stream_id: required"}},
+		{"serve: media from janus and whep, classified", []string{"check-config", "serve-good-media.yaml"}, 0, []string{"ok\n"}, nil},
 		{"serve: the deployed example", []string{"check-config", "--serve", deployServe}, 0, []string{"ok\n"}, nil},
 		{"no file", []string{"check-config"}, 2, nil, []string{"want one configuration file"}},
 		{"defaults flag", []string{"check-config", "--defaults"}, 0, []string{"default_tz: Asia/Jakarta"}, nil},

@@ -20,7 +20,9 @@ import (
 	"github.com/ronda-watch/ronda/sidecar/intake"
 	"github.com/ronda-watch/ronda/sidecar/media"
 	"github.com/ronda-watch/ronda/sidecar/media/hashlist"
+	"github.com/ronda-watch/ronda/sidecar/media/janus"
 	"github.com/ronda-watch/ronda/sidecar/media/keyframes"
+	"github.com/ronda-watch/ronda/sidecar/media/whep"
 )
 
 // MediaConfig turns on the tap on the broadcast itself (sidecar/media): the
@@ -30,7 +32,9 @@ import (
 // as stream.wire events. No picture or sound is ever written anywhere.
 // Changes need a restart.
 type MediaConfig struct {
-	// Enabled serves WHIP at /v1/whip/{stream_id}. Default false.
+	// Enabled turns the tap on: WHIP at /v1/whip/{stream_id} (with
+	// whip_tokens), and the broadcasts fetched from Janus and by WHEP.
+	// Default false.
 	Enabled bool `yaml:"enabled"`
 	// MaxSessions bounds the broadcasts read at once; one more offer gets
 	// 503 with Retry-After. Default 200.
@@ -54,8 +58,9 @@ type MediaConfig struct {
 	MaxKeyframeBytes int `yaml:"max_keyframe_bytes"`
 	// WHIPTokens are the publishers' bearer tokens (RFC 9725 section 4.5),
 	// each stored as its SHA-256 like the moderators' tokens (printf %s
-	// "$TOKEN" | sha256sum), with a name for the logs. Required when
-	// enabled. Publishers are not senders: they never hold an intake key.
+	// "$TOKEN" | sha256sum), with a name for the logs. Without any,
+	// WHIP is not served, and janus or whep must bring the broadcasts.
+	// Publishers are not senders: they never hold an intake key.
 	WHIPTokens []WHIPToken `yaml:"whip_tokens"`
 	// MaxOfferBytes bounds a WHIP offer (413 past it). Default 64 KiB.
 	MaxOfferBytes int64 `yaml:"max_offer_bytes"`
@@ -80,10 +85,22 @@ type MediaConfig struct {
 	// match is a `signal` event (source pdq, the list's label). Empty: no
 	// key frame is decoded.
 	HashLists []hashlist.Config `yaml:"hash_lists"`
-	// Keyframes bounds the sampler between the tap and the hash lists
-	// (min_interval, queue_size, workers, min_quality, ...); used only with
-	// hash_lists.
+	// Keyframes bounds the sampler between the tap and the hash lists and
+	// the classifier (min_interval, queue_size, workers, min_quality, ...);
+	// used only with hash_lists or a classifier.
 	Keyframes keyframes.Config `yaml:"keyframes"`
+	// Classifier sends the sampled key frames (VP8 decoded, then JPEG
+	// encoded in memory) to an external HTTP classifier (age estimate,
+	// nudity); each label of its answers is a `signal` event. Off without
+	// a url.
+	Classifier ClassifierConfig `yaml:"classifier"`
+	// Janus subscribes to the publishers of a Janus VideoRoom through its
+	// HTTP API: each publisher is a broadcast read like a WHIP one. Off
+	// without a url.
+	Janus janus.Config `yaml:"janus"`
+	// WHEP pulls a copy of each listed stream from a media server's WHEP
+	// endpoint (MediaMTX, SRS), read like a WHIP broadcast. Empty: none.
+	WHEP []whep.Config `yaml:"whep"`
 }
 
 // WHIPToken is one publisher token: its SHA-256 and a name.
@@ -95,13 +112,18 @@ type WHIPToken struct {
 }
 
 func (c MediaConfig) validate() []error {
-	if !c.Enabled {
-		return nil
-	}
 	var errs []error
 	bad := func(field, why string) { errs = append(errs, fmt.Errorf("media.%s: %s", field, why)) }
-	if len(c.WHIPTokens) == 0 {
-		bad("whip_tokens", "at least one publisher token is needed when media is enabled")
+	if !c.Enabled {
+		for key, set := range map[string]bool{"classifier": c.Classifier.URL != "", "janus": c.Janus.URL != "", "whep": len(c.WHEP) > 0} {
+			if set {
+				bad(key, "set, but media.enabled is false: nothing would read it")
+			}
+		}
+		return errs
+	}
+	if len(c.WHIPTokens) == 0 && c.Janus.URL == "" && len(c.WHEP) == 0 {
+		bad("whip_tokens", "at least one publisher token is needed when media is enabled (unless media.janus or media.whep brings the broadcasts)")
 	}
 	for i, t := range c.WHIPTokens {
 		if b, err := hex.DecodeString(t.SHA256); err != nil || len(b) != sha256.Size {
@@ -129,14 +151,18 @@ func (c MediaConfig) validate() []error {
 			bad("public_ips", fmt.Sprintf("%q is not an address", ip))
 		}
 	}
-	return append(errs, c.validateKeyframes()...)
+	errs = append(errs, c.validateKeyframes()...)
+	errs = append(errs, c.Classifier.validate()...)
+	return append(errs, c.validateSources()...)
 }
 
-// mediaTap is the tap and its WHIP endpoint in a running service.
+// mediaTap is the tap, its WHIP endpoint and the sources it fetches in a
+// running service.
 type mediaTap struct {
-	tap  *media.Tap
-	whip *media.WHIP
-	keys *keyframeWire // the sampler and hash lists (mediawire.go)
+	tap     *media.Tap
+	whip    *media.WHIP   // nil without whip_tokens
+	sources *mediaSources // Janus and WHEP (mediasources.go)
+	keys    *keyframeWire // the sampler, hash lists and classifier (mediawire.go)
 }
 
 // openMedia builds the tap and mounts WHIP when media is enabled; the
@@ -209,29 +235,49 @@ func (s *Service) openMedia(mux *http.ServeMux, sink intake.Sink) error {
 		keys.close()
 		return err
 	}
-	whip, err := media.NewWHIP(media.WHIPOptions{Tap: tap, API: api, MaxOfferBytes: c.MaxOfferBytes,
-		OffersPerSecond: c.OffersPerSecond, OfferBurst: c.OfferBurst, Registerer: s.reg, Logger: s.log.With("component", "whip"),
-		Authorize: func(token string) (string, bool) {
-			name, ok := tokens[sha256.Sum256([]byte(token))]
-			return name, ok
-		}})
+	sources, err := s.openSources(tap, api)
 	if err != nil {
 		tap.Close()
 		keys.close()
 		return err
 	}
-	mux.Handle(media.WHIPPath, whip)
-	s.media = &mediaTap{tap: tap, whip: whip, keys: keys}
+	var whip *media.WHIP
+	if len(tokens) > 0 {
+		whip, err = media.NewWHIP(media.WHIPOptions{Tap: tap, API: api, MaxOfferBytes: c.MaxOfferBytes,
+			OffersPerSecond: c.OffersPerSecond, OfferBurst: c.OfferBurst, Registerer: s.reg, Logger: s.log.With("component", "whip"),
+			Authorize: func(token string) (string, bool) {
+				name, ok := tokens[sha256.Sum256([]byte(token))]
+				return name, ok
+			}})
+		if err != nil {
+			tap.Close()
+			keys.close()
+			return err
+		}
+		mux.Handle(media.WHIPPath, whip)
+	}
+	s.media = &mediaTap{tap: tap, whip: whip, sources: sources, keys: keys}
 	return nil
 }
 
+// start runs the sources Ronda fetches (Janus, WHEP). Safe on nil.
+func (m *mediaTap) start(s *Service) {
+	if m != nil {
+		m.sources.start(s)
+	}
+}
+
 // close ends every broadcast read (each sends its ended event) before the
-// pipeline drains. Safe on nil.
+// pipeline drains: the fetched ones first (their servers are told), then
+// WHIP's, then the tap, then the key frame consumers. Safe on nil.
 func (m *mediaTap) close() {
 	if m == nil {
 		return
 	}
-	m.whip.Close()
+	m.sources.close()
+	if m.whip != nil {
+		m.whip.Close()
+	}
 	m.tap.Close()
 	m.keys.close()
 }

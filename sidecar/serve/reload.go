@@ -147,7 +147,14 @@ func diffFields(prefix string, a, b reflect.Value, out *[]string) {
 		for i := range a.NumField() {
 			f := a.Type().Field(i)
 			name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-			if name == "" || !f.IsExported() {
+			if !f.IsExported() {
+				continue
+			}
+			if name == "" && f.Anonymous { // inline: its keys are the parent's
+				diffFields(prefix, a.Field(i), b.Field(i), out)
+				continue
+			}
+			if name == "" {
 				continue
 			}
 			if prefix != "" {

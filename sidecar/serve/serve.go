@@ -578,6 +578,7 @@ func (s *Service) run(ctx context.Context) error {
 		goFn(func() { s.elog.run(bg, s) })
 	}
 	s.polls.start(bg, s)
+	s.media.start(s)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- s.srv.Serve(s.ln) }()
 	if s.admin != nil {

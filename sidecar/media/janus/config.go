@@ -121,6 +121,10 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// Validate reports every problem of cfg with its defaults applied, as New
+// would (secrets are not read).
+func (c Config) Validate() error { return c.withDefaults().validate() }
+
 // validate reports every problem of a defaulted config.
 func (c Config) validate() error {
 	var errs []error

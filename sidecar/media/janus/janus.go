@@ -60,10 +60,19 @@ func WithAPI(api *webrtc.API) Option { return func(c *Client) { c.rtc = api } }
 // instead of os.Getenv.
 func WithGetenv(getenv func(string) string) Option { return func(c *Client) { c.getenv = getenv } }
 
+// WithDone calls done for each PeerConnection prepare accepted, once its
+// subscription has ended and before the PeerConnection is closed: where
+// the caller ends what prepare started (the tap's session), as the client
+// keeps the PeerConnection's state handler for itself.
+func WithDone(done func(pc *webrtc.PeerConnection, feed Feed)) Option {
+	return func(c *Client) { c.done = done }
+}
+
 // Client subscribes to Janus publishers; Run it.
 type Client struct {
 	cfg      Config
 	prepare  Prepare
+	done     func(*webrtc.PeerConnection, Feed)
 	log      *slog.Logger
 	m        *metrics
 	api      *api

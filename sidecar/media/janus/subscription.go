@@ -103,6 +103,9 @@ func (sub *subscription) run(ctx context.Context) (reason string, err error) {
 		c.log.Warn("janus feed refused by prepare", "room", sub.feed.Room, "feed", sub.feed.ID, "err", err)
 		return "", err
 	}
+	if c.done != nil {
+		defer c.done(pc, sub.feed) // deferred after pc.Close: runs first
+	}
 	broken := make(chan webrtc.PeerConnectionState, 1)
 	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
 		if st == webrtc.PeerConnectionStateFailed {

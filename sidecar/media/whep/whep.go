@@ -106,6 +106,10 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// Validate reports every problem of cfg with its defaults applied, as New
+// would (the token is not read).
+func (c Config) Validate() error { return c.withDefaults().validate() }
+
 func (c Config) validate() error {
 	var errs []error
 	if u, err := url.Parse(c.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -148,10 +152,19 @@ func WithGetenv(getenv func(string) string) Option { return func(p *Puller) { p.
 // uncounted metrics.
 func WithMetrics(m *Metrics) Option { return func(p *Puller) { p.m = m } }
 
+// WithDone calls done for each PeerConnection prepare accepted, once its
+// attempt has ended and before the PeerConnection is closed: where the
+// caller ends what prepare started (the tap's session), as the puller keeps
+// the PeerConnection's state handler for itself.
+func WithDone(done func(pc *webrtc.PeerConnection, s Stream)) Option {
+	return func(p *Puller) { p.done = done }
+}
+
 // Puller keeps one WHEP copy pulled; Run it.
 type Puller struct {
 	cfg     Config
 	prepare Prepare
+	done    func(*webrtc.PeerConnection, Stream)
 	log     *slog.Logger
 	rtc     *webrtc.API
 	getenv  func(string) string
@@ -265,6 +278,9 @@ func (p *Puller) session(ctx context.Context) (connected bool, err error) {
 	defer pc.Close()
 	if err := p.prepare(pc, Stream{StreamID: p.cfg.StreamID, Host: p.cfg.Host}); err != nil {
 		return false, fmt.Errorf("%w: %w", errPrepare, err)
+	}
+	if p.done != nil {
+		defer p.done(pc, Stream{StreamID: p.cfg.StreamID, Host: p.cfg.Host}) // deferred after pc.Close: runs first
 	}
 	for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
 		if _, err := pc.AddTransceiverFromKind(kind, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
