@@ -113,8 +113,18 @@ func (p *Publisher) Answer(t testing.TB, sdp string) {
 	}
 }
 
-// Send paces frames for d (and 20 ms Opus packets), or until ctx ends.
+// Send paces frames for d (and 20 ms Opus packets), or until ctx ends. It
+// begins once the connection is up (at most 10 s after the call): pion drops
+// samples written before, and a lost first key frame would leave the
+// receiver's first second without a resolution.
 func (p *Publisher) Send(ctx context.Context, t testing.TB, d time.Duration) {
+	for wait := time.Now().Add(10 * time.Second); p.PC.ConnectionState() != webrtc.PeerConnectionStateConnected && time.Now().Before(wait); {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
 	frameDur := time.Second / time.Duration(p.FPS)
 	frameBytes := p.Bitrate / 8 / p.FPS
 	frames := int(d / frameDur)
