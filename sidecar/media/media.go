@@ -4,7 +4,8 @@
 // decoding a picture (bitrate, frame rate, key frame interval, resolution,
 // audio present or silent, loss and jitter, start and end, the publisher's
 // network prefix) and, when asked, hands complete key frames to a callback in
-// memory, rate-limited per stream.
+// memory, rate-limited per stream, asking the publisher for them (RTCP PLI)
+// when the stream is due one.
 //
 // What it must not do: write media anywhere (no file, no log, no metric holds
 // a byte of it; a key frame exists only in the slice given to OnKeyframe),
@@ -29,6 +30,11 @@ const (
 	KindJanus = "janus"
 	KindWHEP  = "whep"
 )
+
+// MinKeyframeRequestInterval is the least time between two key frame
+// requests (RTCP PLI) the tap sends on one track, whatever KeyframeEvery:
+// a key frame costs the publisher several times an ordinary frame's bits.
+const MinKeyframeRequestInterval = time.Second
 
 // Errors of Attach, for callers that branch on them.
 var (
@@ -55,7 +61,9 @@ type Config struct {
 	ReportEvery time.Duration `yaml:"report_every"`
 	// KeyframeEvery is the least time between two key frames handed to
 	// OnKeyframe for one stream; key frames in between are not assembled.
-	// Default 10s.
+	// When OnKeyframe is set and a stream is due a key frame, the tap asks
+	// the publisher for one (RTCP PLI), at most once per KeyframeEvery per
+	// track and never within MinKeyframeRequestInterval. Default 10s.
 	KeyframeEvery time.Duration `yaml:"keyframe_every"`
 	// MaxKeyframeBytes bounds one assembled key frame; a larger one is
 	// dropped and counted. Default 4 MiB.

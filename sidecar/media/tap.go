@@ -132,6 +132,7 @@ type metrics struct {
 	bytes         *prometheus.CounterVec
 	reports       *prometheus.CounterVec
 	keyframes     *prometheus.CounterVec
+	keyRequests   *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer, _ *Tap) *metrics {
@@ -154,12 +155,17 @@ func newMetrics(reg prometheus.Registerer, _ *Tap) *metrics {
 			Help: "Wire fact reports made, by state (started, live, ended)."}, []string{"state"}),
 		keyframes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ronda_media_keyframes_total",
 			Help: "Key frames assembled for OnKeyframe, by outcome (delivered; incomplete and too_large dropped). Frames between two deliveries are not assembled."}, []string{"outcome"}),
+		keyRequests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ronda_media_keyframe_requests_total",
+			Help: "Key frames asked of publishers (RTCP PLI) because a stream was due one for OnKeyframe, by result (sent, failed). At most one per track per keyframe_every, never more often than one a second."}, []string{"result"}),
 	}
 	for _, o := range []string{"delivered", "incomplete", "too_large"} {
 		m.keyframes.WithLabelValues(o)
 	}
+	for _, r := range []string{"sent", "failed"} {
+		m.keyRequests.WithLabelValues(r)
+	}
 	if reg != nil {
-		reg.MustRegister(m.sessions, m.started, m.refused, m.tracks, m.tracksRefused, m.packets, m.bytes, m.reports, m.keyframes)
+		reg.MustRegister(m.sessions, m.started, m.refused, m.tracks, m.tracksRefused, m.packets, m.bytes, m.reports, m.keyframes, m.keyRequests)
 	}
 	return m
 }

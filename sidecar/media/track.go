@@ -39,7 +39,8 @@ type track struct {
 	keyIntervalSum float64 // seconds, between consecutive key frames
 	lostBefore     int64   // the stats' cumulative loss at the previous report
 
-	asm assembler // key frame capture; only the reading goroutine
+	asm     assembler // key frame capture; only the reading goroutine
+	nextPLI time.Time // no key frame request before; only the reading goroutine
 }
 
 // window is what arrived since the previous report.
@@ -140,6 +141,7 @@ func (t *track) observe(p *rtp.Packet, now time.Time) {
 	}
 	if t.s.tap.opts.OnKeyframe != nil && t.kind == "video" {
 		t.capture(p, key && startsFrame, now)
+		t.requestKeyframe(now)
 	}
 }
 

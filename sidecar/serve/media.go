@@ -51,7 +51,9 @@ type MediaConfig struct {
 	ReportEvery time.Duration `yaml:"report_every"`
 	// KeyframeEvery is the least time between two key frames handed, in
 	// memory, to the key frame consumers (hashing, classifiers) of one
-	// stream. Default 10s.
+	// stream; when one is due, the publisher is asked for it (RTCP PLI, at
+	// most once per keyframe_every per track, never twice within 1s).
+	// Default 10s.
 	KeyframeEvery time.Duration `yaml:"keyframe_every"`
 	// MaxKeyframeBytes bounds one key frame assembled; a larger one is
 	// dropped and counted. Default 4 MiB.

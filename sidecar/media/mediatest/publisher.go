@@ -11,9 +11,11 @@ import (
 	"encoding/binary"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
 )
@@ -31,7 +33,13 @@ type Publisher struct {
 	KeyEvery     int // frames between key frames
 	Silent       bool
 	Marker       []byte // put in every key frame (the never-on-disk test)
-	rng          *rand.Rand
+	// HonorPLI makes the frame after a Picture Loss Indication a key frame,
+	// as a browser's encoder does; set KeyEvery high to send key frames only
+	// when asked (and the first).
+	HonorPLI bool
+	rng      *rand.Rand
+	plis     atomic.Int64 // PLIs received for the video track
+	pliDue   atomic.Bool  // a PLI came since the last key frame
 
 	mu        sync.Mutex
 	keyframes map[string]bool // every key frame sent, as the tap should hand it over
@@ -52,12 +60,35 @@ func NewPublisher(t testing.TB, api *webrtc.API, codec string) *Publisher {
 		t.Fatal(err)
 	}
 	for _, tr := range []webrtc.TrackLocal{p.Video, p.Audio} {
-		if _, err := pc.AddTransceiverFromTrack(tr, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly}); err != nil {
+		x, err := pc.AddTransceiverFromTrack(tr, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+		if err != nil {
 			t.Fatal(err)
+		}
+		if tr == p.Video {
+			go p.readRTCP(x.Sender()) // ends when the connection closes
 		}
 	}
 	return p
 }
+
+// readRTCP counts the receiver's Picture Loss Indications.
+func (p *Publisher) readRTCP(s *webrtc.RTPSender) {
+	for {
+		pkts, _, err := s.ReadRTCP()
+		if err != nil {
+			return
+		}
+		for _, pkt := range pkts {
+			if _, ok := pkt.(*rtcp.PictureLossIndication); ok {
+				p.plis.Add(1)
+				p.pliDue.Store(true)
+			}
+		}
+	}
+}
+
+// PLIs is how many Picture Loss Indications the video track received.
+func (p *Publisher) PLIs() int64 { return p.plis.Load() }
 
 // Offer is the publisher's complete offer (candidates gathered: no trickle).
 func (p *Publisher) Offer(t testing.TB) string {
@@ -82,8 +113,18 @@ func (p *Publisher) Answer(t testing.TB, sdp string) {
 	}
 }
 
-// Send paces frames for d (and 20 ms Opus packets), or until ctx ends.
+// Send paces frames for d (and 20 ms Opus packets), or until ctx ends. It
+// begins once the connection is up (at most 10 s after the call): pion drops
+// samples written before, and a lost first key frame would leave the
+// receiver's first second without a resolution.
 func (p *Publisher) Send(ctx context.Context, t testing.TB, d time.Duration) {
+	for wait := time.Now().Add(10 * time.Second); p.PC.ConnectionState() != webrtc.PeerConnectionStateConnected && time.Now().Before(wait); {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
 	frameDur := time.Second / time.Duration(p.FPS)
 	frameBytes := p.Bitrate / 8 / p.FPS
 	frames := int(d / frameDur)
@@ -101,6 +142,9 @@ func (p *Publisher) Send(ctx context.Context, t testing.TB, d time.Duration) {
 		el := time.Since(begin)
 		for sentFrames < frames && time.Duration(sentFrames)*frameDur <= el {
 			key := sentFrames%p.KeyEvery == 0
+			if p.HonorPLI && p.pliDue.Swap(false) {
+				key = true
+			}
 			f := p.Frame(key, frameBytes)
 			if err := p.Video.WriteSample(media.Sample{Data: f, Duration: frameDur}); err != nil {
 				t.Error(err)

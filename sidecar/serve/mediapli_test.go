@@ -1,0 +1,72 @@
+package serve
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+
+	"github.com/ronda-watch/ronda/sidecar/media/hashlist"
+	"github.com/ronda-watch/ronda/sidecar/media/mediatest"
+)
+
+// TestMediaKeyframeRequests: through a live service's WHIP endpoint, a pion
+// publisher that sends a key frame only at its start and when asked (as a
+// browser does) is asked by PLI when hash lists are configured, and the
+// sampler then gets more than one key frame; without hash lists nothing
+// consumes key frames and nothing is asked.
+func TestMediaKeyframeRequests(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a broadcast of several seconds")
+	}
+	for _, withLists := range []bool{true, false} {
+		t.Run("hash lists "+strconv.FormatBool(withLists), func(t *testing.T) {
+			cfg := mediaConfig(t)
+			cfg.Media.KeyframeEvery = time.Second
+			if withLists {
+				list := filepath.Join(t.TempDir(), "list.txt")
+				if err := os.WriteFile(list, []byte("# no entry\n"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				cfg.Media.HashLists = []hashlist.Config{{Name: "test", Path: list}}
+				cfg.Media.Keyframes.MinInterval = 500 * time.Millisecond
+			}
+			r := startService(t, cfg)
+			p := mediatest.NewPublisher(t, loopbackAPI(t), webrtc.MimeTypeVP8)
+			p.KeyEvery, p.HonorPLI = 1<<30, true
+			defer p.PC.Close()
+			loc := whipPublish(t, r.addr, "stream-pli", p)
+			p.Send(context.Background(), t, 4*time.Second)
+			whipDelete(t, loc)
+			m := metricsText(t, r.addr)
+			count := func(re string) int {
+				sm := regexp.MustCompile(re + ` (\d+)`).FindStringSubmatch(m)
+				if sm == nil {
+					return -1
+				}
+				n, _ := strconv.Atoi(sm[1])
+				return n
+			}
+			requests := count(`ronda_media_keyframe_requests_total\{result="sent"\}`)
+			sampled := count(`ronda_media_keyframes_sampled_total\{result="queued"\}`)
+			t.Logf("%d PLIs received, %d counted sent; %d key frames queued by the sampler", p.PLIs(), requests, sampled)
+			if !withLists {
+				if p.PLIs() != 0 || requests != 0 {
+					t.Fatalf("%d PLIs received, %d counted, with no key frame consumer", p.PLIs(), requests)
+				}
+				return
+			}
+			if p.PLIs() < 2 || requests < int(p.PLIs()) {
+				t.Errorf("%d PLIs received, %d counted sent, in 4 s at keyframe_every 1s", p.PLIs(), requests)
+			}
+			if sampled < 2 {
+				t.Errorf("the sampler queued %d key frames: the requests were not answered", sampled)
+			}
+		})
+	}
+}
