@@ -58,7 +58,9 @@ const st = {
   history: { items: [], next: "", loading: false, error: "", gen: 0, timer: 0 },
   historySel: null, // the history item open in the detail pane, when not in the queue
   ctx: { id: "", updates: -1, state: "", data: null, tries: 0, timer: 0, drawn: "" },
-  levers: { caseId: "", gen: 0, list: [], enabled: [], defaultFor: "", maxFor: "" }, // the shown case's levers (GET /v1/levers?case_id=)
+  // the shown case's levers (GET /v1/levers?case_id=); focus: the element
+  // a lead's approve or lift wants focused once the levers are read again
+  levers: { caseId: "", gen: 0, list: [], enabled: [], defaultFor: "", maxFor: "", focus: "" },
   sla: {}, // severity -> seconds an unclaimed alert may wait (settings.json)
 };
 
@@ -1520,10 +1522,10 @@ function buildLevers(caseId) {
       reason.value = "";
       for (const b of $("d-lever-entity-list").querySelectorAll("input[type=checkbox]")) b.checked = false;
       status.textContent = `Lever ${l.id} approved: ${leverSummary(l)}.`;
-      await loadLevers(caseId);
-      // The next thing a lead may do with it is lift it.
-      const lift = $(`in-lift-${l.id}`);
-      if (lift && $("d-case-file").dataset.caseId === caseId) lift.focus();
+      // The next thing a lead may do with it is lift it: the focus goes to
+      // its lift field once listed (by this reading or a newer one).
+      st.levers.focus = `in-lift-${l.id}`;
+      loadLevers(caseId);
     } catch (err) {
       status.textContent = `The lever was not approved (${err.message}).`;
     }
@@ -1557,9 +1559,15 @@ async function loadLevers(caseId) {
   }
   if (gen !== st.levers.gen || $("d-case-file").dataset.caseId !== caseId || !$("d-lever-list")) return;
   st.levers = { caseId, gen, list: Array.isArray(v.levers) ? v.levers : [], enabled: Array.isArray(v.enabled) ? v.enabled : [],
-    defaultFor: v.default_duration || "", maxFor: v.max_duration || "" };
+    defaultFor: v.default_duration || "", maxFor: v.max_duration || "", focus: st.levers.focus };
   renderLevers();
   renderLeverForm();
+  // A lead's approve or lift asked for the focus on what it made or ended.
+  const want = st.levers.focus && $(st.levers.focus);
+  if (want && !want.closest("[hidden]")) {
+    st.levers.focus = "";
+    want.focus();
+  }
 }
 
 // renderLevers shows the case's levers, newest first, updating items in
@@ -1612,7 +1620,7 @@ function leverItem(l) {
   const form = el("form", { class: "act-form lift-form", hidden: true },
     el("label", { for: `in-lift-${id}` }, `Reason to lift lever ${id}`),
     el("div", { class: "inline" }, input, el("button", { id: `act-lift-${id}`, type: "submit" }, "Lift lever")));
-  const li = el("li", { class: "lever", tabindex: "-1", dataset: { leverId: id } },
+  const li = el("li", { id: `lever-${id}`, class: "lever", tabindex: "-1", dataset: { leverId: id } },
     el("strong", { class: "lever-head" }), " ", el("span", { class: "lever-id" }, id),
     el("div", { class: "lever-entities" }),
     el("div", { class: "lever-when" }),
@@ -1632,8 +1640,8 @@ function leverItem(l) {
       const lv = await caseFetch(`${LEVERS_PATH}/${encodeURIComponent(id)}/lift`, "POST", { reason: text });
       input.value = "";
       status.textContent = `Lever ${id} lifted${lv.kind === "payout_hold" ? ": the release goes to the platform" : ""}.`;
-      await loadLevers(lv.case_id);
-      li.focus(); // its lift form is gone: the focus stays on the lever
+      st.levers.focus = `lever-${id}`; // its lift form goes: the focus stays on the lever
+      loadLevers(lv.case_id);
     } catch (err) {
       status.textContent = `Lever ${id} was not lifted (${err.message}).`;
     }
