@@ -1589,7 +1589,7 @@ function renderLevers() {
     li.dataset.state = active ? "active" : "ended";
     li.dataset.kind = l.kind;
     li.querySelector(".lever-head").textContent = `${LEVER_KINDS[l.kind] ? LEVER_KINDS[l.kind].noun : l.kind}: ${active ? "active" : "ended"}`;
-    li.querySelector(".lever-entities").textContent = `on ${(l.entities || []).map((e) => `${e.kind} ${e.id}`).join(", ")}`;
+    li.querySelector(".lever-on").textContent = `on ${(l.entities || []).map((e) => `${e.kind} ${e.id}`).join(", ")}`;
     const ended = l.lifted_at
       ? `lifted by ${l.lifted_by || "?"} at ${fmtUTC(l.lifted_at)}`
       : `${active ? "until" : "ended at"} ${fmtUTC(l.until)}`;
@@ -1622,7 +1622,7 @@ function leverItem(l) {
     el("div", { class: "inline" }, input, el("button", { id: `act-lift-${id}`, type: "submit" }, "Lift lever")));
   const li = el("li", { id: `lever-${id}`, class: "lever", tabindex: "-1", dataset: { leverId: id } },
     el("strong", { class: "lever-head" }), " ", el("span", { class: "lever-id" }, id),
-    el("div", { class: "lever-entities" }),
+    el("div", { class: "lever-on" }),
     el("div", { class: "lever-when" }),
     el("div", { class: "lever-reason" }),
     el("div", { class: "lever-delivery" }),
