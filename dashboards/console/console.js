@@ -1238,6 +1238,18 @@ function tick() {
   const e = st.alerts.get(st.selected);
   if (e && e.state && e.state.claimed_by && !holder(e.state)) scheduleRender(); // a claim ran out
   tickClaim();
+  tickLevers();
+}
+
+// tickLevers shows a lever of the case shown as ended once its time is up:
+// the hub tells nothing when a lever runs out (a payout hold's release, when
+// delivered, is told and read again).
+function tickLevers() {
+  const list = $("d-lever-list");
+  if (!list || st.levers.caseId !== $("d-case-file").dataset.caseId) return;
+  const now = Date.now();
+  if (st.levers.list.some((l) => !l.lifted_at && Date.parse(l.until) <= now &&
+    (list.querySelector(`li[data-lever-id="${CSS.escape(l.id)}"]`) || {}).dataset?.state === "active")) renderLevers();
 }
 
 // ---- the case hook ----
@@ -1704,7 +1716,7 @@ function renderLeverEntities() {
 // showing that case reads its levers again.
 function onLeverStep(u) {
   const verb = {
-    lever_approve: "approved", lever_lift: "lifted", lever_expire: "saw the end of",
+    lever_approve: "approved", lever_lift: "lifted",
     payout_hold_delivered: "delivered the payout hold of", payout_release_delivered: "delivered the payout release of",
     payout_hold_failed: "could not deliver the payout hold of", payout_release_failed: "could not deliver the payout release of",
   }[u.change] || `${u.change}:`;

@@ -2,6 +2,7 @@ package serve
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http/httptest"
 	"os"
@@ -155,6 +156,21 @@ func TestConsoleLevers(t *testing.T) {
 		t.Errorf("%d callbacks with a bad signature", platform.badCount())
 	}
 	leverShot(t, modB, shots, "levers-3-second-moderator-lifted.png")
+
+	// A lever that runs out (approved by the API for a second) is listed in
+	// both consoles, then shown ended when its time is up, with no message.
+	x := api(t, "http://"+r.addr, "POST", "/v1/levers", tokLead, fmt.Appendf(nil,
+		`{"kind":"payout_hold","case_id":%q,"reason":"a short hold","for":"1s"}`, id))
+	var short struct{ ID string }
+	if x.status != 201 || json.Unmarshal(x.body, &short) != nil {
+		t.Fatalf("a short hold: %d %.200s", x.status, x.body)
+	}
+	for name, tab := range map[string]context.Context{"the lead": lead, "mod-b": modB} {
+		waitJS(t, tab, "the short hold ended in "+name+"'s panel", fmt.Sprintf(`(() => {
+			const li = document.querySelector("#d-lever-list li[data-lever-id=%s]");
+			return !!li && li.dataset.state === "ended" && li.textContent.includes("ended at") && !li.querySelector("form:not([hidden])");
+		})()`, short.ID))
+	}
 
 	// The steps are audited in ClickHouse's actions.
 	waitFor(t, 30*time.Second, "the lever's audit in ClickHouse", func() bool {
