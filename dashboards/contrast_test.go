@@ -70,13 +70,14 @@ func TestPaletteContrast(t *testing.T) {
 	text := [][2]string{
 		{"ink", "bg"}, {"ink", "panel"}, {"ink", "panel-2"}, {"ink", "selected"}, {"ink", "fresh-bg"}, {"ink", "bad-bg"},
 		{"muted", "bg"}, {"muted", "panel"}, {"muted", "panel-2"}, {"muted", "info-bg"},
+		{"muted", "bad-bg"}, // the case panel (levers, labels) sits on the case hook's background
 		{"accent-ink", "accent"}, {"head-ink", "head-bg"}, {"head-muted", "head-bg"},
 		{"ok", "panel"}, {"ok", "ok-bg"}, {"warn", "panel"}, {"bad", "panel"}, {"bad", "bad-bg"}, {"bad-ink", "bad"},
 		{"sev-critical-ink", "sev-critical"}, {"sev-high-ink", "sev-high"}, {"sev-medium-ink", "sev-medium"}, {"sev-low-ink", "sev-low"},
 		{"sla-soon-ink", "sla-soon"}, {"sla-over-ink", "sla-over"},
 	}
 	marks := [][2]string{
-		{"focus", "panel"}, {"focus", "selected"}, {"focus", "panel-2"},
+		{"focus", "panel"}, {"focus", "selected"}, {"focus", "panel-2"}, {"focus", "bad-bg"},
 		{"heat-4", "heat-0"}, {"heat-3", "panel"}, {"gift", "panel"}, {"payout", "panel"}, {"edge", "panel"},
 		{"accent", "panel"}, {"sev-high", "panel"},
 	}

@@ -15,6 +15,7 @@ const WHOAMI_PATH = "/v1/alerts/whoami";
 const HISTORY_PATH = "/v1/alerts/history";
 const ALERT_PATH = "/v1/alerts/"; // + the alert's id: its record
 const CASES_PATH = "/v1/cases/"; // the cases API (sidecar/cases.Path)
+const LEVERS_PATH = "/v1/levers"; // the enforcement levers' API (sidecar/enforce.Path)
 const SETTINGS_PATH = "settings.json"; // beside this file: the SLA thresholds
 const HISTORY_PAGE = 50;
 const SVG_NS = "http://www.w3.org/2000/svg";
@@ -57,6 +58,9 @@ const st = {
   history: { items: [], next: "", loading: false, error: "", gen: 0, timer: 0 },
   historySel: null, // the history item open in the detail pane, when not in the queue
   ctx: { id: "", updates: -1, state: "", data: null, tries: 0, timer: 0, drawn: "" },
+  // the shown case's levers (GET /v1/levers?case_id=); focus: the element
+  // a lead's approve or lift wants focused once the levers are read again
+  levers: { caseId: "", gen: 0, list: [], enabled: [], defaultFor: "", maxFor: "", focus: "" },
   sla: {}, // severity -> seconds an unclaimed alert may wait (settings.json)
 };
 
@@ -1234,6 +1238,18 @@ function tick() {
   const e = st.alerts.get(st.selected);
   if (e && e.state && e.state.claimed_by && !holder(e.state)) scheduleRender(); // a claim ran out
   tickClaim();
+  tickLevers();
+}
+
+// tickLevers shows a lever of the case shown as ended once its time is up:
+// the hub tells nothing when a lever runs out (a payout hold's release, when
+// delivered, is told and read again).
+function tickLevers() {
+  const list = $("d-lever-list");
+  if (!list || st.levers.caseId !== $("d-case-file").dataset.caseId) return;
+  const now = Date.now();
+  if (st.levers.list.some((l) => !l.lifted_at && Date.parse(l.until) <= now &&
+    (list.querySelector(`li[data-lever-id="${CSS.escape(l.id)}"]`) || {}).dataset?.state === "active")) renderLevers();
 }
 
 // ---- the case hook ----
@@ -1296,7 +1312,8 @@ function renderCaseFile(c) {
   const shown = st.caseFile;
   // Answers may cross: an older reading does not replace a newer one.
   if (shown && shown.id === c.id && $("d-case-status") && Date.parse(c.generated_at) < Date.parse(shown.generated_at)) return;
-  if (box.dataset.caseId !== c.id || !$("d-case-status")) buildCaseFile(box, c.id);
+  const built = box.dataset.caseId !== c.id || !$("d-case-status");
+  if (built) buildCaseFile(box, c.id);
   st.caseFile = c;
   box.dataset.version = String(c.version);
   $("d-case-id").textContent = c.id;
@@ -1326,6 +1343,8 @@ function renderCaseFile(c) {
   $("act-case-approve").textContent = ap ? `Version ${ap.version} approved` : `Approve version ${c.version}`;
   $("act-case-approve").disabled = !!ap;
   $("act-case-submit").disabled = c.status !== "approved";
+  renderLeverForm();
+  if (built) loadLevers(c.id);
 }
 
 // showIfOpen shows c if the panel still shows that case (the moderator may
@@ -1425,7 +1444,8 @@ function buildCaseFile(box, id) {
       el("p", { id: "d-case-approval" }),
       el("ul", { id: "d-case-delivery", class: "delivery", "aria-label": "Delivery on each report route" }),
       el("div", { class: "buttons" }, approve, submit, print),
-      reportStatus));
+      reportStatus),
+    buildLevers(id));
 }
 
 // onCase follows a case message from the hub: the case shown here changed
@@ -1434,6 +1454,10 @@ function buildCaseFile(box, id) {
 function onCase(m) {
   const u = m.case;
   if (!u || typeof u.case_id !== "string") return;
+  if (typeof u.lever_id === "string" && u.lever_id) {
+    onLeverStep(u);
+    return;
+  }
   const verb = { note: "noted", approve: "approved", submit: "submitted" }[u.change];
   activity("action", u.alert_id, verb
     ? `${u.by || "someone"} ${verb} case ${u.case_id} (now ${u.status}, version ${u.version})`
@@ -1442,6 +1466,262 @@ function onCase(m) {
   caseFetch(CASES_PATH + encodeURIComponent(u.case_id))
     .then(showIfOpen)
     .catch(() => {}); // the next message, or selecting the alert again, reads it
+}
+
+// ---- enforcement levers on the case ----
+
+// What each kind of lever is called, and which of the case's entities it
+// takes (as the service checks them: sidecar/serve leverOnCase).
+const LEVER_KINDS = {
+  deny_publish: { label: "Deny publish (hosts, devices)", noun: "publish denial", takes: ["host", "device"] },
+  payout_hold: { label: "Hold payouts (hosts, accounts)", noun: "payout hold", takes: ["host", "account"] },
+};
+// The durations offered, those no longer than the service's max_duration.
+const LEVER_FOR = [["1h", "1 hour"], ["24h", "1 day"], ["72h", "3 days"], ["168h", "7 days"], ["720h", "30 days"]];
+
+// goDuration reads a Go duration as the levers' API writes it ("72h0m0s")
+// into milliseconds; NaN when it cannot.
+function goDuration(s) {
+  const m = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s)?$/.exec(String(s || ""));
+  if (!m || !s) return NaN;
+  return ((+m[1] || 0) * 3600 + (+m[2] || 0) * 60 + (+m[3] || 0)) * 1000;
+}
+
+// buildLevers makes the case panel's levers section: the list, and a
+// lead's approval form (shown by renderLeverForm only when the service has
+// a kind of lever enabled).
+function buildLevers(caseId) {
+  const status = el("p", { id: "d-lever-status", role: "status" });
+  const kind = el("select", { id: "in-lever-kind" });
+  const reason = el("input", { id: "in-lever-reason", required: true, maxlength: "2048", autocomplete: "off",
+    placeholder: "why, for the audit and the platform" });
+  const dur = el("select", { id: "in-lever-for" });
+  const form = el("form", { id: "form-lever", class: "act-form lever-form", hidden: true, "aria-label": "Approve a lever" },
+    el("label", { for: "in-lever-kind" }, "Lever"),
+    kind,
+    el("fieldset", { id: "d-lever-entities", class: "lever-entities" },
+      el("legend", {}, "On which of the case's entities"),
+      el("div", { id: "d-lever-entity-list", class: "checks" })),
+    el("label", { for: "in-lever-reason" }, "Reason"),
+    reason,
+    el("label", { for: "in-lever-for" }, "For"),
+    dur,
+    el("div", { class: "buttons" }, el("button", { id: "act-lever-approve", type: "submit", class: "primary" }, "Approve lever")));
+  kind.addEventListener("change", () => renderLeverEntities());
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const c = st.caseFile;
+    if (!c || c.id !== caseId) return;
+    const picked = [...$("d-lever-entity-list").querySelectorAll("input[type=checkbox]")].filter((b) => b.checked)
+      .map((b) => ({ kind: b.dataset.kind, id: b.dataset.id }));
+    if (!picked.length) {
+      status.textContent = "Pick at least one of the case's entities for the lever.";
+      const first = $("d-lever-entity-list").querySelector("input");
+      if (first) first.focus();
+      return;
+    }
+    const text = reason.value.trim();
+    if (!text) {
+      status.textContent = "A reason is required.";
+      reason.focus();
+      return;
+    }
+    const k = kind.value;
+    status.textContent = `Approving a ${LEVER_KINDS[k] ? LEVER_KINDS[k].noun : k}…`;
+    try {
+      const l = await caseFetch(LEVERS_PATH, "POST", { kind: k, case_id: caseId, alert_id: c.alert_id, entities: picked,
+        reason: text, for: dur.value });
+      reason.value = "";
+      for (const b of $("d-lever-entity-list").querySelectorAll("input[type=checkbox]")) b.checked = false;
+      status.textContent = `Lever ${l.id} approved: ${leverSummary(l)}.`;
+      // The next thing a lead may do with it is lift it: the focus goes to
+      // its lift field once listed (by this reading or a newer one).
+      st.levers.focus = `in-lift-${l.id}`;
+      loadLevers(caseId);
+    } catch (err) {
+      status.textContent = `The lever was not approved (${err.message}).`;
+    }
+  });
+  return el("section", { id: "d-case-levers", class: "case-levers", "aria-label": "Enforcement levers" },
+    el("h4", {}, "Enforcement levers"),
+    el("ul", { id: "d-lever-list", class: "levers", "aria-label": "Levers on this case" }),
+    form,
+    status);
+}
+
+// leverSummary says what a lever does and on what, in words.
+function leverSummary(l) {
+  const k = LEVER_KINDS[l.kind];
+  const on = (l.entities || []).map((e) => `${e.kind} ${e.id}`).join(", ");
+  return `${k ? k.noun : l.kind} on ${on || "nothing"}`;
+}
+
+// loadLevers reads the levers of the case shown and what the service has
+// enabled; an older answer never replaces a newer one.
+async function loadLevers(caseId) {
+  const gen = ++st.levers.gen;
+  let v;
+  try {
+    v = await caseFetch(`${LEVERS_PATH}?case_id=${encodeURIComponent(caseId)}`);
+  } catch (err) {
+    if (gen === st.levers.gen && $("d-case-file").dataset.caseId === caseId && $("d-lever-list")) {
+      $("d-lever-list").replaceChildren(el("li", { class: "none" }, `The levers could not be read (${err.message}).`));
+    }
+    return;
+  }
+  if (gen !== st.levers.gen || $("d-case-file").dataset.caseId !== caseId || !$("d-lever-list")) return;
+  st.levers = { caseId, gen, list: Array.isArray(v.levers) ? v.levers : [], enabled: Array.isArray(v.enabled) ? v.enabled : [],
+    defaultFor: v.default_duration || "", maxFor: v.max_duration || "", focus: st.levers.focus };
+  renderLevers();
+  renderLeverForm();
+  // A lead's approve or lift asked for the focus on what it made or ended.
+  const want = st.levers.focus && $(st.levers.focus);
+  if (want && !want.closest("[hidden]")) {
+    st.levers.focus = "";
+    want.focus();
+  }
+}
+
+// renderLevers shows the case's levers, newest first, updating items in
+// place so that a lead's half-typed lift reason and the focus survive
+// another console's step.
+function renderLevers() {
+  const list = $("d-lever-list");
+  const levers = st.levers.list;
+  const lead = st.me && RANK[st.me.role] >= RANK.lead;
+  const now = Date.now();
+  if (!levers.length) {
+    list.replaceChildren(el("li", { class: "none" }, "No levers on this case."));
+    return;
+  }
+  const have = new Map([...list.children].filter((li) => li.dataset.leverId).map((li) => [li.dataset.leverId, li]));
+  const items = levers.map((l) => {
+    const li = have.get(l.id) || leverItem(l);
+    const active = !l.lifted_at && Date.parse(l.until) > now;
+    li.dataset.state = active ? "active" : "ended";
+    li.dataset.kind = l.kind;
+    li.querySelector(".lever-head").textContent = `${LEVER_KINDS[l.kind] ? LEVER_KINDS[l.kind].noun : l.kind}: ${active ? "active" : "ended"}`;
+    li.querySelector(".lever-on").textContent = `on ${(l.entities || []).map((e) => `${e.kind} ${e.id}`).join(", ")}`;
+    const ended = l.lifted_at
+      ? `lifted by ${l.lifted_by || "?"} at ${fmtUTC(l.lifted_at)}`
+      : `${active ? "until" : "ended at"} ${fmtUTC(l.until)}`;
+    li.querySelector(".lever-when").textContent = `approved by ${l.approved_by} at ${fmtUTC(l.approved_at)}; ${ended}`;
+    li.querySelector(".lever-reason").textContent = `reason: ${l.reason}`;
+    let delivery = "";
+    if (l.kind === "payout_hold") {
+      delivery = l.hold_delivered ? "hold delivered to the platform" : "hold not yet delivered";
+      if (l.lifted_at || !active) delivery += l.release_delivered ? "; release delivered" : "; release not yet delivered";
+      if (l.failed) delivery += ` (last attempt failed: ${l.failed})`;
+    }
+    const d = li.querySelector(".lever-delivery");
+    d.textContent = delivery;
+    d.dataset.hold = l.hold_delivered ? "delivered" : "pending";
+    d.dataset.release = l.release_delivered ? "delivered" : "pending";
+    show(d, !!delivery);
+    show(li.querySelector("form"), lead && active);
+    return li;
+  });
+  const same = items.length === list.children.length && items.every((li, i) => list.children[i] === li);
+  if (!same) list.replaceChildren(...items);
+}
+
+// leverItem makes one lever's list item, with a lead's lift form.
+function leverItem(l) {
+  const id = l.id;
+  const input = el("input", { id: `in-lift-${id}`, required: true, maxlength: "2048", autocomplete: "off", placeholder: "why it ends now" });
+  const form = el("form", { class: "act-form lift-form", hidden: true },
+    el("label", { for: `in-lift-${id}` }, `Reason to lift lever ${id}`),
+    el("div", { class: "inline" }, input, el("button", { id: `act-lift-${id}`, type: "submit" }, "Lift lever")));
+  const li = el("li", { id: `lever-${id}`, class: "lever", tabindex: "-1", dataset: { leverId: id } },
+    el("strong", { class: "lever-head" }), " ", el("span", { class: "lever-id" }, id),
+    el("div", { class: "lever-on" }),
+    el("div", { class: "lever-when" }),
+    el("div", { class: "lever-reason" }),
+    el("div", { class: "lever-delivery" }),
+    form);
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const text = input.value.trim();
+    const status = $("d-lever-status");
+    if (!text) {
+      status.textContent = "A reason is required to lift a lever.";
+      return;
+    }
+    status.textContent = `Lifting lever ${id}…`;
+    try {
+      const lv = await caseFetch(`${LEVERS_PATH}/${encodeURIComponent(id)}/lift`, "POST", { reason: text });
+      input.value = "";
+      status.textContent = `Lever ${id} lifted${lv.kind === "payout_hold" ? ": the release goes to the platform" : ""}.`;
+      st.levers.focus = `lever-${id}`; // its lift form goes: the focus stays on the lever
+      loadLevers(lv.case_id);
+    } catch (err) {
+      status.textContent = `Lever ${id} was not lifted (${err.message}).`;
+    }
+  });
+  return li;
+}
+
+// renderLeverForm offers a lead the approval form, with only the kinds the
+// service has enabled and the durations it allows; it keeps the kind,
+// reason, duration and ticked entities already chosen.
+function renderLeverForm() {
+  const form = $("form-lever");
+  if (!form) return;
+  const lead = st.me && RANK[st.me.role] >= RANK.lead;
+  const kinds = st.levers.enabled.filter((k) => LEVER_KINDS[k]);
+  const on = !!lead && kinds.length > 0 && st.levers.caseId === $("d-case-file").dataset.caseId;
+  show(form, on);
+  if (!on) return;
+  const kind = $("in-lever-kind");
+  const was = kind.value;
+  if ([...kind.options].map((o) => o.value).join() !== kinds.join()) {
+    kind.replaceChildren(...kinds.map((k) => el("option", { value: k }, LEVER_KINDS[k].label)));
+    if (kinds.includes(was)) kind.value = was;
+  }
+  const dur = $("in-lever-for");
+  const max = goDuration(st.levers.maxFor);
+  const def = goDuration(st.levers.defaultFor);
+  const opts = LEVER_FOR.filter(([v]) => !(goDuration(v) > max));
+  if ([...dur.options].map((o) => o.value).join() !== opts.map(([v]) => v).join()) {
+    const keep = dur.value;
+    dur.replaceChildren(...opts.map(([v, text]) => el("option", { value: v }, text)));
+    const pick = opts.find(([v]) => v === keep) || opts.find(([v]) => goDuration(v) === def) || opts[opts.length - 1];
+    if (pick) dur.value = pick[0];
+  }
+  renderLeverEntities();
+}
+
+// renderLeverEntities lists, as labelled checkboxes, the case's entities
+// that the chosen kind of lever takes.
+function renderLeverEntities() {
+  const box = $("d-lever-entity-list");
+  const c = st.caseFile;
+  const k = LEVER_KINDS[$("in-lever-kind").value];
+  if (!box || !c || !k) return;
+  const ents = (c.entities || []).filter((e) => k.takes.includes(e.kind))
+    .sort((a, b) => k.takes.indexOf(a.kind) - k.takes.indexOf(b.kind) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const key = ents.map((e) => `${e.kind}:${e.id}`).join("\n");
+  if (box.dataset.key === key) return;
+  const checked = new Set([...box.querySelectorAll("input:checked")].map((b) => `${b.dataset.kind}:${b.dataset.id}`));
+  box.dataset.key = key;
+  box.replaceChildren(...(ents.length
+    ? ents.map((e, i) => el("div", { class: "check" },
+      el("input", { type: "checkbox", id: `in-lever-ent-${i}`, dataset: { kind: e.kind, id: e.id }, checked: checked.has(`${e.kind}:${e.id}`) }),
+      el("label", { for: `in-lever-ent-${i}` }, `${e.kind} ${e.id}`)))
+    : [el("p", { class: "none" }, "The case names nothing this lever acts on.")]));
+}
+
+// onLeverStep follows a lever's step on a case (approved, lifted, a payout
+// callback delivered or failed): the activity list says so, and a console
+// showing that case reads its levers again.
+function onLeverStep(u) {
+  const verb = {
+    lever_approve: "approved", lever_lift: "lifted",
+    payout_hold_delivered: "delivered the payout hold of", payout_release_delivered: "delivered the payout release of",
+    payout_hold_failed: "could not deliver the payout hold of", payout_release_failed: "could not deliver the payout release of",
+  }[u.change] || `${u.change}:`;
+  activity("action", u.alert_id, `${u.by || "someone"} ${verb} lever ${u.lever_id} on case ${u.case_id}`);
+  if ($("d-case-file").dataset.caseId === u.case_id && $("d-lever-list")) loadLevers(u.case_id);
 }
 
 // ---- history ----

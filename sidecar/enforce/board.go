@@ -216,6 +216,19 @@ func (b *Board) DenyPublish(host, device string) (lever string, deny bool) {
 	return "", false
 }
 
+// Enabled lists the kinds of lever this board approves: deny_publish when
+// Config.DenyPublish is on, payout_hold when a payout client is configured.
+func (b *Board) Enabled() []string {
+	out := []string{}
+	if b.o.Config.DenyPublish {
+		out = append(out, KindDenyPublish)
+	}
+	if b.o.Payout != nil {
+		out = append(out, KindPayoutHold)
+	}
+	return out
+}
+
 // Approve records a lever a lead asks for, after checking the role, the
 // configuration and the request. The lever is in the state file before it
 // acts and before Approve returns.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 )
 
 // Paths of the levers' API.
@@ -28,7 +29,9 @@ const roleViewer = "viewer"
 
 // Register adds the levers' API to mux:
 //
-//	GET  /v1/levers            every lever kept (any signed-in role)
+//	GET  /v1/levers            every lever kept (any signed-in role), or
+//	                           a case's with ?case_id=, and the kinds
+//	                           enabled with their durations (Enabled)
 //	POST /v1/levers            approve one (lead): a Request as JSON
 //	POST /v1/levers/{id}/lift  lift one (lead): {"reason": "…"}
 func (b *Board) Register(mux *http.ServeMux, auth Authorize) {
@@ -36,7 +39,12 @@ func (b *Board) Register(mux *http.ServeMux, auth Authorize) {
 		if _, ok := auth(w, r, roleViewer); !ok {
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"levers": b.List()})
+		list := b.List()
+		if id := r.URL.Query().Get("case_id"); id != "" {
+			list = slices.DeleteFunc(list, func(l Lever) bool { return l.CaseID != id })
+		}
+		writeJSON(w, http.StatusOK, listAnswer{Levers: list, Enabled: b.Enabled(),
+			DefaultDuration: Duration(b.o.Config.DefaultDuration), MaxDuration: Duration(b.o.Config.MaxDuration)})
 	})
 	mux.HandleFunc("POST "+Path, func(w http.ResponseWriter, r *http.Request) {
 		who, ok := auth(w, r, RoleLead)
@@ -80,6 +88,15 @@ func (b *Board) Register(mux *http.ServeMux, auth Authorize) {
 		}
 		writeJSON(w, http.StatusOK, l)
 	})
+}
+
+// listAnswer is GET /v1/levers' answer. Enabled, DefaultDuration and
+// MaxDuration tell a console which approval form to offer (read only).
+type listAnswer struct {
+	Levers          []Lever  `json:"levers"`
+	Enabled         []string `json:"enabled"`
+	DefaultDuration Duration `json:"default_duration"`
+	MaxDuration     Duration `json:"max_duration"`
 }
 
 // DecodeRequest reads one lever request: JSON, unknown fields refused,

@@ -59,3 +59,30 @@ func TestCaseUpdatesReachEveryConsoleAndResume(t *testing.T) {
 		t.Fatalf("resumed with seq %d %+v, want seq 3 %+v", seq, got, u2)
 	}
 }
+
+// TestLeverCaseUpdate: a lever's step on a case names the lever and leaves
+// out the case's status and version (it does not change the case).
+func TestLeverCaseUpdate(t *testing.T) {
+	th := newTestHub(t, nil)
+	c := th.dial(t, "tok-vic", "")
+	readType(t, c, "snapshot")
+	u := CaseUpdate{CaseID: "case-0123456789abcdef0123", AlertID: "a1", Change: "lever_lift", LeverID: "lv-0123456789abcdef",
+		By: "lea", At: th.clk.Now()}
+	th.PublishCase(u)
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, b, err := c.ReadMessage()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m struct {
+		Case map[string]any `json:"case"`
+	}
+	if err := json.Unmarshal(b, &m); err != nil || m.Case["lever_id"] != u.LeverID || m.Case["change"] != "lever_lift" {
+		t.Fatalf("got %s (%v), want the lever's step", b, err)
+	}
+	for _, k := range []string{"status", "version"} {
+		if _, ok := m.Case[k]; ok {
+			t.Errorf("a lever's step carries %s: %s", k, b)
+		}
+	}
+}

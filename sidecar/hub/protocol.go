@@ -22,7 +22,9 @@ import (
 //	ack       {"type":"ack","seq":N,"request_id":…,"action":{…},"state":{…}}
 //	error     {"type":"error","seq":S,"request_id":…,"code":…,"message":…}
 //	case      {"type":"case","seq":N,"case":{"case_id":…,"alert_id":…,"change":…,"status":…,"version":V,"by":…,"at":…}}
-//	          a case changed (PublishCase): consoles read its file again
+//	          a case changed (PublishCase): consoles read its file again;
+//	          a lever's step on the case has "lever_id" and no status or
+//	          version: consoles read the case's levers again
 //
 // alert, action and case messages own their seq (N); on resume they are replayed from
 // the ring. An ack is the sender's copy of its action message (same N). On

@@ -15,6 +15,7 @@ import (
 	"github.com/ronda-watch/ronda/analyzer/event"
 	"github.com/ronda-watch/ronda/sidecar/cases"
 	"github.com/ronda-watch/ronda/sidecar/enforce"
+	"github.com/ronda-watch/ronda/sidecar/hub"
 	"github.com/ronda-watch/ronda/sidecar/outbound"
 	"github.com/ronda-watch/ronda/sidecar/store"
 )
@@ -116,7 +117,9 @@ func (s *Service) openEdgeLevers() error {
 
 // auditLever writes a lever's step to the record's actions: action
 // lever_approve, lever_lift, payout_hold_delivered, …, target the lever id,
-// reason its case, note the entities and detail.
+// reason its case, note the entities and detail. Every console hears of it
+// as a case message naming the lever, so a console showing the case reads
+// its levers again.
 func (s *Service) auditLever(a enforce.AuditRecord) {
 	ents := make([]string, 0, len(a.Lever.Entities))
 	for _, e := range a.Lever.Entities {
@@ -129,6 +132,10 @@ func (s *Service) auditLever(a enforce.AuditRecord) {
 	}
 	s.writer.Action(store.ActionRow{At: a.At, ActionID: "lever-" + hex.EncodeToString(id[:8]), AlertID: a.Lever.AlertID,
 		Moderator: a.Actor, Action: a.Action, Target: a.Lever.ID, Reason: "case " + a.Lever.CaseID, Note: note})
+	if s.hub != nil {
+		s.hub.PublishCase(hub.CaseUpdate{CaseID: a.Lever.CaseID, AlertID: a.Lever.AlertID, Change: a.Action,
+			LeverID: a.Lever.ID, By: a.Actor, At: a.At})
+	}
 }
 
 // leverGate is the adapters' Gate: a start is refused when a deny_publish

@@ -287,6 +287,11 @@ func TestOpenAPIMatchesTheService(t *testing.T) {
 		req.Header.Set("Authorization", "Bearer "+tokViewer)
 		return send(t, "levers list", req, nil)
 	}()
+	listedCase := func() exchange {
+		req := newRequest(t, http.MethodGet, base+"/v1/levers?case_id=case-1", "")
+		req.Header.Set("Authorization", "Bearer "+tokViewer)
+		return send(t, "levers of a case", req, nil)
+	}()
 
 	xs := []struct {
 		x    exchange
@@ -312,6 +317,7 @@ func TestOpenAPIMatchesTheService(t *testing.T) {
 		{approved, 201},
 		{denied, 403},
 		{listed, 200},
+		{listedCase, 200},
 		{lever("lever by a moderator", tokModA, "/v1/levers", deny), 403},
 		{lever("lever on an account", tokLead, "/v1/levers",
 			`{"kind":"deny_publish","case_id":"c","reason":"r","entities":[{"kind":"account","id":"a"}]}`), 400},
@@ -466,6 +472,13 @@ func TestOpenAPIWebSocketMessages(t *testing.T) {
 	r.svc.hub.PublishCase(hub.CaseUpdate{CaseID: cases.ID("a1"), AlertID: "a1", Change: "approve", Status: cases.StatusApproved,
 		Version: 2, By: "lead", At: time.Now().UTC()})
 	caseMsg := m.find(10*time.Second, "case", func(msg map[string]any) bool { return msg["type"] == "case" })
+	// A lever's step on a case, as auditLever tells the consoles.
+	r.svc.hub.PublishCase(hub.CaseUpdate{CaseID: cases.ID("a1"), AlertID: "a1", Change: "lever_approve", LeverID: "lv-0123456789abcdef",
+		By: "lead", At: time.Now().UTC()})
+	leverMsg := m.find(10*time.Second, "lever case", func(msg map[string]any) bool {
+		c, _ := msg["case"].(map[string]any)
+		return msg["type"] == "case" && c["lever_id"] != nil
+	})
 	for _, c := range []struct {
 		schema string
 		v      any
@@ -473,6 +486,7 @@ func TestOpenAPIWebSocketMessages(t *testing.T) {
 		{"HubServerMessage", snap},
 		{"HubServerMessage", errMsg},
 		{"HubServerMessage", caseMsg},
+		{"HubServerMessage", leverMsg},
 		{"HubClientMessage", action},
 	} {
 		b, _ := json.Marshal(c.v)
