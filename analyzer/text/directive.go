@@ -67,9 +67,9 @@ var (
 
 // verbRule is a compiled directiveVerb; its verbs are lexicon classes (fVerb0<<k).
 type verbRule struct {
-	cue        int
-	obj, block map[string]bool
-	needFiller bool
+	cue                       int
+	obj, block, after, notWith map[string]bool
+	needFiller                bool
 }
 
 func compileVerbs() []verbRule {
@@ -79,6 +79,8 @@ func compileVerbs() []verbRule {
 			cue:        indexOf(DirectiveCues, v.cue),
 			obj:        setOf(v.objects),
 			block:      setOf(v.blockedBy),
+			after:      setOf(v.objectNot),
+			notWith:    setOf(v.notWith),
 			needFiller: v.needFiller,
 		})
 	}
@@ -176,7 +178,11 @@ func (r *verbRule) fires(cs *chatScan, i int) bool {
 	}
 	for j := i + 1; j < len(toks); j++ {
 		if inSet(r.obj, toks[j].s) {
-			return true
+			// "buka baju baru": new clothes out of their parcel, not a body.
+			return j+1 >= len(toks) || toks[j].end != 0 || !inSet(r.after, toks[j+1].s)
+		}
+		if inSet(r.notWith, toks[j].s) {
+			return false // "open na po": a shop says it is open
 		}
 		f := cs.fl[j]
 		if f&fFiller == 0 {
