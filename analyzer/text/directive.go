@@ -67,9 +67,9 @@ var (
 
 // verbRule is a compiled directiveVerb; its verbs are lexicon classes (fVerb0<<k).
 type verbRule struct {
-	cue                       int
+	cue                        int
 	obj, block, after, notWith map[string]bool
-	needFiller                bool
+	needFiller                 bool
 }
 
 func compileVerbs() []verbRule {
