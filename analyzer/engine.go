@@ -528,10 +528,7 @@ func (e *Engine) payout(ev *event.Event, at time.Time) {
 		return
 	}
 	h.payoutOther += ev.Coins
-	switch strings.ToLower(ev.Method) {
-	case "atm", "ewallet", "pulsa", "crypto":
-		h.payMethods |= 1
-	}
+	h.payMethods = addPayMethod(h.payMethods, ev.Method)
 	h.beneficiaries = addLink(h.beneficiaries, ev.ToAccount, ev.Coins, at)
 	b := e.account(ev.ToAccount)
 	b.payers = addLink(b.payers, h.id, ev.Coins, at)

@@ -1,0 +1,69 @@
+package analyzer
+
+import (
+	"testing"
+	"time"
+)
+
+// Every country's zone resolves from the embedded zone database (time/tzdata),
+// so a static image with no /usr/share/zoneinfo judges the same nights.
+func TestCountryZonesLoad(t *testing.T) {
+	for c, z := range countryZone {
+		l := countryLoc[c]
+		if l == nil || l.String() != z {
+			t.Errorf("%s: zone %q did not load (%v)", c, z, l)
+		}
+		if zoneCountry[z] != c {
+			t.Errorf("zone %s maps to %q, want %s", z, zoneCountry[z], c)
+		}
+	}
+}
+
+// The senders' night follows daylight saving: a US sender (America/Chicago)
+// at 03:30 UTC is at 21:30 in winter (CST, UTC-6) but 22:30 in summer (CDT,
+// UTC-5); at 10:30 UTC it is 04:30 in winter but 05:30 in summer. One fixed
+// offset per country, as before, judged both seasons alike.
+func TestSenderNightDaylightSaving(t *testing.T) {
+	at := func(s string) time.Time {
+		v, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	for _, c := range []struct {
+		country, at string
+		night       bool
+	}{
+		{"US", "2026-01-15T03:30:00Z", false}, // 21:30 CST
+		{"US", "2026-07-15T03:30:00Z", true},  // 22:30 CDT
+		{"US", "2026-01-15T10:30:00Z", true},  // 04:30 CST
+		{"US", "2026-07-15T10:30:00Z", false}, // 05:30 CDT
+		{"US", "2026-03-08T07:59:00Z", true},  // 01:59 CST, a minute before the spring change
+		{"US", "2026-03-08T10:30:00Z", false}, // 05:30 CDT, the same morning
+		{"GB", "2026-01-15T21:30:00Z", false}, // 21:30 GMT
+		{"GB", "2026-07-15T21:30:00Z", true},  // 22:30 BST
+		{"AU", "2026-01-15T11:30:00Z", true},  // 22:30 AEDT (southern summer)
+		{"AU", "2026-07-15T11:30:00Z", false}, // 21:30 AEST
+		{"PH", "2026-01-15T14:00:00Z", true},  // 22:00 PHT, no daylight saving
+		{"PH", "2026-07-15T13:59:00Z", false}, // 21:59 PHT
+		{"PH", "2026-07-15T21:00:00Z", false}, // 05:00 PHT: the night ends at 05:00
+		{"ZZ", "2026-01-15T03:30:00Z", false}, // unknown country: not judged
+	} {
+		if got := senderNight(c.country, at(c.at)); got != c.night {
+			t.Errorf("senderNight(%s, %s) = %v, want %v", c.country, c.at, got, c.night)
+		}
+	}
+}
+
+// A host in Manila is at home with a PH sender; abroad with a US one.
+func TestSameCountryManila(t *testing.T) {
+	manila, _ := time.LoadLocation("Asia/Manila")
+	jakarta, _ := time.LoadLocation("Asia/Jakarta")
+	if !sameCountry("PH", manila, jakarta) || sameCountry("US", manila, jakarta) || sameCountry("ID", manila, jakarta) {
+		t.Error("a Manila host: PH is home, US and ID abroad")
+	}
+	if !sameCountry("PH", nil, manila) {
+		t.Error("a host without tz in a Manila deployment is in PH")
+	}
+}
