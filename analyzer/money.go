@@ -41,7 +41,8 @@ type MoneyConfig struct {
 	// that shows legitimacy cues. Default 0.25.
 	LegitAgencyDiscount float64 `yaml:"legit_agency_discount"`
 	// CashMethodScore is added when payouts go out by ATM, e-wallet, phone
-	// credit or crypto. Default 0.05.
+	// credit or crypto, or by a named rail (GCash, Maya, Palawan Express,
+	// Cebuana Lhuillier, M Lhuillier, DANA, OVO, ...: payrail.go). Default 0.05.
 	CashMethodScore float64 `yaml:"cash_method_score"`
 }
 
