@@ -3,6 +3,8 @@ package analyzer
 import (
 	"time"
 	_ "time/tzdata" // the senders' zones resolve in a static image without a zone database
+
+	"github.com/ronda-watch/ronda/analyzer/event"
 )
 
 // Countries of gift senders: whether a sender is abroad, and whether it is night
@@ -10,11 +12,13 @@ import (
 // describes payments "late at night in the payer's time zone", mostly from the
 // US, UK, Australia and Canada towards South-East Asia.
 //
-// A gift carries only its sender's country (EVENTS.md, gift.sender_country), so
-// the night is computed in one IANA zone per country, with its daylight saving
-// (a London sender's 23:00 is 22:00 UTC in summer and 23:00 UTC in winter).
-// Where a country spans several zones the zone is the one that keeps the
-// error smallest over the country's people:
+// A gift carries its sender's country (EVENTS.md, gift.sender_country), and
+// the night is computed in the sender's own zone when the gift also carries
+// sender_tz (Ronda's compatible extension, README "Input and output"), else in
+// one IANA zone per country, with its daylight saving (a London sender's 23:00
+// is 22:00 UTC in summer and 23:00 UTC in winter). Where a country spans
+// several zones the zone is the one that keeps the error smallest over the
+// country's people:
 //
 //   - US: America/Chicago (Central). By population about 47% of Americans live
 //     in Eastern, 29% in Central, 7% in Mountain and 17% in Pacific time; the
@@ -95,6 +99,42 @@ func senderNight(country string, t time.Time) bool {
 	if !ok {
 		return false
 	}
-	h := t.In(loc).Hour()
-	return h >= 22 || h < 5
+	return nightHour(t.In(loc).Hour())
+}
+
+func nightHour(h int) bool { return h >= 22 || h < 5 }
+
+// maxSenderZones bounds the cache of senders' zone names: a sender_tz comes
+// from a viewer's app, so its names are not trusted to be few. A name first
+// seen when the cache is full is not loaded, and the country's zone applies.
+const maxSenderZones = 1024
+
+// senderNight is senderNight in the gift's own sender_tz when it carries a
+// known one (the contract extension for countries of several zones: a West
+// Coast sender in the US), else in its country's zone.
+func (e *Engine) senderNight(ev *event.Event, t time.Time) bool {
+	if ev.SenderTZ != "" {
+		if loc := e.senderZone(ev.SenderTZ); loc != nil {
+			return nightHour(t.In(loc).Hour())
+		}
+	}
+	return senderNight(ev.SenderCountry, t)
+}
+
+func (e *Engine) senderZone(name string) *time.Location {
+	if l, ok := e.senderTZ[name]; ok {
+		return l
+	}
+	if len(e.senderTZ) >= maxSenderZones {
+		return nil
+	}
+	if e.senderTZ == nil {
+		e.senderTZ = make(map[string]*time.Location, 16)
+	}
+	l, err := time.LoadLocation(name)
+	if err != nil || name == "Local" || name == "" {
+		l = nil
+	}
+	e.senderTZ[name] = l
+	return l
 }

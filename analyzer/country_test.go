@@ -1,8 +1,11 @@
 package analyzer
 
 import (
+	"fmt"
 	"testing"
 	"time"
+
+	"github.com/ronda-watch/ronda/analyzer/event"
 )
 
 // Every country's zone resolves from the embedded zone database (time/tzdata),
@@ -53,6 +56,36 @@ func TestSenderNightDaylightSaving(t *testing.T) {
 		if got := senderNight(c.country, at(c.at)); got != c.night {
 			t.Errorf("senderNight(%s, %s) = %v, want %v", c.country, c.at, got, c.night)
 		}
+	}
+}
+
+// A gift's sender_tz is finer than its country: a Los Angeles sender at 04:00
+// PDT is in her night while Chicago, the US's zone, is at 06:00. An unknown
+// or untrusted name falls back to the country's zone, and the cache of names
+// stays bounded.
+func TestSenderNightSenderTZ(t *testing.T) {
+	e, err := New(DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 7, 15, 11, 0, 0, 0, time.UTC) // 04:00 PDT, 06:00 CDT
+	gift := func(tz string) *event.Event { return &event.Event{SenderCountry: "US", SenderTZ: tz} }
+	if !e.senderNight(gift("America/Los_Angeles"), at) {
+		t.Error("04:00 in Los Angeles is night")
+	}
+	for _, tz := range []string{"", "Mars/Olympus", "Local", "../etc/passwd"} {
+		if e.senderNight(gift(tz), at) {
+			t.Errorf("sender_tz %q: want the US zone's 06:00, not night", tz)
+		}
+	}
+	for i := 0; len(e.senderTZ) < maxSenderZones; i++ {
+		e.senderZone(fmt.Sprintf("Bogus/Zone%d", i))
+	}
+	if e.senderZone("Asia/Tokyo") != nil || len(e.senderTZ) != maxSenderZones {
+		t.Errorf("a full cache loads new names: %d", len(e.senderTZ))
+	}
+	if e.senderZone("America/Los_Angeles") == nil {
+		t.Error("a cached name is forgotten")
 	}
 }
 

@@ -105,4 +105,19 @@ var phStories = map[string]func(w *world){
 	"edge-us-senders-winter-evening": func(w *world) {
 		w.broadcast(hostSpec{id: "h1", device: "d1", created: oldAcct()}, at(-140, 10), 1, streamOpt{gifts: 20, coins: 100, country: "US"})
 	},
+	// The gifts carry sender_tz: from 18:00 to 19:00 WIB (11:00-12:00 UTC) it
+	// is 04:00-05:00 in Los Angeles, the senders' night, where the US's zone
+	// (Chicago, 06:00-07:00) would say morning.
+	"edge-us-senders-west-coast-sender-tz": func(w *world) {
+		n := len(w.pend)
+		w.broadcast(hostSpec{id: "h1", device: "d1", created: oldAcct()}, at(0, 18), 1, streamOpt{gifts: 20, coins: 100, country: "US"})
+		for i := n; i < len(w.pend); i++ {
+			if w.pend[i].Type == event.TypeGift {
+				w.pend[i].SenderTZ = "America/Los_Angeles"
+			}
+		}
+	},
+	"edge-us-senders-morning-without-sender-tz": func(w *world) {
+		w.broadcast(hostSpec{id: "h1", device: "d1", created: oldAcct()}, at(0, 18), 1, streamOpt{gifts: 20, coins: 100, country: "US"})
+	},
 }
