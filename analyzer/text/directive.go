@@ -30,8 +30,12 @@ var DirectiveCues = []string{"undress", "show", "perform", "camera", "private", 
 //
 // Words that are directives only in context are checked in context: "buka" fires
 // in "buka dong" or "buka bajunya" but not in "buka lapak", "buka lagu" (a song
-// request) or "kapan buka?"; "show" fires in "ayo show" or "show me" but not in "show
-// the recipe"; "pc" fires in "pc yuk" but not in "main pc".
+// request), "kapan buka?" or "buka baju baru" (new clothes unboxed for a shop's
+// viewers); "open" fires in "open na" but not in the Tagalog shop's "open na po";
+// "show" fires in "ayo show" or "show me" but not in "show the recipe"; "pc" fires
+// in "pc yuk" but not in "main pc". Tagalog ("hubad na", "pasilip naman") and
+// Cebuano ("huboa na", "pila imong edad?") are read as Indonesian and English are,
+// and small capitals and other look-alike letters are folded first ("ʙᴜᴋᴀ").
 //
 // Directive runs on every chat line, so a byte-level pre-check skips lines that
 // contain no cue word before any allocation; only lines with a candidate word (or
