@@ -27,8 +27,9 @@ import (
 //
 //   - Letters are lower-cased, decomposed (NFKD) and stripped of combining marks, so
 //     "Gájì", "ＧＡＪＩ" and "𝐠𝐚𝐣𝐢" all become "gaji"; zero-width and other format
-//     characters are dropped so they cannot split a word; a few Cyrillic and Greek
-//     letters that look Latin are mapped to their Latin twins.
+//     characters are dropped so they cannot split a word; letters that look Latin
+//     but that NFKD keeps (Cyrillic, Greek and Armenian twins, Latin small capitals
+//     "ʙᴜᴋᴀ", dotless ı) are mapped to their Latin twins (confusables).
 //   - Leetspeak inside words becomes letters: 0→o, 1→i or l, 3→e, 4→a, 5→s, 7→t, 8→b,
 //     @→a, $→s. A digit between letters is always converted ("g4ji", "l0wongan"); a digit
 //     at the start or end of a word only when the result is a word of the cue tables
