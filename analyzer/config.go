@@ -17,7 +17,9 @@ import (
 // reason. Durations are Go durations in YAML ("36h", "15m").
 type Config struct {
 	// DefaultTZ is the IANA zone for a host's local time when stream.start has no
-	// tz. Default Asia/Jakarta: Indonesia's most populous zone, the reference case's.
+	// tz. Default Asia/Jakarta: Indonesia's most populous zone, the reference case's;
+	// a platform in the Philippines sets Asia/Manila. The zone database is built
+	// in (time/tzdata). Gift senders' nights use their country's zone.
 	DefaultTZ string `yaml:"default_tz"`
 	// Window is how long entity state is kept after an entity's last event. Default
 	// 14 days: two weeks of nightly broadcasting shows a schedule; older state is

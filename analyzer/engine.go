@@ -23,6 +23,9 @@ type Engine struct {
 	key   idhash.Key // viewer pseudonyms; saved in checkpoints
 	tz    map[string]*time.Location
 	defTZ *time.Location
+	// senderTZ caches gift senders' zones by name (country.go), nil for an
+	// unknown name; not checkpointed, it is only a cache.
+	senderTZ map[string]*time.Location
 
 	streams  map[string]*streamState
 	hosts    map[string]*hostState
@@ -210,8 +213,11 @@ func (e *Engine) location(name string) *time.Location {
 	if l, ok := e.tz[name]; ok {
 		return l
 	}
+	if len(e.tz) > 1024 {
+		return e.defTZ // the cache is full (and the checkpoint's table bounded)
+	}
 	l, err := time.LoadLocation(name)
-	if err != nil || len(e.tz) > 1024 {
+	if err != nil || name == "Local" {
 		l = e.defTZ
 	}
 	e.tz[name] = l
@@ -364,7 +370,7 @@ func (e *Engine) gift(ev *event.Event, at time.Time) {
 	}
 	h.coins += ev.Coins
 	foreign := ev.SenderCountry != "" && !sameCountry(ev.SenderCountry, h.tz, e.defTZ)
-	if foreign && senderNight(ev.SenderCountry, at) {
+	if foreign && e.senderNight(ev, at) {
 		h.foreignNightCoins += ev.Coins
 	}
 	if s == nil {
@@ -528,10 +534,7 @@ func (e *Engine) payout(ev *event.Event, at time.Time) {
 		return
 	}
 	h.payoutOther += ev.Coins
-	switch strings.ToLower(ev.Method) {
-	case "atm", "ewallet", "pulsa", "crypto":
-		h.payMethods |= 1
-	}
+	h.payMethods = addPayMethod(h.payMethods, ev.Method)
 	h.beneficiaries = addLink(h.beneficiaries, ev.ToAccount, ev.Coins, at)
 	b := e.account(ev.ToAccount)
 	b.payers = addLink(b.payers, h.id, ev.Coins, at)

@@ -41,7 +41,8 @@ type MoneyConfig struct {
 	// that shows legitimacy cues. Default 0.25.
 	LegitAgencyDiscount float64 `yaml:"legit_agency_discount"`
 	// CashMethodScore is added when payouts go out by ATM, e-wallet, phone
-	// credit or crypto. Default 0.05.
+	// credit or crypto, or by a named rail (GCash, Maya, Palawan Express,
+	// Cebuana Lhuillier, M Lhuillier, DANA, OVO, ...: payrail.go). Default 0.05.
 	CashMethodScore float64 `yaml:"cash_method_score"`
 }
 
@@ -121,12 +122,12 @@ var money = &familyOf[moneyEvidence]{
 				s -= mc.LegitAgencyDiscount
 			}
 		}
-		if h.payMethods != 0 {
+		if h.payMethods&payCash != 0 {
 			s += mc.CashMethodScore
 		}
 		return clamp01(s)
 	},
-	Explain: func(_ *Engine, _ *hostState, ev *moneyEvidence, _ int, hosts []*hostState) (string, map[string]any) {
+	Explain: func(_ *Engine, h *hostState, ev *moneyEvidence, _ int, hosts []*hostState) (string, map[string]any) {
 		if ev.beneficiary == "" {
 			return fmt.Sprintf("%d%% of the host's coins came from abroad in the senders' night.", pct(ev.foreignNightShare)),
 				map[string]any{"foreign_night_share": round3(ev.foreignNightShare)}
@@ -144,8 +145,13 @@ var money = &familyOf[moneyEvidence]{
 		if ev.foreignNightShare >= 0.1 {
 			s += fmt.Sprintf("; %d%% of gifts came from abroad in the senders' night", pct(ev.foreignNightShare))
 		}
-		return s + ".", map[string]any{"beneficiary": ev.beneficiary, "coins": coins, "payers": ev.payers,
+		evidence := map[string]any{"beneficiary": ev.beneficiary, "coins": coins, "payers": ev.payers,
 			"new_payers": ev.newPayers, "foreign_night_share": round3(ev.foreignNightShare)}
+		if r := lastPayRail(h.payMethods); r != nil {
+			s += fmt.Sprintf("; cashed out by %s (%s)", r.name, r.kind)
+			evidence["rail"] = r.name
+		}
+		return s + ".", evidence
 	},
 	Save: func(w *ckWriter, enc *snapshot.Enc, ev *moneyEvidence) {
 		w.str(enc, ev.beneficiary)

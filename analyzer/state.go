@@ -50,7 +50,7 @@ type hostState struct {
 	coins, foreignNightCoins int64
 	topCoins                 int64 // top-3 senders' coins summed per stream
 	payoutOther, payoutSelf  int64
-	payMethods               uint8 // bit set of risky methods seen
+	payMethods               uint8 // cash method seen (payCash), last named rail (payrail.go)
 	beneficiaries            []acctLink
 
 	// audience

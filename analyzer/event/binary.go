@@ -72,6 +72,7 @@ func EncodeBinary(to *snapshot.Enc, e *Event) {
 	enc.String(e.Label)
 	enc.F64(e.Score)
 	encodeWire(&enc, e)
+	enc.String(e.SenderTZ)
 	*to = enc
 }
 
@@ -122,6 +123,13 @@ func encodeStrings(enc *snapshot.Enc, ss []string) {
 // longer than MaxEventBytes, no list longer than the bytes left; a fault
 // sticks in d (d.Err) and leaves e partly read.
 func DecodeBinary(d *snapshot.Dec, e *Event) {
+	DecodeBinaryNoSenderTZ(d, e)
+	e.SenderTZ = d.String(MaxEventBytes)
+}
+
+// DecodeBinaryNoSenderTZ reads an event written before gift.sender_tz existed
+// (stream.wire's fields last).
+func DecodeBinaryNoSenderTZ(d *snapshot.Dec, e *Event) {
 	DecodeBinaryNoWire(d, e)
 	decodeWire(d, e)
 }

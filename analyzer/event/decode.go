@@ -93,6 +93,7 @@ const (
 	fPhase
 	fNetwork
 	fFacts
+	fSenderTZ
 	numFields
 )
 
@@ -106,7 +107,7 @@ var fieldNames = [numFields]string{
 	fKind: "kind", fToID: "to_id", fLinks: "links", fFromID: "from_id", fRel: "rel",
 	fToAccount: "to_account", fAmount: "amount", fCurrency: "currency",
 	fMethod: "method", fSource: "source", fLabel: "label", fScore: "score",
-	fPhase: "phase", fNetwork: "network", fFacts: "facts",
+	fPhase: "phase", fNetwork: "network", fFacts: "facts", fSenderTZ: "sender_tz",
 }
 
 // lookupField maps a key to its field with one probe in a small perfect hash
@@ -239,6 +240,7 @@ func (d *Decoder) fields(ev *Event) *FieldError {
 			d.coins(&ev.Coins),
 			d.str(fGift, &ev.Gift),
 			d.str(fSenderCountry, &ev.SenderCountry),
+			d.str(fSenderTZ, &ev.SenderTZ),
 		)
 	case TypeChat:
 		return firstErr(

@@ -126,6 +126,14 @@ func TestDecodeValid(t *testing.T) {
 			},
 		},
 		{
+			name: "gift with sender_tz (extension)",
+			line: `{"type":"gift","stream_id":"s1","host_id":"h1","sender_id":"v1","coins":30,"sender_country":"US","sender_tz":"America/Los_Angeles","id":"g2","at":"2025-06-01T17:57:22Z"}`,
+			want: Event{
+				Type: TypeGift, TypeName: "gift", ID: "g2", At: mustTime(t, "2025-06-01T17:57:22Z"),
+				StreamID: "s1", HostID: "h1", SenderID: "v1", Coins: 30, SenderCountry: "US", SenderTZ: "America/Los_Angeles",
+			},
+		},
+		{
 			name: "chat",
 			line: `{"type":"chat","stream_id":"s0035388ba7","sender_id":"v00177464c6","text":"jam berapa live lagi?","id":"e101-12241","at":"2025-06-01T18:03:47Z"}`,
 			want: Event{
@@ -365,6 +373,7 @@ func rejectCases() []rejectCase {
 		{"gift coins twice, once null", `{"id":"x",` + gift + `,"coins":5,"coins":null}`, "coins", "appears more than once"},
 		{"gift sender_id missing", `{"id":"x","type":"gift","stream_id":"s","host_id":"h","coins":1,` + at + `}`, "sender_id", "required"},
 		{"gift sender_country number", `{"id":"x",` + gift + `,"coins":1,"sender_country":62}`, "sender_country", "must be a string"},
+		{"gift sender_tz number", `{"id":"x",` + gift + `,"coins":1,"sender_tz":-8}`, "sender_tz", "must be a string"},
 		{"chat text missing", `{"id":"x","type":"chat","stream_id":"s","sender_id":"v",` + at + `}`, "text", "required"},
 		{"chat text too long", `{"id":"x","type":"chat","stream_id":"s","sender_id":"v","text":"` + strings.Repeat("t", MaxTextBytes+1) + `",` + at + `}`, "text", "at most 8192 bytes"},
 		{"chat sender_id object", `{"id":"x","type":"chat","stream_id":"s","sender_id":{},"text":"t",` + at + `}`, "sender_id", "must be a string"},

@@ -111,6 +111,9 @@ type Event struct {
 	Coins         int64  `json:"coins,omitempty"`
 	Gift          string `json:"gift,omitempty"`
 	SenderCountry string `json:"sender_country,omitempty"`
+	// SenderTZ is the sender's IANA zone, when the app knows it (a compatible
+	// extension of the contract: README, "Input and output").
+	SenderTZ string `json:"sender_tz,omitempty"`
 
 	// chat, post
 	Text string `json:"text,omitempty"`

@@ -31,6 +31,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"type":"post","account_id":"a1","kind":"dm","text":"cek \u00e9\ud83d\ude00","to_id":"h1","links":["https://x.test/a"],"id":"x4","at":"2025-05-24T01:20:00.5Z"}`))
 	f.Add([]byte(`{"type":"stream.start","id":"x1","at":"2025-06-01T18:07:00-03:30","stream_id":"s1","host_id":"h1","tags":["a"],"geo":{"lat":-0,"lon":1e2},"host":{}}`))
 	f.Add([]byte(`{"type":"gift","stream_id":"s","host_id":"h","sender_id":"v","coins":2.5e1,"id":"x","at":"2025-06-01T18:00:00Z"}`))
+	f.Add([]byte(`{"type":"gift","stream_id":"s","host_id":"h","sender_id":"v","coins":1,"sender_country":"US","sender_tz":"America/Los_Angeles","id":"x","at":"2025-06-01T18:00:00Z"}`))
 
 	var d Decoder // shared across inputs, as in use: state must not leak between lines
 	f.Fuzz(func(t *testing.T, line []byte) {

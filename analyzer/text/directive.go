@@ -30,8 +30,12 @@ var DirectiveCues = []string{"undress", "show", "perform", "camera", "private", 
 //
 // Words that are directives only in context are checked in context: "buka" fires
 // in "buka dong" or "buka bajunya" but not in "buka lapak", "buka lagu" (a song
-// request) or "kapan buka?"; "show" fires in "ayo show" or "show me" but not in "show
-// the recipe"; "pc" fires in "pc yuk" but not in "main pc".
+// request), "kapan buka?" or "buka baju baru" (new clothes unboxed for a shop's
+// viewers); "open" fires in "open na" but not in the Tagalog shop's "open na po";
+// "show" fires in "ayo show" or "show me" but not in "show the recipe"; "pc" fires
+// in "pc yuk" but not in "main pc". Tagalog ("hubad na", "pasilip naman") and
+// Cebuano ("huboa na", "pila imong edad?") are read as Indonesian and English are,
+// and small capitals and other look-alike letters are folded first ("ʙᴜᴋᴀ").
 //
 // Directive runs on every chat line, so a byte-level pre-check skips lines that
 // contain no cue word before any allocation; only lines with a candidate word (or
@@ -67,9 +71,9 @@ var (
 
 // verbRule is a compiled directiveVerb; its verbs are lexicon classes (fVerb0<<k).
 type verbRule struct {
-	cue        int
-	obj, block map[string]bool
-	needFiller bool
+	cue                        int
+	obj, block, after, notWith map[string]bool
+	needFiller                 bool
 }
 
 func compileVerbs() []verbRule {
@@ -79,6 +83,8 @@ func compileVerbs() []verbRule {
 			cue:        indexOf(DirectiveCues, v.cue),
 			obj:        setOf(v.objects),
 			block:      setOf(v.blockedBy),
+			after:      setOf(v.objectNot),
+			notWith:    setOf(v.notWith),
 			needFiller: v.needFiller,
 		})
 	}
@@ -176,7 +182,11 @@ func (r *verbRule) fires(cs *chatScan, i int) bool {
 	}
 	for j := i + 1; j < len(toks); j++ {
 		if inSet(r.obj, toks[j].s) {
-			return true
+			// "buka baju baru": new clothes out of their parcel, not a body.
+			return j+1 >= len(toks) || toks[j].end != 0 || !inSet(r.after, toks[j+1].s)
+		}
+		if inSet(r.notWith, toks[j].s) {
+			return false // "open na po": a shop says it is open
 		}
 		f := cs.fl[j]
 		if f&fFiller == 0 {

@@ -84,6 +84,40 @@ func TestDirective(t *testing.T) {
 		{"bυka dong 🔥", "undress"},
 		{"😍 show more 😍", "show"},
 		{"t4ke it 0ff", "undress"},
+
+		// Small capitals and other look-alike letters fold to Latin.
+		{"ʙᴜᴋᴀ", "undress"},
+		{"ʙᴜᴋᴀ ᴅᴏɴɢ", "undress"},
+		{"ꜱʜᴏᴡ ᴅᴏɴɢ", "show"},
+		{"ᴘᴄ ʏᴜᴋ", "private"},
+		{"bukа dоng", "undress"}, // Cyrillic а and о
+
+		// Tagalog.
+		{"hubad na", "undress"},
+		{"hubarin mo na", "undress"},
+		{"open na", "undress"},
+		{"pakita ka naman", "show"},
+		{"pasilip naman", "show"},
+		{"ipakita mo dede mo", "show"},
+		{"magkano ka?", "open_bo"},
+		{"numero mo pls", "contact"},
+		{"nasaan parents mo?", "alone_check"},
+		{"ilang taon ka na?", "age_question"},
+		{"gift ko kung hubad ka", "gift_offer"},
+		{"pc tayo", "private"},
+
+		// Cebuano.
+		{"huboa na palihug", "undress"},
+		{"hukasa imong sinina", "undress"},
+		{"hubo dayon", "undress"},
+		{"ipakita imong lawas", "show"},
+		{"pila imong edad?", "age_question"},
+		{"pila na ka ka tuig?", "age_question"},
+		{"asa ka nag eskwela?", "age_question"},
+		{"ikaw ra diha?", "alone_check"},
+		{"asa imong mama?", "alone_check"},
+		{"pila imong rate?", "open_bo"},
+		{"gift nako kon mohubo ka", "gift_offer"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.text+"/"+tc.want, func(t *testing.T) {
@@ -117,6 +151,13 @@ func TestDirectiveLookalikes(t *testing.T) {
 		"selamat tahun baru", "zoom in produknya dong", "closer to the product please", "kak kelas make up kapan?",
 		"aku pulang sekolah jam 2", "sekolah libur besok", "semua sehat?", "halo semua", "open mic malam ini",
 		"cek ombak", "satu dua tiga", "a b", "x",
+		// Known false cues: an unboxing of new clothes, a shop that is open, look-alike
+		// letters of shop talk, and Cyrillic words that happen to fold to Latin ones.
+		"buka baju baru", "buka baju baru kak, unboxing", "Buka baju baru dari Shopee!", "ʙᴜᴋᴀ ʙᴀᴊᴜ ʙᴀʀᴜ",
+		"show new dress collection", "pakita bagong damit", "open na po", "Open na po ang shop!", "open na po kami",
+		"open na po tayo ulit bukas", "ʙᴜᴋᴀ ʟᴀᴘᴀᴋ", "ᴏᴘᴇɴ ɴᴀ ᴘᴏ", "как дела", "мама", "ɢᴏᴏᴅ ᴍᴏʀɴɪɴɢ",
+		// Tagalog and Cebuano banter.
+		"kumain ka na?", "ingat po", "salamat sa gift", "maayong gabii", "unsa imong kanta?", "pila ka subscribers?",
 	}
 	for _, s := range cases {
 		t.Run(s, func(t *testing.T) {

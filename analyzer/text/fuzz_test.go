@@ -13,6 +13,9 @@ var fuzzSeeds = []string{
 	"hrd@abadijaya.co.id", "#lowongankerja", "İstanbul ǅ ﬁ ẞ ß", "gаji", "lo\u200bwongan", "1.2.3-4", "08xx",
 	"buka dong", "kalau 1000 koin mau?", "masih sekolah ya?", "kelas XI", "\xff\xfe", "1-", "-1", "+1+", "a'b'c",
 	"ｇ ａ ｊ ｉ", "5 x y 5", "sss s s s", "k o s2an", "g4ji5k", "1o1o1o", "ⓖⓐⓙⓘ", "ᴋᴏs",
+	"ʙᴜᴋᴀ", "ʙᴜᴋᴀ ᴅᴏɴɢ", "ʙᴜᴋᴀ ʙᴀᴊᴜ ʙᴀʀᴜ", "buka baju baru", "open na po", "open na", "ᴏᴘᴇɴ ɴᴀ ᴘᴏ", "ıȷɩǀօսհոց",
+	"huboa na palihug", "pila imong edad?", "ikaw ra diha?", "pasilip naman", "gift ko kung hubad ka",
+	"Nangita mi og babaye, 16 pataas, libre puy-anan, dako ang sweldo, pm ra", "как дела", "ꞯꜰꜱ",
 	// Inputs that once took quadratic time.
 	strings.Repeat("lowongan", 2000), "a" + strings.Repeat("5jt", 2000), strings.Repeat("a1 ", 2000),
 }

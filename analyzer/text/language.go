@@ -5,7 +5,8 @@ import "strings"
 // Language guesses the language of a short text from its function words, for
 // the analysts' count of recruitment texts by language: "id" (Indonesian, with
 // the Malay and Javanese-flavoured chat that shares its words), "tl" (Tagalog
-// and Taglish), "en" (English), or "und" (undetermined: too few marker words,
+// and Taglish), "ceb" (Cebuano, the Visayas' and Mindanao's language: its own
+// function words, since it shares most job words with Tagalog), "en" (English), or "und" (undetermined: too few marker words,
 // or a tie). It reads words only (after Normalize), never names a speaker, and
 // is a count, not a classifier: a text mixing languages goes to the one with
 // the most marker words.
@@ -47,6 +48,7 @@ const (
 	iIndonesian = iota
 	iTagalog
 	iEnglish
+	iCebuano
 )
 
 // LanguageUnknown is Language's answer when the words do not tell.
@@ -76,6 +78,9 @@ var languages = [...]struct {
 		"from at on in it my me i im they their have has need needed hiring job work apply " +
 		"salary pay experience required only girls women age years old per month day night " +
 		"easy contact call message us now today tomorrow thanks thank")},
+	{"ceb", wordSet("ug og nga kay nimo imong akong dili unsa kana didto karon ugma gabii buntag adlaw " +
+		"nangita kinahanglan nanginahanglan trabahante babaye batan dako dakong sayon ra jud gyud kaayo " +
+		"mao naa walay puy pila tuig kaon")},
 }
 
 func wordSet(s string) map[string]struct{} {

@@ -10,6 +10,8 @@ func TestLanguage(t *testing.T) {
 		{"indonesian leet", "l0wongan k3rja g4ji 5jt", "id"},
 		{"tagalog ad", "Naghahanap ng babae para sa live, libreng tirahan, malaki ang sahod", "tl"},
 		{"taglish", "Hiring po! Kailangan lang ng girls, walang experience needed, 25k a month", "tl"},
+		{"cebuano ad", "Nangita mi og babaye, libre puy-anan, dako ang sweldo, pm ra", "ceb"},
+		{"cebuano chat", "pila imong edad? ikaw ra diha?", "ceb"},
 		{"english", "We are hiring girls for night work, no experience required, contact us now", "en"},
 		{"one word", "live", LanguageUnknown},
 		{"empty", "", LanguageUnknown},
@@ -42,7 +44,7 @@ func FuzzLanguage(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		switch got := Language(s); got {
-		case "id", "tl", "en", LanguageUnknown:
+		case "id", "tl", "en", "ceb", LanguageUnknown:
 		default:
 			t.Fatalf("Language(%q) = %q", s, got)
 		}

@@ -17,6 +17,11 @@ func TestNormalize(t *testing.T) {
 		{"fullwidth", "ＧＡＪＩ", "gaji"},
 		{"math bold", "𝐠𝐚𝐣𝐢 𝐛𝐞𝐬𝐚𝐫", "gaji besar"},
 		{"cyrillic a", "gаji", "gaji"},
+		{"small capitals", "ʙᴜᴋᴀ ɢᴀᴊɪ ꜱʜᴏᴡ", "buka gaji show"},
+		{"small capitals all", "ᴀʙᴄᴅᴇꜰɢʜɪᴊᴋʟᴍɴᴏᴘꞯʀꜱᴛᴜᴠᴡʏᴢ", "abcdefghijklmnopqrstuvwyz"},
+		{"dotless i and armenian o", "gajı lօwongan", "gaji lowongan"},
+		{"cyrillic shha", "һost", "host"},
+		{"other scripts kept", "как дела ελλάδα", "kak дeлa eλλaδa"},
 		{"zero width inside word", "lo\u200bwon\u200dgan", "lowongan"},
 		{"soft hyphen", "lowon\u00adgan", "lowongan"},
 

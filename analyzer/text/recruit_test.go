@@ -26,6 +26,7 @@ func TestParseRecruitmentScore(t *testing.T) {
 		{"legit english barista", "We are hiring baristas, 2 years experience, apply at careers.example.com, 21+", 0, 0.29},
 		{"legit english retail", "Now hiring sales associates, age 21 and above, Monday to Friday 9am-6pm, health insurance. Send your CV to jobs@example.ph", 0, 0.29},
 		{"legit tagalog", "Hiring cashier, 21 pataas, may SSS PhilHealth Pag-IBIG, walk-in interview sa office namin", 0, 0.29},
+		{"legit cebuano", "Nangita mi og cashier sa among tindahan, 21 pataas, naay SSS PhilHealth, walk-in interview sa office", 0, 0.29},
 		{"legit male and female", "Dicari karyawan pria/wanita, usia 20-30, pengalaman minimal 1 tahun, gaji UMK, BPJS. Kirim CV ke hrd@contoh.co.id", 0, 0.29},
 
 		// The scenario's fake ads: 0.6 or more.
@@ -44,6 +45,9 @@ func TestParseRecruitmentScore(t *testing.T) {
 		{"english young girls", "Hiring young girls 16-20 for online work, free lodging, high salary, message me on WhatsApp", 0.6, 1},
 		{"english female talents", "Looking for female talents, no experience needed, stay-in provided, PM me", 0.6, 1},
 		{"taglish stay-in", "Hiring! Online chat support, female 16-19 y/o, stay-in with free food and lodging, 25k-35k/month, PM lang po", 0.6, 1},
+		{"cebuano", "Nangita mi og babaye, 16 pataas, libre puy-anan, dako ang sweldo, chat lang", 0.6, 1},
+		{"cebuano young", "Nanginahanglan og batan-on nga babaye para online host, walay experience, libre puy-anan ug kaon, dakong sweldo, pm ra", 0.6, 1},
+		{"small capitals", "ʟᴏᴡᴏɴɢᴀɴ ᴋᴇʀᴊᴀ, ᴄᴇᴡᴇᴋ ᴜꜱɪᴀ 16-20, ɢᴀᴊɪ 5ᴊᴛ, ᴋᴏꜱ ᴅɪꜱᴇᴅɪᴀᴋᴀɴ, ᴅᴍ ᴀᴊᴀ", 0.6, 1},
 		{"tagalog", "Naghahanap kami ng mga babae, 16 pataas, libreng tirahan at pagkain, malaki ang sahod, chat lang sa messenger", 0.6, 1},
 		{"english video call", "Job offer for young ladies, work from home, video call with foreigners, earn $500/week, pm me", 0.6, 1},
 		{"indonesian model weekly", "Dicari model untuk video call, cewek 17+, bayaran 1,5jt/minggu, tempat tinggal ditanggung, dijemput di terminal", 0.6, 1},

@@ -29,6 +29,9 @@ var recruitLures = []cueGroup{
 		"board and lodging", "with accommodation", "stay in ... provided|free|available|included",
 		"libre|libreng|free|may tirahan|matutuluyan|pabahay|tulugan", "libre|libreng|free ... tirahan|bahay|stay",
 		"matutuluyan",
+		// Cebuano: "libre puy-anan" (free place to stay), "naay kapuy-an".
+		"libre|libreng|free|naay|adunay|may puy anan", "libre|libreng|free|naay|adunay|may puyanan|kapuyan|boarding",
+		"libre|libreng|free|naay|adunay|may kapuy an", "puy anan ... libre|free|sagot", "puyanan ... libre|free|sagot",
 	}},
 	// No qualifications asked: the bait for a 16-year-old without a diploma.
 	{"no_experience", []string{
@@ -38,6 +41,7 @@ var recruitLures = []cueGroup{
 		"experience ... not ... required|needed|necessary",
 		"without experience", "walang ... experience|karanasan|requirements|diploma",
 		"kahit walang", "pemula|newbie|beginners|beginner ... welcome|boleh|bisa|ok|okay",
+		"walay ... experience|eksperyensya|kasinatian|requirements|diploma", "bisan walay",
 	}},
 	// Pay far above the local wage, in words; amounts are parsed separately.
 	{"high_pay", []string{
@@ -47,6 +51,8 @@ var recruitLures = []cueGroup{
 		"cepat kaya", "earn ... big|thousands|dollars|dolar", "cuan ... besar|gede|banyak",
 		"puluhan|belasan|ratusan juta", "jutaan ... per|perbulan|sebulan|bulan|seminggu|minggu",
 		"malaki|malaking ... kita|sahod|sweldo",
+		// Cebuano: "dako ang sweldo", "dakog sweldo", "taas nga sweldo".
+		"dako|dakong|dakog|taas ... sweldo|suweldo|kita|bayad", "sweldo|suweldo|bayad ... dako|taas",
 	}},
 	// Ages below 18 in words, or "any age": the Cirebon ad asked for 16-20.
 	{"young_age", []string{
@@ -57,6 +63,8 @@ var recruitLures = []cueGroup{
 		"perempuan|cewek|cewe|wanita|gadis|girls|ladies|women|babae ... muda|young",
 		"young ... girls|ladies|women|females|girl", "dalagita", "menor de edad",
 		"highschool|hs|shs|jhs students|student|girls",
+		// Cebuano: "batan-on nga babaye" (young women), "bisan pila ang edad" (any age).
+		"batan on ... babaye|babae|girls|dalaga", "bisan pila ... edad|idad", "walay age limit",
 	}},
 	// Move the conversation to a private channel, away from the platform.
 	{"private_contact", []string{
@@ -65,17 +73,20 @@ var recruitLures = []cueGroup{
 		"chat|message|msg|text|contact|hubungi|kontak ... me|aku|saya|kami|admin|langsung|lang|wa|kak|via|po",
 		"langsung chat|pm", "hmu", "hit me up", "pm|ib ... me|aku|saya|aja|ya|lang|for|mo|po|kami|only",
 		"send ... message",
+		// Cebuano "ra" is Tagalog "lang" (only): "pm ra", "chat ra sa messenger".
+		"chat|message|msg|text|pm|ib ... ra|dayon",
 	}},
 	// Girls only (suppressed when the ad also asks for men: "pria/wanita").
 	{"female_only", []string{
 		"cewek", "cewe", "perempuan", "wanita", "gadis", "girls", "girl", "female", "females",
-		"ladies", "lady", "women", "woman", "babae", "dalaga",
+		"ladies", "lady", "women", "woman", "babae", "dalaga", "babaye", "kababayen an",
 	}},
 	// Night work: the Cirebon broadcasts ran 20:00-04:00. Time ranges are parsed too.
 	{"night_work", []string{
 		"kerja|shift|work|working ... malam|malem", "jam kerja ... malam|malem", "night shift|work|job", "graveyard shift",
 		"work|working at night", "malam|malem ... sampai|hingga|sd|s|ke ... pagi|subuh",
 		"sampai pagi|subuh", "begadang", "overnight", "panggabi", "gabi ... trabaho|shift|work",
+		"panggabii", "trabaho|work|shift ... sa ... gabii", "gabii ... trabaho|shift|work",
 	}},
 	// The real job: live-streaming host, video calls.
 	{"live_host", []string{
@@ -90,7 +101,7 @@ var recruitLures = []cueGroup{
 		"dijemput", "antar jemput", "penjemputan", "pick|fetch you", "pick ... up ... you",
 		"pickup|pick up ... provided|free|included", "tiket|ticket|tix ... disediakan|gratis|free|ditanggung|dibeliin|dibelikan|provided|included",
 		"ongkos|transport|transportasi|transportation|fare|airfare|pamasahe|pasahe ... ditanggung|gratis|free|disediakan|provided|included|libre",
-		"free ... transport|transportation|ticket|fare|airfare|flight", "libre|libreng ... pamasahe|pasahe|ticket|pamasahe",
+		"free ... transport|transportation|ticket|fare|airfare|flight", "libre|libreng ... pamasahe|pasahe|ticket|plete|pliti",
 		"sundo", "susunduin", "sunduin",
 	}},
 	// The duties are left vague or made light: the job behind the ad is not the one
@@ -98,7 +109,7 @@ var recruitLures = []cueGroup{
 	{"vague_duties", []string{
 		"kerja|kerjaan|pekerjaan|job|work|trabaho ... gampang|mudah|santai|ringan|simple|easy|madali|chill",
 		"easy job|work|task|tasks", "cuma|hanya|tinggal|just|only ... ngobrol|chat|chatting|duduk|nemenin|temenin|menemani|senyum|talk|sit|smile|joget",
-		"no pressure", "madali lang", "chill lang",
+		"no pressure", "madali lang", "chill lang", "sayon ra", "sayon lang", "trabaho ... sayon", "chat ra",
 	}},
 }
 
@@ -110,11 +121,11 @@ var recruitWeak = []cueGroup{
 		"tinggal|nginep|menginap ... di|bareng|sama ... kos|kost|kosan|mess|mes|asrama|basecamp|apartemen",
 		"tempat tidur", "rumah tinggal", "tinggal bareng",
 	}},
-	{"young_age", []string{"dek", "adek", "dedek", "muda", "young", "gadis", "all ages"}},
+	{"young_age", []string{"dek", "adek", "dedek", "muda", "young", "gadis", "all ages", "batan on"}},
 	{"live_host", []string{"host", "talent", "streamer"}},
 	{"pickup", []string{"jemput"}},
-	{"vague_duties", []string{"gampang", "mudah", "santai", "easy", "madali", "simple", "ringan"}},
-	{"night_work", []string{"malam", "malem", "night"}},
+	{"vague_duties", []string{"gampang", "mudah", "santai", "easy", "madali", "simple", "ringan", "sayon"}},
+	{"night_work", []string{"malam", "malem", "night", "gabi", "gabii"}},
 }
 
 // recruitJob: the text offers or asks about work. "offer" words are strong enough to
@@ -127,9 +138,12 @@ var recruitJob = []cueGroup{
 		"naghahanap", "kailangan ... trabaho|worker|workers|staff|babae|girls|talent", "penerimaan karyawan|pegawai",
 		"terima|cari karyawan|pegawai", "gaji", "penghasilan", "salary", "sahod", "sweldo", "upah", "pendapatan",
 		"income", "bayaran", "cari|mau|butuh kerja|kerjaan", "kerja malam", "job ... for ... you",
+		// Cebuano: "nangita mi og babaye" (we are looking for women), "nanginahanglan".
+		"nangita|nagpangita|nanginahanglan|kinahanglan ... babaye|babae|trabahante|workers|staff|girls|talent|host|hosts",
+		"nanginahanglan", "suweldo",
 	}},
 	{"job", []string{
-		"kerja", "kerjaan", "pekerjaan", "bekerja", "job", "jobs", "work", "trabaho", "raket", "sideline",
+		"kerja", "kerjaan", "pekerjaan", "bekerja", "job", "jobs", "work", "trabaho", "trabahante", "raket", "sideline",
 		"part time", "full time", "parttime", "karyawan", "pegawai", "kasir", "spg", "admin", "talent",
 		"barista", "waitress", "pelayan", "penjaga toko", "apply", "lamaran", "lamar", "interview", "career", "careers", "karir",
 		"agency", "agensi",
@@ -168,7 +182,7 @@ var recruitLegit = []cueGroup{
 }
 
 // maleWords cancel female_only: "dicari karyawan pria/wanita" asks for anyone.
-var maleWords = []string{"pria", "laki", "cowok", "cowo", "lelaki", "male", "males", "men", "man", "boys", "lalaki", "l p", "p w"}
+var maleWords = []string{"pria", "laki", "cowok", "cowo", "lelaki", "male", "males", "men", "man", "boys", "lalaki", "lalake", "l p", "p w"}
 
 // bonusWords and coinWords: a bonus tied to coins or gift targets is the Cirebon
 // offer ("bonus 2,5jt kalau tembus 50 juta koin"); both must appear in the text.
@@ -178,10 +192,10 @@ var (
 )
 
 // negations that cancel an "experience required" match placed right after them.
-var negations = []string{"tanpa", "tidak", "tak", "ga", "gak", "nggak", "enggak", "tdk", "no", "not", "without", "walang", "hindi", "gausah", "gk", "kahit"}
+var negations = []string{"tanpa", "tidak", "tak", "ga", "gak", "nggak", "enggak", "tdk", "no", "not", "without", "walang", "hindi", "gausah", "gk", "kahit", "walay", "dili", "bisan"}
 
 // payWords mark a bare number as pay ("gaji 2000000").
-var payWords = []string{"gaji", "penghasilan", "income", "salary", "pay", "bayaran", "sahod", "sweldo", "upah", "pendapatan", "rate", "earn", "earning", "earnings", "honor", "fee", "kita", "rp", "idr", "php", "usd"}
+var payWords = []string{"gaji", "penghasilan", "income", "salary", "pay", "bayaran", "sahod", "sweldo", "suweldo", "upah", "pendapatan", "rate", "earn", "earning", "earnings", "honor", "fee", "kita", "rp", "idr", "php", "usd"}
 
 // Amount units (multipliers) and periods. A day is 26 working days a month, a week 4
 // and a third weeks, an hour an eight-hour day.
@@ -198,17 +212,17 @@ var (
 	// Price words before an amount make it a price, not pay.
 	priceWords = []string{"harga", "price", "murah", "diskon", "discount", "promo", "ongkir", "beli", "jual", "modal", "biaya", "bayar", "dp", "sewa", "tiket", "presyo", "hanya", "cuma", "only", "sale", "cod"}
 	// Philippine context for bare "k" amounts ("25k/month" is pesos in Manila).
-	phMarkers = []string{"php", "peso", "pesos", "piso", "sahod", "sweldo", "trabaho", "naghahanap", "kailangan", "buwan", "kada", "po", "lang", "libre", "libreng", "tirahan", "babae", "manila", "cebu", "davao", "pinoy", "pinay"}
+	phMarkers = []string{"php", "peso", "pesos", "piso", "sahod", "sweldo", "trabaho", "naghahanap", "kailangan", "buwan", "kada", "po", "lang", "libre", "libreng", "tirahan", "babae", "manila", "cebu", "davao", "pinoy", "pinay", "suweldo", "babaye", "nangita"}
 )
 
 // ---------------------------------------------------------------------------
 // Age (AgeCues, and young_age / adult_only in ParseRecruitment)
 
 // ageWords introduce an age ("usia 16-20", "umur 15", "age 16 to 20").
-var ageWords = []string{"usia", "umur", "age", "ages", "aged", "edad"}
+var ageWords = []string{"usia", "umur", "age", "ages", "aged", "edad", "idad"}
 
 // ageUnits follow an age ("16 tahun", "15 y/o", "15 taon").
-var ageUnits = []string{"tahun", "thn", "th", "taun", "thun", "yo", "y", "yr", "yrs", "year", "years", "taon", "anyos", "tahunan"}
+var ageUnits = []string{"tahun", "thn", "th", "taun", "thun", "yo", "y", "yr", "yrs", "year", "years", "taon", "anyos", "tahunan", "tuig"}
 
 // ageFirstPerson introduce one's own age ("aku 15", "I'm 15", "15 na ako").
 var ageFirstPerson = []string{"aku", "saya", "gw", "gue", "gua", "ane", "ak", "im", "ako", "sy", "i am"}
@@ -268,17 +282,19 @@ var ageQuestionPhrases = []cueGroup{{"age_question", []string{
 	"whats your age", "asl", "ilang taon", "anong grade", "edad mo", "sekolah dimana|mana", "sekolah di mana",
 	"smp atau sma", "sma atau smp", "are you|u ... in|still ... school",
 	"do you go to school", "r u ... in school", "you in school", "age pls|please|plz",
+	// Cebuano: "pila imong edad?", "pila na ka ka tuig?", "asa ka nag eskwela?".
+	"pila ... edad|idad|tuig", "asa ka ... eskwela|skwela|school", "grade ilan", "anong year mo", "estudyante ka ba",
 }}}
 
 // ageAskWords in a question ask about age or school: "udah kuliah?", "sekolah libur
 // gak?" ("kelas" is left out: "kelas make up kapan?" asks about a class).
-var ageAskWords = []string{"sekolah", "kuliah", "school", "grade", "umur", "usia", "age", "sma", "smp", "smk", "old", "taon", "edad", "lahir", "college", "highschool"}
+var ageAskWords = []string{"sekolah", "kuliah", "school", "grade", "umur", "usia", "age", "sma", "smp", "smk", "old", "taon", "edad", "lahir", "college", "highschool", "tuig", "idad", "eskwela"}
 
 // aloneWords asked as a question check that the host is alone: "sendirian?".
 var aloneWords = []string{"sendirian", "sendiri", "alone", "isa"}
 
 // questionWords make a clause a question even without "?".
-var questionWords = []string{"berapa", "brp", "brapa", "apa", "apakah", "dimana", "how", "what", "which", "ilang", "anong", "ano", "saan", "ba", "diba", "kah"}
+var questionWords = []string{"berapa", "brp", "brapa", "apa", "apakah", "dimana", "how", "what", "which", "ilang", "anong", "ano", "saan", "ba", "diba", "kah", "pila", "unsa", "asa"}
 
 // tagQuestion words end a tag question: "masih sekolah gak".
 var tagQuestion = []string{"gak", "ga", "nggak", "enggak", "engga", "gk", "ngga", "belum", "blm", "bukan", "kan", "ya", "yah", "or not", "right"}
@@ -311,6 +327,7 @@ var directivePhrases = []cueGroup{
 		"booking ... kamu|kak|dong|berapa|brp|out", "open b o", "short time", "st berapa",
 		"berapa|brp hargamu|tarifmu", "berapa|brp ... harga|tarif kamu", "harga|tarif kamu ... berapa|brp", "hargamu|tarifmu berapa|brp",
 		"magkano ka", "how much ... for ... you|u|night|hour", "pa book", "book ka",
+		"magkano|pila ... rate|presyo|rates", "pila ... isa ka gabii",
 	}},
 	// Video-call sex and its cousins.
 	{"vcs", []string{
@@ -326,6 +343,7 @@ var directivePhrases = []cueGroup{
 	{"sexual", []string{
 		"sange", "horny", "toket", "tetek", "memek", "meki", "kontol", "ngentot", "ngewe", "colmek", "coli", "bokep",
 		"boobs", "tits", "titties", "pussy", "dick", "cock", "cum", "libog", "malibog", "jakol", "kantot", "pepek",
+		"iyot", "kayat", "bilat", "oten", "tsupa", "chupa", "kantutan", "libugan",
 		"jembut", "masturbasi", "masturbate", "sex", "seks", "porn", "porno", "puting", "nipple", "nipples",
 	}},
 	// Isolation checks: is the host alone, are the parents away.
@@ -334,6 +352,9 @@ var directivePhrases = []cueGroup{
 		"ortu|orangtua|parents ... dimana|mana|pergi|tidur|home|away|out|kerja",
 		"are ... your ... parents", "mama papa ... dimana|mana|pergi",
 		"ada orang ... rumah", "mag isa ... ka", "nag iisa ... ka", "alone ... now|tonight",
+		// Tagalog and Cebuano: "nasaan parents mo?", "ikaw ra diha?", "asa imong mama?".
+		"nasaan|asan|nasan ... parents|magulang|nanay|tatay|mama|papa", "asa ... imong|imo ... mama|papa|ginikanan|parents",
+		"ikaw ra ... diha|dira|balay|kwarto", "ikaw lang ... dyan|diyan|bahay", "inusara ... ka",
 	}},
 }
 
@@ -350,23 +371,40 @@ type directiveVerb struct {
 	// blockedBy: a word right before the verb that makes it a question about a shop
 	// or a report about oneself ("kapan buka?", "aku mandi dulu").
 	blockedBy []string
+	// objectNot: a word right after the object that makes the object merchandise:
+	// "buka baju baru" unboxes new clothes for a shop's viewers.
+	objectNot []string
+	// notWith: a word among the fillers after a bare verb that makes the line the
+	// speaker's own news: "open na po" (Tagalog: we are open now) is a shop.
+	notWith []string
 }
 
-// Objects shared by the undress and show verbs: clothes and body parts.
+// Objects shared by the undress and show verbs: clothes and body parts (Indonesian,
+// English, Tagalog and Cebuano: damit, sinina, sapot, salawal; hita, lawas, utong).
 var (
-	clothes = []string{"baju", "kaos", "kaus", "bh", "beha", "bra", "celana", "cd", "kancing", "rok", "handuk", "jilbab", "hijab", "kerudung", "kemeja", "daster", "piyama", "shirt", "clothes", "pants", "panties", "skirt", "dress", "towel", "underwear", "damit", "shorts", "bikini", "lingerie", "daleman", "dalaman", "kutang", "tanktop"}
-	body    = []string{"dada", "toket", "tetek", "susu", "paha", "pantat", "bokong", "kaki", "selangkangan", "perut", "pusar", "ketiak", "body", "badan", "tubuh", "boobs", "tits", "ass", "butt", "legs", "leg", "thighs", "thigh", "feet", "foot", "belly", "chest", "pussy", "boobies", "nipple", "nipples", "puting", "bawah", "suso", "pwet", "pepe", "everything", "semua", "semuanya", "kulit"}
+	// shopBlock: before an undress verb, the words of a shop or of one's own news.
+	shopBlock = []string{"kapan", "jam", "when", "toko", "tokonya", "lapak", "warung", "shop", "store", "udah", "sudah", "belum", "will", "do", "does", "you", "we", "they", "what", "time", "mau", "pukul", "akan", "gak", "ga", "nggak", "tidak", "baru"}
+	// newGoods after a garment make it merchandise: "buka baju baru" (an unboxing),
+	// "show new dress", "pakita bagong damit".
+	newGoods = []string{"baru", "new", "bago", "bagong", "unboxing", "haul", "paket", "pesanan", "order", "collection", "koleksi"}
+	clothes  = []string{"baju", "kaos", "kaus", "bh", "beha", "bra", "celana", "cd", "kancing", "rok", "handuk", "jilbab", "hijab", "kerudung", "kemeja", "daster", "piyama", "shirt", "clothes", "pants", "panties", "skirt", "dress", "towel", "underwear", "damit", "shorts", "bikini", "lingerie", "daleman", "dalaman", "kutang", "tanktop", "sinina", "sapot", "salawal", "panty", "blusa", "palda", "bestida"}
+	body     = []string{"dada", "toket", "tetek", "susu", "paha", "pantat", "bokong", "kaki", "selangkangan", "perut", "pusar", "ketiak", "body", "badan", "tubuh", "boobs", "tits", "ass", "butt", "legs", "leg", "thighs", "thigh", "feet", "foot", "belly", "chest", "pussy", "boobies", "nipple", "nipples", "puting", "bawah", "suso", "pwet", "pepe", "everything", "semua", "semuanya", "kulit", "dede", "hita", "katawan", "lawas", "utong", "tiyan", "totoy", "bilat"}
 	// fillers may come between a verb and the end of the line.
-	fillers = []string{"dong", "donk", "dund", "deh", "kak", "ka", "kk", "kakak", "sis", "say", "sayang", "beb", "bebeb", "aja", "ajah", "yuk", "yok", "ayo", "ayok", "ya", "yah", "lagi", "dikit", "sedikit", "sih", "please", "pls", "plz", "plis", "pliss", "dulu", "now", "ok", "okay", "sekarang", "cepet", "cepat", "buruan", "mba", "mbak", "neng", "dek", "adek", "lah", "baby", "babe", "girl", "more", "me", "us", "for", "your", "ur", "mu", "kamu", "nya", "na", "naman", "mo", "po", "lang", "ate", "gurl", "pa", "again", "bro", "min", "bang", "tuh", "nih", "gih", "sana", "coba", "woy", "woi", "aku", "buat", "untuk", "biar", "oke", "sini", "here", "ko", "to"}
+	fillers = []string{"dong", "donk", "dund", "deh", "kak", "ka", "kk", "kakak", "sis", "say", "sayang", "beb", "bebeb", "aja", "ajah", "yuk", "yok", "ayo", "ayok", "ya", "yah", "lagi", "dikit", "sedikit", "sih", "please", "pls", "plz", "plis", "pliss", "dulu", "now", "ok", "okay", "sekarang", "cepet", "cepat", "buruan", "mba", "mbak", "neng", "dek", "adek", "lah", "baby", "babe", "girl", "more", "me", "us", "for", "your", "ur", "mu", "kamu", "nya", "na", "naman", "mo", "po", "lang", "ate", "gurl", "pa", "again", "bro", "min", "bang", "tuh", "nih", "gih", "sana", "coba", "woy", "woi", "aku", "buat", "untuk", "biar", "oke", "sini", "here", "ko", "to", "tayo", "ta", "day", "inday", "beh", "bes", "ra", "palihug", "dali", "bilis", "dayon", "sige", "gyud", "jud", "pud", "imong", "imo", "nimo"}
 	// directiveFillers are the fillers that make a bare verb a command.
-	directiveFillers = []string{"dong", "donk", "dund", "deh", "yuk", "yok", "ayo", "ayok", "please", "pls", "plz", "plis", "pliss", "now", "sekarang", "cepet", "buruan", "coba", "gih", "naman", "lang"}
+	directiveFillers = []string{"dong", "donk", "dund", "deh", "yuk", "yok", "ayo", "ayok", "please", "pls", "plz", "plis", "pliss", "now", "sekarang", "cepet", "buruan", "coba", "gih", "naman", "lang", "palihug", "dali", "bilis", "dayon", "sige", "gyud", "jud"}
 )
 
 var directiveVerbs = []directiveVerb{
-	{cue: "undress", verbs: []string{"buka", "bukain", "bukak", "lepas", "lepasin", "copot", "copotin", "tanggalin", "tanggalkan", "open", "remove", "unbutton", "hubad"},
-		objects: append(append([]string{}, clothes...), body...), blockedBy: []string{"kapan", "jam", "when", "toko", "tokonya", "lapak", "warung", "shop", "store", "udah", "sudah", "belum", "will", "do", "does", "you", "we", "they", "what", "time", "mau", "pukul", "akan", "gak", "ga", "nggak", "tidak", "baru"}},
-	{cue: "show", verbs: []string{"show", "tunjukin", "tunjukkin", "tunjukkan", "tunjukan", "liatin", "lihatin", "perlihatkan", "pamerin", "flash", "pakita", "ipakita", "pakitaan"},
-		objects: append(append([]string{"body", "bodi", "boobs", "tits", "pussy", "ass", "feet"}, clothes...), body...), blockedBy: []string{"talk", "game", "reality", "fashion", "road", "cooking", "the", "a", "tv", "live", "late", "trade", "magic", "quiz", "puppet", "fun"}},
+	{cue: "undress", verbs: []string{"buka", "bukain", "bukak", "lepas", "lepasin", "copot", "copotin", "tanggalin", "tanggalkan", "remove", "unbutton", "hubad", "hubarin", "hubo", "huboa", "hukas", "hukasa", "hukasi", "huboan"},
+		objects: append(append([]string{}, clothes...), body...), blockedBy: shopBlock, objectNot: newGoods},
+	// "open" alone is the Tagalog shop's "open na po" and the Indonesian seller's
+	// "open order": bare, it needs no sign of a shop speaking.
+	{cue: "undress", verbs: []string{"open"},
+		objects: append(append([]string{}, clothes...), body...), blockedBy: shopBlock, objectNot: newGoods,
+		notWith: []string{"po", "opo", "kami", "tayo", "ulit", "shop", "store", "tindahan", "order", "orders", "pre"}},
+	{cue: "show", verbs: []string{"show", "tunjukin", "tunjukkin", "tunjukkan", "tunjukan", "liatin", "lihatin", "perlihatkan", "pamerin", "flash", "pakita", "ipakita", "pakitaan", "pasilip", "silipin"},
+		objects: append(append([]string{"body", "bodi", "boobs", "tits", "pussy", "ass", "feet"}, clothes...), body...), objectNot: newGoods, blockedBy: []string{"talk", "game", "reality", "fashion", "road", "cooking", "the", "a", "tv", "live", "late", "trade", "magic", "quiz", "puppet", "fun"}},
 	{cue: "perform", verbs: []string{"goyang", "goyangin", "goyangkan", "twerk", "twerking", "jiggle", "nungging", "ngangkang", "desah", "mendesah", "desahan", "moan", "spread", "bend", "jilat", "remas", "sayaw", "giling"},
 		objects: []string{"pantat", "dada", "itik", "ngebor", "hot", "erotis", "body", "pinggul", "bokong", "toket", "over", "legs", "it", "ass", "butt", "boobs", "seksi", "sexy", "pussy"}},
 	{cue: "perform", verbs: []string{"mandi", "shower", "bath", "maligo"},
@@ -382,8 +420,8 @@ var directiveVerbs = []directiveVerb{
 var (
 	contactNouns = []string{"wa", "whatsapp", "wasap", "watsap", "telegram", "tele", "kik", "snap", "snapchat", "viber", "messenger", "kontak", "contact"}
 	// numberNouns need a phone word or "your" next to them: "nomor berapa" alone asks for a song.
-	numberNouns = []string{"nomor", "nomer", "nmr", "number", "no", "num"}
-	phoneWords  = []string{"wa", "hp", "telp", "telepon", "phone", "whatsapp", "cell", "cp", "kamu", "your", "ur", "mu", "u"}
+	numberNouns = []string{"nomor", "nomer", "nmr", "number", "no", "num", "numero"}
+	phoneWords  = []string{"wa", "hp", "telp", "telepon", "phone", "whatsapp", "cell", "cp", "kamu", "your", "ur", "mu", "u", "mo", "nimo", "imong"}
 	contactAsks = []string{"minta", "bagi", "bagiin", "kasih", "share", "kirim", "send", "drop", "give", "berapa", "brp", "dong", "pls", "please", "plz", "add", "save", "mana", "dimana", "whats", "what", "your", "ur", "mu", "nya", "ada"}
 )
 
@@ -391,7 +429,7 @@ var (
 // 1000 koin mau?"), unless the act is singing or playing.
 var (
 	giftWords      = []string{"gift", "gif", "koin", "coin", "coins", "diamond", "diamonds", "sawer", "saweran", "tf", "transfer", "tip", "tips", "rose", "roses", "paus", "hadiah"}
-	conditionWords = []string{"kalau", "kalo", "klo", "klu", "asal", "asalkan", "if", "basta"}
+	conditionWords = []string{"kalau", "kalo", "klo", "klu", "asal", "asalkan", "if", "basta", "kung", "kon", "pag"}
 	benignActs     = []string{"nyanyi", "lagu", "sing", "song", "main", "mabar", "push", "rank", "follow", "sapa", "salam", "jawab", "masak", "menang", "win", "joget", "karaoke", "makasih", "terima", "thanks", "thank", "udah", "sudah", "dapat", "dapet", "share", "tap", "like", "ulang", "tahun", "birthday", "live", "menang"}
 )
 

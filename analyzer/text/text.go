@@ -27,8 +27,9 @@ import (
 //
 //   - Letters are lower-cased, decomposed (NFKD) and stripped of combining marks, so
 //     "Gájì", "ＧＡＪＩ" and "𝐠𝐚𝐣𝐢" all become "gaji"; zero-width and other format
-//     characters are dropped so they cannot split a word; a few Cyrillic and Greek
-//     letters that look Latin are mapped to their Latin twins.
+//     characters are dropped so they cannot split a word; letters that look Latin
+//     but that NFKD keeps (Cyrillic, Greek and Armenian twins, Latin small capitals
+//     "ʙᴜᴋᴀ", dotless ı) are mapped to their Latin twins (confusables).
 //   - Leetspeak inside words becomes letters: 0→o, 1→i or l, 3→e, 4→a, 5→s, 7→t, 8→b,
 //     @→a, $→s. A digit between letters is always converted ("g4ji", "l0wongan"); a digit
 //     at the start or end of a word only when the result is a word of the cue tables
@@ -371,13 +372,27 @@ func foldRune(out []rune, r rune, depth int) []rune {
 	return append(out, l)
 }
 
-// confusables maps Cyrillic and Greek letters that look Latin, used to dodge filters
-// ("gаji" with a Cyrillic а). Only look-alikes, never transliteration.
+// confusables maps letters that look Latin but that NFKD leaves alone, used to dodge
+// filters: Cyrillic and Greek twins ("gаji" with a Cyrillic а), Latin small capitals
+// ("ʙᴜᴋᴀ", "ɢᴀᴊɪ": the "small caps" fonts of nickname generators), dotless and
+// other IPA letters, and a few Armenian ones. Only look-alikes, never
+// transliteration: a word of another script that is not made to look Latin keeps
+// its letters, and a folded word must still pass the cue rules in context, so
+// "ʙᴜᴋᴀ ʟᴀᴘᴀᴋ" is a shop opening as "buka lapak" is.
 var confusables = map[rune]rune{
 	'а': 'a', 'в': 'b', 'е': 'e', 'ё': 'e', 'к': 'k', 'м': 'm', 'н': 'h', 'о': 'o', 'р': 'p',
 	'с': 'c', 'т': 't', 'у': 'y', 'х': 'x', 'і': 'i', 'ї': 'i', 'ј': 'j', 'ѕ': 's', 'ԁ': 'd',
 	'ɡ': 'g', 'ɑ': 'a', 'ο': 'o', 'α': 'a', 'ι': 'i', 'κ': 'k', 'ν': 'v', 'τ': 't', 'ρ': 'p',
 	'υ': 'u', 'χ': 'x', 'ε': 'e', 'β': 'b', 'η': 'n', 'ѵ': 'v', 'ӏ': 'l', 'ԛ': 'q', 'ԝ': 'w',
+	'һ': 'h', 'ԍ': 'g', 'ꙇ': 'i',
+	// Latin small capitals (IPA and phonetic extensions, Latin Extended-D).
+	'ᴀ': 'a', 'ʙ': 'b', 'ᴄ': 'c', 'ᴅ': 'd', 'ᴇ': 'e', 'ꜰ': 'f', 'ɢ': 'g', 'ʜ': 'h', 'ɪ': 'i',
+	'ᴊ': 'j', 'ᴋ': 'k', 'ʟ': 'l', 'ᴍ': 'm', 'ɴ': 'n', 'ᴏ': 'o', 'ᴘ': 'p', 'ꞯ': 'q', 'ʀ': 'r',
+	'ꜱ': 's', 'ᴛ': 't', 'ᴜ': 'u', 'ᴠ': 'v', 'ᴡ': 'w', 'ʏ': 'y', 'ᴢ': 'z',
+	// Dotless and IPA letters.
+	'ı': 'i', 'ȷ': 'j', 'ɩ': 'i', 'ǀ': 'l', 'ɒ': 'a', 'ɛ': 'e',
+	// Armenian letters that pass for Latin ones.
+	'օ': 'o', 'ս': 'u', 'հ': 'h', 'ո': 'n', 'ց': 'g',
 }
 
 func isDigit(r rune) bool { return '0' <= r && r <= '9' }

@@ -10,16 +10,17 @@ import (
 	codec "github.com/ronda-watch/ronda/analyzer/snapshot"
 )
 
-// An intake log record of an event batch: version byte 3, then on
+// An intake log record of an event batch: version byte 4, then on
 // analyzer/snapshot's values the wall time intake took the batch (Unix
 // nanoseconds, varint), the event count and each event in its binary form
 // (event.EncodeBinary). Binary rather than NDJSON: encoding is on the
 // sender's path, before the answer, and JSON cost a third of intake's
 // throughput. A test fills every field of event.Event by reflection, so a
-// field added there and not to the event's binary form fails. Version 2,
-// before stream.wire, is read too.
+// field added there and not to the event's binary form fails. Version 3,
+// before gift.sender_tz, and version 2, before stream.wire, are read too.
 const (
-	logRecordVersion   = 3
+	logRecordVersion   = 4
+	logRecordVersionV3 = 3
 	logRecordVersionV2 = 2
 )
 
@@ -42,7 +43,7 @@ func encodeLogRecord(buf *bytes.Buffer, wall time.Time, evs []event.Event) error
 // checksum, so a fault means another version wrote it: it is an error, never
 // a guess.
 func decodeLogRecord(p []byte) (time.Time, []event.Event, error) {
-	if len(p) < 1 || (p[0] != logRecordVersion && p[0] != logRecordVersionV2) {
+	if len(p) < 1 || (p[0] != logRecordVersion && p[0] != logRecordVersionV3 && p[0] != logRecordVersionV2) {
 		return time.Time{}, nil, fmt.Errorf("%w: version %v, this build reads %d", errLogRecord, p[:min(1, len(p))], logRecordVersion)
 	}
 	d := codec.NewDec(p[1:], errLogRecord, "event batch")
@@ -52,7 +53,10 @@ func decodeLogRecord(p []byte) (time.Time, []event.Event, error) {
 		return time.Time{}, nil, err
 	}
 	decode := event.DecodeBinary
-	if p[0] == logRecordVersionV2 {
+	switch p[0] {
+	case logRecordVersionV3:
+		decode = event.DecodeBinaryNoSenderTZ
+	case logRecordVersionV2:
 		decode = event.DecodeBinaryNoWire
 	}
 	evs := make([]event.Event, n)

@@ -60,7 +60,7 @@ func (w *world) daily(d int) []item {
 			if h.payAlt != "" && r.Float64() < h.payAltP {
 				to = h.payAlt
 			}
-			ev := &event.Event{Type: event.TypePayout, AccountID: h.id, ToAccount: to, Method: h.method}
+			ev := &event.Event{Type: event.TypePayout, AccountID: h.id, ToAccount: to, Method: w.rg.rail(h.method, h.id)}
 			out = append(out, item{at: mid + int64((9+11*r.Float64())*3600), ev: ev, payout: h})
 		}
 		if r.Float64() < 0.07 && h.created < mid {

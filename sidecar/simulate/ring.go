@@ -334,7 +334,7 @@ func (w *world) ringPayouts(rg *ring, d int, r *rand.Rand, out []item) []item {
 	m := rg.methods[weighted(r, rg.methodW)]
 	for k, hi := range rg.hosts {
 		h := &w.hosts[hi]
-		ev := &event.Event{Type: event.TypePayout, AccountID: h.id, ToAccount: rg.operator, Method: m}
+		ev := &event.Event{Type: event.TypePayout, AccountID: h.id, ToAccount: rg.operator, Method: w.rg.rail(m, rg.operator)}
 		out = append(out, item{at: base + int64(k*(60+r.IntN(600))), ev: ev, payout: h})
 	}
 	return out

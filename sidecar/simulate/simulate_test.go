@@ -79,9 +79,11 @@ var required = map[string][]string{
 }
 
 var enums = map[string][]string{
-	"kind":   {"post", "ad", "bio", "comment", "dm"},
-	"rel":    {"dm", "follow", "agency", "referral", "device"},
-	"method": {"bank", "ewallet", "atm", "pulsa", "crypto"},
+	"kind": {"post", "ad", "bio", "comment", "dm"},
+	"rel":  {"dm", "follow", "agency", "referral", "device"},
+	// The contract's methods, and the Philippine rails of the README's
+	// compatible extension of payout.method (texts.go, region.rails).
+	"method": {"bank", "ewallet", "atm", "pulsa", "crypto", "GCash", "Maya", "Palawan Express", "Cebuana Lhuillier", "M Lhuillier"},
 }
 
 // TestContract checks every event of whole worlds against the contract, and

@@ -53,6 +53,10 @@ type region struct {
 	agencies  []string
 	gifts     []gift
 	ramadan   bool // whether sahur streams are a thing here
+	// rails name the region's payout rails that stand for a generic
+	// payout.method ("ewallet" → GCash or Maya in the Philippines); a method
+	// without names is sent as it is.
+	rails map[string][]string
 
 	banter, songReq, gamer, dj, sahur, nightOwl, shopping, cooking []string
 	teenViewer, teenHost, diaspora, directing, directPrivate       []string
@@ -62,6 +66,22 @@ type region struct {
 	ringAds, ringAdsEN, realAds, agencyBio, agencyAds, agencyDMs   []string
 	recruiterDMs, recruiterDMsEN, targetReplies, operatorDMs       []string
 	operatorDMsEN, ownPhonesBio, fanDMs                            []string
+}
+
+// rail is the payout method an account sends for the generic method m: one of
+// the region's named rails, chosen by the account's id (so the world's random
+// draws are not touched), or m itself.
+func (rg *region) rail(m, id string) string {
+	names := rg.rails[m]
+	if len(names) == 0 {
+		return m
+	}
+	h := uint32(2166136261) // FNV-1a
+	for i := 0; i < len(id); i++ {
+		h ^= uint32(id[i])
+		h *= 16777619
+	}
+	return names[h%uint32(len(names))]
 }
 
 // foreignCountries are where foreign viewers come from: the rings' buyers
@@ -158,7 +178,8 @@ var indonesia = &region{
 	nightOwl: []string{"belum tidur kak?", "insomnia nih", "temenin begadang", "jam segini masih live",
 		"ngantuk tapi seru", "kerja malam juga kak?", "habis shift malam nih"},
 	shopping: []string{"harga berapa kak?", "ready size L?", "ongkir ke Bekasi berapa?", "checkout kak",
-		"warna lain ada?", "bahannya apa kak?", "promo sampai kapan?", "keranjang kuning nomor berapa?"},
+		"warna lain ada?", "bahannya apa kak?", "promo sampai kapan?", "keranjang kuning nomor berapa?",
+		"buka baju baru dong kak", "buka baju baru lagi kak"},
 	cooking: []string{"resepnya dong", "enak banget kayaknya", "pakai bumbu apa?", "masak apa hari ini?",
 		"kak itu pakai santan?"},
 	teenViewer: []string{"pr matematika udah belum?", "kelas berapa kak?", "masih sekolah?", "besok ulangan ya?",
@@ -248,6 +269,12 @@ var philippines = &region{
 	agencies: []string{"Tala Talent Agency", "Liwanag Live Management", "Hiraya Creators Hub"},
 	gifts: []gift{{"rose", 1}, {"heart", 5}, {"coffee", 10}, {"bouquet", 30}, {"teddy", 99},
 		{"crown", 199}, {"car", 499}, {"yacht", 1999}, {"castle", 9999}},
+	// E-wallets, and remittance centres where cash is picked up over the counter
+	// (the Philippine analogue of an ATM withdrawal).
+	rails: map[string][]string{
+		"ewallet": {"GCash", "Maya"},
+		"atm":     {"Palawan Express", "Cebuana Lhuillier", "M Lhuillier"},
+	},
 
 	banter: []string{"hello po", "hi ate", "ganda mo", "lodi", "hahaha", "nice one", "gg", "followed po",
 		"shout out naman", "anong oras ka live bukas?", "kumain ka na?", "ingat po", "idol!", "petmalu",
@@ -263,14 +290,15 @@ var philippines = &region{
 	nightOwl: []string{"kakatapos lang ng shift", "puyat ulit", "kape muna", "sino gising pa?", "night shift gang",
 		"breakfast na dito"},
 	shopping: []string{"how much po?", "may size M pa?", "mine po", "COD available?",
-		"magkano shipping to Davao?", "legit seller po ba?"},
+		"magkano shipping to Davao?", "legit seller po ba?", "open na po", "open na po ba kayo?"},
 	cooking:    []string{"recipe po", "sarap naman", "ano luto mo today?", "may sili ba yan?"},
 	teenViewer: []string{"anong grade mo na?", "nag-aaral ka pa?", "may assignment ka?", "exam bukas?", "saan ka nag-aaral?"},
 	teenHost:   []string{"grade 11 ako", "gumagawa ng assignment", "exam namin bukas", "kakauwi lang galing school", "grade 10 po"},
 	diaspora: []string{"watching from Riyadh", "hello from Hong Kong", "miss ko na Pinas", "day off ko today",
 		"OFW here, shout out", "from Taipei with love"},
 	directing: []string{"show", "show naman", "pc", "pc tayo", "open cam", "open na", "how old r u",
-		"ilang taon ka na?", "still in school?", "nag-aaral ka pa?", "1000 coins for show?", "private room?", "again pls"},
+		"ilang taon ka na?", "still in school?", "nag-aaral ka pa?", "1000 coins for show?", "private room?", "again pls",
+		"huboa na", "pila imong edad?", "pasilip naman"},
 	directPrivate: []string{"pc", "pc tayo", "private room?"},
 	rudeViewer:    []string{"show naman", "how old r u", "pc"},
 	ringHost:      []string{"thank you po", "wait lang po", "gift muna po", "salamat po"},
@@ -292,6 +320,7 @@ var philippines = &region{
 		"Hiring saleslady for {shop} in {city}, girls 16-20, no experience ok, free boarding, sahod 20k/month + bonus pag naabot 50 million coins. PM or text {phone}",
 		"Need store helper, female 16-20, stay-in, mataas sahod. Message lang sa {phone}",
 		"H1ring s4leslady {city}, 16-20 yrs old, libre tirahan, PM agad",
+		"Nangita mi og babaye para sa {shop} {city}, 16-20, libre puy-anan, dako ang sweldo. PM ra o text {phone}",
 	},
 	ringAdsEN: []string{
 		"Hiring female shop assistants for {shop} in {city}, age 16-20, no experience needed, free lodging, good salary + bonus when you reach 50 million coins. DM or text {phone}",
