@@ -217,7 +217,7 @@ type Report struct {
 	// medium+ alert, in id order; a host never flagged counts as the hours
 	// from then to the end of the input (recall says it was missed). Negative:
 	// flagged before its second night.
-	SecondNightDelayHours                               []float64
+	SecondNightDelayHours                                 []float64
 	MedianSecondNightDelayHours, MaxSecondNightDelayHours float64
 
 	// Rings are the positive hosts grouped by the events that tie them to
@@ -227,10 +227,10 @@ type Report struct {
 	// flagged host, how many distinct medium+ alert ids named its positive
 	// hosts (1 is one alert per ring; an alert merged into another still
 	// counts, as moderators saw it), in the order of the rings' first host id.
-	Rings                                 [][]string
-	AlertsPerRing                         []int
-	MeanAlertsPerRing                     float64
-	MaxAlertsPerRing                      int
+	Rings             [][]string
+	AlertsPerRing     []int
+	MeanAlertsPerRing float64
+	MaxAlertsPerRing  int
 
 	Alerts       int // distinct alert ids, any severity
 	AlertsMedium int // distinct alert ids ever at medium or above
