@@ -39,7 +39,7 @@ var (
 
 // CheckpointVersion is the format version WriteCheckpoint writes and
 // ReadCheckpoint reads. Any change to what a checkpoint holds raises it.
-const CheckpointVersion = 1
+const CheckpointVersion = 2
 
 var engineFormat = snapshot.Format{
 	Magic: "RONDAENG", Version: CheckpointVersion,
@@ -301,6 +301,7 @@ func (w *ckWriter) encode() [len(sectionOrder)][]byte {
 	for _, id := range sortedKeys(e.streams) {
 		w.stream(&streams, e.streams[id])
 	}
+	w.handovers(&streams, &e.ho)
 	out[6] = streams.B
 
 	alerts := snapshot.Enc{B: make([]byte, 0, 128*len(w.alerts)+8)}
@@ -553,6 +554,7 @@ func (r *ckReader) decode(p [len(sectionOrder)][]byte) error {
 		}
 		e.streams[s.id] = s
 	}
+	r.handovers(d, &e.ho)
 	if err := d.Done(); err != nil {
 		return err
 	}

@@ -43,13 +43,22 @@ type MoneyConfig struct {
 	// CashMethodScore is added when payouts go out by ATM, e-wallet, phone
 	// credit or crypto. Default 0.05.
 	CashMethodScore float64 `yaml:"cash_method_score"`
+	// ShiftCollectorScore, times that share, is added when the beneficiary,
+	// not a legitimate agency, also takes the coins of a host this one hands
+	// over to at night (schedule.handover_gap, on schedule.handover_nights
+	// nights): one phone passed along a rota with the money going to one
+	// third account, the quiet ring on old or bought accounts that no
+	// collector of new accounts shows. Default 0.25: with a payout elsewhere
+	// it makes money strong; a family sharing a payout account streams side
+	// by side or by day, not in night hand-overs.
+	ShiftCollectorScore float64 `yaml:"shift_collector_score"`
 }
 
 func defaultMoneyConfig() MoneyConfig {
 	return MoneyConfig{
 		MinNewPayers: 2, ForeignNightShare: 0.3, WhaleShare: 0.6,
 		ForeignScore: 0.15, PayoutScore: 0.3, CollectorScore: 0.3, LureScore: 0.15,
-		LegitAgencyDiscount: 0.25, CashMethodScore: 0.05,
+		LegitAgencyDiscount: 0.25, CashMethodScore: 0.05, ShiftCollectorScore: 0.25,
 	}
 }
 
@@ -57,9 +66,9 @@ func (c MoneyConfig) validate(bad func(field, why string)) {
 	if c.MinNewPayers < 1 || c.ForeignNightShare <= 0 || c.WhaleShare <= 0 || c.WhaleShare > 1 {
 		bad("money", "min_new_payers >= 1, foreign_night_share > 0, whale_share in (0,1]")
 	}
-	for _, x := range [...]float64{c.ForeignScore, c.PayoutScore, c.CollectorScore, c.LureScore, c.LegitAgencyDiscount, c.CashMethodScore} {
+	for _, x := range [...]float64{c.ForeignScore, c.PayoutScore, c.CollectorScore, c.LureScore, c.LegitAgencyDiscount, c.CashMethodScore, c.ShiftCollectorScore} {
 		if !unit(x) {
-			bad("money", "foreign_score, payout_score, collector_score, lure_score, legit_agency_discount and cash_method_score in [0,1]")
+			bad("money", "foreign_score, payout_score, collector_score, lure_score, legit_agency_discount, cash_method_score and shift_collector_score in [0,1]")
 			break
 		}
 	}
@@ -69,6 +78,7 @@ func (c MoneyConfig) validate(bad func(field, why string)) {
 type moneyEvidence struct {
 	beneficiary       string
 	payers, newPayers int // hosts paying the beneficiary, and the new ones
+	shiftPayer        string // a host h hands over to at night who pays it too
 	payoutOther       int64
 	foreignNightShare float64
 }
@@ -114,6 +124,15 @@ var money = &familyOf[moneyEvidence]{
 			if ev.newPayers >= mc.MinNewPayers && e.isNew(h) {
 				s += mc.CollectorScore * share
 			}
+			if !b.legit && ev.payers >= 2 {
+				for _, l := range h.handovers {
+					if e.handoverPartner(h, l) && paysTo(b, l.id) {
+						ev.shiftPayer = l.id
+						s += mc.ShiftCollectorScore * share
+						break
+					}
+				}
+			}
 			if b.lure >= e.cfg.Recruitment.MinAdScore {
 				s += mc.LureScore * share
 			}
@@ -141,16 +160,24 @@ var money = &familyOf[moneyEvidence]{
 		}
 		s := fmt.Sprintf("%s paid out %d coins to account %s instead of themselves; it takes coins from %s, %d of them new accounts",
 			plural(payers, "host", "hosts"), coins, ev.beneficiary, plural(ev.payers, "host", "hosts"), ev.newPayers)
+		if ev.shiftPayer != "" {
+			s += fmt.Sprintf("; it also takes the coins of host %s, who takes over from or hands over to this one at night", ev.shiftPayer)
+		}
 		if ev.foreignNightShare >= 0.1 {
 			s += fmt.Sprintf("; %d%% of gifts came from abroad in the senders' night", pct(ev.foreignNightShare))
 		}
-		return s + ".", map[string]any{"beneficiary": ev.beneficiary, "coins": coins, "payers": ev.payers,
+		fig := map[string]any{"beneficiary": ev.beneficiary, "coins": coins, "payers": ev.payers,
 			"new_payers": ev.newPayers, "foreign_night_share": round3(ev.foreignNightShare)}
+		if ev.shiftPayer != "" {
+			fig["shift_payer"] = ev.shiftPayer
+		}
+		return s + ".", fig
 	},
 	Save: func(w *ckWriter, enc *snapshot.Enc, ev *moneyEvidence) {
 		w.str(enc, ev.beneficiary)
 		enc.Varint(int64(ev.payers))
 		enc.Varint(int64(ev.newPayers))
+		w.str(enc, ev.shiftPayer)
 		enc.Varint(ev.payoutOther)
 		enc.F64(ev.foreignNightShare)
 	},
@@ -158,7 +185,18 @@ var money = &familyOf[moneyEvidence]{
 		ev.beneficiary = r.str(d)
 		ev.payers = int(d.Varint())
 		ev.newPayers = int(d.Varint())
+		ev.shiftPayer = r.str(d)
 		ev.payoutOther = d.Varint()
 		ev.foreignNightShare = d.F64()
 	},
+}
+
+// paysTo says host id pays out to b.
+func paysTo(b *acctState, id string) bool {
+	for _, p := range b.payers {
+		if p.id == id {
+			return true
+		}
+	}
+	return false
 }

@@ -1,0 +1,192 @@
+package analyzer
+
+import (
+	"math"
+	"time"
+
+	"github.com/ronda-watch/ronda/analyzer/snapshot"
+)
+
+// Shift hand-overs: one host's broadcast falls quiet and another host's
+// begins minutes later, at night. On a platform that sends no device id, no
+// location and no address, that is what is left of a ring's one phone passed
+// from girl to girl. By timing alone it is weak (on a busy platform streams
+// end and begin every minute), so a hand-over never scores by itself: it
+// links hosts that each reached an alert (once the pair repeats it on
+// schedule.handover_nights nights, or at once between new accounts), and the
+// money family counts a beneficiary that takes the coins of both sides.
+
+// mark is a stream's start or its last event, for hand-overs.
+type mark struct {
+	host string
+	at   int64 // Unix seconds
+}
+
+// handovers keeps the recent stream starts and ends hand-overs are found
+// among; both lists are bounded and in time order.
+type handovers struct {
+	starts []mark // within stream_idle + handover_gap + sweepEvery
+	ends   []mark // within handover_gap
+}
+
+// maxHandoverMarks bounds each list: on a platform so busy that more streams
+// start within the lists' spans, the oldest are dropped and counted.
+const maxHandoverMarks = 4096
+
+// maxHandovers bounds the hand-over partners remembered per host.
+const maxHandovers = 8
+
+// handoverStart runs at a stream's start: a stream of another host that
+// ended within handover_gap before is a hand-over to this one.
+func (e *Engine) handoverStart(s *streamState) {
+	gap := e.cfg.Schedule.HandoverGap
+	if gap <= 0 {
+		return
+	}
+	t := s.start.Unix()
+	keepEnds := e.ho.ends[:0]
+	for _, m := range e.ho.ends {
+		if t-m.at <= int64(gap/time.Second) {
+			keepEnds = append(keepEnds, m)
+			if m.host != s.host.id && m.at <= t {
+				e.handover(m.host, s.host, m.at, t)
+			}
+		}
+	}
+	e.ho.ends = keepEnds
+	span := int64((e.cfg.StreamIdle + gap + sweepEvery) / time.Second)
+	keep := e.ho.starts[:0]
+	for _, m := range e.ho.starts {
+		if t-m.at <= span {
+			keep = append(keep, m)
+		}
+	}
+	e.ho.starts = pushMark(keep, mark{s.host.id, t})
+}
+
+// handoverEnd runs when a stream ends (at its last event): a stream of
+// another host that began after that event and within handover_gap is a
+// hand-over from this one. The end is kept for streams that begin later.
+func (e *Engine) handoverEnd(s *streamState) {
+	gap := int64(e.cfg.Schedule.HandoverGap / time.Second)
+	if gap <= 0 {
+		return
+	}
+	end := s.last.Unix()
+	for _, m := range e.ho.starts {
+		if m.host != s.host.id && m.at > end && m.at-end <= gap {
+			if h := e.hosts[m.host]; h != nil {
+				e.handover(s.host.id, h, end, m.at)
+			}
+		}
+	}
+	e.ho.ends = pushMark(e.ho.ends, mark{s.host.id, end})
+}
+
+func pushMark(ms []mark, m mark) []mark {
+	if len(ms) >= maxHandoverMarks {
+		copy(ms, ms[1:])
+		ms = ms[:len(ms)-1]
+	}
+	return append(ms, m)
+}
+
+// handover records that from's broadcast, quiet at end, was followed by to's
+// at start: on both hosts, counted once per local night, only at night.
+func (e *Engine) handover(fromID string, to *hostState, end, start int64) {
+	from := e.hosts[fromID]
+	if from == nil || from == to {
+		return
+	}
+	loc := to.tz
+	if loc == nil {
+		loc = e.defTZ
+	}
+	st := time.Unix(start, 0)
+	if !e.isNight(st.In(loc).Hour()) && !e.isNight(time.Unix(end, 0).In(loc).Hour()) {
+		return
+	}
+	day := localDay(st, loc)
+	var was bool
+	for _, l := range to.handovers {
+		if l.id == from.id {
+			was = e.handoverPartner(to, l)
+		}
+	}
+	from.handovers = addHandover(from.handovers, to.id, day, st)
+	to.handovers = addHandover(to.handovers, from.id, day, st)
+	// Scored again only when the pair becomes linked: a hand-over that
+	// links nothing new changes no score.
+	for _, l := range to.handovers {
+		if l.id == from.id && !was && e.handoverPartner(to, l) {
+			e.markDirty(from)
+			e.markDirty(to)
+		}
+	}
+}
+
+// addHandover counts a hand-over night with partner id: two hand-overs of
+// one pair in one local night are one night (coins packs the nights and the
+// latest night's day, at is the latest). A full list replaces its partner of
+// fewest nights, the oldest among them.
+func addHandover(links []acctLink, id string, day int32, at time.Time) []acctLink {
+	for i := range links {
+		if links[i].id == id {
+			if handoverDay(links[i].coins) != day {
+				links[i].coins = packHandover(handoverNights(links[i].coins)+1, day)
+			}
+			links[i].at = at
+			return links
+		}
+	}
+	l := acctLink{id: id, coins: packHandover(1, day), at: at}
+	if len(links) < maxHandovers {
+		return append(links, l)
+	}
+	low := 0
+	for i := range links {
+		if handoverNights(links[i].coins) < handoverNights(links[low].coins) ||
+			(handoverNights(links[i].coins) == handoverNights(links[low].coins) && links[i].at.Before(links[low].at)) {
+			low = i
+		}
+	}
+	links[low] = l
+	return links
+}
+
+// A hand-over link's coins field holds its nights (high 32 bits) and the
+// local day of its latest night (low 32 bits).
+func packHandover(nights int64, day int32) int64 { return nights<<32 | int64(uint32(day)) }
+func handoverNights(c int64) int64               { return c >> 32 }
+func handoverDay(c int64) int32                  { return int32(uint32(c)) }
+
+// handoverPartner says o has handed over to or from h on enough nights to
+// link them: schedule.handover_nights, or one when both are new accounts.
+func (e *Engine) handoverPartner(h *hostState, l acctLink) bool {
+	n := handoverNights(l.coins)
+	if n >= int64(e.cfg.Schedule.HandoverNights) {
+		return true
+	}
+	o := e.hosts[l.id]
+	return n >= 1 && o != nil && e.isNew(h) && e.isNew(o)
+}
+
+func (w *ckWriter) handovers(enc *snapshot.Enc, ho *handovers) {
+	for _, ms := range [...][]mark{ho.starts, ho.ends} {
+		enc.Uvarint(uint64(len(ms)))
+		for _, m := range ms {
+			w.str(enc, m.host)
+			enc.Varint(m.at)
+		}
+	}
+}
+
+func (r *ckReader) handovers(d *snapshot.Dec, ho *handovers) {
+	for _, ms := range [...]*[]mark{&ho.starts, &ho.ends} {
+		n := d.Len(maxHandoverMarks, "hand-over marks")
+		*ms = nil
+		for range n {
+			*ms = append(*ms, mark{host: r.str(d), at: d.Int(math.MinInt64, math.MaxInt64, "hand-over time")})
+		}
+	}
+}
