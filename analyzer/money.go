@@ -77,7 +77,7 @@ func (c MoneyConfig) validate(bad func(field, why string)) {
 // moneyEvidence: where the host's coins go, and from where they come.
 type moneyEvidence struct {
 	beneficiary       string
-	payers, newPayers int // hosts paying the beneficiary, and the new ones
+	payers, newPayers int    // hosts paying the beneficiary, and the new ones
 	shiftPayer        string // a host h hands over to at night who pays it too
 	payoutOther       int64
 	foreignNightShare float64
