@@ -33,8 +33,11 @@ type handovers struct {
 // start within the lists' spans, the oldest are dropped and counted.
 const maxHandoverMarks = 4096
 
-// maxHandovers bounds the hand-over partners remembered per host.
-const maxHandovers = 8
+// maxHandovers bounds the hand-over partners remembered per host. Chance
+// hand-overs fill it at night (on public-twoweeks about eight a night for a
+// host who broadcasts then); a full list drops the partner of fewest nights,
+// the oldest among them, so a rota's partner of two nights stays.
+const maxHandovers = 24
 
 // handoverStart runs at a stream's start: a stream of another host that
 // ended within handover_gap before is a hand-over to this one.
@@ -160,15 +163,31 @@ func packHandover(nights int64, day int32) int64 { return nights<<32 | int64(uin
 func handoverNights(c int64) int64               { return c >> 32 }
 func handoverDay(c int64) int32                  { return int32(uint32(c)) }
 
-// handoverPartner says o has handed over to or from h on enough nights to
-// link them: schedule.handover_nights, or one when both are new accounts.
+// handoverPartner says the partner of l has handed over to or from h on
+// enough nights to link them: schedule.handover_nights, or one when both are
+// new accounts; and both broadcast mostly at night (a rota through the
+// night, not a family passing the phone on at eight in the evening).
 func (e *Engine) handoverPartner(h *hostState, l acctLink) bool {
 	n := handoverNights(l.coins)
-	if n >= int64(e.cfg.Schedule.HandoverNights) {
-		return true
-	}
 	o := e.hosts[l.id]
-	return n >= 1 && o != nil && e.isNew(h) && e.isNew(o)
+	if n < 1 || o == nil || !e.nightly(h) || !e.nightly(o) {
+		return false
+	}
+	return n >= int64(e.cfg.Schedule.HandoverNights) || (e.isNew(h) && e.isNew(o))
+}
+
+// nightly says at least schedule.min_night_share of h's broadcast minutes
+// in the window were at night.
+func (e *Engine) nightly(h *hostState) bool {
+	cut := localDay(e.now.Add(-e.cfg.Window), e.defTZ)
+	var all, night int
+	for _, d := range h.days {
+		if d.day >= cut {
+			all += int(d.minutes)
+			night += int(d.nightMinutes)
+		}
+	}
+	return all > 0 && float64(night) >= e.cfg.Schedule.MinNightShare*float64(all)
 }
 
 func (w *ckWriter) handovers(enc *snapshot.Enc, ho *handovers) {

@@ -44,13 +44,16 @@ type MoneyConfig struct {
 	// credit or crypto. Default 0.05.
 	CashMethodScore float64 `yaml:"cash_method_score"`
 	// ShiftCollectorScore, times that share, is added when the beneficiary,
-	// not a legitimate agency, also takes the coins of a host this one hands
-	// over to at night (schedule.handover_gap, on schedule.handover_nights
-	// nights): one phone passed along a rota with the money going to one
-	// third account, the quiet ring on old or bought accounts that no
-	// collector of new accounts shows. Default 0.25: with a payout elsewhere
-	// it makes money strong; a family sharing a payout account streams side
-	// by side or by day, not in night hand-overs.
+	// not a legitimate agency nor the agency the host broadcasts under
+	// (unless it posts lures), to whom all the host's payouts went, also takes the coins of a host this one hands
+	// over to or from at night (schedule.handover_gap; with all such payers
+	// on schedule.handover_nights nights together unless both are new
+	// accounts), both of them broadcasting mostly at night: one phone passed along a rota through
+	// the night with the money going to one third account, the quiet ring
+	// on old or bought accounts that no collector of new accounts shows.
+	// Default 0.25: with a payout elsewhere it makes money strong; a family
+	// sharing a payout account passes the phone on in the evening, not
+	// along a night.
 	ShiftCollectorScore float64 `yaml:"shift_collector_score"`
 }
 
@@ -124,13 +127,15 @@ var money = &familyOf[moneyEvidence]{
 			if ev.newPayers >= mc.MinNewPayers && e.isNew(h) {
 				s += mc.CollectorScore * share
 			}
-			if !b.legit && ev.payers >= 2 {
-				for _, l := range h.handovers {
-					if e.handoverPartner(h, l) && paysTo(b, l.id) {
-						ev.shiftPayer = l.id
-						s += mc.ShiftCollectorScore * share
-						break
-					}
+			// Hosts of one agency pay it and may follow one another at
+			// night: paying the agency one broadcasts under is the agency
+			// model, unless that agency posts lures.
+			// A host who also cashes out to herself is not on a rota
+			// whose money all goes to someone else.
+			ownAgency := h.agency == b.id && b.lure < e.cfg.Recruitment.MinAdScore
+			if !b.legit && !ownAgency && h.payoutSelf == 0 && ev.payers >= 2 {
+				if ev.shiftPayer = e.shiftPayer(h, b); ev.shiftPayer != "" {
+					s += mc.ShiftCollectorScore * share
 				}
 			}
 			if b.lure >= e.cfg.Recruitment.MinAdScore {
@@ -199,4 +204,31 @@ func paysTo(b *acctState, id string) bool {
 		}
 	}
 	return false
+}
+
+// shiftPayer names a host that hands over to or from h at night and pays b
+// too, when the hand-overs of h with b's payers (both sides mostly at night)
+// add up to schedule.handover_nights: a rota of several hosts passing one
+// phone along shows that on its first night, a chance hand-over with one of
+// them does not. Two new accounts need one.
+func (e *Engine) shiftPayer(h *hostState, b *acctState) string {
+	if !e.nightly(h) {
+		return ""
+	}
+	first := ""
+	var nights int64
+	for _, l := range h.handovers {
+		o := e.hosts[l.id]
+		if o == nil || !paysTo(b, l.id) || !e.nightly(o) {
+			continue
+		}
+		if first == "" {
+			first = l.id
+		}
+		nights += handoverNights(l.coins)
+		if nights >= int64(e.cfg.Schedule.HandoverNights) || (e.isNew(h) && e.isNew(o)) {
+			return first
+		}
+	}
+	return ""
 }

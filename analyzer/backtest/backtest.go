@@ -87,6 +87,7 @@ type Tracker struct {
 
 	firstBroadcast map[string]time.Time // host id → first stream.start
 	nights         map[string]*nights   // labelled host → its first two local nights
+	secondStreams  map[string]*nights   // the streams of labelled hosts' second nights
 	rings          *rings               // labelled ids joined by their events
 	last           time.Time            // the newest event time
 	streams        int
@@ -104,6 +105,7 @@ func NewTracker(l Labels) *Tracker {
 		label:          make(map[string]class, len(l.PositiveHosts)+len(l.PositiveAccounts)),
 		firstBroadcast: make(map[string]time.Time),
 		nights:         make(map[string]*nights),
+		secondStreams:  make(map[string]*nights),
 		rings:          newRings(),
 		alerts:         make(map[string]struct{}),
 		medium:         make(map[string]struct{}),
@@ -125,6 +127,9 @@ func NewTracker(l Labels) *Tracker {
 func (t *Tracker) Event(ev *event.Event) {
 	t.ringEvent(ev)
 	if ev.Type != event.TypeStreamStart {
+		if ev.StreamID != "" && len(t.secondStreams) > 0 {
+			t.streamEvent(ev)
+		}
 		return
 	}
 	t.streams++
@@ -213,12 +218,16 @@ type Report struct {
 	MedianDelayHours, MaxDelayHours float64
 	// SecondNightDelayHours holds, for each positive host that broadcast on at
 	// least two local nights (noon to noon in the stream's tz, UTC without one),
-	// the hours from its first broadcast of the second night to its first
-	// medium+ alert, in id order; a host never flagged counts as the hours
-	// from then to the end of the input (recall says it was missed). Negative:
-	// flagged before its second night.
+	// the hours from the end of its second night (the last event of that
+	// night's streams: when a second night exists) to its first medium+ alert,
+	// in id order; a host never flagged counts as the hours from then to the
+	// end of the input (recall says it was missed). Negative: flagged before
+	// its second night ended. The issue's goal is a maximum of 24 h.
 	SecondNightDelayHours                                 []float64
 	MedianSecondNightDelayHours, MaxSecondNightDelayHours float64
+	// MaxSecondNightStartDelayHours is the stricter maximum from the first
+	// broadcast of the second night.
+	MaxSecondNightStartDelayHours float64
 
 	// Rings are the positive hosts grouped by the events that tie them to
 	// one another and to positive accounts (payouts, links, DMs, agencies):
@@ -309,6 +318,7 @@ func (t *Tracker) Report() Report {
 	r.AccountRecall = ratio(r.AccountTP, r.AccountTP+r.AccountFN)
 	r.AccountPrecision = ratio(r.AccountTP, r.AccountTP+r.AccountFP)
 	r.MedianDelayHours, r.MaxDelayHours = medianMax(r.DelayHours)
+	var starts []float64
 	for _, id := range posHosts {
 		n := t.nights[id]
 		if n == nil || n.second.IsZero() {
@@ -318,9 +328,11 @@ func (t *Tracker) Report() Report {
 		if !ok {
 			at = t.last
 		}
-		r.SecondNightDelayHours = append(r.SecondNightDelayHours, at.Sub(n.second).Hours())
+		r.SecondNightDelayHours = append(r.SecondNightDelayHours, at.Sub(n.secondEnd).Hours())
+		starts = append(starts, at.Sub(n.second).Hours())
 	}
 	r.MedianSecondNightDelayHours, r.MaxSecondNightDelayHours = medianMax(r.SecondNightDelayHours)
+	_, r.MaxSecondNightStartDelayHours = medianMax(starts)
 	r.Rings = t.rings.groups(posHosts)
 	sum := 0
 	for _, ring := range r.Rings {
@@ -375,6 +387,25 @@ type Goals struct {
 	// NoBenignHostAtHigh fails the check when any non-positive host is named by an
 	// alert at high or above.
 	NoBenignHostAtHigh bool
+	// MinAccountPrecision, MaxSecondNightDelayHours (from the end of a
+	// host's second night) and MaxAlertsPerRing (distinct medium+ alerts
+	// naming one ring's hosts).
+	MinAccountPrecision      float64
+	MaxSecondNightDelayHours float64
+	MaxAlertsPerRing         int
+}
+
+// RingGoals are issue 11's goals, for sparse platforms and quiet rings too:
+// precision at least 0.95 at recall at least 0.95 (hosts and accounts), every
+// victim flagged within 24 h of the end of her second night, one alert per
+// ring, and no benign host ever in a high alert.
+func RingGoals() Goals {
+	return Goals{
+		MinHostRecall: 0.95, MinAccountRecall: 0.95,
+		MinHostPrecision: 0.95, MinAccountPrecision: 0.95,
+		MaxSecondNightDelayHours: 24, MaxAlertsPerRing: 1,
+		NoBenignHostAtHigh: true,
+	}
 }
 
 // IssueGoals are the project's acceptance goals: every victim and every operator
@@ -406,6 +437,17 @@ func (r Report) Check(g Goals) []string {
 	if g.MinHostPrecision > 0 && r.HostPrecision < g.MinHostPrecision {
 		fails = append(fails, fmt.Sprintf("host precision %.2f below %.2f (false %s)",
 			r.HostPrecision, g.MinHostPrecision, list(r.FalseHosts)))
+	}
+	if g.MinAccountPrecision > 0 && r.AccountPrecision < g.MinAccountPrecision {
+		fails = append(fails, fmt.Sprintf("account precision %.2f below %.2f (false %s)",
+			r.AccountPrecision, g.MinAccountPrecision, list(r.FalseAccounts)))
+	}
+	if g.MaxSecondNightDelayHours > 0 && r.MaxSecondNightDelayHours > g.MaxSecondNightDelayHours {
+		fails = append(fails, fmt.Sprintf("max delay %.1f h after a host's second night above %.1f h",
+			r.MaxSecondNightDelayHours, g.MaxSecondNightDelayHours))
+	}
+	if g.MaxAlertsPerRing > 0 && r.MaxAlertsPerRing > g.MaxAlertsPerRing {
+		fails = append(fails, fmt.Sprintf("a ring in %d alerts, above %d (%v)", r.MaxAlertsPerRing, g.MaxAlertsPerRing, r.AlertsPerRing))
 	}
 	if g.MaxMedianDelayHours > 0 && r.MedianDelayHours > g.MaxMedianDelayHours {
 		fails = append(fails, fmt.Sprintf("median delay %.1f h above %.1f h",

@@ -99,8 +99,9 @@ func (g *rings) groups(hosts []string) [][]string {
 // nights are a labelled host's first two broadcast nights: the local
 // noon-to-noon days of its streams.
 type nights struct {
-	first  int64     // local day of the first night
-	second time.Time // first stream.start of the second night, zero before
+	first, secondDay int64     // local days of the first and second night
+	second           time.Time // first stream.start of the second night, zero before
+	secondEnd        time.Time // the last event of the second night's streams
 }
 
 // night records a labelled host's stream.start by local night.
@@ -122,6 +123,20 @@ func (t *Tracker) night(ev *event.Event) {
 		return
 	}
 	if n.second.IsZero() && day != n.first {
-		n.second = ev.At
+		n.second, n.secondDay = ev.At, day
+	}
+	if !n.second.IsZero() && day == n.secondDay {
+		if ev.At.After(n.secondEnd) {
+			n.secondEnd = ev.At
+		}
+		t.secondStreams[strings.Clone(ev.StreamID)] = n
+	}
+}
+
+// streamEvent moves the end of a second night to the last event of its
+// streams.
+func (t *Tracker) streamEvent(ev *event.Event) {
+	if n := t.secondStreams[ev.StreamID]; n != nil && ev.At.After(n.secondEnd) {
+		n.secondEnd = ev.At
 	}
 }

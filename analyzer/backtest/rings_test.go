@@ -26,7 +26,8 @@ func TestRings(t *testing.T) {
 		dm(-10, "rec", "h1"), dm(-9, "rec", "h2"), payout(-8, "h2", "op"), payout(-8, "h3", "op"),
 		payout(-8, "h4", "someone"), // a benign beneficiary ties nothing
 		start(20, "h1"), start(20.5, "h2"), start(21, "h3"), start(21, "h4"),
-		start(44, "h1"), // second night of h1: 24 h later
+		start(44, "h1"),     // second night of h1: 24 h later
+		gift(47, "h1", "v"), // its last event that night
 		alert("a1", 22, analyzer.SeverityMedium, host("h1"), host("h2")),
 		alert("a2", 23, analyzer.SeverityHigh, host("h3")),
 		alert("lo", 23, analyzer.SeverityLow, host("h4")),
@@ -39,16 +40,16 @@ func TestRings(t *testing.T) {
 	if want := []int{2, 1}; !reflect.DeepEqual(r.AlertsPerRing, want) || r.MaxAlertsPerRing != 2 || r.MeanAlertsPerRing != 1.5 {
 		t.Errorf("alerts per ring %v (mean %v, max %v), want %v", r.AlertsPerRing, r.MeanAlertsPerRing, r.MaxAlertsPerRing, want)
 	}
-	// h1 was flagged at 22, its second night began at 44.
-	if want := []float64{-22}; !reflect.DeepEqual(r.SecondNightDelayHours, want) {
-		t.Errorf("second-night delays %v, want %v", r.SecondNightDelayHours, want)
+	// h1 was flagged at 22, its second night began at 44 and ended at 47.
+	if want := []float64{-25}; !reflect.DeepEqual(r.SecondNightDelayHours, want) || r.MaxSecondNightStartDelayHours != -22 {
+		t.Errorf("second-night delays %v (from its start %v), want %v", r.SecondNightDelayHours, r.MaxSecondNightStartDelayHours, want)
 	}
 }
 
 // TestSecondNightUnflagged: a host never flagged counts to the input's end.
 func TestSecondNightUnflagged(t *testing.T) {
 	t.Parallel()
-	r := run(Labels{PositiveHosts: []string{"h1"}}, []step{start(20, "h1"), start(44, "h1"), gift(80, "h1", "v")})
+	r := run(Labels{PositiveHosts: []string{"h1"}}, []step{start(20, "h1"), start(44, "h1"), gift(80, "h2", "v")})
 	if want := []float64{36}; !reflect.DeepEqual(r.SecondNightDelayHours, want) || r.MaxSecondNightDelayHours != 36 {
 		t.Errorf("second-night delays %v, want %v", r.SecondNightDelayHours, want)
 	}
