@@ -122,8 +122,25 @@ func (e *Engine) linkedHosts(h *hostState) []*hostState {
 	for _, l := range h.devLinks {
 		add(l.id)
 	}
+	// Hand-over partners: the cheap count first; h's night share and
+	// operators once, only when a partner passes it.
+	hNight, hOps := -1, []string(nil)
 	for _, l := range h.handovers {
-		if o := e.hosts[l.id]; o != nil && e.handoverPartner(h, l) && e.sameOperators(h, o) {
+		o := e.hosts[l.id]
+		if o == nil || !e.handoverNightsMet(h, o, l) {
+			continue
+		}
+		if hNight < 0 {
+			hNight = 0
+			if e.nightly(h) {
+				hNight = 1
+			}
+			hOps = e.operatorsOf(h)
+		}
+		if hNight == 0 {
+			break
+		}
+		if e.nightly(o) && sameOperators(hOps, e.operatorsOf(o)) {
 			add(l.id)
 		}
 	}
@@ -131,12 +148,11 @@ func (e *Engine) linkedHosts(h *hostState) []*hostState {
 }
 
 // sameOperators: a hand-over, a weak tie, joins two hosts only when what
-// each is already joined to (its alert, else itself) names no operator
+// each is already joined to (its alert, else itself: operatorsOf) names no operator
 // accounts, or a common one. Rings keep their rotas by the clock, so their
 // hand-overs meet by chance; two rings with operators of their own stay two
 // alerts.
-func (e *Engine) sameOperators(h, o *hostState) bool {
-	ha, oa := e.operatorsOf(h), e.operatorsOf(o)
+func sameOperators(ha, oa []string) bool {
 	if len(ha) == 0 || len(oa) == 0 {
 		return true
 	}

@@ -168,12 +168,14 @@ func handoverDay(c int64) int32                  { return int32(uint32(c)) }
 // new accounts; and both broadcast mostly at night (a rota through the
 // night, not a family passing the phone on at eight in the evening).
 func (e *Engine) handoverPartner(h *hostState, l acctLink) bool {
-	n := handoverNights(l.coins)
 	o := e.hosts[l.id]
-	if n < 1 || o == nil || !e.nightly(h) || !e.nightly(o) {
-		return false
-	}
-	return n >= int64(e.cfg.Schedule.HandoverNights) || (e.isNew(h) && e.isNew(o))
+	return o != nil && e.handoverNightsMet(h, o, l) && e.nightly(h) && e.nightly(o)
+}
+
+// handoverNightsMet is handoverPartner's count alone, the cheap part.
+func (e *Engine) handoverNightsMet(h, o *hostState, l acctLink) bool {
+	n := handoverNights(l.coins)
+	return n >= int64(e.cfg.Schedule.HandoverNights) || (n >= 1 && e.isNew(h) && e.isNew(o))
 }
 
 // nightly says at least schedule.min_night_share of h's broadcast minutes
