@@ -272,6 +272,7 @@ func (w *ckWriter) encode() [len(sectionOrder)][]byte {
 	k.Uvarint(e.stats.Evicted)
 	k.Uvarint(e.stats.AlertsEmitted)
 	k.Uvarint(e.stats.SignalsRaised)
+	k.Uvarint(e.stats.HandoverMarksDropped)
 	out[0] = k.B
 
 	hosts := snapshot.Enc{B: make([]byte, 0, 256*len(w.hosts)+8)}
@@ -425,6 +426,7 @@ func (r *ckReader) decode(p [len(sectionOrder)][]byte) error {
 	e.stats.Evicted = d.Uvarint()
 	e.stats.AlertsEmitted = d.Uvarint()
 	e.stats.SignalsRaised = d.Uvarint()
+	e.stats.HandoverMarksDropped = d.Uvarint()
 	if err := d.Done(); err != nil {
 		return err
 	}

@@ -386,7 +386,7 @@ func TestCheckpointFields(t *testing.T) {
 		// not checkpointed (wire.go): after a restart a stream.wire names its
 		// host itself or is reported without one.
 		{Engine{}, "cfg fams now key tz defTZ streams hosts accounts places alerts wire ho nextSweep nextEvict evalGen started dirty out stats inCall OnSignal OnSession"},
-		{Stats{}, "Events Unknown Streams Hosts Accounts Places OpenAlerts Evicted AlertsEmitted SignalsRaised"},
+		{Stats{}, "Events Unknown Streams Hosts Accounts Places OpenAlerts Evicted AlertsEmitted SignalsRaised HandoverMarksDropped"},
 		{hostState{}, "id created birthYear verified tz agency firstStream lastSeen lastEval streams liveStream lastStreams days devices places nets coins foreignNightCoins topCoins payoutOther payoutSelf payMethods beneficiaries directives directedGifts beats privateBeats ageCues ageQuestion ageSignal extSignal extLabel decisive recruiters handovers devLinks eval evalGen alert signal"},
 		{dayStat{}, "day minutes nightMinutes shift"},
 		{placeRef{}, "key sessions last"},

@@ -60,6 +60,10 @@ type Stats struct {
 	Evicted       uint64
 	AlertsEmitted uint64
 	SignalsRaised uint64
+	// HandoverMarksDropped counts recent stream starts and ends dropped
+	// from the hand-over lists past their bound (handover.go): a platform
+	// busier than the lists, whose hand-overs go partly unseen.
+	HandoverMarksDropped uint64
 }
 
 // LiveEntities is the number of entities the engine holds now.

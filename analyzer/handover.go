@@ -30,7 +30,8 @@ type handovers struct {
 }
 
 // maxHandoverMarks bounds each list: on a platform so busy that more streams
-// start within the lists' spans, the oldest are dropped and counted.
+// start within the lists' spans, the oldest are dropped and counted
+// (Stats.HandoverMarksDropped, ronda_engine_handover_marks_dropped_total).
 const maxHandoverMarks = 4096
 
 // maxHandovers bounds the hand-over partners remembered per host. Chance
@@ -64,7 +65,7 @@ func (e *Engine) handoverStart(s *streamState) {
 			keep = append(keep, m)
 		}
 	}
-	e.ho.starts = pushMark(keep, mark{s.host.id, t})
+	e.ho.starts = e.pushMark(keep, mark{s.host.id, t})
 }
 
 // handoverEnd runs when a stream ends (at its last event): a stream of
@@ -83,11 +84,12 @@ func (e *Engine) handoverEnd(s *streamState) {
 			}
 		}
 	}
-	e.ho.ends = pushMark(e.ho.ends, mark{s.host.id, end})
+	e.ho.ends = e.pushMark(e.ho.ends, mark{s.host.id, end})
 }
 
-func pushMark(ms []mark, m mark) []mark {
+func (e *Engine) pushMark(ms []mark, m mark) []mark {
 	if len(ms) >= maxHandoverMarks {
+		e.stats.HandoverMarksDropped++
 		copy(ms, ms[1:])
 		ms = ms[:len(ms)-1]
 	}
