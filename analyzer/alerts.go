@@ -113,7 +113,7 @@ func (e *Engine) linkedHosts(h *hostState) []*hostState {
 		}
 	}
 	for _, r := range h.recruiters {
-		if a := e.accounts[r.id]; a != nil && (a.lure >= e.cfg.Recruitment.WeakAdScore || (!a.legit && len(a.recruits) >= e.cfg.Recruitment.MinRecruits)) {
+		if a := e.accounts[r.id]; a != nil && (a.lure >= e.cfg.Recruitment.WeakAdScore || !a.legit) {
 			for _, p := range a.recruits {
 				add(p.id)
 			}

@@ -58,17 +58,39 @@ var sparseStories = map[string]func(w *world){
 			}
 		})
 	},
-	"quiet-ring-second-night": func(w *world) {
-		// Three old adult accounts in night shifts on a sparse app, few
-		// viewers' words and no directive, every morning's payout to one
-		// account: found once the second night's hand-overs tie them.
-		hosts := []string{"q1", "q2", "q3"}
+	"quiet-ring-second-night": quietRing,
+	"lookalike-older-host-pays-a-ring-now-and-then": func(w *world) {
+		// The quiet ring, and an old account that sings at night, starting
+		// as the first shift ends, and pays most of its coins to the ring's
+		// account, the rest to itself: not on the rota whose money all goes
+		// elsewhere.
+		quietRing(w)
 		nights(4, func(d int) {
-			for i, id := range hosts {
-				w.broadcast(sparseHost(id, oldAcct(), 1995), at(d, 20+2.7*float64(i)), 2.55,
-					streamOpt{gifts: 30, coins: 40, senders: 25, chats: []string{"halo kak", "lagu apa ini"}, chatEvery: 30 * time.Minute})
-				w.payout(id, "opq", 30000, "atm", at(d+1, 9+float64(i)/4))
-			}
+			w.broadcast(sparseHost("o1", oldAcct(), 1988), at(d, 20+2.55+5.0/60), 2.5,
+				streamOpt{gifts: 20, coins: 40, chats: []string{"lagu apa ini"}, chatEvery: 30 * time.Minute})
+		})
+		w.payout("o1", "opq", 90000, "ewallet", at(1, 15))
+		w.payout("o1", "o1", 10000, "ewallet", at(0, 15))
+	},
+	"edge-handover-from-an-evening-host": func(w *world) {
+		// Two new minors, each directed by viewers, on a sparse app: one
+		// broadcasts in the evening to 20:00, the other from 20:10. A
+		// hand-over at night, but not a rota through the night: two alerts.
+		nights(2, func(d int) {
+			w.broadcast(sparseHost("e1", newAcct(-4), day0.Year()-16), at(d, 17.5), 2.5, directed)
+			w.broadcast(sparseHost("e2", newAcct(-4), day0.Year()-16), at(d, 20+10.0/60), 2.5, directed)
+		})
+	},
+	"edge-legit-agency-recruits-stay-apart": func(w *world) {
+		// An agency that recruits adults only DMs two accounts before they
+		// first broadcast; both turn out minors directed by viewers, on
+		// their own nights. A legitimate recruiter does not join them.
+		w.post("ag", "bio", "Agency resmi host live. Rekrutmen terbuka untuk usia 21+.", "", at(-6, 10))
+		w.link("ag", "r1", "dm", at(-3, 12))
+		w.link("ag", "r2", "dm", at(-3, 13))
+		nights(2, func(d int) {
+			w.broadcast(sparseHost("r1", newAcct(-4), day0.Year()-16), at(d, 20), 1.5, directed)
+			w.broadcast(sparseHost("r2", newAcct(-4), day0.Year()-16), at(d, 23), 1.5, directed)
 		})
 	},
 	"lookalike-family-business-payout-account": func(w *world) {
@@ -107,4 +129,18 @@ var sparseStories = map[string]func(w *world){
 			w.broadcast(sparseHost("g2", oldAcct(), 2001), at(d, 19.2), 2, streamOpt{chats: []string{"halo semua"}})
 		})
 	},
+}
+
+// quietRing: three old adult accounts in night shifts on a sparse app, few
+// viewers' words and no directive, every morning's payout to one account:
+// found once the second night's hand-overs tie them.
+func quietRing(w *world) {
+	hosts := []string{"q1", "q2", "q3"}
+	nights(4, func(d int) {
+		for i, id := range hosts {
+			w.broadcast(sparseHost(id, oldAcct(), 1995), at(d, 20+2.7*float64(i)), 2.55,
+				streamOpt{gifts: 30, coins: 40, senders: 25, chats: []string{"halo kak", "lagu apa ini"}, chatEvery: 30 * time.Minute})
+			w.payout(id, "opq", 30000, "atm", at(d+1, 9+float64(i)/4))
+		}
+	})
 }

@@ -52,7 +52,7 @@ func (e *Engine) handoverStart(s *streamState) {
 	for _, m := range e.ho.ends {
 		if t-m.at <= int64(gap/time.Second) {
 			keepEnds = append(keepEnds, m)
-			if m.host != s.host.id && m.at <= t {
+			if m.host != s.host.id { // an end is never after now
 				e.handover(m.host, s.host, m.at, t)
 			}
 		}

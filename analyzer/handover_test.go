@@ -20,9 +20,9 @@ func TestHandoverCounting(t *testing.T) {
 	w.broadcast(b, at(0, 22+10.0/60), 0.4, streamOpt{})
 	w.broadcast(a, at(0, 22+40.0/60), 5.0/60, streamOpt{})
 	w.broadcast(b, at(0, 23), 0.5, streamOpt{})
-	// Night 1: one within handover_gap (20m), the pair's second night.
+	// Night 1: one exactly handover_gap (20m) after, the pair's second night.
 	w.broadcast(a, at(1, 23), 1, streamOpt{})
-	w.broadcast(b, at(2, 0+19.0/60), 1, streamOpt{})
+	w.broadcast(b, at(2, 0+20.0/60), 1, streamOpt{})
 	// Day 2: back to back in the afternoon, not at night; at night a gap
 	// over handover_gap. Neither is a third night.
 	w.broadcast(a, at(2, 14), 1, streamOpt{})
@@ -76,4 +76,31 @@ func TestDeviceLinkTiesBothWays(t *testing.T) {
 		t.Errorf("device links x %+v, y %+v", x.devLinks, y.devLinks)
 	}
 	_ = event.TypeLink
+}
+
+// TestHandoverWhileTheFirstIsLive: when the next stream begins before the
+// first one's silence has ended it (stream_idle), the hand-over is found as
+// the first ends, up to handover_gap after its last event.
+func TestHandoverWhileTheFirstIsLive(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		after time.Duration
+		want  int
+	}{{10 * time.Minute, 1}, {10*time.Minute + time.Second, 0}} {
+		w := newWorld(t)
+		w.e.cfg.Schedule.HandoverGap = 10 * time.Minute // below stream_idle (15m)
+		t0 := at(0, 21)
+		w.add(event.Event{Type: event.TypeStreamStart, At: t0, StreamID: "sa", HostID: "a"})
+		for m := 5; m <= 60; m += 5 { // no end: it falls silent after 22:00
+			w.add(event.Event{Type: event.TypeStreamHeartbeat, At: t0.Add(time.Duration(m) * time.Minute), StreamID: "sa"})
+		}
+		w.add(event.Event{Type: event.TypeStreamStart, At: t0.Add(time.Hour + c.after), StreamID: "sb", HostID: "b"})
+		for m := 75; m <= 120; m += 5 {
+			w.add(event.Event{Type: event.TypeStreamHeartbeat, At: t0.Add(time.Duration(m) * time.Minute), StreamID: "sb"})
+		}
+		w.run()
+		if n := len(w.e.hosts["b"].handovers); n != c.want {
+			t.Errorf("b began %v after a's last event: %d hand-overs, want %d", c.after, n, c.want)
+		}
+	}
 }

@@ -44,11 +44,10 @@ type MoneyConfig struct {
 	// credit or crypto. Default 0.05.
 	CashMethodScore float64 `yaml:"cash_method_score"`
 	// ShiftCollectorScore, times that share, is added when the beneficiary,
-	// not a legitimate agency nor the agency the host broadcasts under
-	// (unless it posts lures), to whom all the host's payouts went, also takes the coins of a host this one hands
+	// not a legitimate agency nor the agency the host broadcasts under, to
+	// whom all the host's payouts went, also takes the coins of a host this one hands
 	// over to or from at night (schedule.handover_gap; with all such payers
-	// on schedule.handover_nights nights together unless both are new
-	// accounts), both of them broadcasting mostly at night: one phone passed along a rota through
+	// on schedule.handover_nights nights together), both of them broadcasting mostly at night: one phone passed along a rota through
 	// the night with the money going to one third account, the quiet ring
 	// on old or bought accounts that no collector of new accounts shows.
 	// Default 0.25: with a payout elsewhere it makes money strong; a family
@@ -129,11 +128,11 @@ var money = &familyOf[moneyEvidence]{
 			}
 			// Hosts of one agency pay it and may follow one another at
 			// night: paying the agency one broadcasts under is the agency
-			// model, unless that agency posts lures.
-			// A host who also cashes out to herself is not on a rota
-			// whose money all goes to someone else.
-			ownAgency := h.agency == b.id && b.lure < e.cfg.Recruitment.MinAdScore
-			if !b.legit && !ownAgency && h.payoutSelf == 0 && ev.payers >= 2 {
+			// model (one that posts lures is caught by its lures). A host
+			// who also cashes out to herself is not on a rota whose money
+			// all goes to someone else.
+			ownAgency := h.agency == b.id
+			if !b.legit && !ownAgency && h.payoutSelf == 0 {
 				if ev.shiftPayer = e.shiftPayer(h, b); ev.shiftPayer != "" {
 					s += mc.ShiftCollectorScore * share
 				}
@@ -210,7 +209,8 @@ func paysTo(b *acctState, id string) bool {
 // too, when the hand-overs of h with b's payers (both sides mostly at night)
 // add up to schedule.handover_nights: a rota of several hosts passing one
 // phone along shows that on its first night, a chance hand-over with one of
-// them does not. Two new accounts need one.
+// them does not. (New accounts need no rota: the collector score counts
+// their beneficiary.)
 func (e *Engine) shiftPayer(h *hostState, b *acctState) string {
 	if !e.nightly(h) {
 		return ""
@@ -226,7 +226,7 @@ func (e *Engine) shiftPayer(h *hostState, b *acctState) string {
 			first = l.id
 		}
 		nights += handoverNights(l.coins)
-		if nights >= int64(e.cfg.Schedule.HandoverNights) || (e.isNew(h) && e.isNew(o)) {
+		if nights >= int64(e.cfg.Schedule.HandoverNights) {
 			return first
 		}
 	}

@@ -95,6 +95,41 @@ func TestQuietRingWithinADayOfSecondNight(t *testing.T) {
 
 func at1End() time.Time { return at(1, 12) }
 
+// TestOlderPayerNotOnTheRota: the quiet ring is found, the old account that
+// pays its operator most of its coins and follows its last shift is not
+// named: some of its payouts are its own.
+func TestOlderPayerNotOnTheRota(t *testing.T) {
+	t.Parallel()
+	w := runStory(t, "lookalike-older-host-pays-a-ring-now-and-then")
+	oneAlertNaming(t, w, "q1", "q2", "q3")
+	if s := w.flagged("o1"); s >= SeverityMedium {
+		t.Errorf("o1 in a %s alert", s)
+	}
+}
+
+// TestHandoverLinksOnlyNightHosts: an evening host's hand-over to a night
+// host links nothing; a legitimate recruiter links nothing.
+func TestHandoverLinksOnlyNightHosts(t *testing.T) {
+	t.Parallel()
+	for name, hosts := range map[string][2]string{
+		"edge-handover-from-an-evening-host":    {"e1", "e2"},
+		"edge-legit-agency-recruits-stay-apart": {"r1", "r2"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			w := runStory(t, name)
+			if n := len(w.distinctAlerts()); n != 2 {
+				t.Errorf("%d alerts, want one for each of %v", n, hosts)
+			}
+			for _, h := range hosts {
+				if s := w.flagged(h); s < SeverityMedium {
+					t.Errorf("%s flagged at %s, want its own alert", h, s)
+				}
+			}
+		})
+	}
+}
+
 func TestSparseLookalikesStayQuiet(t *testing.T) {
 	t.Parallel()
 	for name, hosts := range map[string][]string{
@@ -107,4 +142,56 @@ func TestSparseLookalikesStayQuiet(t *testing.T) {
 			assertNoAlert(t, runStory(t, name), hosts...)
 		})
 	}
+}
+
+// TestAgencyPostingLuresOnARota: the agency lookalike, but the agency posts
+// a lure: the hosts it takes the coins of are one alert (by the lure; the
+// hand-over rule leaves one's own agency alone).
+func TestAgencyPostingLuresOnARota(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	sparseStories["lookalike-agency-hosts-follow-at-night"](w)
+	w.post("agk", "ad", "Lowongan host live, kerja malam, gaji 5jt + bonus, disediakan kos. Cewek usia 17-22. DM aja", "", at(-1, 10))
+	w.run()
+	oneAlertNaming(t, w, "k0", "k1", "k2")
+}
+
+// TestNightly: a host is nightly from exactly schedule.min_night_share of
+// its minutes at night.
+func TestNightly(t *testing.T) {
+	t.Parallel()
+	e, _ := New(DefaultConfig())
+	e.now = at(3, 12)
+	h := &hostState{id: "h"}
+	d := h.day(localDay(at(2, 22), e.defTZ), e.windowDays())
+	d.minutes, d.nightMinutes = 60, 30
+	if !e.nightly(h) {
+		t.Error("30 of 60 minutes at night: nightly, want so at min_night_share 0.5")
+	}
+	d.nightMinutes = 29
+	if e.nightly(h) {
+		t.Error("29 of 60 minutes at night: not nightly")
+	}
+	if e.nightly(&hostState{id: "none"}) {
+		t.Error("a host without minutes is not nightly")
+	}
+}
+
+// TestLegitBeneficiaryOnARota: hosts who follow one another at night and pay
+// an agency that recruits adults only (not the one they broadcast under):
+// a legitimate beneficiary does not make a rota a ring.
+func TestLegitBeneficiaryOnARota(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.post("agl", "bio", "Agency resmi host live. Kantor di Bandung. Rekrutmen terbuka untuk usia 21+.", "", at(-1, 10))
+	nights(5, func(d int) {
+		for i := 0; i < 3; i++ {
+			id := string(rune('x' + i))
+			w.broadcast(sparseHost(id, oldAcct(), 1990), at(d, 20+2.6*float64(i)), 2.45,
+				streamOpt{gifts: 30, coins: 40, chats: []string{"lagu lagi kak"}, chatEvery: 30 * time.Minute})
+			w.payout(id, "agl", 30000, "bank", at(d+1, 9+float64(i)/4))
+		}
+	})
+	w.run()
+	assertNoAlert(t, w, "x", "y", "z", "agl")
 }
