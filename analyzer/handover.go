@@ -49,11 +49,12 @@ func (e *Engine) handoverStart(s *streamState) {
 	}
 	t := s.start.Unix()
 	keepEnds := e.ho.ends[:0]
+	var at handoverTime
 	for _, m := range e.ho.ends {
 		if t-m.at <= int64(gap/time.Second) {
 			keepEnds = append(keepEnds, m)
 			if m.host != s.host.id { // an end is never after now
-				e.handover(m.host, s.host, m.at, t)
+				e.handover(m.host, s.host, m.at, t, &at)
 			}
 		}
 	}
@@ -80,7 +81,8 @@ func (e *Engine) handoverEnd(s *streamState) {
 	for _, m := range e.ho.starts {
 		if m.host != s.host.id && m.at > end && m.at-end <= gap {
 			if h := e.hosts[m.host]; h != nil {
-				e.handover(s.host.id, h, end, m.at)
+				var at handoverTime
+				e.handover(s.host.id, h, end, m.at, &at)
 			}
 		}
 	}
@@ -98,7 +100,7 @@ func (e *Engine) pushMark(ms []mark, m mark) []mark {
 
 // handover records that from's broadcast, quiet at end, was followed by to's
 // at start: on both hosts, counted once per local night, only at night.
-func (e *Engine) handover(fromID string, to *hostState, end, start int64) {
+func (e *Engine) handover(fromID string, to *hostState, end, start int64, at *handoverTime) {
 	from := e.hosts[fromID]
 	if from == nil || from == to {
 		return
@@ -107,27 +109,40 @@ func (e *Engine) handover(fromID string, to *hostState, end, start int64) {
 	if loc == nil {
 		loc = e.defTZ
 	}
-	st := time.Unix(start, 0)
-	if !e.isNight(st.In(loc).Hour()) && !e.isNight(time.Unix(end, 0).In(loc).Hour()) {
+	if !at.set {
+		// The start's side once per stream start: the zone's arithmetic
+		// is most of a hand-over's cost.
+		st := time.Unix(start, 0).In(loc)
+		*at = handoverTime{set: true, t: st, night: e.isNight(st.Hour()), day: localDay(st, loc)}
+	}
+	if !at.night && !e.isNight(time.Unix(end, 0).In(loc).Hour()) {
 		return
 	}
-	day := localDay(st, loc)
-	var was bool
+	was := false
 	for _, l := range to.handovers {
 		if l.id == from.id {
-			was = e.handoverPartner(to, l)
+			was = e.handoverNightsMet(to, from, l)
 		}
 	}
-	from.handovers = addHandover(from.handovers, to.id, day, st)
-	to.handovers = addHandover(to.handovers, from.id, day, st)
-	// Scored again only when the pair becomes linked: a hand-over that
-	// links nothing new changes no score.
+	from.handovers = addHandover(from.handovers, to.id, at.day, at.t)
+	to.handovers = addHandover(to.handovers, from.id, at.day, at.t)
+	// Scored again only when the pair's nights come to link them: a
+	// hand-over that links nothing new changes no score.
 	for _, l := range to.handovers {
-		if l.id == from.id && !was && e.handoverPartner(to, l) {
+		if l.id == from.id && !was && e.handoverNightsMet(to, from, l) && e.nightly(to) && e.nightly(from) {
 			e.markDirty(from)
 			e.markDirty(to)
 		}
 	}
+}
+
+// handoverTime is a stream start's local time, night and day, worked out
+// once for all the hand-overs to it.
+type handoverTime struct {
+	set   bool
+	t     time.Time
+	night bool
+	day   int32
 }
 
 // addHandover counts a hand-over night with partner id: two hand-overs of
@@ -165,16 +180,9 @@ func packHandover(nights int64, day int32) int64 { return nights<<32 | int64(uin
 func handoverNights(c int64) int64               { return c >> 32 }
 func handoverDay(c int64) int32                  { return int32(uint32(c)) }
 
-// handoverPartner says the partner of l has handed over to or from h on
-// enough nights to link them: schedule.handover_nights, or one when both are
-// new accounts; and both broadcast mostly at night (a rota through the
-// night, not a family passing the phone on at eight in the evening).
-func (e *Engine) handoverPartner(h *hostState, l acctLink) bool {
-	o := e.hosts[l.id]
-	return o != nil && e.handoverNightsMet(h, o, l) && e.nightly(h) && e.nightly(o)
-}
-
-// handoverNightsMet is handoverPartner's count alone, the cheap part.
+// handoverNightsMet says o has handed over to or from h on enough nights to
+// link them: schedule.handover_nights, or one when both are new accounts.
+// (Linking also asks that both broadcast mostly at night: nightly.)
 func (e *Engine) handoverNightsMet(h, o *hostState, l acctLink) bool {
 	n := handoverNights(l.coins)
 	return n >= int64(e.cfg.Schedule.HandoverNights) || (n >= 1 && e.isNew(h) && e.isNew(o))
