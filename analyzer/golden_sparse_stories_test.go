@@ -38,6 +38,20 @@ var sparseStories = map[string]func(w *world){
 			}
 		})
 	},
+	"sparse-ring-linked-by-recruiter-dms": func(w *world) {
+		// One account messages three accounts days before each first
+		// broadcasts, in words that carry no lure; the three turn out minors
+		// directed by viewers on their own hours. The DMs are their only tie.
+		for i, id := range []string{"m1", "m2", "m3"} {
+			w.link("rx", id, "dm", at(-3, 12+float64(i)))
+			w.post("rx", "dm", "halo, jadi ikut besok?", id, at(-3, 12.1+float64(i)))
+		}
+		nights(2, func(d int) {
+			for i, id := range []string{"m1", "m2", "m3"} {
+				w.broadcast(sparseHost(id, newAcct(-4), day0.Year()-16), at(d, 20+2.5*float64(i)), 1.5, directed)
+			}
+		})
+	},
 	"sparse-ring-linked-by-device-link": func(w *world) {
 		// Three new minors, each directed by viewers, none paid out yet, no
 		// DMs: the app says only that two logged in on the first one's phone.

@@ -43,16 +43,17 @@ type MoneyConfig struct {
 	// CashMethodScore is added when payouts go out by ATM, e-wallet, phone
 	// credit or crypto. Default 0.05.
 	CashMethodScore float64 `yaml:"cash_method_score"`
-	// ShiftCollectorScore, times that share, is added when the beneficiary,
-	// not a legitimate agency nor the agency the host broadcasts under, to
-	// whom all the host's payouts went, also takes the coins of a host this one hands
-	// over to or from at night (schedule.handover_gap; with all such payers
-	// on schedule.handover_nights nights together), both of them broadcasting mostly at night: one phone passed along a rota through
-	// the night with the money going to one third account, the quiet ring
-	// on old or bought accounts that no collector of new accounts shows.
-	// Default 0.25: with a payout elsewhere it makes money strong; a family
-	// sharing a payout account passes the phone on in the evening, not
-	// along a night.
+	// ShiftCollectorScore, times that share, is added when the
+	// beneficiary, not a legitimate agency nor the agency the host
+	// broadcasts under, to whom all the host's payouts went, also takes the
+	// coins of hosts this one hands over to or from at night
+	// (schedule.handover_gap), on schedule.handover_nights nights together,
+	// both broadcasting mostly at night: one phone passed along a rota
+	// through the night with the money going to one third account, the
+	// quiet ring on old or bought accounts that no collector of new
+	// accounts shows. Default 0.25: with a payout elsewhere it makes money
+	// strong; a family sharing a payout account passes the phone on in the
+	// evening, not along a night.
 	ShiftCollectorScore float64 `yaml:"shift_collector_score"`
 }
 

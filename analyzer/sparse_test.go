@@ -54,6 +54,14 @@ func TestSparseRingLinkedByBeneficiary(t *testing.T) {
 	}
 }
 
+func TestSparseRingLinkedByRecruiterDMs(t *testing.T) {
+	t.Parallel()
+	a := oneAlertNaming(t, runStory(t, "sparse-ring-linked-by-recruiter-dms"), "m1", "m2", "m3")
+	if !slices.Contains(a.Entities, EntityRef{KindAccount, "rx"}) {
+		t.Errorf("the recruiter is not named: %v", a.Entities)
+	}
+}
+
 func TestSparseRingLinkedByDeviceLink(t *testing.T) {
 	t.Parallel()
 	oneAlertNaming(t, runStory(t, "sparse-ring-linked-by-device-link"), "d1", "d2", "d3")
