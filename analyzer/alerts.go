@@ -140,7 +140,17 @@ func (e *Engine) linkedHosts(h *hostState) []*hostState {
 		if hNight == 0 {
 			break
 		}
-		if e.nightly(o) && sameOperators(hOps, e.operatorsOf(o)) {
+		if !e.nightly(o) {
+			continue
+		}
+		oOps := e.operatorsOf(o)
+		// One night's hand-over between new accounts joins only hosts
+		// that no operator explains yet (a ring's first night on a sparse
+		// app); it does not pull a stray host into a ring's alert.
+		if handoverNights(l.coins) < int64(e.cfg.Schedule.HandoverNights) && (len(hOps) > 0 || len(oOps) > 0) {
+			continue
+		}
+		if sameOperators(hOps, oOps) {
 			add(l.id)
 		}
 	}

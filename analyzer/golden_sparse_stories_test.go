@@ -95,6 +95,38 @@ var sparseStories = map[string]func(w *world){
 			w.broadcast(sparseHost("e2", newAcct(-4), day0.Year()-16), at(d, 20+10.0/60), 2.5, directed)
 		})
 	},
+	"edge-stray-host-after-a-rings-last-shift": func(w *world) {
+		// A recruited ring of new minors in shifts on a sparse app, and a
+		// new account of its own, directed by its viewers, that begins ten
+		// minutes after the ring's last shift one night: two alerts, the
+		// stray host is not pulled into the ring's by one chance hand-over.
+		w.post("rz", "ad", "Lowongan host live, kerja malam, gaji 5jt + bonus, disediakan kos. Cewek usia 16-20. DM aja", "", at(-8, 10))
+		for i, id := range []string{"r1", "r2", "r3"} {
+			w.link("rz", id, "dm", at(-3, 12+float64(i)))
+		}
+		nights(2, func(d int) {
+			for i, id := range []string{"r1", "r2", "r3"} {
+				w.broadcast(sparseHost(id, newAcct(-4), day0.Year()-16), at(d, 20+float64(i)*(1.5+10.0/60)), 1.5, directed)
+			}
+		})
+		busy := directed
+		busy.chatEvery = 8 * time.Minute
+		w.broadcast(sparseHost("x1", newAcct(-4), day0.Year()-16), at(0, 20+2*(1.5+10.0/60)+1.5+10.0/60), 2.5, busy)
+	},
+	"edge-unrecruited-host-on-a-rings-rota": func(w *world) {
+		// Two recruited minors and a third nobody messaged share one rota
+		// on a sparse app: the third has an alert of her own the first night
+		// (a chance hand-over does not join a ring with its operator), and
+		// joins the ring's on the second, when the rota repeats.
+		w.post("rz", "ad", "Lowongan host live, kerja malam, gaji 5jt + bonus, disediakan kos. Cewek usia 16-20. DM aja", "", at(-8, 10))
+		w.link("rz", "u1", "dm", at(-3, 12))
+		w.link("rz", "u2", "dm", at(-3, 13))
+		nights(2, func(d int) {
+			for i, id := range []string{"u1", "u2", "u3"} {
+				w.broadcast(sparseHost(id, newAcct(-4), day0.Year()-16), at(d, 20+float64(i)*(1.5+10.0/60)), 1.5, directed)
+			}
+		})
+	},
 	"edge-legit-agency-recruits-stay-apart": func(w *world) {
 		// An agency that recruits adults only DMs two accounts before they
 		// first broadcast; both turn out minors directed by viewers, on

@@ -52,9 +52,10 @@ type ScheduleConfig struct {
 	// money family, never in the schedule.
 	HandoverGap time.Duration `yaml:"handover_gap"`
 	// HandoverNights is on how many nights a pair of hosts must hand over
-	// to each other to be linked; new accounts are linked from the first.
-	// Default 2: one coincidence is common, the same pair on two nights is
-	// a rota.
+	// to each other to be linked; two new accounts are linked from the
+	// first while no operator account explains either yet (a ring's first
+	// night on a sparse app). Default 2: one coincidence is common, the
+	// same pair on two nights is a rota.
 	HandoverNights int `yaml:"handover_nights"`
 }
 

@@ -122,6 +122,7 @@ func TestHandoverLinksOnlyNightHosts(t *testing.T) {
 	for name, hosts := range map[string][2]string{
 		"edge-handover-from-an-evening-host":    {"e1", "e2"},
 		"edge-legit-agency-recruits-stay-apart": {"r1", "r2"},
+		"edge-stray-host-after-a-rings-last-shift": {"r3", "x1"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -202,4 +203,33 @@ func TestLegitBeneficiaryOnARota(t *testing.T) {
 	})
 	w.run()
 	assertNoAlert(t, w, "x", "y", "z", "agl")
+}
+
+// TestUnrecruitedHostJoinsOnTheSecondNight: a host tied to a ring with an
+// operator only by hand-overs joins its alert once the rota repeats.
+func TestUnrecruitedHostJoinsOnTheSecondNight(t *testing.T) {
+	t.Parallel()
+	w := runStory(t, "edge-unrecruited-host-on-a-rings-rota")
+	open := w.distinctAlerts()
+	var ring Alert
+	for _, a := range w.alerts {
+		if _, ok := open[a.ID]; ok && slices.Contains(a.Entities, EntityRef{KindAccount, "rz"}) {
+			ring = a
+		}
+	}
+	for _, id := range []string{"u1", "u2", "u3"} {
+		if !slices.Contains(ring.Entities, EntityRef{KindHost, id}) {
+			t.Errorf("the ring's alert does not name %s: %v", id, ring.Entities)
+		}
+	}
+	first := time.Time{}
+	for _, a := range w.alerts {
+		if slices.Contains(a.Entities, EntityRef{KindHost, "u3"}) && slices.Contains(a.Entities, EntityRef{KindAccount, "rz"}) {
+			first = a.At
+			break
+		}
+	}
+	if first.Before(at(0, 12+12)) {
+		t.Errorf("u3 joined the ring's alert at %v, on the first night: one chance hand-over joined a ring with its operator", first)
+	}
 }
