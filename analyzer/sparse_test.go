@@ -120,8 +120,8 @@ func TestOlderPayerNotOnTheRota(t *testing.T) {
 func TestHandoverLinksOnlyNightHosts(t *testing.T) {
 	t.Parallel()
 	for name, hosts := range map[string][2]string{
-		"edge-handover-from-an-evening-host":    {"e1", "e2"},
-		"edge-legit-agency-recruits-stay-apart": {"r1", "r2"},
+		"edge-handover-from-an-evening-host":       {"e1", "e2"},
+		"edge-legit-agency-recruits-stay-apart":    {"r1", "r2"},
 		"edge-stray-host-after-a-rings-last-shift": {"r3", "x1"},
 	} {
 		t.Run(name, func(t *testing.T) {
