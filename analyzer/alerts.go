@@ -122,20 +122,40 @@ func (e *Engine) linkedHosts(h *hostState) []*hostState {
 	for _, l := range h.devLinks {
 		add(l.id)
 	}
-	// Hand-over partners: the cheap count first; h's night share and
-	// operators once, only when a partner passes it.
-	hNight, hOps := -1, []string(nil)
+	// Hand-over partners, cheapest test first (most are one night's chance):
+	// h's newness, night share and operators once, and only when needed.
+	need := int64(e.cfg.Schedule.HandoverNights)
+	hNew, hNight, opsDone := -1, -1, false
+	var hOps []string
 	for _, l := range h.handovers {
+		n := handoverNights(l.coins)
+		if n < 1 {
+			continue
+		}
+		short := n < need
+		if short {
+			// One night's hand-over joins only new accounts that no
+			// operator explains yet (a ring's first night on a sparse
+			// app); it does not pull a stray host into a ring's alert.
+			if hNew < 0 {
+				hNew = boolInt(e.isNew(h))
+			}
+			if hNew == 0 {
+				continue
+			}
+			if !opsDone {
+				hOps, opsDone = e.operatorsOf(h), true
+			}
+			if len(hOps) > 0 {
+				continue
+			}
+		}
 		o := e.hosts[l.id]
-		if o == nil || !e.handoverNightsMet(h, o, l) {
+		if o == nil || (short && !e.isNew(o)) {
 			continue
 		}
 		if hNight < 0 {
-			hNight = 0
-			if e.nightly(h) {
-				hNight = 1
-			}
-			hOps = e.operatorsOf(h)
+			hNight = boolInt(e.nightly(h))
 		}
 		if hNight == 0 {
 			break
@@ -143,11 +163,11 @@ func (e *Engine) linkedHosts(h *hostState) []*hostState {
 		if !e.nightly(o) {
 			continue
 		}
+		if !opsDone {
+			hOps, opsDone = e.operatorsOf(h), true
+		}
 		oOps := e.operatorsOf(o)
-		// One night's hand-over between new accounts joins only hosts
-		// that no operator explains yet (a ring's first night on a sparse
-		// app); it does not pull a stray host into a ring's alert.
-		if handoverNights(l.coins) < int64(e.cfg.Schedule.HandoverNights) && (len(hOps) > 0 || len(oOps) > 0) {
+		if short && len(oOps) > 0 {
 			continue
 		}
 		if sameOperators(hOps, oOps) {

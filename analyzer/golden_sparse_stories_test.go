@@ -127,6 +127,17 @@ var sparseStories = map[string]func(w *world){
 			}
 		})
 	},
+	"edge-one-handover-of-a-new-and-an-old-host": func(w *world) {
+		// A new minor and an old account's minor, each directed by her
+		// viewers, no operator behind either: one night's hand-over links
+		// new accounts only, so two alerts.
+		w.broadcast(sparseHost("n1", newAcct(-4), day0.Year()-16), at(0, 20), 2, directed)
+		w.broadcast(sparseHost("o2", oldAcct(), day0.Year()-16), at(0, 22+10.0/60), 2, directed)
+		w.broadcast(sparseHost("o2", oldAcct(), day0.Year()-16), at(1, 20), 2, directed)
+		w.broadcast(sparseHost("n1", newAcct(-4), day0.Year()-16), at(1, 23), 2, directed)
+		w.broadcast(sparseHost("o2", oldAcct(), day0.Year()-16), at(2, 20), 2, directed)
+		w.broadcast(sparseHost("n1", newAcct(-4), day0.Year()-16), at(2, 23), 2, directed)
+	},
 	"edge-legit-agency-recruits-stay-apart": func(w *world) {
 		// An agency that recruits adults only DMs two accounts before they
 		// first broadcast; both turn out minors directed by viewers, on

@@ -120,15 +120,21 @@ func TestOlderPayerNotOnTheRota(t *testing.T) {
 func TestHandoverLinksOnlyNightHosts(t *testing.T) {
 	t.Parallel()
 	for name, hosts := range map[string][2]string{
-		"edge-handover-from-an-evening-host":       {"e1", "e2"},
-		"edge-legit-agency-recruits-stay-apart":    {"r1", "r2"},
-		"edge-stray-host-after-a-rings-last-shift": {"r3", "x1"},
+		"edge-handover-from-an-evening-host":         {"e1", "e2"},
+		"edge-legit-agency-recruits-stay-apart":      {"r1", "r2"},
+		"edge-stray-host-after-a-rings-last-shift":   {"r3", "x1"},
+		"edge-one-handover-of-a-new-and-an-old-host": {"n1", "o2"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			w := runStory(t, name)
-			if n := len(w.distinctAlerts()); n != 2 {
-				t.Errorf("%d alerts, want one for each of %v", n, hosts)
+			for _, a := range w.alerts {
+				if slices.Contains(a.Entities, EntityRef{KindHost, hosts[0]}) && slices.Contains(a.Entities, EntityRef{KindHost, hosts[1]}) {
+					t.Fatalf("alert %s names both %v: they were linked", a.ID, hosts)
+				}
+				if a.MergedInto != "" {
+					t.Errorf("alert %s merged into %s", a.ID, a.MergedInto)
+				}
 			}
 			for _, h := range hosts {
 				if s := w.flagged(h); s < SeverityMedium {
