@@ -76,8 +76,9 @@ func (e *Engine) evaluateDirty() {
 	}
 }
 
-// linkedHosts are the hosts joined to h by a shared device, a private place or
-// home network, a beneficiary, a recruiter or an agency that is not legitimate.
+// linkedHosts are the hosts joined to h by a shared device (seen at stream
+// start or by link rel=device), a private place or home network, a
+// beneficiary, a recruiter that is not legitimate, or shift hand-overs.
 func (e *Engine) linkedHosts(h *hostState) []*hostState {
 	var out []*hostState
 	add := func(id string) {
@@ -112,12 +113,107 @@ func (e *Engine) linkedHosts(h *hostState) []*hostState {
 		}
 	}
 	for _, r := range h.recruiters {
-		if a := e.accounts[r.id]; a != nil && a.lure >= e.cfg.Recruitment.WeakAdScore {
+		if a := e.accounts[r.id]; a != nil && (a.lure >= e.cfg.Recruitment.WeakAdScore || !a.legit) {
 			for _, p := range a.recruits {
 				add(p.id)
 			}
 		}
 	}
+	for _, l := range h.devLinks {
+		add(l.id)
+	}
+	// Hand-over partners, cheapest test first (most are one night's chance):
+	// h's newness, night share and operators once, and only when needed.
+	need := int64(e.cfg.Schedule.HandoverNights)
+	hNew, hNight, opsDone := -1, -1, false
+	var hOps []string
+	for _, l := range h.handovers {
+		n := handoverNights(l.coins)
+		if n < 1 {
+			continue
+		}
+		short := n < need
+		if short {
+			// One night's hand-over joins only new accounts that no
+			// operator explains yet (a ring's first night on a sparse
+			// app); it does not pull a stray host into a ring's alert.
+			if hNew < 0 {
+				hNew = boolInt(e.isNew(h))
+			}
+			if hNew == 0 {
+				continue
+			}
+			if !opsDone {
+				hOps, opsDone = e.operatorsOf(h), true
+			}
+			if len(hOps) > 0 {
+				continue
+			}
+		}
+		o := e.hosts[l.id]
+		if o == nil || (short && !e.isNew(o)) {
+			continue
+		}
+		if hNight < 0 {
+			hNight = boolInt(e.nightly(h))
+		}
+		if hNight == 0 {
+			break
+		}
+		if !e.nightly(o) {
+			continue
+		}
+		if !opsDone {
+			hOps, opsDone = e.operatorsOf(h), true
+		}
+		oOps := e.operatorsOf(o)
+		if short && len(oOps) > 0 {
+			continue
+		}
+		if sameOperators(hOps, oOps) {
+			add(l.id)
+		}
+	}
+	return out
+}
+
+// sameOperators: a hand-over, a weak tie, joins two hosts only when what
+// each is already joined to (its alert, else itself: operatorsOf) names no operator
+// accounts, or a common one. Rings keep their rotas by the clock, so their
+// hand-overs meet by chance; two rings with operators of their own stay two
+// alerts.
+func sameOperators(ha, oa []string) bool {
+	if len(ha) == 0 || len(oa) == 0 {
+		return true
+	}
+	for _, x := range ha {
+		for _, y := range oa {
+			if x == y {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// operatorsOf lists the accounts of h's alert, or of h alone.
+func (e *Engine) operatorsOf(h *hostState) []string {
+	var out []string
+	if h.alert != nil && h.alert.merged == "" {
+		for k := range h.alert.entities {
+			if k.Kind == KindAccount {
+				out = append(out, k.ID)
+			}
+		}
+		if len(out) > 0 {
+			return out
+		}
+	}
+	e.eachEntity([]*hostState{h}, func(kind, id string) {
+		if kind == KindAccount {
+			out = append(out, id)
+		}
+	})
 	return out
 }
 

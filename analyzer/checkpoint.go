@@ -39,7 +39,7 @@ var (
 
 // CheckpointVersion is the format version WriteCheckpoint writes and
 // ReadCheckpoint reads. Any change to what a checkpoint holds raises it.
-const CheckpointVersion = 1
+const CheckpointVersion = 2
 
 var engineFormat = snapshot.Format{
 	Magic: "RONDAENG", Version: CheckpointVersion,
@@ -272,6 +272,7 @@ func (w *ckWriter) encode() [len(sectionOrder)][]byte {
 	k.Uvarint(e.stats.Evicted)
 	k.Uvarint(e.stats.AlertsEmitted)
 	k.Uvarint(e.stats.SignalsRaised)
+	k.Uvarint(e.stats.HandoverMarksDropped)
 	out[0] = k.B
 
 	hosts := snapshot.Enc{B: make([]byte, 0, 256*len(w.hosts)+8)}
@@ -301,6 +302,7 @@ func (w *ckWriter) encode() [len(sectionOrder)][]byte {
 	for _, id := range sortedKeys(e.streams) {
 		w.stream(&streams, e.streams[id])
 	}
+	w.handovers(&streams, &e.ho)
 	out[6] = streams.B
 
 	alerts := snapshot.Enc{B: make([]byte, 0, 128*len(w.alerts)+8)}
@@ -424,6 +426,7 @@ func (r *ckReader) decode(p [len(sectionOrder)][]byte) error {
 	e.stats.Evicted = d.Uvarint()
 	e.stats.AlertsEmitted = d.Uvarint()
 	e.stats.SignalsRaised = d.Uvarint()
+	e.stats.HandoverMarksDropped = d.Uvarint()
 	if err := d.Done(); err != nil {
 		return err
 	}
@@ -553,6 +556,7 @@ func (r *ckReader) decode(p [len(sectionOrder)][]byte) error {
 		}
 		e.streams[s.id] = s
 	}
+	r.handovers(d, &e.ho)
 	if err := d.Done(); err != nil {
 		return err
 	}

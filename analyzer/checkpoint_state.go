@@ -62,6 +62,8 @@ func (w *ckWriter) host(enc *snapshot.Enc, h *hostState) {
 	w.str(enc, h.extLabel)
 	enc.Bool(h.decisive)
 	w.links(enc, h.recruiters)
+	w.links(enc, h.handovers)
+	w.links(enc, h.devLinks)
 	w.eval(enc, &h.eval)
 	enc.Uvarint(h.evalGen)
 	w.alertRef(enc, h.alert)
@@ -108,7 +110,7 @@ func (r *ckReader) host(d *snapshot.Dec, h *hostState) {
 	h.payoutOther = d.Varint()
 	h.payoutSelf = d.Varint()
 	h.payMethods = uint8(d.Uint(math.MaxUint8, "pay methods"))
-	h.beneficiaries = r.links(d)
+	h.beneficiaries = r.links(d, maxLinks)
 	h.directives = uint32(d.Uint(math.MaxUint32, "directives"))
 	h.directedGifts = uint32(d.Uint(math.MaxUint32, "directed gifts"))
 	h.beats = uint32(d.Uint(math.MaxUint32, "heartbeats"))
@@ -119,7 +121,9 @@ func (r *ckReader) host(d *snapshot.Dec, h *hostState) {
 	h.extSignal = d.F64()
 	h.extLabel = r.str(d)
 	h.decisive = d.Bool()
-	h.recruiters = r.links(d)
+	h.recruiters = r.links(d, maxLinks)
+	h.handovers = r.links(d, maxHandovers)
+	h.devLinks = r.links(d, maxLinks)
 	r.eval(d, &h.eval)
 	h.evalGen = d.Uvarint()
 	h.alert = r.alertRef(d)
@@ -182,8 +186,8 @@ func (w *ckWriter) links(enc *snapshot.Enc, links []acctLink) {
 	}
 }
 
-func (r *ckReader) links(d *snapshot.Dec) []acctLink {
-	n := d.Len(maxLinks, "links")
+func (r *ckReader) links(d *snapshot.Dec, max int) []acctLink {
+	n := d.Len(max, "links")
 	if n == 0 {
 		return nil
 	}
@@ -212,9 +216,9 @@ func (r *ckReader) account(d *snapshot.Dec) *acctState {
 		lure:      d.F64(),
 		lureCues:  r.strList(d, maxCkCues),
 		legit:     d.Bool(),
-		dmTargets: r.links(d),
-		recruits:  r.links(d),
-		payers:    r.links(d),
+		dmTargets: r.links(d, maxLinks),
+		recruits:  r.links(d, maxLinks),
+		payers:    r.links(d, maxLinks),
 	}
 }
 

@@ -327,7 +327,7 @@ func TestCheckpointDamaged(t *testing.T) {
 		}
 	}
 	_, err := ReadCheckpoint(DefaultConfig(), bytes.NewReader(cases[len(cases)-1].data))
-	if want := "found format version 2, this build reads version 1 only"; !strings.Contains(err.Error(), want) {
+	if want := fmt.Sprintf("found format version %d, this build reads version %d only", CheckpointVersion+1, CheckpointVersion); !strings.Contains(err.Error(), want) {
 		t.Errorf("version error %q does not say %q", err, want)
 	}
 	t.Logf("%d damaged copies of a %d-byte checkpoint refused", len(cases), len(good))
@@ -386,9 +386,9 @@ func TestCheckpointFields(t *testing.T) {
 		// not checkpointed (wire.go): after a restart a stream.wire names its
 		// host itself or is reported without one. senderTZ is a cache of
 		// zone names, filled again as gifts name them (country.go).
-		{Engine{}, "cfg fams now key tz defTZ senderTZ streams hosts accounts places alerts wire nextSweep nextEvict evalGen started dirty out stats inCall OnSignal OnSession"},
-		{Stats{}, "Events Unknown Streams Hosts Accounts Places OpenAlerts Evicted AlertsEmitted SignalsRaised"},
-		{hostState{}, "id created birthYear verified tz agency firstStream lastSeen lastEval streams liveStream lastStreams days devices places nets coins foreignNightCoins topCoins payoutOther payoutSelf payMethods beneficiaries directives directedGifts beats privateBeats ageCues ageQuestion ageSignal extSignal extLabel decisive recruiters eval evalGen alert signal"},
+		{Engine{}, "cfg fams now key tz defTZ senderTZ streams hosts accounts places alerts wire ho nextSweep nextEvict evalGen started dirty out stats inCall OnSignal OnSession"},
+		{Stats{}, "Events Unknown Streams Hosts Accounts Places OpenAlerts Evicted AlertsEmitted SignalsRaised HandoverMarksDropped"},
+		{hostState{}, "id created birthYear verified tz agency firstStream lastSeen lastEval streams liveStream lastStreams days devices places nets coins foreignNightCoins topCoins payoutOther payoutSelf payMethods beneficiaries directives directedGifts beats privateBeats ageCues ageQuestion ageSignal extSignal extLabel decisive recruiters handovers devLinks eval evalGen alert signal"},
 		{dayStat{}, "day minutes nightMinutes shift"},
 		{placeRef{}, "key sessions last"},
 		{acctLink{}, "id coins at"},
@@ -400,7 +400,7 @@ func TestCheckpointFields(t *testing.T) {
 		{scheduleEvidence{}, "minutes nightMinutes nights togetherNights activeDays"},
 		{colocEvidence{}, "key kind hosts fresh"},
 		{recruitEvidence{}, "recruiter lure recruits via"},
-		{moneyEvidence{}, "beneficiary payers newPayers payoutOther foreignNightShare"},
+		{moneyEvidence{}, "beneficiary payers newPayers shiftPayer payoutOther foreignNightShare"},
 		{audienceEvidence{}, "directed directives privateShare"},
 		{ageEvidence{}, "years source"},
 		{accountAgeEvidence{}, "days"},

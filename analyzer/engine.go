@@ -33,6 +33,7 @@ type Engine struct {
 	places   map[string]*placeState
 	alerts   map[string]*alertState
 	wire     wireState // wire.go
+	ho       handovers // handover.go
 
 	nextSweep time.Time
 	nextEvict time.Time
@@ -62,6 +63,10 @@ type Stats struct {
 	Evicted       uint64
 	AlertsEmitted uint64
 	SignalsRaised uint64
+	// HandoverMarksDropped counts recent stream starts and ends dropped
+	// from the hand-over lists past their bound (handover.go): a platform
+	// busier than the lists, whose hand-overs go partly unseen.
+	HandoverMarksDropped uint64
 }
 
 // LiveEntities is the number of entities the engine holds now.
@@ -318,6 +323,7 @@ func (e *Engine) streamStart(ev *event.Event, at time.Time) {
 	}
 	e.streams[ev.StreamID] = s
 	e.registerPlaces(s)
+	e.handoverStart(s)
 	if first {
 		e.recruited(h, at)
 	}
@@ -521,10 +527,21 @@ func (e *Engine) link(ev *event.Event, at time.Time) {
 		// from was invited by to: an invitation into hosting is a recruitment path.
 		a := e.account(ev.ToID)
 		e.dmTo(a, ev.FromID, at)
+	case "device":
+		// from logged in on a device first used by to: where the app sends no
+		// device_id, this is what links a ring's hosts on one phone. It links
+		// hosts that each reach an alert; it does not score (siblings lend
+		// each other a phone).
+		if ev.FromID == ev.ToID {
+			return
+		}
+		f, t := e.host(ev.FromID), e.host(ev.ToID)
+		f.devLinks = addLink(f.devLinks, t.id, 1, at)
+		t.devLinks = addLink(t.devLinks, f.id, 1, at)
+		e.markDirty(f)
+		e.markDirty(t)
 	}
-	// rel "device" (from logged in on a device first used by to) and "follow"
-	// are not used: stream.start's device_id carries the device fact for hosts,
-	// and follows say nothing of exploitation.
+	// rel "follow" is not used: follows say nothing of exploitation.
 }
 
 func (e *Engine) payout(ev *event.Event, at time.Time) {

@@ -44,13 +44,25 @@ type MoneyConfig struct {
 	// credit or crypto, or by a named rail (GCash, Maya, Palawan Express,
 	// Cebuana Lhuillier, M Lhuillier, DANA, OVO, ...: payrail.go). Default 0.05.
 	CashMethodScore float64 `yaml:"cash_method_score"`
+	// ShiftCollectorScore, times that share, is added when the
+	// beneficiary, not a legitimate agency nor the agency the host
+	// broadcasts under, to whom all the host's payouts went, also takes the
+	// coins of hosts this one hands over to or from at night
+	// (schedule.handover_gap), on schedule.handover_nights nights together,
+	// both broadcasting mostly at night: one phone passed along a rota
+	// through the night with the money going to one third account, the
+	// quiet ring on old or bought accounts that no collector of new
+	// accounts shows. Default 0.25: with a payout elsewhere it makes money
+	// strong; a family sharing a payout account passes the phone on in the
+	// evening, not along a night.
+	ShiftCollectorScore float64 `yaml:"shift_collector_score"`
 }
 
 func defaultMoneyConfig() MoneyConfig {
 	return MoneyConfig{
 		MinNewPayers: 2, ForeignNightShare: 0.3, WhaleShare: 0.6,
 		ForeignScore: 0.15, PayoutScore: 0.3, CollectorScore: 0.3, LureScore: 0.15,
-		LegitAgencyDiscount: 0.25, CashMethodScore: 0.05,
+		LegitAgencyDiscount: 0.25, CashMethodScore: 0.05, ShiftCollectorScore: 0.25,
 	}
 }
 
@@ -58,9 +70,9 @@ func (c MoneyConfig) validate(bad func(field, why string)) {
 	if c.MinNewPayers < 1 || c.ForeignNightShare <= 0 || c.WhaleShare <= 0 || c.WhaleShare > 1 {
 		bad("money", "min_new_payers >= 1, foreign_night_share > 0, whale_share in (0,1]")
 	}
-	for _, x := range [...]float64{c.ForeignScore, c.PayoutScore, c.CollectorScore, c.LureScore, c.LegitAgencyDiscount, c.CashMethodScore} {
+	for _, x := range [...]float64{c.ForeignScore, c.PayoutScore, c.CollectorScore, c.LureScore, c.LegitAgencyDiscount, c.CashMethodScore, c.ShiftCollectorScore} {
 		if !unit(x) {
-			bad("money", "foreign_score, payout_score, collector_score, lure_score, legit_agency_discount and cash_method_score in [0,1]")
+			bad("money", "foreign_score, payout_score, collector_score, lure_score, legit_agency_discount, cash_method_score and shift_collector_score in [0,1]")
 			break
 		}
 	}
@@ -69,7 +81,8 @@ func (c MoneyConfig) validate(bad func(field, why string)) {
 // moneyEvidence: where the host's coins go, and from where they come.
 type moneyEvidence struct {
 	beneficiary       string
-	payers, newPayers int // hosts paying the beneficiary, and the new ones
+	payers, newPayers int    // hosts paying the beneficiary, and the new ones
+	shiftPayer        string // a host h hands over to at night who pays it too
 	payoutOther       int64
 	foreignNightShare float64
 }
@@ -115,6 +128,17 @@ var money = &familyOf[moneyEvidence]{
 			if ev.newPayers >= mc.MinNewPayers && e.isNew(h) {
 				s += mc.CollectorScore * share
 			}
+			// Hosts of one agency pay it and may follow one another at
+			// night: paying the agency one broadcasts under is the agency
+			// model (one that posts lures is caught by its lures). A host
+			// who also cashes out to herself is not on a rota whose money
+			// all goes to someone else.
+			ownAgency := h.agency == b.id
+			if !b.legit && !ownAgency && h.payoutSelf == 0 {
+				if ev.shiftPayer = e.shiftPayer(h, b); ev.shiftPayer != "" {
+					s += mc.ShiftCollectorScore * share
+				}
+			}
 			if b.lure >= e.cfg.Recruitment.MinAdScore {
 				s += mc.LureScore * share
 			}
@@ -142,11 +166,17 @@ var money = &familyOf[moneyEvidence]{
 		}
 		s := fmt.Sprintf("%s paid out %d coins to account %s instead of themselves; it takes coins from %s, %d of them new accounts",
 			plural(payers, "host", "hosts"), coins, ev.beneficiary, plural(ev.payers, "host", "hosts"), ev.newPayers)
+		if ev.shiftPayer != "" {
+			s += fmt.Sprintf("; it also takes the coins of host %s, who takes over from or hands over to this one at night", ev.shiftPayer)
+		}
 		if ev.foreignNightShare >= 0.1 {
 			s += fmt.Sprintf("; %d%% of gifts came from abroad in the senders' night", pct(ev.foreignNightShare))
 		}
 		evidence := map[string]any{"beneficiary": ev.beneficiary, "coins": coins, "payers": ev.payers,
 			"new_payers": ev.newPayers, "foreign_night_share": round3(ev.foreignNightShare)}
+		if ev.shiftPayer != "" {
+			evidence["shift_payer"] = ev.shiftPayer
+		}
 		if r := lastPayRail(h.payMethods); r != nil {
 			s += fmt.Sprintf("; cashed out by %s (%s)", r.name, r.kind)
 			evidence["rail"] = r.name
@@ -157,6 +187,7 @@ var money = &familyOf[moneyEvidence]{
 		w.str(enc, ev.beneficiary)
 		enc.Varint(int64(ev.payers))
 		enc.Varint(int64(ev.newPayers))
+		w.str(enc, ev.shiftPayer)
 		enc.Varint(ev.payoutOther)
 		enc.F64(ev.foreignNightShare)
 	},
@@ -164,7 +195,46 @@ var money = &familyOf[moneyEvidence]{
 		ev.beneficiary = r.str(d)
 		ev.payers = int(d.Varint())
 		ev.newPayers = int(d.Varint())
+		ev.shiftPayer = r.str(d)
 		ev.payoutOther = d.Varint()
 		ev.foreignNightShare = d.F64()
 	},
+}
+
+// paysTo says host id pays out to b.
+func paysTo(b *acctState, id string) bool {
+	for _, p := range b.payers {
+		if p.id == id {
+			return true
+		}
+	}
+	return false
+}
+
+// shiftPayer names a host that hands over to or from h at night and pays b
+// too, when the hand-overs of h with b's payers (both sides mostly at night)
+// add up to schedule.handover_nights: a rota of several hosts passing one
+// phone along shows that on its first night, a chance hand-over with one of
+// them does not. (New accounts need no rota: the collector score counts
+// their beneficiary.)
+func (e *Engine) shiftPayer(h *hostState, b *acctState) string {
+	if !e.nightly(h) {
+		return ""
+	}
+	first := ""
+	var nights int64
+	for _, l := range h.handovers {
+		o := e.hosts[l.id]
+		if o == nil || !paysTo(b, l.id) || !e.nightly(o) {
+			continue
+		}
+		if first == "" {
+			first = l.id
+		}
+		nights += handoverNights(l.coins)
+		if nights >= int64(e.cfg.Schedule.HandoverNights) {
+			return first
+		}
+	}
+	return ""
 }

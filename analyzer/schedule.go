@@ -42,6 +42,21 @@ type ScheduleConfig struct {
 	// pattern from the first night, and strong from the second.
 	ShiftScore         float64 `yaml:"shift_score"`
 	ShiftScorePerNight float64 `yaml:"shift_score_per_night"`
+	// HandoverGap is the largest gap between one host's last stream event
+	// and another host's stream start, at night, for a shift hand-over: what
+	// is left of a shared phone on apps that send no device id, location or
+	// address. Default 20m: a heartbeat interval and the minutes a phone
+	// takes to change hands. 0 turns hand-overs off. By timing alone a
+	// hand-over is weak (streams end and begin every minute on a busy
+	// platform): it links hosts that each reach an alert, and counts in the
+	// money family, never in the schedule.
+	HandoverGap time.Duration `yaml:"handover_gap"`
+	// HandoverNights is on how many nights a pair of hosts must hand over
+	// to each other to be linked; two new accounts are linked from the
+	// first while no operator account explains either yet (a ring's first
+	// night on a sparse app). Default 2: one coincidence is common, the
+	// same pair on two nights is a rota.
+	HandoverNights int `yaml:"handover_nights"`
 }
 
 func defaultScheduleConfig() ScheduleConfig {
@@ -51,6 +66,7 @@ func defaultScheduleConfig() ScheduleConfig {
 		MinNights: 3, MinNightMinutes: 30,
 		ShiftGap:        45 * time.Minute,
 		MostNightsShare: 0.6, ShiftScore: 0.5, ShiftScorePerNight: 0.25,
+		HandoverGap: 20 * time.Minute, HandoverNights: 2,
 	}
 }
 
@@ -66,6 +82,9 @@ func (s ScheduleConfig) validate(bad func(field, why string)) {
 	}
 	if s.MostNightsShare <= 0 || s.MostNightsShare > 1 {
 		bad("schedule.most_nights_share", "must be in (0,1]")
+	}
+	if s.HandoverGap < 0 || s.HandoverGap > 2*time.Hour || s.HandoverNights < 1 {
+		bad("schedule.handover_gap/handover_nights", "handover_gap in 0..2h, handover_nights >= 1")
 	}
 	if !unit(s.ShiftScore) || !unit(s.ShiftScorePerNight) {
 		bad("schedule.shift_score/shift_score_per_night", "must be in [0,1]")

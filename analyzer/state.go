@@ -66,6 +66,8 @@ type hostState struct {
 	decisive    bool
 
 	recruiters []acctLink // accounts that DMed the host before it began hosting
+	handovers  []acctLink // hosts it handed over to or from at night (handover.go)
+	devLinks   []acctLink // hosts it shares a device with by link rel=device
 
 	eval    hostEval
 	evalGen uint64 // the evaluation round that last scored this host

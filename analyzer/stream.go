@@ -46,6 +46,7 @@ func (e *Engine) endStream(s *streamState) {
 	}
 	h.beats += s.beats
 	h.privateBeats += s.private
+	e.handoverEnd(s)
 	delete(e.streams, s.id)
 	if e.OnSession != nil {
 		tz := ""

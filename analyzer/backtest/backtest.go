@@ -86,12 +86,17 @@ type Tracker struct {
 	label map[string]class // labelled positive ids
 
 	firstBroadcast map[string]time.Time // host id → first stream.start
+	nights         map[string]*nights   // labelled host → its first two local nights
+	secondStreams  map[string]*nights   // the streams of labelled hosts' second nights
+	rings          *rings               // labelled ids joined by their events
+	last           time.Time            // the newest event time
 	streams        int
 
 	alerts    map[string]struct{}  // every alert id, any severity
 	medium    map[string]struct{}  // alert ids ever at medium or above
 	firstFlag map[string]time.Time // id → first medium+ alert naming it
 	high      map[string]struct{}  // ids named by an alert at high or above
+	alertIDs  map[string][]string  // labelled id → the medium+ alerts that named it
 }
 
 // NewTracker returns a Tracker scoring against l.
@@ -99,10 +104,14 @@ func NewTracker(l Labels) *Tracker {
 	t := &Tracker{
 		label:          make(map[string]class, len(l.PositiveHosts)+len(l.PositiveAccounts)),
 		firstBroadcast: make(map[string]time.Time),
+		nights:         make(map[string]*nights),
+		secondStreams:  make(map[string]*nights),
+		rings:          newRings(),
 		alerts:         make(map[string]struct{}),
 		medium:         make(map[string]struct{}),
 		firstFlag:      make(map[string]time.Time),
 		high:           make(map[string]struct{}),
+		alertIDs:       make(map[string][]string),
 	}
 	for _, id := range l.PositiveHosts {
 		t.label[id] = classHost
@@ -116,10 +125,15 @@ func NewTracker(l Labels) *Tracker {
 // Event records stream starts: the stream count and each host's first broadcast. An id
 // is a host from the moment it starts a stream. Other event types are ignored.
 func (t *Tracker) Event(ev *event.Event) {
+	t.ringEvent(ev)
 	if ev.Type != event.TypeStreamStart {
+		if ev.StreamID != "" && len(t.secondStreams) > 0 {
+			t.streamEvent(ev)
+		}
 		return
 	}
 	t.streams++
+	t.night(ev)
 	if ev.HostID == "" {
 		return
 	}
@@ -142,20 +156,24 @@ func (t *Tracker) Alert(a analyzer.Alert) {
 		return
 	}
 	t.medium[a.ID] = struct{}{}
-	t.flag(a.Subject, a.At, a.Severity)
+	t.flag(a.ID, a.Subject, a.At, a.Severity)
 	for _, e := range a.Entities {
-		t.flag(e, a.At, a.Severity)
+		t.flag(a.ID, e, a.At, a.Severity)
 	}
 }
 
 // flag records ref as named by a medium+ alert at at. Labelled ids count whatever their
 // kind; other ids only as hosts or accounts (a device or a place is not scored).
-func (t *Tracker) flag(ref analyzer.EntityRef, at time.Time, sev analyzer.Severity) {
+func (t *Tracker) flag(alert string, ref analyzer.EntityRef, at time.Time, sev analyzer.Severity) {
 	if ref.ID == "" {
 		return
 	}
-	if _, labelled := t.label[ref.ID]; !labelled && ref.Kind != analyzer.KindHost && ref.Kind != analyzer.KindAccount {
+	_, labelled := t.label[ref.ID]
+	if !labelled && ref.Kind != analyzer.KindHost && ref.Kind != analyzer.KindAccount {
 		return
+	}
+	if labelled && !slices.Contains(t.alertIDs[ref.ID], alert) {
+		t.alertIDs[ref.ID] = append(t.alertIDs[ref.ID], alert)
 	}
 	if first, ok := t.firstFlag[ref.ID]; !ok || at.Before(first) {
 		t.firstFlag[ref.ID] = at
@@ -198,6 +216,30 @@ type Report struct {
 	// means the host was flagged before it first went live.
 	DelayHours                      []float64
 	MedianDelayHours, MaxDelayHours float64
+	// SecondNightDelayHours holds, for each positive host that broadcast on at
+	// least two local nights (noon to noon in the stream's tz, UTC without one),
+	// the hours from the end of its second night (the last event of that
+	// night's streams: when a second night exists) to its first medium+ alert,
+	// in id order; a host never flagged counts as the hours from then to the
+	// end of the input (recall says it was missed). Negative: flagged before
+	// its second night ended. The issue's goal is a maximum of 24 h.
+	SecondNightDelayHours                                 []float64
+	MedianSecondNightDelayHours, MaxSecondNightDelayHours float64
+	// MaxSecondNightStartDelayHours is the stricter maximum from the first
+	// broadcast of the second night.
+	MaxSecondNightStartDelayHours float64
+
+	// Rings are the positive hosts grouped by the events that tie them to
+	// one another and to positive accounts (payouts, links, DMs, agencies):
+	// a scenario's labels name no rings, so the ground truth's own ties say
+	// which victims belong together. AlertsPerRing is, for each ring with a
+	// flagged host, how many distinct medium+ alert ids named its positive
+	// hosts (1 is one alert per ring; an alert merged into another still
+	// counts, as moderators saw it), in the order of the rings' first host id.
+	Rings             [][]string
+	AlertsPerRing     []int
+	MeanAlertsPerRing float64
+	MaxAlertsPerRing  int
 
 	Alerts       int // distinct alert ids, any severity
 	AlertsMedium int // distinct alert ids ever at medium or above
@@ -276,6 +318,42 @@ func (t *Tracker) Report() Report {
 	r.AccountRecall = ratio(r.AccountTP, r.AccountTP+r.AccountFN)
 	r.AccountPrecision = ratio(r.AccountTP, r.AccountTP+r.AccountFP)
 	r.MedianDelayHours, r.MaxDelayHours = medianMax(r.DelayHours)
+	var starts []float64
+	for _, id := range posHosts {
+		n := t.nights[id]
+		if n == nil || n.second.IsZero() {
+			continue
+		}
+		at, ok := t.firstFlag[id]
+		if !ok {
+			at = t.last
+		}
+		r.SecondNightDelayHours = append(r.SecondNightDelayHours, at.Sub(n.secondEnd).Hours())
+		starts = append(starts, at.Sub(n.second).Hours())
+	}
+	r.MedianSecondNightDelayHours, r.MaxSecondNightDelayHours = medianMax(r.SecondNightDelayHours)
+	_, r.MaxSecondNightStartDelayHours = medianMax(starts)
+	r.Rings = t.rings.groups(posHosts)
+	sum := 0
+	for _, ring := range r.Rings {
+		var ids []string
+		for _, h := range ring {
+			for _, a := range t.alertIDs[h] {
+				if !slices.Contains(ids, a) {
+					ids = append(ids, a)
+				}
+			}
+		}
+		if len(ids) == 0 {
+			continue
+		}
+		r.AlertsPerRing = append(r.AlertsPerRing, len(ids))
+		sum += len(ids)
+		r.MaxAlertsPerRing = max(r.MaxAlertsPerRing, len(ids))
+	}
+	if len(r.AlertsPerRing) > 0 {
+		r.MeanAlertsPerRing = float64(sum) / float64(len(r.AlertsPerRing))
+	}
 	return r
 }
 
@@ -309,6 +387,25 @@ type Goals struct {
 	// NoBenignHostAtHigh fails the check when any non-positive host is named by an
 	// alert at high or above.
 	NoBenignHostAtHigh bool
+	// MinAccountPrecision, MaxSecondNightDelayHours (from the end of a
+	// host's second night) and MaxAlertsPerRing (distinct medium+ alerts
+	// naming one ring's hosts).
+	MinAccountPrecision      float64
+	MaxSecondNightDelayHours float64
+	MaxAlertsPerRing         int
+}
+
+// RingGoals are issue 11's goals, for sparse platforms and quiet rings too:
+// precision at least 0.95 at recall at least 0.95 (hosts and accounts), every
+// victim flagged within 24 h of the end of her second night, one alert per
+// ring, and no benign host ever in a high alert.
+func RingGoals() Goals {
+	return Goals{
+		MinHostRecall: 0.95, MinAccountRecall: 0.95,
+		MinHostPrecision: 0.95, MinAccountPrecision: 0.95,
+		MaxSecondNightDelayHours: 24, MaxAlertsPerRing: 1,
+		NoBenignHostAtHigh: true,
+	}
 }
 
 // IssueGoals are the project's acceptance goals: every victim and every operator
@@ -340,6 +437,17 @@ func (r Report) Check(g Goals) []string {
 	if g.MinHostPrecision > 0 && r.HostPrecision < g.MinHostPrecision {
 		fails = append(fails, fmt.Sprintf("host precision %.2f below %.2f (false %s)",
 			r.HostPrecision, g.MinHostPrecision, list(r.FalseHosts)))
+	}
+	if g.MinAccountPrecision > 0 && r.AccountPrecision < g.MinAccountPrecision {
+		fails = append(fails, fmt.Sprintf("account precision %.2f below %.2f (false %s)",
+			r.AccountPrecision, g.MinAccountPrecision, list(r.FalseAccounts)))
+	}
+	if g.MaxSecondNightDelayHours > 0 && r.MaxSecondNightDelayHours > g.MaxSecondNightDelayHours {
+		fails = append(fails, fmt.Sprintf("max delay %.1f h after a host's second night above %.1f h",
+			r.MaxSecondNightDelayHours, g.MaxSecondNightDelayHours))
+	}
+	if g.MaxAlertsPerRing > 0 && r.MaxAlertsPerRing > g.MaxAlertsPerRing {
+		fails = append(fails, fmt.Sprintf("a ring in %d alerts, above %d (%v)", r.MaxAlertsPerRing, g.MaxAlertsPerRing, r.AlertsPerRing))
 	}
 	if g.MaxMedianDelayHours > 0 && r.MedianDelayHours > g.MaxMedianDelayHours {
 		fails = append(fails, fmt.Sprintf("median delay %.1f h above %.1f h",

@@ -189,6 +189,8 @@ func TestReport(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			got := run(tt.labels, tt.steps)
+			// Rings and second nights have their own test (TestRings).
+			got.Rings, got.AlertsPerRing, got.MeanAlertsPerRing, got.MaxAlertsPerRing = nil, nil, 0, 0
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("Report()\n got %+v\nwant %+v", got, tt.want)
 			}

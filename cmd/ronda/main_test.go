@@ -268,6 +268,7 @@ func TestUsage(t *testing.T) {
 		{"replay unknown flag", []string{"replay", "--in", "x", "--fast"}, 2, nil, []string{"-fast"}},
 		{"replay check without labels", []string{"replay", "--in", "x", "--check"}, 2, nil, []string{"--check needs --labels"}},
 		{"replay bad duration", []string{"replay", "--in", "x", "--lateness", "soon"}, 2, nil, []string{"lateness"}},
+		{"replay unknown strip field", []string{"replay", "--in", "x", "--strip", "device,phone"}, 2, nil, []string{"strip: unknown field \"phone\""}},
 		{"simulate without out", []string{"simulate"}, 2, nil, []string{"--out is required"}},
 		{"simulate bad start", []string{"simulate", "--out", "x", "--start", "June"}, 2, nil, []string{"--start"}},
 		{"export-aggregates -h", []string{"export-aggregates", "-h"}, 0, nil, []string{"usage: ronda export-aggregates", "agg_daily_outcomes", "-format"}},

@@ -8,6 +8,7 @@ import (
 
 	"github.com/ronda-watch/ronda/analyzer"
 	"github.com/ronda-watch/ronda/analyzer/backtest"
+	"github.com/ronda-watch/ronda/analyzer/event"
 	"github.com/ronda-watch/ronda/sidecar/replay"
 	"github.com/ronda-watch/ronda/sidecar/store"
 )
@@ -26,6 +27,7 @@ FAIL in the summary, which goes to stdout.`, `
 		configPath string
 		progress   bool
 		check      bool
+		strip      string
 	)
 	fs.StringVar(&o.In, "in", "", "event file, plain or gzip; - reads stdin (required)")
 	fs.StringVar(&o.Out, "out", "", "write alerts here as NDJSON, one version a line; - is stdout")
@@ -33,6 +35,7 @@ FAIL in the summary, which goes to stdout.`, `
 	fs.StringVar(&configPath, "config", "", "analyzer configuration YAML (default: the built-in defaults)")
 	fs.StringVar(&o.Rejects, "rejects", "", "write rejected and late lines here as NDJSON (default: count them, log the first 20)")
 	fs.DurationVar(&o.Lateness, "lateness", 0, "how far behind the newest event time an event may arrive; later ones are reported late")
+	fs.StringVar(&strip, "strip", "", "remove these fields from every event before analysis: a comma list of device, geo, address, or all (a sparse platform's view)")
 	fs.BoolVar(&progress, "progress", false, "show progress on stderr even when it is not a terminal")
 	fs.BoolVar(&check, "check", false, "exit 3 when a backtest goal is missed (needs --labels)")
 	var cpuProfile, memProfile string
@@ -57,6 +60,10 @@ FAIL in the summary, which goes to stdout.`, `
 		return usagef("--check needs --labels")
 	case o.Lateness < 0:
 		return usagef("--lateness must not be negative")
+	}
+	var err error
+	if o.Strip, err = event.ParseStrip(strip); err != nil {
+		return usagef("--%v", err)
 	}
 
 	o.Config = analyzer.DefaultConfig()

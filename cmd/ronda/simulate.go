@@ -46,6 +46,7 @@ show in ps. An unreachable server is retried until it answers; Ctrl-C stops.`, `
 	fs.IntVar(&o.Hosts, "hosts", 150, "number of benign hosts, lookalikes included (the rings add their victims)")
 	fs.IntVar(&o.Rings, "rings", 2, "number of exploitation rings")
 	fs.StringVar(&o.Region, "region", "id", "id (Indonesia) or ph (Philippines): names, time zones, language and currency")
+	fs.BoolVar(&o.Quiet, "quiet", false, "make every ring a quiet one: old or bought accounts, no recruitment trail, seldom a directive, shifts every night, payouts to the operator every morning")
 	fs.StringVar(&start, "start", "2025-06-01", "first day, YYYY-MM-DD (UTC) or RFC 3339; with --live the default ends the world today")
 	fs.StringVar(&out, "out", "", "event file; a name ending in .gz is gzip, - is stdout (required without --live)")
 	fs.StringVar(&lbl, "labels", "", "write the ground truth (labels.json) here")

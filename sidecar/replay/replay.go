@@ -64,6 +64,10 @@ type Options struct {
 	Engine func(*analyzer.Engine)
 	// Logger receives warnings (the first rejected lines); nil logs nothing.
 	Logger *slog.Logger
+	// Strip removes optional fields (device id, location, address) from every
+	// event before the backtest and the engine see it: detection measured as
+	// on a platform that never sends them.
+	Strip event.Strip
 	// Done, when set, runs after the last event is analysed and before the
 	// engine is released: where a heap profile sees the state the windows hold.
 	Done func()
@@ -350,6 +354,7 @@ func (r *run) interrupted(ctx context.Context) error {
 // apply gives one event, in event-time order, to the backtest and the engine.
 func (r *run) apply(ev *event.Event) {
 	r.events++
+	r.opts.Strip.Apply(ev)
 	if r.tracker != nil {
 		r.tracker.Event(ev)
 	}

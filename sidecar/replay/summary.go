@@ -62,6 +62,14 @@ func writeBacktest(w io.Writer, r backtest.Report) {
 	} else {
 		fmt.Fprintln(w, "  delay     no positive host flagged")
 	}
+	if len(r.SecondNightDelayHours) > 0 {
+		fmt.Fprintf(w, "  2nd night median %.1f h, max %.1f h from the end of a host's second night to its first medium+ alert (%d hosts; max %.1f h from its start)\n",
+			r.MedianSecondNightDelayHours, r.MaxSecondNightDelayHours, len(r.SecondNightDelayHours), r.MaxSecondNightStartDelayHours)
+	}
+	if len(r.Rings) > 0 {
+		fmt.Fprintf(w, "  rings     %d; alerts per ring mean %.2f, max %d (%v)\n",
+			len(r.Rings), r.MeanAlertsPerRing, r.MaxAlertsPerRing, r.AlertsPerRing)
+	}
 	fmt.Fprintf(w, "  load      %.1f alerts per 1,000 streams (%d alerts, %d at medium+, over %s streams)\n",
 		r.AlertsPer1000Streams, r.Alerts, r.AlertsMedium, thousands(uint64(r.Streams)))
 	for _, l := range []struct {
@@ -81,10 +89,16 @@ func writeBacktest(w io.Writer, r backtest.Report) {
 	fails := r.Check(backtest.IssueGoals())
 	if len(fails) == 0 {
 		fmt.Fprintln(w, "goals     all met")
-		return
 	}
 	for _, f := range fails {
 		fmt.Fprintf(w, "goals     FAIL %s\n", f)
+	}
+	fails = r.Check(backtest.RingGoals())
+	if len(fails) == 0 {
+		fmt.Fprintln(w, "ring goals all met (precision and recall 0.95, 24 h after the second night, one alert per ring)")
+	}
+	for _, f := range fails {
+		fmt.Fprintf(w, "ring goals FAIL %s\n", f)
 	}
 }
 

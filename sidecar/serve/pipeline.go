@@ -45,6 +45,7 @@ type pipeline struct {
 	// evNow is the newest event time analysed and evWall the wall time it
 	// arrived: idle advances move event time on by the wall time since.
 	evNow, evWall time.Time
+	dropped       uint64 // the engine's Stats.HandoverMarksDropped at the last advance
 	futureLogged  int
 	// applied is the intake log seq of the last batch analysed: a
 	// checkpoint's position.
@@ -71,6 +72,7 @@ type pipelineMetrics struct {
 	entities *prometheus.GaugeVec
 	reloads  *prometheus.CounterVec
 	lag      prometheus.Gauge
+	dropped  prometheus.Counter
 }
 
 func newPipelineMetrics(reg prometheus.Registerer, p *pipeline) *pipelineMetrics {
@@ -90,9 +92,11 @@ func newPipelineMetrics(reg prometheus.Registerer, p *pipeline) *pipelineMetrics
 			Help: "SIGHUP reloads (thresholds, intake keys, webhook secrets, moderator tokens, TLS, all or nothing) by result."}, []string{"result"}),
 		lag: prometheus.NewGauge(prometheus.GaugeOpts{Name: "ronda_pipeline_event_time_lag_seconds",
 			Help: "Wall clock minus the newest event time analysed, at its arrival: how far behind real time the input runs."}),
+		dropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "ronda_engine_handover_marks_dropped_total",
+			Help: "Recent stream starts and ends the analyzer dropped from its hand-over lists past their bound (4,096 each): hand-overs on a platform this busy go partly unseen."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.queued, m.events, m.alerts, m.batchSec, m.entities, m.reloads, m.lag)
+		reg.MustRegister(m.queued, m.events, m.alerts, m.batchSec, m.entities, m.reloads, m.lag, m.dropped)
 	}
 	for _, o := range []string{"analysed", "busy", "record_busy", "log_full", "log_error", "future", "unanalysed"} {
 		m.events.WithLabelValues(o)
@@ -240,6 +244,11 @@ func (p *pipeline) advance() {
 	p.m.entities.WithLabelValues("accounts").Set(float64(st.Accounts))
 	p.m.entities.WithLabelValues("places").Set(float64(st.Places))
 	p.m.entities.WithLabelValues("open_alerts").Set(float64(st.OpenAlerts))
+	// An engine installed from an older checkpoint may count fewer.
+	if st.HandoverMarksDropped > p.dropped {
+		p.m.dropped.Add(float64(st.HandoverMarksDropped - p.dropped))
+	}
+	p.dropped = st.HandoverMarksDropped
 }
 
 var errPipelineStopped = errors.New("the analyzer has stopped")

@@ -184,8 +184,10 @@ func labelsOf(rings []*ring, x ids) Labels {
 		for _, hi := range rg.hosts {
 			l.PositiveHosts = append(l.PositiveHosts, x.make('h', hi))
 		}
-		l.PositiveAccounts = append(l.PositiveAccounts, rg.recruiter)
-		if rg.operator != rg.recruiter {
+		if !rg.quiet {
+			l.PositiveAccounts = append(l.PositiveAccounts, rg.recruiter)
+		}
+		if rg.operator != rg.recruiter || rg.quiet {
 			l.PositiveAccounts = append(l.PositiveAccounts, rg.operator)
 		}
 	}

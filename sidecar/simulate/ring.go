@@ -54,6 +54,7 @@ type ring struct {
 	buyerPer  uint64 // distinct buyers per country
 	older     int32  // scattered: benign older host paying the beneficiary now and then, or -1
 	enAds     bool
+	quiet     bool // Options.Quiet
 }
 
 // planRings decides what the labels depend on: variants, victims and the
@@ -73,7 +74,7 @@ func planRings(o Options, x ids) []*ring {
 		case variantOwnPhones:
 			size = 2 + r.IntN(2)
 		}
-		rg := &ring{n: n, v: v, older: -1}
+		rg := &ring{n: n, v: v, older: -1, quiet: o.Quiet}
 		for range size {
 			rg.hosts = append(rg.hosts, next)
 			next++
@@ -182,13 +183,20 @@ func (w *world) buildRing(rg *ring) {
 		if j == adultJ {
 			h.signalMin, h.signalMax = 0.45, 0.75
 		}
-		if rg.v == variantOwnPhones {
+		if rg.v == variantOwnPhones && !rg.quiet {
 			h.agencyID = rg.operator
 		}
 
 		night := w.localMidnight(rg.first[j], rg.zone) + 20*3600
 		h.created = night - int64((2.5+5*r.Float64())*86400)
 		earliest = min(earliest, h.created)
+		if rg.quiet {
+			// Old or bought accounts, adults by their declared age, no trail.
+			h.created = w.start - int64(200+r.IntN(700))*86400 - int64(r.IntN(86400))
+			h.birthYear = w.year - 19 - r.IntN(6)
+			h.signalP = 0
+			continue
+		}
 		dm := h.created + int64((2+18*r.Float64())*3600)
 		w.addLink(dm, rg.recruiter, h.id, "dm")
 		t := dm
@@ -208,6 +216,9 @@ func (w *world) buildRing(rg *ring) {
 		} else {
 			w.addLink(dm+int64((1+r.Float64())*86400)-int64(r.IntN(3600)), h.id, rg.operator, "agency")
 		}
+	}
+	if rg.quiet {
+		return
 	}
 	// The ads come first; a second one during the window finds the later recruits.
 	w.addPost(earliest-int64((1+3*r.Float64())*86400), rg.recruiter, "ad", rgn.fill(r, pick(r, ads), cityName), "")
@@ -252,7 +263,11 @@ func (w *world) ringNight(rg *ring, L int, out []*session) []*session {
 	n0 := len(out)
 	mid := w.localMidnight(L, rg.zone)
 	hour := func(h float64) int64 { return mid + int64(h*3600) }
-	switch rg.v {
+	v := rg.v
+	if rg.quiet {
+		v = variantKos // quiet rings broadcast in shifts, on their phone or their own
+	}
+	switch v {
 	case variantKos, variantNoGPS:
 		if !firstNight && r.Float64() > 0.88 {
 			return out
@@ -279,7 +294,9 @@ func (w *world) ringNight(rg *ring, L int, out []*session) []*session {
 		for i, j := range order {
 			seg := (end - start) * ws[i] / sum
 			s := w.newSession(&w.hosts[rg.hosts[j]], hour(t), hour(t+seg)-int64(60+r.IntN(420)), sessRank(L, rg.hosts[j], 0), r)
-			s.device, s.shared = rg.device, true
+			if rg.device != "" {
+				s.device, s.shared = rg.device, true
+			}
 			out = append(out, s)
 			t += seg
 		}
@@ -324,10 +341,10 @@ func (w *world) ringNight(rg *ring, L int, out []*session) []*session {
 
 func clamp(x, lo, hi float64) float64 { return max(lo, min(hi, x)) }
 
-// ringPayouts adds the weekly payouts of ring rg on UTC day d: every victim's
-// coins go to the operator, not to her.
+// ringPayouts adds the weekly payouts of ring rg on UTC day d (a quiet
+// ring's every day): every victim's coins go to the operator, not to her.
 func (w *world) ringPayouts(rg *ring, d int, r *rand.Rand, out []item) []item {
-	if d%7 != rg.payOff%7 {
+	if d%7 != rg.payOff%7 && !rg.quiet {
 		return out
 	}
 	base := w.localMidnight(d, rg.zone) + int64((10+5*r.Float64())*3600)

@@ -43,6 +43,13 @@ type Options struct {
 	// (Indonesia, the default: Asia/Jakarta, Asia/Makassar, Asia/Jayapura, IDR,
 	// Bahasa Indonesia) or "ph" (Philippines: Asia/Manila, PHP, English/Taglish).
 	Region string
+	// Quiet makes every ring a quiet one (issue 11 item 4): old or bought
+	// accounts of adult age with no recruitment trail (no ads, no DMs, no
+	// agency), viewers who seldom type a directive, no classifier scores;
+	// the hosts still broadcast in shifts every night and every morning
+	// their coins are paid out to the operator. The operator is the ring's
+	// only labelled account.
+	Quiet bool
 }
 
 // Limits of Options.

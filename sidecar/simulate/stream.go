@@ -300,8 +300,12 @@ func (s *session) chat(g *gen, e *event.Event) {
 	if s.ring != nil {
 		v, c := s.buyer(g)
 		e.SenderID = w.viewer(v)
+		directing := 0.3
+		if s.ring.quiet {
+			directing = 0.02 // its viewers seldom type a directive
+		}
 		switch {
-		case u < 0.3:
+		case u < directing:
 			e.Text = pick(r, rg.directing)
 			// Directing is followed by a gift from the same viewer, often a private room.
 			if r.Float64() < 0.8 {
@@ -315,7 +319,7 @@ func (s *session) chat(g *gen, e *event.Event) {
 			if h.minor(w.year) && isAgeQuestion(e.Text) && r.Float64() < 0.25 {
 				s.enqueue(pending{at: s.at + int64(20+r.IntN(100)), kind: pChat, sender: h.id, text: pick(r, rg.ringHostAge)})
 			}
-		case u < 0.38:
+		case u < directing+0.08:
 			e.SenderID, e.Text = h.id, pick(r, rg.ringHost)
 		default:
 			e.Text = pick(r, rg.banter)
