@@ -116,16 +116,25 @@ func TestSimulateThenReplay(t *testing.T) {
 		}
 	}
 
-	// --check gates on the goals: exit 3 exactly when the summary marks a FAIL.
-	r := exe(t, dir, "replay", "--in", "world.ndjson.gz", "--labels", "labels.json", "--check")
-	wantCode := 0
-	if strings.Contains(r.stdout, "FAIL") {
-		wantCode = 3
+	// --check gates on the chosen goals: exit 3 exactly when the summary marks
+	// one of them FAIL. This small world (62 streams, one alert) misses the
+	// project's load goal and meets the ring goals, so the two differ.
+	for _, c := range []struct{ goals, fail string }{
+		{"project", "goals     FAIL"}, {"ring", "ring goals FAIL"}, {"all", "FAIL"},
+	} {
+		r := exe(t, dir, "replay", "--in", "world.ndjson.gz", "--labels", "labels.json", "--check", "--goals", c.goals)
+		wantCode := 0
+		if strings.Contains(r.stdout, c.fail) {
+			wantCode = 3
+		}
+		r.want(t, wantCode, []string{"backtest", "ring goals"}, nil)
+		if c.goals == "project" && !strings.Contains(r.stdout, "goals     FAIL") || c.goals == "ring" && strings.Contains(r.stdout, "ring goals FAIL") {
+			t.Errorf("the world no longer tells the goals apart (project should fail, ring pass):\n%s", r.stdout)
+		}
 	}
-	r.want(t, wantCode, []string{"backtest"}, nil)
 
 	// Without labels there is no backtest; alerts on stdout push the summary to stderr.
-	r = exe(t, dir, "replay", "--in", "world.ndjson.gz", "--out", "-")
+	r := exe(t, dir, "replay", "--in", "world.ndjson.gz", "--out", "-")
 	r.want(t, 0, nil, []string{"events ", "alerts "})
 	if strings.Contains(r.stderr, "backtest") {
 		t.Errorf("backtest without labels:\n%s", r.stderr)
@@ -269,6 +278,7 @@ func TestUsage(t *testing.T) {
 		{"replay check without labels", []string{"replay", "--in", "x", "--check"}, 2, nil, []string{"--check needs --labels"}},
 		{"replay bad duration", []string{"replay", "--in", "x", "--lateness", "soon"}, 2, nil, []string{"lateness"}},
 		{"replay unknown strip field", []string{"replay", "--in", "x", "--strip", "device,phone"}, 2, nil, []string{"strip: unknown field \"phone\""}},
+		{"replay unknown goals", []string{"replay", "--in", "x", "--goals", "some"}, 2, nil, []string{"--goals \"some\": want project, ring or all"}},
 		{"simulate without out", []string{"simulate"}, 2, nil, []string{"--out is required"}},
 		{"simulate bad start", []string{"simulate", "--out", "x", "--start", "June"}, 2, nil, []string{"--start"}},
 		{"export-aggregates -h", []string{"export-aggregates", "-h"}, 0, nil, []string{"usage: ronda export-aggregates", "agg_daily_outcomes", "-format"}},
