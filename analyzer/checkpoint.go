@@ -39,10 +39,18 @@ var (
 
 // CheckpointVersion is the format version WriteCheckpoint writes and
 // ReadCheckpoint reads. Any change to what a checkpoint holds raises it.
+// Version 2 added the hand-over memory (the marks, each host's hand-over
+// partners and device links, the count of marks dropped).
 const CheckpointVersion = 2
 
+// oldestCheckpointVersion is the oldest version ReadCheckpoint still reads:
+// a version 1 checkpoint restores with no hand-over memory, which fills
+// again from the next broadcasts, rather than the whole window forgotten at
+// an upgrade (testdata/checkpoint-v1.bin).
+const oldestCheckpointVersion = 1
+
 var engineFormat = snapshot.Format{
-	Magic: "RONDAENG", Version: CheckpointVersion,
+	Magic: "RONDAENG", Version: CheckpointVersion, Oldest: oldestCheckpointVersion,
 	Corrupt: ErrCheckpointCorrupt, Old: ErrCheckpointVersion,
 }
 
@@ -128,7 +136,7 @@ func readCheckpoint(e *Engine, r io.Reader) error {
 	if err := sr.End(); err != nil {
 		return err
 	}
-	cr := &ckReader{e: e}
+	cr := &ckReader{e: e, version: sr.Version()}
 	return cr.decode(payloads)
 }
 
@@ -396,12 +404,13 @@ func (w *ckWriter) alertRef(enc *snapshot.Enc, a *alertState) {
 
 // ckReader rebuilds an engine from the payloads of sectionOrder.
 type ckReader struct {
-	e      *Engine
-	all    string // the string table's bytes: table strings share them
-	strs   []string
-	zones  []*time.Location
-	hosts  []*hostState
-	alerts []*alertState
+	e       *Engine
+	version uint32 // of the checkpoint read: fields added since are absent
+	all     string // the string table's bytes: table strings share them
+	strs    []string
+	zones   []*time.Location
+	hosts   []*hostState
+	alerts  []*alertState
 }
 
 // Limits of a checkpoint's contents beyond the engine's own bounds.
@@ -426,7 +435,9 @@ func (r *ckReader) decode(p [len(sectionOrder)][]byte) error {
 	e.stats.Evicted = d.Uvarint()
 	e.stats.AlertsEmitted = d.Uvarint()
 	e.stats.SignalsRaised = d.Uvarint()
-	e.stats.HandoverMarksDropped = d.Uvarint()
+	if r.version >= 2 {
+		e.stats.HandoverMarksDropped = d.Uvarint()
+	}
 	if err := d.Done(); err != nil {
 		return err
 	}
@@ -556,7 +567,9 @@ func (r *ckReader) decode(p [len(sectionOrder)][]byte) error {
 		}
 		e.streams[s.id] = s
 	}
-	r.handovers(d, &e.ho)
+	if r.version >= 2 {
+		r.handovers(d, &e.ho)
+	}
 	if err := d.Done(); err != nil {
 		return err
 	}

@@ -122,8 +122,10 @@ func (r *ckReader) host(d *snapshot.Dec, h *hostState) {
 	h.extLabel = r.str(d)
 	h.decisive = d.Bool()
 	h.recruiters = r.links(d, maxLinks)
-	h.handovers = r.links(d, maxHandovers)
-	h.devLinks = r.links(d, maxLinks)
+	if r.version >= 2 {
+		h.handovers = r.links(d, maxHandovers)
+		h.devLinks = r.links(d, maxLinks)
+	}
 	r.eval(d, &h.eval)
 	h.evalGen = d.Uvarint()
 	h.alert = r.alertRef(d)

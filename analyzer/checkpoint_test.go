@@ -327,7 +327,7 @@ func TestCheckpointDamaged(t *testing.T) {
 		}
 	}
 	_, err := ReadCheckpoint(DefaultConfig(), bytes.NewReader(cases[len(cases)-1].data))
-	if want := fmt.Sprintf("found format version %d, this build reads version %d only", CheckpointVersion+1, CheckpointVersion); !strings.Contains(err.Error(), want) {
+	if want := fmt.Sprintf("found format version %d, this build reads versions %d to %d", CheckpointVersion+1, oldestCheckpointVersion, CheckpointVersion); !strings.Contains(err.Error(), want) {
 		t.Errorf("version error %q does not say %q", err, want)
 	}
 	t.Logf("%d damaged copies of a %d-byte checkpoint refused", len(cases), len(good))

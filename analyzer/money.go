@@ -195,7 +195,9 @@ var money = &familyOf[moneyEvidence]{
 		ev.beneficiary = r.str(d)
 		ev.payers = int(d.Varint())
 		ev.newPayers = int(d.Varint())
-		ev.shiftPayer = r.str(d)
+		if r.version >= 2 {
+			ev.shiftPayer = r.str(d)
+		}
 		ev.payoutOther = d.Varint()
 		ev.foreignNightShare = d.F64()
 	},

@@ -32,6 +32,11 @@ type Format struct {
 	Magic string
 	// Version is the format version this build writes and reads.
 	Version uint32
+	// Oldest is the oldest version this build still reads (Reader.Version
+	// tells the caller which it got); 0 reads Version only. A format that
+	// only adds fields keeps reading its older versions, so that an upgrade
+	// does not forget the state a checkpoint holds.
+	Oldest uint32
 	// Corrupt is wrapped by every error of structure or checksum; Old by the
 	// error for a checkpoint of another version.
 	Corrupt, Old error
@@ -90,9 +95,13 @@ func (w *Writer) End() error { return w.Section(EndTag, nil) }
 
 // Reader reads one checkpoint, section by section, and no byte past its end.
 type Reader struct {
-	r io.Reader
-	f Format
+	r       io.Reader
+	f       Format
+	version uint32
 }
+
+// Version is the format version of the checkpoint being read.
+func (r *Reader) Version() uint32 { return r.version }
 
 // Open reads and checks the header: a wrong magic or checksum is corrupt, a
 // whole header of another version is f.Old.
@@ -107,10 +116,15 @@ func Open(r io.Reader, f Format) (*Reader, error) {
 	if crc32.Checksum(h[:12], castagnoli) != binary.LittleEndian.Uint32(h[12:]) {
 		return nil, fmt.Errorf("%w: header checksum does not match", f.Corrupt)
 	}
-	if v := binary.LittleEndian.Uint32(h[8:]); v != f.Version {
+	v := binary.LittleEndian.Uint32(h[8:])
+	switch {
+	case v == f.Version:
+	case f.Oldest == 0 || f.Oldest > f.Version:
 		return nil, fmt.Errorf("%w: found format version %d, this build reads version %d only", f.Old, v, f.Version)
+	case v < f.Oldest || v > f.Version:
+		return nil, fmt.Errorf("%w: found format version %d, this build reads versions %d to %d", f.Old, v, f.Oldest, f.Version)
 	}
-	return &Reader{r: r, f: f}, nil
+	return &Reader{r: r, f: f, version: v}, nil
 }
 
 // Section reads the next section, which must carry tag, and returns its

@@ -228,3 +228,35 @@ func TestHeader(t *testing.T) {
 		t.Errorf("good header: %v", err)
 	}
 }
+
+// TestOldestVersion: a format that reads its older versions takes each from
+// Oldest to Version, tells the caller which, and refuses the rest as Old.
+func TestOldestVersion(t *testing.T) {
+	t.Parallel()
+	f := testFormat
+	f.Oldest = 2
+	header := func(v uint32) []byte {
+		var b bytes.Buffer
+		NewWriter(&b, Format{Magic: f.Magic, Version: v})
+		return b.Bytes()
+	}
+	for v := uint32(1); v <= 4; v++ {
+		r, err := Open(bytes.NewReader(header(v)), f)
+		switch {
+		case v >= 2 && v <= 3:
+			if err != nil {
+				t.Errorf("version %d: %v", v, err)
+			} else if r.Version() != v {
+				t.Errorf("version %d read as %d", v, r.Version())
+			}
+		case !errors.Is(err, errOld):
+			t.Errorf("version %d: %v, want %v", v, err, errOld)
+		}
+	}
+	if r, err := Open(bytes.NewReader(header(3)), testFormat); err != nil || r.Version() != 3 {
+		t.Errorf("without Oldest, the current version: %v", err)
+	}
+	if _, err := Open(bytes.NewReader(header(2)), testFormat); !errors.Is(err, errOld) {
+		t.Errorf("without Oldest, an older version: %v, want %v", err, errOld)
+	}
+}
