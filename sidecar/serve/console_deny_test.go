@@ -122,6 +122,7 @@ func TestConsoleDenyPublish(t *testing.T) {
 			li.textContent.includes("approved by lead");
 	})()`)
 	lever := evalJS[string](t, lead, `document.querySelector("#d-lever-list li[data-kind=deny_publish]").dataset.leverId`)
+	focusInSight(t, lead, "the lift field")
 	if on := evalJS[string](t, lead, fmt.Sprintf(`document.querySelector("#d-lever-list li[data-lever-id=%s] .lever-on").textContent`, lever)); on != "on host "+host {
 		t.Errorf("the lever is %q, want on host %s alone", on, host)
 	}
@@ -145,6 +146,7 @@ func TestConsoleDenyPublish(t *testing.T) {
 	do(t, lead, chromedp.KeyEvent("the platform has suspended the phone itself\r"))
 	waitJS(t, lead, "the denial ended, the focus on the lever", fmt.Sprintf(`%[1]s.dataset.state === "ended" &&
 		%[1]s.textContent.includes("lifted by lead") && document.activeElement === %[1]s`, li))
+	focusInSight(t, lead, "the lifted lever")
 	denyShot(t, lead, shots, "deny-2-lifted.png")
 	nginxtest.Publish(t, rtmp, stream("ring-again", host), 2).Wait(t, host+" after the lever was lifted from the console")
 
@@ -177,4 +179,18 @@ func denyShot(t *testing.T, tab context.Context, dir, name string) {
 	if err := os.WriteFile(filepath.Join(dir, name), png, 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// focusInSight waits until the element with the focus is in the viewport
+// below the detail pane's sticky head, not hidden under it (WCAG 2.4.11):
+// the point at its centre is the element itself, and it starts below the
+// head.
+func focusInSight(t *testing.T, tab context.Context, what string) {
+	t.Helper()
+	waitJS(t, tab, what+" focused and in sight below the detail head", `(() => {
+		const a = document.activeElement, head = document.querySelector(".detail-head");
+		if (!a || !head) return false;
+		const r = a.getBoundingClientRect(), at = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+		return r.height > 0 && r.top >= head.getBoundingClientRect().bottom && !!at && a.contains(at);
+	})()`)
 }
