@@ -31,8 +31,9 @@ import (
 // host is refused by nginx-rtmp, while another host (of the same case, not
 // ticked, when the case has one) publishes to the end. The lead lifts the
 // lever from its focused lift field by Enter, and the same host publishes
-// again. Approve and lift are audited in ClickHouse's actions and the denial
-// is counted. Screenshots are kept in $RONDA_CONSOLE_SCREENSHOT_DIR (else a
+// again. After approve and after lift the focused element is in sight, not
+// under the detail pane's sticky head. The denial is counted and recorded,
+// and approve and lift are audited in ClickHouse's actions. Screenshots are kept in $RONDA_CONSOLE_SCREENSHOT_DIR (else a
 // temporary directory).
 func TestConsoleDenyPublish(t *testing.T) {
 	if testing.Short() {
