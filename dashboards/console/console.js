@@ -885,6 +885,19 @@ function resetData() {
   render();
 }
 
+// keepFocusBelowHead keeps what gets the focus in the detail pane out from
+// under its sticky head: the browser counts an element under the head as
+// in view, so a focus() there (the lever a lead just lifted, say) would not
+// scroll and the focus would be hidden (WCAG 2.4.11). The pane's
+// scroll-padding-top follows the head's height, which changes with the
+// alert, so that focus() and scrollIntoView bring the element below it.
+function keepFocusBelowHead() {
+  const pane = document.querySelector(".detail-pane");
+  const head = document.querySelector(".detail-head");
+  if (!pane || !head || typeof ResizeObserver !== "function") return;
+  new ResizeObserver(() => { pane.style.scrollPaddingTop = `${head.offsetHeight + 8}px`; }).observe(head);
+}
+
 function wire() {
   $("queue-body").addEventListener("click", (ev) => {
     const row = ev.target.closest("tr[data-alert-id]");
@@ -985,6 +998,7 @@ function wire() {
 
 function start() {
   wire();
+  keepFocusBelowHead();
   loadSettings();
   const frag = new URLSearchParams(location.hash.slice(1));
   const fromURL = frag.get("token");
