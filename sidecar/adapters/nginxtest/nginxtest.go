@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -139,7 +140,7 @@ func Start(t testing.TB, o Options) *Server {
 	t.Cleanup(func() {
 		s.Stop()
 		if t.Failed() {
-			t.Logf("nginxtest: nginx.conf:\n%s\nnginx log:\n%s", conf, s.Log())
+			t.Logf("nginxtest: nginx.conf:\n%s\nnginx log:\n%s", Redact(conf), s.Log())
 		}
 	})
 	if err := s.waitReady(o.Stat); err != nil {
@@ -258,13 +259,20 @@ func (s *Server) Live(name string) bool {
 
 // Log is the tail of nginx's error log (at level info, so it has nginx-rtmp's
 // "notify" lines).
+// Hook secrets in it are redacted, as a test's log is kept.
 func (s *Server) Log() string {
 	b, _ := os.ReadFile(s.logPath())
 	if len(b) > logTail {
-		return "..." + string(b[len(b)-logTail:])
+		return "..." + Redact(string(b[len(b)-logTail:]))
 	}
-	return string(b)
+	return Redact(string(b))
 }
+
+var secretParam = regexp.MustCompile(`(secret=)[^&;\s"']+`)
+
+// Redact hides the values of secret= parameters (the hook URLs' shared
+// secret) in text bound for a test's log.
+func Redact(s string) string { return secretParam.ReplaceAllString(s, "${1}REDACTED") }
 
 // Stop ends nginx by its process id: SIGQUIT (a graceful stop), then SIGKILL
 // if it is still running after a bounded time. Safe to call twice and on nil.

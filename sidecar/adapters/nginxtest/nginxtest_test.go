@@ -1,6 +1,7 @@
 package nginxtest
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -48,4 +49,16 @@ func TestPublishRefused(t *testing.T) {
 	}
 	var nilServer *Server
 	nilServer.Stop()
+}
+
+// TestRedact: a hook URL's secret never reaches a test's log.
+func TestRedact(t *testing.T) {
+	in := "on_publish http://127.0.0.1:1/hooks/nginx-rtmp?secret=s3cr3t-value;\nnotify: publish 'http://x/h?a=1&secret=abc&b=2'"
+	out := Redact(in)
+	if strings.Contains(out, "s3cr3t-value") || strings.Contains(out, "abc&") {
+		t.Fatalf("a secret survived:\n%s", out)
+	}
+	if !strings.Contains(out, "secret=REDACTED;") || !strings.Contains(out, "secret=REDACTED&b=2") {
+		t.Fatalf("redacted text lost its shape:\n%s", out)
+	}
 }
