@@ -87,18 +87,8 @@ func TestConsoleDenyPublish(t *testing.T) {
 
 	// The lead ticks the ring's host with Space, gives a reason, Enter.
 	boxID := evalJS[string](t, lead, box+`.id`)
-	tabTo(t, lead, boxID)
-	press(t, lead, " ")
-	waitJS(t, lead, "the host ticked", fmt.Sprintf(`document.getElementById(%s).checked`, jsString(boxID)))
-	const why = "the ring's phone streams as this host"
-	tabTo(t, lead, "in-lever-reason")
-	do(t, lead, chromedp.KeyEvent(why+"\r"))
-	waitJS(t, lead, "the denial active, the focus on its lift field", `(() => {
-		const li = document.querySelector("#d-lever-list li[data-kind=deny_publish][data-state=active]");
-		return !!li && document.activeElement && document.activeElement.id === "in-lift-" + li.dataset.leverId &&
-			li.textContent.includes("approved by lead");
-	})()`)
-	lever := evalJS[string](t, lead, `document.querySelector("#d-lever-list li[data-kind=deny_publish]").dataset.leverId`)
+	tickBox(t, lead, boxID, "the host")
+	lever := approveLever(t, lead, "deny_publish", "the ring's phone streams as this host", "the denial")
 	focusInSight(t, lead, "the lift field")
 	if on := evalJS[string](t, lead, fmt.Sprintf(`document.querySelector("#d-lever-list li[data-lever-id=%s] .lever-on").textContent`, lever)); on != "on host "+host {
 		t.Errorf("the lever is %q, want on host %s alone", on, host)

@@ -115,3 +115,27 @@ func sectionShot(t *testing.T, tab context.Context, dir, name, selector, block s
 	}
 	keepArtefact(t, dir, name, png)
 }
+
+// tickBox moves the focus with Tab to the checkbox id and ticks it with
+// Space.
+func tickBox(t *testing.T, tab context.Context, id, what string) {
+	t.Helper()
+	tabTo(t, tab, id)
+	press(t, tab, " ")
+	waitJS(t, tab, what+" ticked", fmt.Sprintf(`document.getElementById(%s).checked`, jsString(id)))
+}
+
+// approveLever types reason in the lever form's reason field and presses
+// Enter; the lever of kind is then active, approved by the lead, with the
+// focus on its lift field. It returns the lever's id.
+func approveLever(t *testing.T, tab context.Context, kind, reason, what string) string {
+	t.Helper()
+	tabTo(t, tab, "in-lever-reason")
+	do(t, tab, chromedp.KeyEvent(reason+"\r"))
+	waitJS(t, tab, what+" active, the focus on its lift field", fmt.Sprintf(`(() => {
+		const li = document.querySelector("#d-lever-list li[data-kind=%[1]s][data-state=active]");
+		return !!li && document.activeElement && document.activeElement.id === "in-lift-" + li.dataset.leverId &&
+			li.textContent.includes("approved by lead");
+	})()`, kind))
+	return evalJS[string](t, tab, fmt.Sprintf(`document.querySelector("#d-lever-list li[data-kind=%s]").dataset.leverId`, kind))
+}

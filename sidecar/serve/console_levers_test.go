@@ -85,19 +85,10 @@ func TestConsoleLevers(t *testing.T) {
 
 	// The lead ticks every account with Space, gives a reason, Enter.
 	for _, b := range boxes {
-		tabTo(t, lead, b)
-		press(t, lead, " ")
-		waitJS(t, lead, b+" ticked", fmt.Sprintf(`document.getElementById(%s).checked`, jsString(b)))
+		tickBox(t, lead, b, b)
 	}
 	const why = "the ring's payouts go to these accounts"
-	tabTo(t, lead, "in-lever-reason")
-	do(t, lead, chromedp.KeyEvent(why+"\r"))
-	waitJS(t, lead, "the hold active, the focus on its lift field", `(() => {
-		const li = document.querySelector("#d-lever-list li[data-kind=payout_hold][data-state=active]");
-		return !!li && document.activeElement && document.activeElement.id === "in-lift-" + li.dataset.leverId &&
-			li.textContent.includes("approved by lead");
-	})()`)
-	lever := evalJS[string](t, lead, `document.querySelector("#d-lever-list li[data-kind=payout_hold]").dataset.leverId`)
+	lever := approveLever(t, lead, "payout_hold", why, "the hold")
 
 	// The platform takes the signed hold, for exactly the ticked accounts.
 	waitFor(t, 20*time.Second, "the payout hold at the platform", func() bool { return platform.has(lever + "/hold") })
