@@ -27,9 +27,7 @@ func TestConsoleCase(t *testing.T) {
 		t.Skip("starts a browser and ClickHouse")
 	}
 	ch := clickhouse(t)
-	cfg := baseConfig(t)
-	cfg.ClickHouse.DSN = ch.DSN()
-	cfg.ClickHouse.Database = freshDB()
+	cfg := recordConfig(t, ch)
 	cfg.Cases = CasesConfig{Backoff: 20 * time.Millisecond, BreakerFailures: 2, BreakerOpen: 500 * time.Millisecond, Attempts: 3}
 	r := startService(t, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/url"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -13,7 +11,6 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/ronda-watch/ronda/analyzer"
 	"github.com/ronda-watch/ronda/sidecar/adapters/nginxtest"
 	"github.com/ronda-watch/ronda/sidecar/cases"
 	"github.com/ronda-watch/ronda/sidecar/enforce"
@@ -46,44 +43,23 @@ func TestConsoleDenyPublish(t *testing.T) {
 	defer delete(testEnv, "RONDA_TEST_RTMP")
 	ctx, cancel := context.WithTimeout(context.Background(), 240*time.Second)
 	defer cancel()
-	cfg := baseConfig(t)
-	cfg.ClickHouse.DSN = ch.DSN()
-	cfg.ClickHouse.Database = freshDB()
+	cfg := recordConfig(t, ch)
 	cfg.Adapters = AdaptersConfig{NginxRTMP: SecretRef{ID: "rtmp", Env: "RONDA_TEST_RTMP"}, HostParam: "host"}
 	cfg.Enforcement = enforce.Config{DenyPublish: true} // deny_publish on; payout_hold stays off
 	r := startService(t, cfg)
 	console := "http://" + r.addr + ConsolePath
 	shots := artefactDir(t)
 
-	watch := dialModerator(t, r.addr, tokViewer)
-	watch.find(5*time.Second, "snapshot", func(m map[string]any) bool { return m["type"] == "snapshot" })
-	evs, labels := smallWorld(t, 3)
-	for i := 0; i < len(evs); i += 2000 {
-		postOK(t, r.addr, ndjson(t, evs[i:min(i+2000, len(evs))]))
-	}
+	ring, labels := playRing(t, r)
 	host := labels.PositiveHosts[0]
-	ring := decodeAlert(watch.find(30*time.Second, "the ring's alert", alertMsg(analyzer.SeverityMedium, host)))
 	id := cases.ID(ring.ID)
 
 	// The lead signs in by keyboard, finds the alert, claims and escalates it.
 	lead := newBrowser(t, ctx)
 	errsLead := watchConsole(lead)
-	do(t, lead, chromedp.Navigate(console))
-	waitJS(t, lead, "the sign-in form with the focus", `document.activeElement && document.activeElement.id === "login-token"`)
-	do(t, lead, chromedp.KeyEvent(tokLead+"\r"))
-	waitJS(t, lead, "the ring's alert in the queue", fmt.Sprintf(`document.getElementById("conn").dataset.state === "connected" &&
-		!!document.querySelector(%s)`, jsString(queueRow(ring.ID))))
-	press(t, lead, "/")
-	waitJS(t, lead, "the search focused", `document.activeElement.id === "f-search"`)
-	do(t, lead, chromedp.KeyEvent(ring.ID+"\r"))
-	waitJS(t, lead, "the alert open", fmt.Sprintf(`document.getElementById("d-meta").textContent.includes(%s) &&
-		document.activeElement === document.querySelector(%s)`, jsString(ring.ID), jsString(queueRow(ring.ID))))
-	press(t, lead, "c")
-	waitJS(t, lead, "the alert claimed", `document.getElementById("d-state").dataset.claimedBy === "lead"`)
-	press(t, lead, "e")
-	waitJS(t, lead, "the escalation note focused", `document.activeElement.id === "in-escalate"`)
-	do(t, lead, chromedp.KeyEvent("three hosts behind one phone, streaming in turns"))
-	do(t, lead, chromedp.KeyEvent("\r", chromedp.KeyModifiers(chromedp.ModifierCtrl)))
+	signIn(t, lead, console, tokLead)
+	searchAlert(t, lead, ring.ID)
+	claimEscalate(t, lead, "three hosts behind one phone, streaming in turns")
 	waitJS(t, lead, "the case panel with no lever yet", fmt.Sprintf(`(document.getElementById("d-case-id") || {}).textContent === %s &&
 		document.getElementById("d-lever-list").textContent.includes("No levers on this case")`, jsString(id)))
 
@@ -107,27 +83,17 @@ func TestConsoleDenyPublish(t *testing.T) {
 		other = "host-not-in-the-case"
 	}
 	t.Logf("the lever goes on host %s; host %s publishes beside it", host, other)
-	leverShot(t, lead, shots, "deny-0-form.png")
+	sectionShot(t, lead, shots, "deny-0-form.png", "#d-case-levers", "center")
 
 	// The lead ticks the ring's host with Space, gives a reason, Enter.
 	boxID := evalJS[string](t, lead, box+`.id`)
-	tabTo(t, lead, boxID)
-	press(t, lead, " ")
-	waitJS(t, lead, "the host ticked", fmt.Sprintf(`document.getElementById(%s).checked`, jsString(boxID)))
-	const why = "the ring's phone streams as this host"
-	tabTo(t, lead, "in-lever-reason")
-	do(t, lead, chromedp.KeyEvent(why+"\r"))
-	waitJS(t, lead, "the denial active, the focus on its lift field", `(() => {
-		const li = document.querySelector("#d-lever-list li[data-kind=deny_publish][data-state=active]");
-		return !!li && document.activeElement && document.activeElement.id === "in-lift-" + li.dataset.leverId &&
-			li.textContent.includes("approved by lead");
-	})()`)
-	lever := evalJS[string](t, lead, `document.querySelector("#d-lever-list li[data-kind=deny_publish]").dataset.leverId`)
+	tickBox(t, lead, boxID, "the host")
+	lever := approveLever(t, lead, "deny_publish", "the ring's phone streams as this host", "the denial")
 	focusInSight(t, lead, "the lift field")
 	if on := evalJS[string](t, lead, fmt.Sprintf(`document.querySelector("#d-lever-list li[data-lever-id=%s] .lever-on").textContent`, lever)); on != "on host "+host {
 		t.Errorf("the lever is %q, want on host %s alone", on, host)
 	}
-	denyShot(t, lead, shots, "deny-1-active.png")
+	sectionShot(t, lead, shots, "deny-1-active.png", "#d-lever-list", "start")
 
 	// nginx-rtmp asks the service at every publish: the host under the lever
 	// is refused, the other broadcasts to the end.
@@ -148,7 +114,7 @@ func TestConsoleDenyPublish(t *testing.T) {
 	waitJS(t, lead, "the denial ended, the focus on the lever", fmt.Sprintf(`%[1]s.dataset.state === "ended" &&
 		%[1]s.textContent.includes("lifted by lead") && document.activeElement === %[1]s`, li))
 	focusInSight(t, lead, "the lifted lever")
-	denyShot(t, lead, shots, "deny-2-lifted.png")
+	sectionShot(t, lead, shots, "deny-2-lifted.png", "#d-lever-list", "start")
 	nginxtest.Publish(t, rtmp, stream("ring-again", host), 2).Wait(t, host+" after the lever was lifted from the console")
 
 	// The refused attempt is in the record (a start and an end at the same
@@ -166,20 +132,6 @@ func TestConsoleDenyPublish(t *testing.T) {
 		t.Errorf("the lead's page reported errors:\n%s", strings.Join(e, "\n"))
 	}
 	t.Logf("screenshots in %s", shots)
-}
-
-// denyShot keeps a PNG of the tab's viewport with the case panel's list of
-// levers at its top (the approval form, above it, is tall).
-func denyShot(t *testing.T, tab context.Context, dir, name string) {
-	t.Helper()
-	evalJS[bool](t, tab, `(document.getElementById("d-lever-list").scrollIntoView({block: "start"}), true)`)
-	png, err := chromedp.Run(tab, chromedp.CaptureScreenshot())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, name), png, 0o644); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // focusInSight waits until the element with the focus is in the viewport

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -14,7 +12,6 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/ronda-watch/ronda/analyzer"
 	"github.com/ronda-watch/ronda/sidecar/cases"
 )
 
@@ -44,42 +41,21 @@ func TestConsoleLevers(t *testing.T) {
 	defer delete(testEnv, payoutHoldSecretEnv)
 	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
 	defer cancel()
-	cfg := baseConfig(t)
-	cfg.ClickHouse.DSN = ch.DSN()
-	cfg.ClickHouse.Database = freshDB()
+	cfg := recordConfig(t, ch)
 	cfg.Enforcement.PayoutHold.URL = psrv.URL // payout_hold on; deny_publish stays off
 	r := startService(t, cfg)
 	console := "http://" + r.addr + ConsolePath
 	shots := artefactDir(t)
 
-	watch := dialModerator(t, r.addr, tokViewer)
-	watch.find(5*time.Second, "snapshot", func(m map[string]any) bool { return m["type"] == "snapshot" })
-	evs, labels := smallWorld(t, 3)
-	for i := 0; i < len(evs); i += 2000 {
-		postOK(t, r.addr, ndjson(t, evs[i:min(i+2000, len(evs))]))
-	}
-	ring := decodeAlert(watch.find(30*time.Second, "the ring's alert", alertMsg(analyzer.SeverityMedium, labels.PositiveHosts[0])))
+	ring, _ := playRing(t, r)
 	id := cases.ID(ring.ID)
 
 	// The lead signs in by keyboard, finds the alert, claims and escalates it.
 	lead := newBrowser(t, ctx)
 	errsLead := watchConsole(lead)
-	do(t, lead, chromedp.Navigate(console))
-	waitJS(t, lead, "the sign-in form with the focus", `document.activeElement && document.activeElement.id === "login-token"`)
-	do(t, lead, chromedp.KeyEvent(tokLead+"\r"))
-	waitJS(t, lead, "the ring's alert in the queue", fmt.Sprintf(`document.getElementById("conn").dataset.state === "connected" &&
-		!!document.querySelector(%s)`, jsString(queueRow(ring.ID))))
-	press(t, lead, "/")
-	waitJS(t, lead, "the search focused", `document.activeElement.id === "f-search"`)
-	do(t, lead, chromedp.KeyEvent(ring.ID+"\r"))
-	waitJS(t, lead, "the alert open", fmt.Sprintf(`document.getElementById("d-meta").textContent.includes(%s) &&
-		document.activeElement === document.querySelector(%s)`, jsString(ring.ID), jsString(queueRow(ring.ID))))
-	press(t, lead, "c")
-	waitJS(t, lead, "the alert claimed", `document.getElementById("d-state").dataset.claimedBy === "lead"`)
-	press(t, lead, "e")
-	waitJS(t, lead, "the escalation note focused", `document.activeElement.id === "in-escalate"`)
-	do(t, lead, chromedp.KeyEvent("one phone behind three hosts, one payout account"))
-	do(t, lead, chromedp.KeyEvent("\r", chromedp.KeyModifiers(chromedp.ModifierCtrl)))
+	signIn(t, lead, console, tokLead)
+	searchAlert(t, lead, ring.ID)
+	claimEscalate(t, lead, "one phone behind three hosts, one payout account")
 
 	// mod-b, a moderator, has the same alert open in a context of its own.
 	modB, closeB := chromedp.NewContext(lead, chromedp.WithNewBrowserContext())
@@ -105,23 +81,14 @@ func TestConsoleLevers(t *testing.T) {
 	}
 	boxes := evalJS[[]string](t, lead, `[...document.querySelectorAll("#d-lever-entity-list input[data-kind=account]")].map((b) => b.id)`)
 	accounts := evalJS[[]string](t, lead, `[...document.querySelectorAll("#d-lever-entity-list input[data-kind=account]")].map((b) => b.dataset.id)`)
-	leverShot(t, lead, shots, "levers-0-form.png")
+	sectionShot(t, lead, shots, "levers-0-form.png", "#d-case-levers", "center")
 
 	// The lead ticks every account with Space, gives a reason, Enter.
 	for _, b := range boxes {
-		tabTo(t, lead, b)
-		press(t, lead, " ")
-		waitJS(t, lead, b+" ticked", fmt.Sprintf(`document.getElementById(%s).checked`, jsString(b)))
+		tickBox(t, lead, b, b)
 	}
 	const why = "the ring's payouts go to these accounts"
-	tabTo(t, lead, "in-lever-reason")
-	do(t, lead, chromedp.KeyEvent(why+"\r"))
-	waitJS(t, lead, "the hold active, the focus on its lift field", `(() => {
-		const li = document.querySelector("#d-lever-list li[data-kind=payout_hold][data-state=active]");
-		return !!li && document.activeElement && document.activeElement.id === "in-lift-" + li.dataset.leverId &&
-			li.textContent.includes("approved by lead");
-	})()`)
-	lever := evalJS[string](t, lead, `document.querySelector("#d-lever-list li[data-kind=payout_hold]").dataset.leverId`)
+	lever := approveLever(t, lead, "payout_hold", why, "the hold")
 
 	// The platform takes the signed hold, for exactly the ticked accounts.
 	waitFor(t, 20*time.Second, "the payout hold at the platform", func() bool { return platform.has(lever + "/hold") })
@@ -139,8 +106,8 @@ func TestConsoleLevers(t *testing.T) {
 		[...document.querySelectorAll("#d-lever-list form")].some((f) => !f.hidden)`) {
 		t.Error("a moderator's case panel offers to approve or lift a lever (a lead's)")
 	}
-	leverShot(t, modB, shots, "levers-1-second-moderator-active.png")
-	leverShot(t, lead, shots, "levers-2-lead-active.png")
+	sectionShot(t, modB, shots, "levers-1-second-moderator-active.png", "#d-case-levers", "center")
+	sectionShot(t, lead, shots, "levers-2-lead-active.png", "#d-case-levers", "center")
 
 	// The lead lifts it: a reason in the focused field, Enter.
 	do(t, lead, chromedp.KeyEvent("the platform has frozen the accounts itself\r"))
@@ -155,7 +122,7 @@ func TestConsoleLevers(t *testing.T) {
 	if platform.badCount() != 0 {
 		t.Errorf("%d callbacks with a bad signature", platform.badCount())
 	}
-	leverShot(t, modB, shots, "levers-3-second-moderator-lifted.png")
+	sectionShot(t, modB, shots, "levers-3-second-moderator-lifted.png", "#d-case-levers", "center")
 
 	// A lever that runs out (approved by the API for a second) is listed in
 	// both consoles, then shown ended when its time is up, with no message.
@@ -218,18 +185,4 @@ func sameSet(a, b []string) bool {
 	slices.Sort(a)
 	slices.Sort(b)
 	return len(a) > 0 && slices.Equal(a, b)
-}
-
-// leverShot keeps a PNG of the tab's viewport with the case panel's levers
-// in view (the detail pane scrolls on its own, as reportShot says).
-func leverShot(t *testing.T, tab context.Context, dir, name string) {
-	t.Helper()
-	evalJS[bool](t, tab, `(document.getElementById("d-case-levers").scrollIntoView({block: "center"}), true)`)
-	png, err := chromedp.Run(tab, chromedp.CaptureScreenshot())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, name), png, 0o644); err != nil {
-		t.Fatal(err)
-	}
 }

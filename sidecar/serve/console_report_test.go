@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -17,7 +16,6 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
-	"github.com/ronda-watch/ronda/analyzer"
 	"github.com/ronda-watch/ronda/sidecar/cases"
 )
 
@@ -44,9 +42,7 @@ func TestConsoleReport(t *testing.T) {
 	testEnv["RONDA_TEST_REPORT"] = reportSecret
 	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
 	defer cancel()
-	cfg := baseConfig(t)
-	cfg.ClickHouse.DSN = ch.DSN()
-	cfg.ClickHouse.Database = freshDB()
+	cfg := recordConfig(t, ch)
 	cfg.Cases = CasesConfig{Backoff: 20 * time.Millisecond, BreakerFailures: 2, BreakerOpen: 500 * time.Millisecond, Attempts: 5,
 		Routes: []ReportRoute{{Name: "cybertip", Kind: "http", URL: hotline.URL, Secret: SecretRef{Env: "RONDA_TEST_REPORT"}}}}
 	r := startService(t, cfg)
@@ -55,13 +51,7 @@ func TestConsoleReport(t *testing.T) {
 	shots := artefactDir(t)
 
 	// A ring's world, so that the case has accounts, streams and payouts.
-	watch := dialModerator(t, r.addr, tokViewer)
-	watch.find(5*time.Second, "snapshot", func(m map[string]any) bool { return m["type"] == "snapshot" })
-	evs, labels := smallWorld(t, 3)
-	for i := 0; i < len(evs); i += 2000 {
-		postOK(t, r.addr, ndjson(t, evs[i:min(i+2000, len(evs))]))
-	}
-	ring := decodeAlert(watch.find(30*time.Second, "the ring's alert", alertMsg(analyzer.SeverityMedium, labels.PositiveHosts[0])))
+	ring, _ := playRing(t, r)
 	id := cases.ID(ring.ID)
 	waitFor(t, 30*time.Second, "the case tables", func() bool {
 		out, err := ch.Client("EXISTS TABLE " + cfg.ClickHouse.Database + ".case_submissions")
@@ -71,16 +61,8 @@ func TestConsoleReport(t *testing.T) {
 	// The lead signs in by keyboard and finds the alert by its id.
 	lead := newBrowser(t, ctx)
 	errsLead := watchConsole(lead)
-	do(t, lead, chromedp.Navigate(console))
-	waitJS(t, lead, "the sign-in form with the focus", `document.activeElement && document.activeElement.id === "login-token"`)
-	do(t, lead, chromedp.KeyEvent(tokLead+"\r"))
-	waitJS(t, lead, "the lead's console connected", `document.getElementById("conn").dataset.state === "connected"`)
-	waitJS(t, lead, "the ring's alert in the queue", fmt.Sprintf(`!!document.querySelector(%s)`, jsString(queueRow(ring.ID))))
-	press(t, lead, "/")
-	waitJS(t, lead, "the search focused", `document.activeElement.id === "f-search"`)
-	do(t, lead, chromedp.KeyEvent(ring.ID+"\r"))
-	waitJS(t, lead, "the alert open", fmt.Sprintf(`document.getElementById("d-meta").textContent.includes(%s) &&
-		document.activeElement === document.querySelector(%s)`, jsString(ring.ID), jsString(queueRow(ring.ID))))
+	signIn(t, lead, console, tokLead)
+	searchAlert(t, lead, ring.ID)
 
 	// mod-b, in a browser context of its own, has the same alert open.
 	modB, closeB := chromedp.NewContext(lead, chromedp.WithNewBrowserContext())
@@ -92,13 +74,8 @@ func TestConsoleReport(t *testing.T) {
 	evalJS[bool](t, modB, `(window.rondaNotReloaded = true)`) // gone if the page reloads
 
 	// Claim with c, escalate with e, a note and Ctrl+Enter.
-	press(t, lead, "c")
-	waitJS(t, lead, "the alert claimed", `document.getElementById("d-state").dataset.claimedBy === "lead"`)
-	press(t, lead, "e")
-	waitJS(t, lead, "the escalation note focused", `document.activeElement.id === "in-escalate"`)
 	const why = "three hosts on one phone, paid out to one account"
-	do(t, lead, chromedp.KeyEvent(why))
-	do(t, lead, chromedp.KeyEvent("\r", chromedp.KeyModifiers(chromedp.ModifierCtrl)))
+	claimEscalate(t, lead, why)
 	for name, tab := range map[string]context.Context{"the lead": lead, "mod-b": modB} {
 		waitJS(t, tab, name+"'s case panel with the open case", fmt.Sprintf(`(document.getElementById("d-case-id") || {}).textContent === %s &&
 			document.getElementById("d-case-status").dataset.status === "open" &&
@@ -125,7 +102,7 @@ func TestConsoleReport(t *testing.T) {
 	waitJS(t, modB, "the approval in mod-b's panel, without a reload", `window.rondaNotReloaded === true &&
 		document.getElementById("d-case-status").dataset.status === "approved" &&
 		document.getElementById("d-case-approval").textContent.includes("approved by lead")`)
-	reportShot(t, modB, shots, "report-2-second-moderator-approved.png")
+	sectionShot(t, modB, shots, "report-2-second-moderator-approved.png", "#d-case-report", "center")
 
 	// Enter again submits: the receiver takes the signed case once.
 	press(t, lead, "\r")
@@ -144,8 +121,8 @@ func TestConsoleReport(t *testing.T) {
 	if key := cases.Key(id, c.Version); requests != 1 || taken[key] != 1 || rc.badSig != 0 {
 		t.Errorf("receiver: %d requests, taken %v, %d bad signatures; want %s once", requests, taken, rc.badSig, key)
 	}
-	reportShot(t, lead, shots, "report-3-submitted.png")
-	reportShot(t, modB, shots, "report-4-second-moderator-submitted.png")
+	sectionShot(t, lead, shots, "report-3-submitted.png", "#d-case-report", "center")
+	sectionShot(t, modB, shots, "report-4-second-moderator-submitted.png", "#d-case-report", "center")
 
 	// Print case file (Enter on the focused button) opens the page in a
 	// new window, through a one-time link.
@@ -175,11 +152,8 @@ func TestConsoleReport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := filepath.Join(shots, "report-case.pdf")
-	if err := os.WriteFile(out, pdf, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	checkPrintedCase(t, out, c, []string{why, payout})
+	keepArtefact(t, shots, "report-case.pdf", pdf)
+	checkPrintedCase(t, filepath.Join(shots, "report-case.pdf"), c, []string{why, payout})
 
 	for tab, errs := range map[string]func() []string{"lead": errsLead, "mod-b": errsB, "case page": errsPage} {
 		if e := errs(); len(e) > 0 {
@@ -238,33 +212,4 @@ func tabTo(t *testing.T, tab context.Context, id string) {
 		do(t, tab, chromedp.KeyEvent(kb.Tab))
 	}
 	t.Fatalf("%s not reached with Tab (the focus is on %s)", id, evalJS[string](t, tab, `document.activeElement ? document.activeElement.id || document.activeElement.tagName : ""`))
-}
-
-// artefactDir is where a browser test keeps its screenshots:
-// $RONDA_CONSOLE_SCREENSHOT_DIR, else the test's temporary directory.
-func artefactDir(t *testing.T) string {
-	t.Helper()
-	dir := os.Getenv("RONDA_CONSOLE_SCREENSHOT_DIR")
-	if dir == "" {
-		return t.TempDir()
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
-// reportShot keeps a PNG of the tab's viewport with the case panel's report
-// section in view (the detail pane scrolls on its own, so a full-page
-// screenshot shows only its top).
-func reportShot(t *testing.T, tab context.Context, dir, name string) {
-	t.Helper()
-	evalJS[bool](t, tab, `(document.getElementById("d-case-report").scrollIntoView({block: "center"}), true)`)
-	png, err := chromedp.Run(tab, chromedp.CaptureScreenshot())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, name), png, 0o644); err != nil {
-		t.Fatal(err)
-	}
 }

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -36,19 +34,12 @@ func TestConsoleFullShift(t *testing.T) {
 	ch := clickhouse(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
 	defer cancel()
-	cfg := baseConfig(t)
-	cfg.ClickHouse.DSN = ch.DSN()
-	cfg.ClickHouse.Database = freshDB()
+	cfg := recordConfig(t, ch)
 	cfg.Moderators.Escalate = "log"
 	cfg.Moderators.SLA = map[string]time.Duration{"critical": time.Second, "high": time.Second, "medium": time.Second, "low": time.Second}
 	r := startService(t, cfg)
 	console := "http://" + r.addr + ConsolePath
-	shots := os.Getenv("RONDA_CONSOLE_SCREENSHOT_DIR")
-	if shots == "" {
-		shots = t.TempDir()
-	} else if err := os.MkdirAll(shots, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	shots := artefactDir(t)
 
 	// The console is served under its strict policy.
 	resp, err := http.Get(console)
@@ -62,21 +53,12 @@ func TestConsoleFullShift(t *testing.T) {
 
 	// A ring's world is played in, so that the record holds its sessions,
 	// gifts and payouts.
-	watch := dialModerator(t, r.addr, tokViewer)
-	watch.find(5*time.Second, "snapshot", func(m map[string]any) bool { return m["type"] == "snapshot" })
-	evs, labels := smallWorld(t, 3)
-	for i := 0; i < len(evs); i += 2000 {
-		postOK(t, r.addr, ndjson(t, evs[i:min(i+2000, len(evs))]))
-	}
-	ringHost := labels.PositiveHosts[0]
-	ring := decodeAlert(watch.find(30*time.Second, "the ring's alert", alertMsg(analyzer.SeverityMedium, ringHost)))
+	ring, _ := playRing(t, r)
 
 	// (a) The lead signs in with the keyboard: the token field has the focus.
 	lead := newBrowser(t, ctx)
 	errsLead := watchConsole(lead)
-	do(t, lead, chromedp.Navigate(console))
-	waitJS(t, lead, "the sign-in form with the focus", `document.activeElement && document.activeElement.id === "login-token"`)
-	do(t, lead, chromedp.KeyEvent(tokLead+"\r"))
+	signIn(t, lead, console, tokLead)
 	waitJS(t, lead, "the lead's console connected", `document.getElementById("conn").dataset.state === "connected" &&
 		document.getElementById("who-role").textContent === "lead"`)
 	row := queueRow(ring.ID)
@@ -132,14 +114,7 @@ func TestConsoleFullShift(t *testing.T) {
 		t.Errorf("the cluster draws %d nodes; the alert names %d entities (%d at first)", nodes, chips, distinctEntities(ring))
 	}
 	shot(t, lead, shots, "2-alert-open.png")
-	evalJS[bool](t, lead, `(document.querySelector("section.context").scrollIntoView(), true)`)
-	png, err := chromedp.Run(lead, chromedp.CaptureScreenshot())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(shots, "2b-record.png"), png, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	sectionShot(t, lead, shots, "2b-record.png", "section.context", "start")
 
 	// The keys are listed behind ?, in a dialog that Escape closes, giving
 	// the focus back.
@@ -222,9 +197,7 @@ func shot(t *testing.T, tab context.Context, dir, name string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, name), png, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	keepArtefact(t, dir, name, png)
 }
 
 // press types keys as a person does: each a keyDown that carries its text

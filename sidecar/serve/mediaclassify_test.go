@@ -19,7 +19,6 @@ import (
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
 	"github.com/pion/webrtc/v4/pkg/media/ivfreader"
-	"go.uber.org/goleak"
 
 	"github.com/ronda-watch/ronda/analyzer"
 	"github.com/ronda-watch/ronda/analyzer/event"
@@ -40,10 +39,7 @@ func TestClassifierThroughService(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a broadcast of several seconds")
 	}
-	t.Cleanup(func() {
-		http.DefaultClient.CloseIdleConnections()
-		goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	}) // runs last: after the service and the classifier stopped
+	leakCheckLast(t) // runs last: after the service and the classifier stopped
 	var mu sync.Mutex
 	var requests, badAuth, notJPEG int
 	var jpegs [][]byte
@@ -68,13 +64,7 @@ func TestClassifierThroughService(t *testing.T) {
 		TokenEnv: "RONDA_TEST_CLASSIFIER_TOKEN"}
 	cfg.Media.Keyframes.MinInterval = 100 * time.Millisecond
 	alerts := make(chan analyzer.Alert, 64)
-	r := startService(t, cfg, func(o *Options) {
-		o.Getenv = func(k string) string {
-			if k == "RONDA_TEST_CLASSIFIER_TOKEN" {
-				return tokClassifier
-			}
-			return getenv(k)
-		}
+	r := startService(t, cfg, withSecret("RONDA_TEST_CLASSIFIER_TOKEN", tokClassifier), func(o *Options) {
 		o.OnAlert = func(a analyzer.Alert) {
 			select {
 			case alerts <- a:

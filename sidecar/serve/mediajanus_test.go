@@ -7,11 +7,8 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-
-	"go.uber.org/goleak"
 
 	"github.com/ronda-watch/ronda/analyzer"
 	"github.com/ronda-watch/ronda/analyzer/event"
@@ -39,10 +36,7 @@ func TestJanusIngestThroughService(t *testing.T) {
 		janustest.RunInNetns(t)
 		return
 	}
-	t.Cleanup(func() {
-		http.DefaultClient.CloseIdleConnections()
-		goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	}) // runs last: after the service, the publisher and janus stopped
+	leakCheckLast(t) // runs last: after the service, the publisher and janus stopped
 	const secret = "janus-api-secret-for-the-test"
 	srv := janustest.Start(t, janustest.Options{APISecret: secret, Rooms: []uint64{1234}})
 
@@ -50,27 +44,8 @@ func TestJanusIngestThroughService(t *testing.T) {
 	cfg.Media.WHIPTokens = nil
 	cfg.Media.Janus = janus.Config{URL: srv.URL(), Rooms: []uint64{1234}, APISecretEnv: "RONDA_TEST_JANUS_SECRET",
 		PollInterval: 200 * time.Millisecond, Mapping: janus.Mapping{DisplayPattern: `^(?P<host>host-[a-z]+)$`}}
-	var mu sync.Mutex
-	var wires []event.Event
-	keyframes := map[string]int{}
-	r := startService(t, cfg, func(o *Options) {
-		o.Getenv = func(k string) string {
-			if k == "RONDA_TEST_JANUS_SECRET" {
-				return secret
-			}
-			return getenv(k)
-		}
-		o.OnWire = func(ev event.Event) {
-			mu.Lock()
-			wires = append(wires, ev)
-			mu.Unlock()
-		}
-		o.OnKeyframe = func(streamID, codec string, _ []byte, _ time.Time) {
-			mu.Lock()
-			keyframes[streamID+" "+codec]++
-			mu.Unlock()
-		}
-	})
+	var rec wireRecord
+	r := startService(t, cfg, withSecret("RONDA_TEST_JANUS_SECRET", secret), rec.hooks)
 	resp, err := http.Post("http://"+r.addr+"/v1/whip/x", "application/sdp", strings.NewReader("v=0"))
 	if err != nil {
 		t.Fatal(err)
@@ -89,10 +64,10 @@ func TestJanusIngestThroughService(t *testing.T) {
 	stream := fmt.Sprintf("janus-1234-%d", pub.ID)
 	var live event.Event
 	waitFor(t, time.Minute, "two live stream.wire events of the Janus publisher with video", func() bool {
-		mu.Lock()
-		defer mu.Unlock()
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
 		n := 0
-		for _, ev := range wires {
+		for _, ev := range rec.wires {
 			if ev.StreamID == stream && ev.Phase == event.WireLive && ev.Wire != nil && ev.Wire.Width > 0 && ev.Wire.FPS > 0 {
 				n++
 				live = ev
@@ -108,11 +83,11 @@ func TestJanusIngestThroughService(t *testing.T) {
 		t.Errorf("wire event %+v %+v", live, w)
 	}
 
-	mu.Lock()
-	if keyframes[stream+" vp8"] == 0 {
-		t.Errorf("no key frame of the Janus broadcast reached the key frame hook: %v", keyframes)
+	rec.mu.Lock()
+	if rec.keyframes[stream+" vp8"] == 0 {
+		t.Errorf("no key frame of the Janus broadcast reached the key frame hook: %v", rec.keyframes)
 	}
-	mu.Unlock()
+	rec.mu.Unlock()
 
 	// The analyzer took the wire facts: the broadcast is a live stream of
 	// host-a, and a signal that the app never started it.
@@ -140,12 +115,12 @@ func TestJanusIngestThroughService(t *testing.T) {
 	// session, which sends its ended event.
 	pub.Close()
 	waitFor(t, time.Minute, "the ended stream.wire event and no janus session left", func() bool {
-		mu.Lock()
+		rec.mu.Lock()
 		ended := false
-		for _, ev := range wires {
+		for _, ev := range rec.wires {
 			ended = ended || (ev.StreamID == stream && ev.Phase == event.WireEnded)
 		}
-		mu.Unlock()
+		rec.mu.Unlock()
 		return ended && strings.Contains(metricsText(t, r.addr), `ronda_media_sessions{kind="janus"} 0`)
 	})
 	if err := r.stop(t); err != nil {

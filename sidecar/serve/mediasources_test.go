@@ -217,6 +217,18 @@ func (s *whepServer) counts() (posts, deletes, badAuth int) {
 	return s.posts, s.deletes, s.badAuth
 }
 
+// whepOnly starts a WHEP test: the goroutine check that runs last, the
+// test's WHEP server, and a media config with no WHIP, for the test to add
+// its pulls to.
+func whepOnly(t *testing.T) (*whepServer, *httptest.Server, Config) {
+	t.Helper()
+	leakCheckLast(t)
+	ws, hs := newWHEPServer(t)
+	cfg := mediaConfig(t)
+	cfg.Media.WHIPTokens = nil
+	return ws, hs, cfg
+}
+
 const tokWHEP = "token-whep-0123456789abcdef"
 
 // TestWHEPPullThroughService: `ronda serve` pulls a stream from a WHEP
@@ -231,40 +243,15 @@ func TestWHEPPullThroughService(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a broadcast of several seconds")
 	}
-	t.Cleanup(func() {
-		http.DefaultClient.CloseIdleConnections()
-		goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	}) // runs last
-	ws, hs := newWHEPServer(t)
-	cfg := mediaConfig(t)
-	cfg.Media.WHIPTokens = nil
+	ws, hs, cfg := whepOnly(t)
 	cfg.Media.WHEP = []whep.Config{{URL: hs.URL + "/live/s-whep/whep", StreamID: "s-whep", Host: "h-whep",
 		TokenEnv: "RONDA_TEST_WHEP_TOKEN", BackoffMin: 50 * time.Millisecond, BackoffMax: 200 * time.Millisecond}}
-	var mu sync.Mutex
-	var wires []event.Event
-	keyframes := map[string]int{}
-	r := startService(t, cfg, func(o *Options) {
-		o.Getenv = func(k string) string {
-			if k == "RONDA_TEST_WHEP_TOKEN" {
-				return tokWHEP
-			}
-			return getenv(k)
-		}
-		o.OnWire = func(ev event.Event) {
-			mu.Lock()
-			wires = append(wires, ev)
-			mu.Unlock()
-		}
-		o.OnKeyframe = func(streamID, codec string, _ []byte, _ time.Time) {
-			mu.Lock()
-			keyframes[streamID+" "+codec]++
-			mu.Unlock()
-		}
-	})
+	var rec wireRecord
+	r := startService(t, cfg, withSecret("RONDA_TEST_WHEP_TOKEN", tokWHEP), rec.hooks)
 	phases := func(phase string) (n int, last event.Event) {
-		mu.Lock()
-		defer mu.Unlock()
-		for _, ev := range wires {
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		for _, ev := range rec.wires {
 			if ev.Phase == phase && ev.StreamID == "s-whep" {
 				n++
 				last = ev
@@ -284,11 +271,11 @@ func TestWHEPPullThroughService(t *testing.T) {
 	if live.HostID != "h-whep" || w.Source != "whep" || w.Width != 64 || w.Height != 48 || !w.Audio {
 		t.Errorf("wire event %+v %+v", live, w)
 	}
-	mu.Lock()
-	if keyframes["s-whep vp8"] == 0 {
-		t.Errorf("no key frame of the pulled stream reached the key frame hook: %v", keyframes)
+	rec.mu.Lock()
+	if rec.keyframes["s-whep vp8"] == 0 {
+		t.Errorf("no key frame of the pulled stream reached the key frame hook: %v", rec.keyframes)
 	}
-	mu.Unlock()
+	rec.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	waitFor(t, 10*time.Second, "the analyzer holding the pulled stream", func() bool {
@@ -426,26 +413,15 @@ func TestWHEPWaitsForAPlaceInTheTap(t *testing.T) {
 	if testing.Short() {
 		t.Skip("broadcasts of several seconds")
 	}
-	t.Cleanup(func() {
-		http.DefaultClient.CloseIdleConnections()
-		goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	}) // runs last
-	ws, hs := newWHEPServer(t)
-	cfg := mediaConfig(t)
-	cfg.Media.WHIPTokens, cfg.Media.MaxSessions = nil, 1
+	ws, hs, cfg := whepOnly(t)
+	cfg.Media.MaxSessions = 1
 	for _, id := range []string{"s-a", "s-b"} {
 		cfg.Media.WHEP = append(cfg.Media.WHEP, whep.Config{URL: hs.URL + "/live/" + id + "/whep", StreamID: id, Host: "h-" + id,
 			TokenEnv: "RONDA_TEST_WHEP_TOKEN", BackoffMin: 20 * time.Millisecond, BackoffMax: 100 * time.Millisecond})
 	}
 	var mu sync.Mutex
 	started := map[string]int{}
-	r := startService(t, cfg, func(o *Options) {
-		o.Getenv = func(k string) string {
-			if k == "RONDA_TEST_WHEP_TOKEN" {
-				return tokWHEP
-			}
-			return getenv(k)
-		}
+	r := startService(t, cfg, withSecret("RONDA_TEST_WHEP_TOKEN", tokWHEP), func(o *Options) {
 		o.OnWire = func(ev event.Event) {
 			if ev.Phase == event.WireStarted {
 				mu.Lock()
