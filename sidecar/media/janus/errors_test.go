@@ -19,7 +19,8 @@ import (
 // errors never gets a session made; each answer is a clear error, counted,
 // retried with backoff, and Run still ends cleanly.
 func TestBadJanus(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t, goleak.IgnoreCurrent()) })
+	ignore := goleak.IgnoreCurrent() // the goroutines before the test, not at its end
+	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
 	cases := []struct {
 		name    string
 		answer  func(w http.ResponseWriter)

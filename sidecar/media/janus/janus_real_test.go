@@ -99,7 +99,8 @@ func TestJanusReal(t *testing.T) {
 		janustest.RunInNetns(t)
 		return
 	}
-	t.Cleanup(func() { goleak.VerifyNone(t, goleak.IgnoreCurrent()) })
+	ignore := goleak.IgnoreCurrent() // the goroutines before the test, not at its end
+	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
 	const secret = "test-api-secret"
 	srv := janustest.Start(t, janustest.Options{APISecret: secret, Rooms: []uint64{1234, 5678}})
 	api, err := mediatest.LoopbackAPI(janustest.Interface)
@@ -248,7 +249,8 @@ func TestJanusLimit(t *testing.T) {
 		janustest.RunInNetns(t)
 		return
 	}
-	t.Cleanup(func() { goleak.VerifyNone(t, goleak.IgnoreCurrent()) })
+	ignore := goleak.IgnoreCurrent() // the goroutines before the test, not at its end
+	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
 	srv := janustest.Start(t, janustest.Options{})
 	api, err := mediatest.LoopbackAPI(janustest.Interface)
 	if err != nil {

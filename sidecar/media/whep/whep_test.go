@@ -218,7 +218,8 @@ func start(t *testing.T, url string, cfg Config, tp *tap) (*Puller, *Metrics, ch
 // TestPull pulls VP8 and Opus from a pion WHEP server with a bearer token and
 // DELETEs the session at the end.
 func TestPull(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t, goleak.IgnoreCurrent()) })
+	ignore := goleak.IgnoreCurrent() // the goroutines before the test, not at its end
+	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
 	s, hs := newServer(t)
 	tp := &tap{}
 	_, m, done, cancel := start(t, hs.URL+"/whep/live/s1", Config{}, tp)
@@ -249,7 +250,8 @@ func TestPull(t *testing.T) {
 }
 
 func TestPullErrors(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t, goleak.IgnoreCurrent()) })
+	ignore := goleak.IgnoreCurrent() // the goroutines before the test, not at its end
+	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
 	cases := []struct {
 		name     string
 		mode     string
@@ -291,7 +293,8 @@ func TestPullErrors(t *testing.T) {
 // TestServerVanishes: the server closes every peer and stops answering; the
 // session is lost, retries fail, and Run gives up after MaxAttempts.
 func TestServerVanishes(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t, goleak.IgnoreCurrent()) })
+	ignore := goleak.IgnoreCurrent() // the goroutines before the test, not at its end
+	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
 	s, hs := newServer(t)
 	tp := &tap{}
 	_, m, done, _ := start(t, hs.URL+"/whep/live/s1", Config{MaxAttempts: 3}, tp)
