@@ -117,9 +117,13 @@ func (c MediaConfig) validate() []error {
 	var errs []error
 	bad := func(field, why string) { errs = append(errs, fmt.Errorf("media.%s: %s", field, why)) }
 	if !c.Enabled {
-		for key, set := range map[string]bool{"classifier": c.Classifier.URL != "", "janus": c.Janus.URL != "", "whep": len(c.WHEP) > 0} {
-			if set {
-				bad(key, "set, but media.enabled is false: nothing would read it")
+		// A slice, not a map: check-config prints them in the same order.
+		for _, k := range []struct {
+			key string
+			set bool
+		}{{"hash_lists", len(c.HashLists) > 0}, {"classifier", c.Classifier.URL != ""}, {"janus", c.Janus.URL != ""}, {"whep", len(c.WHEP) > 0}} {
+			if k.set {
+				bad(k.key, "set, but media.enabled is false: nothing would read it")
 			}
 		}
 		return errs

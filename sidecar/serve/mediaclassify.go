@@ -42,7 +42,10 @@ func (s *Service) openClassifier(sink intake.Sink) (*classify.Client, error) {
 	if c.URL == "" {
 		return nil, nil
 	}
-	hc := &http.Client{}
+	// A redirect is not followed (the answer counts as a failed request):
+	// the bearer transport would send the token, and a 307 or 308 the
+	// frame's JPEG, to whatever host the classifier names.
+	hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	if c.TokenEnv != "" || c.TokenFile != "" {
 		tok, err := SecretRef{ID: "classifier token", Env: c.TokenEnv, File: c.TokenFile}.Secret(s.opts.Getenv)
 		if err != nil {

@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/hex"
+	"image"
 	"image/jpeg"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -19,6 +21,7 @@ import (
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
 	"github.com/pion/webrtc/v4/pkg/media/ivfreader"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ronda-watch/ronda/analyzer"
 	"github.com/ronda-watch/ronda/analyzer/event"
@@ -205,4 +208,54 @@ func grepLines(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// TestClassifierRedirectNotFollowed: a classifier that answers a redirect
+// (307, which a client follows with the same body) gets the frame once; the
+// host it points to gets neither the JPEG nor the bearer token, which the
+// service's transport would add to every hop.
+func TestClassifierRedirectNotFollowed(t *testing.T) {
+	var mu sync.Mutex
+	var hits, elsewhere int
+	var elsewhereAuth string
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		elsewhere++
+		elsewhereAuth = r.Header.Get("Authorization")
+		mu.Unlock()
+		io.WriteString(w, `{"labels":[]}`)
+	}))
+	defer other.Close()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		hits++
+		mu.Unlock()
+		http.Redirect(w, r, other.URL+"/v1/classify", http.StatusTemporaryRedirect)
+	}))
+	defer srv.Close()
+	s := &Service{cfg: Config{Media: MediaConfig{Classifier: ClassifierConfig{
+		Config: classify.Config{URL: srv.URL + "/v1/classify", Timeout: 5 * time.Second}, TokenEnv: "RONDA_TEST_CLASSIFIER_TOKEN"}}},
+		opts: Options{Getenv: func(k string) string {
+			if k == "RONDA_TEST_CLASSIFIER_TOKEN" {
+				return tokClassifier
+			}
+			return ""
+		}},
+		log: slog.New(slog.DiscardHandler), reg: prometheus.NewRegistry()}
+	cl, err := s.openClassifier(func(context.Context, []event.Event) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cl.Offer(classify.Frame{StreamID: "s-redirect", At: time.Now(), Image: image.NewGray(image.Rect(0, 0, 64, 48))}) {
+		t.Fatal("the frame was not sent")
+	}
+	cl.Close() // waits for the request in flight
+	mu.Lock()
+	defer mu.Unlock()
+	if hits != 1 {
+		t.Fatalf("the classifier got %d requests, want 1", hits)
+	}
+	if elsewhere != 0 {
+		t.Errorf("the redirect was followed: %d requests elsewhere, with Authorization %q", elsewhere, elsewhereAuth)
+	}
 }

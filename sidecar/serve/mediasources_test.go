@@ -22,13 +22,15 @@ import (
 	"github.com/ronda-watch/ronda/sidecar/media/mediatest"
 
 	"github.com/ronda-watch/ronda/sidecar/media/classify"
+	"github.com/ronda-watch/ronda/sidecar/media/hashlist"
 	"github.com/ronda-watch/ronda/sidecar/media/janus"
 	"github.com/ronda-watch/ronda/sidecar/media/whep"
 )
 
 // TestMediaSourcesConfig: media.classifier, media.janus and media.whep are
-// validated with the key that is wrong; set while media is off, they are
-// refused rather than ignored; janus or whep alone need no WHIP token.
+// validated with the key that is wrong; set while media is off, they (and
+// media.hash_lists) are refused rather than ignored, in the same order each
+// time; janus or whep alone need no WHIP token.
 func TestMediaSourcesConfig(t *testing.T) {
 	errsOf := func(c MediaConfig) string {
 		var got []string
@@ -57,12 +59,15 @@ func TestMediaSourcesConfig(t *testing.T) {
 	}
 
 	off := MediaConfig{Classifier: ClassifierConfig{Config: classify.Config{URL: "http://c/x"}},
-		Janus: janus.Config{URL: "http://j/janus"}, WHEP: []whep.Config{{URL: "http://m/a/whep", StreamID: "s1"}}}
+		Janus: janus.Config{URL: "http://j/janus"}, WHEP: []whep.Config{{URL: "http://m/a/whep", StreamID: "s1"}},
+		HashLists: []hashlist.Config{{Name: "a", Path: "/x"}}}
 	all = errsOf(off)
-	for _, key := range []string{"classifier", "janus", "whep"} {
-		if !strings.Contains(all, "media."+key+": set, but media.enabled is false") {
-			t.Errorf("media.%s accepted while media is off:\n%s", key, all)
-		}
+	var want []string
+	for _, key := range []string{"hash_lists", "classifier", "janus", "whep"} {
+		want = append(want, "media."+key+": set, but media.enabled is false: nothing would read it")
+	}
+	if all != strings.Join(want, "\n") {
+		t.Errorf("with media off, errors (in this order):\n%s\nwant:\n%s", all, strings.Join(want, "\n"))
 	}
 
 	only := MediaConfig{Enabled: true, Janus: janus.Config{URL: "http://127.0.0.1:8088/janus"}}

@@ -85,8 +85,9 @@ type Options struct {
 	// Config.AdminListen (tests).
 	AdminListener net.Listener
 	// OnKeyframe, when set with media enabled, receives the broadcasts' key
-	// frames in memory (media.Options.OnKeyframe): the hook of the
-	// perceptual hashes and classifiers. Nothing else sees them.
+	// frames in memory (media.Options.OnKeyframe), beside the service's own
+	// sampler (media.hash_lists, media.classifier), which gets the same
+	// slice after it: read it, do not change it.
 	OnKeyframe func(streamID, codec string, frame []byte, at time.Time)
 	// OnWire, when set with media enabled, also receives every stream.wire
 	// event the tap makes (tests and the demo watch the wire facts). It runs
