@@ -197,7 +197,7 @@ func (r *verbRule) fires(cs *chatScan, i int) bool {
 	if i > 0 && inSet(r.block, toks[i-1].s) {
 		return false
 	}
-	directive := false
+	directive, shop := false, false
 	if toks[i].end != 0 {
 		return !r.needFiller || i == 0 && len(toks) == 1
 	}
@@ -208,7 +208,9 @@ func (r *verbRule) fires(cs *chatScan, i int) bool {
 			return j+1 >= len(toks) || toks[j].end != 0 || !inSet(r.after, toks[j+1].s) || paidThen(toks, j+1)
 		}
 		if inSet(r.notWith, toks[j].s) {
-			return false // "open na po": a shop says it is open
+			// "open na po": a shop says it is open; unless an object
+			// follows ("open mo na po dede mo").
+			shop = true
 		}
 		f := cs.fl[j]
 		if f&fFiller == 0 {
@@ -221,7 +223,7 @@ func (r *verbRule) fires(cs *chatScan, i int) bool {
 			break
 		}
 	}
-	return !r.needFiller || directive
+	return !shop && (!r.needFiller || directive)
 }
 
 // askedNear: a request word within three tokens of a contact noun ("minta wa dong",

@@ -113,6 +113,10 @@ func TestDirective(t *testing.T) {
 		{"buka baju baru aku kasih gift", "undress"},
 		{"buka baju baru dikasih", "undress"},
 		{"buka baju baru ku gift 1000", "undress"},
+		// "po" makes a bare "open na po" a shop; not when a body or a
+		// garment follows.
+		{"open mo na po dede mo", "undress"},
+		{"open po bra", "undress"},
 
 		// Cebuano.
 		{"huboa na palihug", "undress"},
