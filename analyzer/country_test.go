@@ -77,6 +77,17 @@ func TestSenderNightSenderTZ(t *testing.T) {
 		if e.senderNight(gift(tz), at) {
 			t.Errorf("sender_tz %q: want the US zone's 06:00, not night", tz)
 		}
+		// Checked on the zone itself too: "Local" is the machine's zone,
+		// UTC on most, where 11:00 is no night either, so the check by
+		// the hour above could not tell it from the country's zone.
+		if tz != "" && e.senderZone(tz) != nil {
+			t.Errorf("sender_tz %q resolved to %v, want no zone (the country's applies)", tz, e.senderZone(tz))
+		}
+	}
+	// Likewise a stream.start tz of "Local" is the default zone, not the
+	// machine's.
+	if l := e.location("Local"); l != e.defTZ {
+		t.Errorf("tz \"Local\" resolved to %v, want the default zone %v", l, e.defTZ)
 	}
 	for i := 0; len(e.senderTZ) < maxSenderZones; i++ {
 		e.senderZone(fmt.Sprintf("Bogus/Zone%d", i))

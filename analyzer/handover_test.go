@@ -75,7 +75,6 @@ func TestDeviceLinkTiesBothWays(t *testing.T) {
 	if x, y := w.e.hosts["x"], w.e.hosts["y"]; len(x.devLinks) != 1 || x.devLinks[0].id != "y" || len(y.devLinks) != 1 || y.devLinks[0].id != "x" {
 		t.Errorf("device links x %+v, y %+v", x.devLinks, y.devLinks)
 	}
-	_ = event.TypeLink
 }
 
 // TestHandoverWhileTheFirstIsLive: when the next stream begins before the

@@ -76,6 +76,27 @@ type verbRule struct {
 	needFiller                 bool
 }
 
+// payThenSet is payThen as a set.
+var payThenSet = setOf(payThen)
+
+// paidThen: the newGoods word at k is followed, in its clause and within two
+// words, by a gift or a payment: "buka baju baru aku kasih gift" offers a
+// price for undressing ("baru": "(only) then"), it unboxes nothing.
+func paidThen(toks []tok, k int) bool {
+	if toks[k].end != 0 {
+		return false
+	}
+	for m := k + 1; m < len(toks) && m <= k+2; m++ {
+		if payThenSet[toks[m].s] {
+			return true
+		}
+		if toks[m].end != 0 {
+			break
+		}
+	}
+	return false
+}
+
 func compileVerbs() []verbRule {
 	var out []verbRule
 	for _, v := range directiveVerbs {
@@ -176,17 +197,20 @@ func (r *verbRule) fires(cs *chatScan, i int) bool {
 	if i > 0 && inSet(r.block, toks[i-1].s) {
 		return false
 	}
-	directive := false
+	directive, shop := false, false
 	if toks[i].end != 0 {
 		return !r.needFiller || i == 0 && len(toks) == 1
 	}
 	for j := i + 1; j < len(toks); j++ {
 		if inSet(r.obj, toks[j].s) {
-			// "buka baju baru": new clothes out of their parcel, not a body.
-			return j+1 >= len(toks) || toks[j].end != 0 || !inSet(r.after, toks[j+1].s)
+			// "buka baju baru": new clothes out of their parcel, not a
+			// body; unless a gift follows ("... baru aku kasih gift").
+			return j+1 >= len(toks) || toks[j].end != 0 || !inSet(r.after, toks[j+1].s) || paidThen(toks, j+1)
 		}
 		if inSet(r.notWith, toks[j].s) {
-			return false // "open na po": a shop says it is open
+			// "open na po": a shop says it is open; unless an object
+			// follows ("open mo na po dede mo").
+			shop = true
 		}
 		f := cs.fl[j]
 		if f&fFiller == 0 {
@@ -199,7 +223,7 @@ func (r *verbRule) fires(cs *chatScan, i int) bool {
 			break
 		}
 	}
-	return !r.needFiller || directive
+	return !shop && (!r.needFiller || directive)
 }
 
 // askedNear: a request word within three tokens of a contact noun ("minta wa dong",

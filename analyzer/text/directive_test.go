@@ -106,6 +106,18 @@ func TestDirective(t *testing.T) {
 		{"gift ko kung hubad ka", "gift_offer"},
 		{"pc tayo", "private"},
 
+		// "baru" after a garment is new goods only for a verb that unboxes
+		// ("buka baju baru"); before a gift it is "(only) then": a price.
+		{"lepas bh baru aku transfer", "undress"},
+		{"copot baju baru", "undress"},
+		{"buka baju baru aku kasih gift", "undress"},
+		{"buka baju baru dikasih", "undress"},
+		{"buka baju baru ku gift 1000", "undress"},
+		// "po" makes a bare "open na po" a shop; not when a body or a
+		// garment follows.
+		{"open mo na po dede mo", "undress"},
+		{"open po bra", "undress"},
+
 		// Cebuano.
 		{"huboa na palihug", "undress"},
 		{"hukasa imong sinina", "undress"},

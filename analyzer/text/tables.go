@@ -372,7 +372,9 @@ type directiveVerb struct {
 	// or a report about oneself ("kapan buka?", "aku mandi dulu").
 	blockedBy []string
 	// objectNot: a word right after the object that makes the object merchandise:
-	// "buka baju baru" unboxes new clothes for a shop's viewers.
+	// "buka baju baru" unboxes new clothes for a shop's viewers; unless a gift
+	// or a payment follows it (payThen: "buka baju baru aku kasih gift", where
+	// "baru" is "(only) then").
 	objectNot []string
 	// notWith: a word among the fillers after a bare verb that makes the line the
 	// speaker's own news: "open na po" (Tagalog: we are open now) is a shop.
@@ -395,9 +397,16 @@ var (
 	directiveFillers = []string{"dong", "donk", "dund", "deh", "yuk", "yok", "ayo", "ayok", "please", "pls", "plz", "plis", "pliss", "now", "sekarang", "cepet", "buruan", "coba", "gih", "naman", "lang", "palihug", "dali", "bilis", "dayon", "sige", "gyud", "jud"}
 )
 
+// payThen, within two words after a newGoods word, makes it "(only) then":
+// "buka baju baru aku kasih gift", "buka baju baru dikasih".
+var payThen = []string{"kasih", "dikasih", "kirim", "dikirim", "kirimin", "gift", "gifts", "digift", "transfer", "tf", "ditransfer", "sawer", "disawer", "koin", "coin", "coins", "bayar", "dibayar"}
+
 var directiveVerbs = []directiveVerb{
-	{cue: "undress", verbs: []string{"buka", "bukain", "bukak", "lepas", "lepasin", "copot", "copotin", "tanggalin", "tanggalkan", "remove", "unbutton", "hubad", "hubarin", "hubo", "huboa", "hukas", "hukasa", "hukasi", "huboan"},
+	// Only "buka" (open) unboxes: "lepas baju baru" takes off new clothes.
+	{cue: "undress", verbs: []string{"buka", "bukain", "bukak"},
 		objects: append(append([]string{}, clothes...), body...), blockedBy: shopBlock, objectNot: newGoods},
+	{cue: "undress", verbs: []string{"lepas", "lepasin", "copot", "copotin", "tanggalin", "tanggalkan", "remove", "unbutton", "hubad", "hubarin", "hubo", "huboa", "hukas", "hukasa", "hukasi", "huboan"},
+		objects: append(append([]string{}, clothes...), body...), blockedBy: shopBlock},
 	// "open" alone is the Tagalog shop's "open na po" and the Indonesian seller's
 	// "open order": bare, it needs no sign of a shop speaking.
 	{cue: "undress", verbs: []string{"open"},

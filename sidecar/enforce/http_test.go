@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -58,5 +59,34 @@ func TestListByCaseAndEnabled(t *testing.T) {
 	}
 	if e := off.Enabled(); e == nil || len(e) != 0 {
 		t.Fatalf("off by default, enabled %v", e)
+	}
+}
+
+// TestLiftIsALeadsOverHTTP: a lift is refused to a moderator by the board
+// itself, even behind an Authorize that admits anyone signed in (the lift
+// route asks it for a lead; the board does not rely on that alone).
+func TestLiftIsALeadsOverHTTP(t *testing.T) {
+	b, err := Open(Options{Config: Config{DenyPublish: true, DefaultDuration: time.Hour, MaxDuration: 2 * time.Hour}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := b.Approve(denyReq("host-1"), lead)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	b.Register(mux, func(http.ResponseWriter, *http.Request, string) (Actor, bool) { return moderator, true })
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	resp, err := http.Post(srv.URL+Path+"/"+l.ID+"/lift", "application/json", strings.NewReader(`{"reason":"not mine to lift"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("a moderator's lift: %d, want 403", resp.StatusCode)
+	}
+	if got := b.List(); len(got) != 1 || !got[0].LiftedAt.IsZero() {
+		t.Fatalf("the lever after a moderator's lift: %+v", got)
 	}
 }

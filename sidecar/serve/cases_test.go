@@ -223,6 +223,8 @@ func TestCaseFromEscalationToReport(t *testing.T) {
 		t.Fatalf("after approval: status %q, approval %+v", approved.Status, approved.Approval)
 	}
 	key := cases.Key(id, approved.Version)
+	// Approved, the case is still a lead's to send: not a moderator's.
+	keep(api(t, base, "POST", cases.Path+id+"/submit", tokModA, nil), 403)
 
 	var sub struct{ Outcomes []cases.Outcome }
 	json.Unmarshal(keep(api(t, base, "POST", cases.Path+id+"/submit", tokLead, nil), 200).body, &sub)

@@ -29,9 +29,11 @@ func TestQuietRings(t *testing.T) {
 	start := DefaultStart
 	var payouts int
 	payDays := map[string]map[int]bool{}
+	started := map[string]bool{}
 	for _, e := range evs {
 		switch e.Type {
 		case event.TypeStreamStart:
+			started[e.HostID] = true
 			if ring[e.HostID] {
 				if e.Host == nil || e.Host.CreatedAt.After(start.AddDate(0, 0, -100)) {
 					t.Fatalf("quiet ring host %s with a new account: %+v", e.HostID, e.Host)
@@ -45,6 +47,12 @@ func TestQuietRings(t *testing.T) {
 				if e.AccountID == a || e.FromID == a {
 					t.Fatalf("a quiet ring's operator left a recruitment trail: %+v", e)
 				}
+			}
+			// The recruiter is no labelled account in a quiet world, so its
+			// trail shows only as DMs to a ring host before it first
+			// broadcasts (viewers DM hosts they have watched).
+			if (e.Kind == "dm" || e.Rel == "dm") && ring[e.ToID] && !started[e.ToID] {
+				t.Fatalf("a DM to quiet ring host %s before it broadcast: %+v", e.ToID, e)
 			}
 			if e.Type == event.TypeLink && e.Rel == "agency" && ring[e.FromID] {
 				t.Fatalf("a quiet ring host joined an agency: %+v", e)
