@@ -113,7 +113,7 @@ func (e *Engine) linkedHosts(h *hostState) []*hostState {
 		}
 	}
 	for _, r := range h.recruiters {
-		if a := e.accounts[r.id]; a != nil && (a.lure >= e.cfg.Recruitment.WeakAdScore || !a.legit) {
+		if a := e.accounts[r.id]; a != nil && (a.lure >= e.cfg.Recruitment.WeakAdScore || !a.legit && e.cfg.Recruitment.recruiter(a)) {
 			for _, p := range a.recruits {
 				add(p.id)
 			}
@@ -361,7 +361,7 @@ func (e *Engine) eachEntity(hosts []*hostState, add func(kind, id string)) {
 			}
 		}
 		for _, r := range h.recruiters {
-			if ac := e.accounts[r.id]; ac != nil && (ac.lure >= e.cfg.Recruitment.WeakAdScore || len(ac.recruits) >= e.cfg.Recruitment.MinRecruits) && !ac.legit {
+			if ac := e.accounts[r.id]; ac != nil && (ac.lure >= e.cfg.Recruitment.WeakAdScore || e.cfg.Recruitment.recruiter(ac)) && !ac.legit {
 				add(KindAccount, r.id)
 			}
 		}

@@ -26,18 +26,7 @@ var directed = streamOpt{gifts: 20, coins: 30, senders: 20,
 	chats: []string{"buka dong", "pc yuk"}, chatEvery: 20 * time.Minute, giftAfterDir: true}
 
 var sparseStories = map[string]func(w *world){
-	"sparse-ring-linked-by-beneficiary": func(w *world) {
-		// Three new accounts on their own schedules, hours apart (no hand-over),
-		// whose coins all go to one account: the payout is their only tie.
-		for i, id := range []string{"b1", "b2", "b3"} {
-			w.payout(id, "opx", 50000, "ewallet", at(0, 11+float64(i)/4))
-		}
-		nights(3, func(d int) {
-			for i, id := range []string{"b1", "b2", "b3"} {
-				w.broadcast(sparseHost(id, newAcct(-4), 0), at(d, 20+2.5*float64(i)), 1.5, directed)
-			}
-		})
-	},
+	"sparse-ring-linked-by-beneficiary": beneficiaryRing,
 	"sparse-ring-linked-by-recruiter-dms": func(w *world) {
 		// One account messages three accounts days before each first
 		// broadcasts, in words that carry no lure; the three turn out minors
@@ -52,17 +41,7 @@ var sparseStories = map[string]func(w *world){
 			}
 		})
 	},
-	"sparse-ring-linked-by-device-link": func(w *world) {
-		// Three new minors, each directed by viewers, none paid out yet, no
-		// DMs: the app says only that two logged in on the first one's phone.
-		w.link("d2", "d1", "device", at(0, 19))
-		w.link("d3", "d1", "device", at(0, 19.5))
-		nights(2, func(d int) {
-			for i, id := range []string{"d1", "d2", "d3"} {
-				w.broadcast(sparseHost(id, newAcct(-4), day0.Year()-16), at(d, 20+2.5*float64(i)), 1.5, directed)
-			}
-		})
-	},
+	"sparse-ring-linked-by-device-link": deviceLinkRing,
 	"sparse-ring-linked-by-handovers": func(w *world) {
 		// Three new minors on one phone the app never names: one stream falls
 		// quiet, the next begins ten minutes later, all night.
@@ -138,6 +117,19 @@ var sparseStories = map[string]func(w *world){
 		w.broadcast(sparseHost("o2", oldAcct(), day0.Year()-16), at(2, 20), 2, directed)
 		w.broadcast(sparseHost("n1", newAcct(-4), day0.Year()-16), at(2, 23), 2, directed)
 	},
+	"edge-greeter-messages-two-rings": func(w *world) {
+		// Two sparse rings, one tied by its beneficiary, one by device links,
+		// and a greeter that welcomes new accounts with no lure: eight of
+		// them days before they could host, one in each ring among them.
+		// Two of eight turned hosts is no recruiter: two alerts, the
+		// greeter in neither.
+		beneficiaryRing(w)
+		deviceLinkRing(w)
+		for i, id := range []string{"b1", "w1", "w2", "d1", "w3", "w4", "w5", "w6"} {
+			w.link("welcome", id, "dm", at(-3, 9+float64(i)/2))
+			w.post("welcome", "dm", "selamat datang! cek panduan komunitas ya", id, at(-3, 9.1+float64(i)/2))
+		}
+	},
 	"edge-legit-agency-recruits-stay-apart": func(w *world) {
 		// An agency that recruits adults only DMs two accounts before they
 		// first broadcast; both turn out minors directed by viewers, on
@@ -186,6 +178,32 @@ var sparseStories = map[string]func(w *world){
 			w.broadcast(sparseHost("g2", oldAcct(), 2001), at(d, 19.2), 2, streamOpt{chats: []string{"halo semua"}})
 		})
 	},
+}
+
+// beneficiaryRing: three new accounts on their own schedules, hours apart
+// (no hand-over), whose coins all go to one account: the payout is their
+// only tie.
+func beneficiaryRing(w *world) {
+	for i, id := range []string{"b1", "b2", "b3"} {
+		w.payout(id, "opx", 50000, "ewallet", at(0, 11+float64(i)/4))
+	}
+	nights(3, func(d int) {
+		for i, id := range []string{"b1", "b2", "b3"} {
+			w.broadcast(sparseHost(id, newAcct(-4), 0), at(d, 20+2.5*float64(i)), 1.5, directed)
+		}
+	})
+}
+
+// deviceLinkRing: three new minors, each directed by viewers, none paid out
+// yet, no DMs: the app says only that two logged in on the first one's phone.
+func deviceLinkRing(w *world) {
+	w.link("d2", "d1", "device", at(0, 19))
+	w.link("d3", "d1", "device", at(0, 19.5))
+	nights(2, func(d int) {
+		for i, id := range []string{"d1", "d2", "d3"} {
+			w.broadcast(sparseHost(id, newAcct(-4), day0.Year()-16), at(d, 20+2.5*float64(i)), 1.5, directed)
+		}
+	})
 }
 
 // quietRing: three old adult accounts in night shifts on a sparse app, few

@@ -30,6 +30,13 @@ type RecruitmentConfig struct {
 	// MinRecruits is how many DM targets turned hosts make an account a recruiter
 	// even without a lure text. Default 2.
 	MinRecruits int `yaml:"min_recruits"`
+	// RecruitShare is the least share of the accounts it messaged that must
+	// have turned hosts for an account to count as a recruiter without a lure
+	// text (min_recruits of them too). Default 0.5: a ring's recruiter
+	// messages the few girls it moves; a greeter, scout or onboarding
+	// account messages many new accounts, of which some happen to host, and
+	// must not join their rings into one alert.
+	RecruitShare float64 `yaml:"recruit_share"`
 	// DMScore, AgencyScore and PayoutScore are the base scores of the three
 	// paths to a lure-posting account: a DM before the first broadcast, its
 	// agency, payouts to it. Defaults 0.45, 0.4 and 0.4: a DM just before the
@@ -54,7 +61,7 @@ type RecruitmentConfig struct {
 
 func defaultRecruitmentConfig() RecruitmentConfig {
 	return RecruitmentConfig{
-		MinAdScore: 0.5, WeakAdScore: 0.3, RecruitWindow: 21 * 24 * time.Hour, MinRecruits: 2,
+		MinAdScore: 0.5, WeakAdScore: 0.3, RecruitWindow: 21 * 24 * time.Hour, MinRecruits: 2, RecruitShare: 0.5,
 		DMScore: 0.45, AgencyScore: 0.4, PayoutScore: 0.4, LureWeight: 0.3,
 		WeakLureFactor: 0.6, WeakLureWeight: 0.2,
 		RecruiterFloor: 0.35, RecruiterBonus: 0.2, LegitFactor: 0.5,
@@ -64,6 +71,9 @@ func defaultRecruitmentConfig() RecruitmentConfig {
 func (c RecruitmentConfig) validate(bad func(field, why string)) {
 	if c.MinAdScore <= 0 || c.MinAdScore > 1 || c.RecruitWindow <= 0 || c.MinRecruits < 1 {
 		bad("recruitment", "min_ad_score in (0,1], recruit_window > 0, min_recruits >= 1")
+	}
+	if c.RecruitShare < 0 || c.RecruitShare > 1 {
+		bad("recruitment.recruit_share", "must be in [0, 1]")
 	}
 	if c.WeakAdScore <= 0 || c.WeakAdScore > c.MinAdScore {
 		bad("recruitment.weak_ad_score", "must be in (0, min_ad_score]")
@@ -102,7 +112,7 @@ var recruitment = &familyOf[recruitEvidence]{
 			case a.lure >= rc.WeakAdScore:
 				s = base*rc.WeakLureFactor + rc.WeakLureWeight*a.lure
 			}
-			if via == "dm" && len(a.recruits) >= rc.MinRecruits {
+			if via == "dm" && rc.recruiter(a) {
 				s = max(s, rc.RecruiterFloor) + rc.RecruiterBonus
 			}
 			if a.legit && a.lure < rc.MinAdScore {
@@ -159,4 +169,12 @@ var recruitment = &familyOf[recruitEvidence]{
 		ev.recruits = int(d.Varint())
 		ev.via = r.str(d)
 	},
+}
+
+// recruiter says whether a counts as a recruiter by its DMs alone:
+// min_recruits of the accounts it messaged turned hosts, and at least
+// recruit_share of them did (counted over the targets kept, at most maxLinks).
+func (rc RecruitmentConfig) recruiter(a *acctState) bool {
+	n := len(a.recruits)
+	return n >= rc.MinRecruits && float64(n) >= rc.RecruitShare*float64(max(len(a.dmTargets), n))
 }

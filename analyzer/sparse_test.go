@@ -124,6 +124,7 @@ func TestHandoverLinksOnlyNightHosts(t *testing.T) {
 		"edge-legit-agency-recruits-stay-apart":      {"r1", "r2"},
 		"edge-stray-host-after-a-rings-last-shift":   {"r3", "x1"},
 		"edge-one-handover-of-a-new-and-an-old-host": {"n1", "o2"},
+		"edge-greeter-messages-two-rings":            {"b1", "d1"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -237,5 +238,29 @@ func TestUnrecruitedHostJoinsOnTheSecondNight(t *testing.T) {
 	}
 	if first.Before(at(0, 12+12)) {
 		t.Errorf("u3 joined the ring's alert at %v, on the first night: one chance hand-over joined a ring with its operator", first)
+	}
+}
+
+// TestGreeterNamedInNoAlert: an account that messaged eight new accounts of
+// which two turned hosts (recruitment.recruit_share) is not named, and the
+// share's edge: half of them turned hosts makes it a recruiter.
+func TestGreeterNamedInNoAlert(t *testing.T) {
+	t.Parallel()
+	w := runStory(t, "edge-greeter-messages-two-rings")
+	for _, a := range w.alerts {
+		if slices.Contains(a.Entities, EntityRef{KindAccount, "welcome"}) {
+			t.Fatalf("alert %s names the greeter: %v", a.ID, a.Entities)
+		}
+	}
+	rc := DefaultConfig().Recruitment
+	links := func(n int) []acctLink { return make([]acctLink, n) }
+	for _, c := range []struct {
+		recruits, targets int
+		want              bool
+	}{{2, 8, false}, {2, 4, true}, {2, 5, false}, {1, 1, false}, {3, 3, true}} {
+		a := &acctState{recruits: links(c.recruits), dmTargets: links(c.targets)}
+		if got := rc.recruiter(a); got != c.want {
+			t.Errorf("%d recruits of %d messaged: recruiter %v, want %v", c.recruits, c.targets, got, c.want)
+		}
 	}
 }
