@@ -385,9 +385,10 @@ func TestCheckpointFields(t *testing.T) {
 		// wire is a bounded memory of the app's ended streams, deliberately
 		// not checkpointed (wire.go): after a restart a stream.wire names its
 		// host itself or is reported without one. senderTZ is a cache of
-		// zone names, filled again as gifts name them (country.go).
+		// zone names, filled again as gifts name them (country.go). Stats'
+		// ZonesFallback counts this process's lookups only (engine.go).
 		{Engine{}, "cfg fams now key tz defTZ senderTZ streams hosts accounts places alerts wire ho nextSweep nextEvict evalGen started dirty out stats inCall OnSignal OnSession"},
-		{Stats{}, "Events Unknown Streams Hosts Accounts Places OpenAlerts Evicted AlertsEmitted SignalsRaised HandoverMarksDropped"},
+		{Stats{}, "Events Unknown Streams Hosts Accounts Places OpenAlerts Evicted AlertsEmitted SignalsRaised HandoverMarksDropped ZonesFallback"},
 		{hostState{}, "id created birthYear verified tz agency firstStream lastSeen lastEval streams liveStream lastStreams days devices places nets coins foreignNightCoins topCoins payoutOther payoutSelf payMethods beneficiaries directives directedGifts beats privateBeats ageCues ageQuestion ageSignal extSignal extLabel decisive recruiters handovers devLinks eval evalGen alert signal"},
 		{dayStat{}, "day minutes nightMinutes shift"},
 		{placeRef{}, "key sessions last"},

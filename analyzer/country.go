@@ -106,7 +106,8 @@ func nightHour(h int) bool { return h >= 22 || h < 5 }
 
 // maxSenderZones bounds the cache of senders' zone names: a sender_tz comes
 // from a viewer's app, so its names are not trusted to be few. A name first
-// seen when the cache is full is not loaded, and the country's zone applies.
+// seen when the cache is full is not loaded, and the country's zone applies
+// (counted in Stats.ZonesFallback).
 const maxSenderZones = 1024
 
 // senderNight is senderNight in the gift's own sender_tz when it carries a
@@ -126,6 +127,7 @@ func (e *Engine) senderZone(name string) *time.Location {
 		return l
 	}
 	if len(e.senderTZ) >= maxSenderZones {
+		e.stats.ZonesFallback++
 		return nil
 	}
 	if e.senderTZ == nil {

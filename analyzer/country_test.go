@@ -111,3 +111,41 @@ func TestSameCountryManila(t *testing.T) {
 		t.Error("a host without tz in a Manila deployment is in PH")
 	}
 }
+
+// A zone name that falls back to the default zone (or the sender's
+// country's) because its cache is full is counted, once a lookup; names
+// already cached, and names refused as unknown while the cache has room, are
+// not.
+func TestZonesFallbackCounted(t *testing.T) {
+	e, err := New(DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; len(e.tz) <= 1024; i++ {
+		e.location(fmt.Sprintf("Bogus/Host%d", i))
+	}
+	for i := 0; len(e.senderTZ) < maxSenderZones; i++ {
+		e.senderZone(fmt.Sprintf("Bogus/Sender%d", i))
+	}
+	if n := e.Stats().ZonesFallback; n != 0 {
+		t.Fatalf("%d fallbacks counted while the caches had room", n)
+	}
+	e.location("Bogus/Host0")
+	e.senderZone("Bogus/Sender0")
+	if n := e.Stats().ZonesFallback; n != 0 {
+		t.Errorf("cached names counted as %d fallbacks", n)
+	}
+	if l := e.location("Asia/Tokyo"); l != e.defTZ {
+		t.Errorf("a full host-zone cache loaded %v", l)
+	}
+	if n := e.Stats().ZonesFallback; n != 1 {
+		t.Errorf("host zone past the full cache: %d fallbacks, want 1", n)
+	}
+	if e.senderZone("Asia/Tokyo") != nil {
+		t.Error("a full sender-zone cache loaded a new name")
+	}
+	e.senderNight(&event.Event{SenderCountry: "US", SenderTZ: "Europe/Paris"}, time.Now())
+	if n := e.Stats().ZonesFallback; n != 3 {
+		t.Errorf("sender zones past the full cache: %d fallbacks in all, want 3", n)
+	}
+}

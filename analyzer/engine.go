@@ -67,6 +67,13 @@ type Stats struct {
 	// from the hand-over lists past their bound (handover.go): a platform
 	// busier than the lists, whose hand-overs go partly unseen.
 	HandoverMarksDropped uint64
+	// ZonesFallback counts zone names (a stream.start's tz, a gift's
+	// sender_tz) that were not loaded because their cache was full (1,024
+	// names each): the default zone, or the sender's country's, applied in
+	// their place. It is not checkpointed: it counts this process's lookups,
+	// the senders' cache itself starts empty after a restart, and the
+	// metric it feeds is a counter, which a restart may reset.
+	ZonesFallback uint64
 }
 
 // LiveEntities is the number of entities the engine holds now.
@@ -219,6 +226,7 @@ func (e *Engine) location(name string) *time.Location {
 		return l
 	}
 	if len(e.tz) > 1024 {
+		e.stats.ZonesFallback++
 		return e.defTZ // the cache is full (and the checkpoint's table bounded)
 	}
 	l, err := time.LoadLocation(name)

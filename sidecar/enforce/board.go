@@ -111,6 +111,10 @@ type AuditRecord struct {
 	Actor  string
 	Lever  Lever
 	Detail string
+	// Repeat marks a failed delivery of a lever whose last round failed
+	// too: no change of state. The record keeps every round; consoles,
+	// which hear of state changes (failing, delivered), need not.
+	Repeat bool
 }
 
 // Options compose a Board.
@@ -435,7 +439,9 @@ func (b *Board) deliverPending(ctx context.Context) {
 		res, err := b.o.Payout.Deliver(ctx, key, body)
 		b.mu.Lock()
 		cur, ok := b.lev[l.ID]
+		repeat := false
 		if ok {
+			repeat = cur.Failed != ""
 			if err == nil {
 				if release {
 					cur.ReleaseDelivered = true
@@ -456,7 +462,7 @@ func (b *Board) deliverPending(ctx context.Context) {
 			b.o.Audit(AuditRecord{At: b.o.Now().UTC(), Action: kind + "_delivered", Actor: "ronda", Lever: l,
 				Detail: fmt.Sprintf("attempts=%d status=%d", res.Attempts, res.Status)})
 		case ctx.Err() == nil:
-			b.o.Audit(AuditRecord{At: b.o.Now().UTC(), Action: kind + "_failed", Actor: "ronda", Lever: l, Detail: err.Error()})
+			b.o.Audit(AuditRecord{At: b.o.Now().UTC(), Action: kind + "_failed", Actor: "ronda", Lever: l, Detail: err.Error(), Repeat: repeat})
 			b.o.Logger.Warn("enforcement levers: payout callback not delivered", "lever", l.ID, "case", l.CaseID, "err", err)
 		}
 	}

@@ -319,3 +319,55 @@ func FuzzDecodeList(f *testing.F) {
 		}
 	})
 }
+
+// A payout endpoint that stays down is audited at every failed round, but
+// only its first failure and the delivery are changes of state (Repeat
+// false), which is what consoles hear of; a release that fails after the
+// hold was delivered starts failing anew.
+func TestPayoutHoldFailuresRepeat(t *testing.T) {
+	p := &platform{fail: 3, kept: map[string]callback{}}
+	srv := httptest.NewServer(p)
+	defer srv.Close()
+	c, err := outbound.New(outbound.Config{URL: srv.URL, MaxAttempts: 1, BreakerFailures: 100}, outbound.Options{Name: "payout_hold", Secret: secret,
+		Sleep: func(ctx context.Context, _ time.Duration) error { return ctx.Err() }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var audit []string
+	b, err := Open(Options{Payout: c, Audit: func(a AuditRecord) {
+		s := a.Action
+		if a.Repeat {
+			s += "(repeat)"
+		}
+		audit = append(audit, s)
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := b.Approve(Request{Kind: KindPayoutHold, CaseID: "case-7", Reason: "beneficiary of the ring",
+		Entities: []Entity{{Kind: EntityAccount, ID: "acct-op"}}}, lead)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for range 4 {
+		b.deliverPending(ctx)
+	}
+	if _, err := b.Lift(l.ID, lead, "cleared"); err != nil {
+		t.Fatal(err)
+	}
+	p.mu.Lock()
+	p.fail = 2
+	p.mu.Unlock()
+	for range 3 {
+		b.deliverPending(ctx)
+	}
+	want := "lever_approve,payout_hold_failed,payout_hold_failed(repeat),payout_hold_failed(repeat),payout_hold_delivered," +
+		"lever_lift,payout_release_failed,payout_release_failed(repeat),payout_release_delivered"
+	if got := strings.Join(audit, ","); got != want {
+		t.Fatalf("audit\n  %s\nwant\n  %s", got, want)
+	}
+	if got, _ := b.Get(l.ID); !got.HoldDelivered || !got.ReleaseDelivered || got.Failed != "" {
+		t.Fatalf("lever %+v", got)
+	}
+}

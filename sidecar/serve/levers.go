@@ -117,9 +117,11 @@ func (s *Service) openEdgeLevers() error {
 
 // auditLever writes a lever's step to the record's actions: action
 // lever_approve, lever_lift, payout_hold_delivered, …, target the lever id,
-// reason its case, note the entities and detail. Every console hears of it
-// as a case message naming the lever, so a console showing the case reads
-// its levers again.
+// reason its case, note the entities and detail. Every console hears of a
+// change as a case message naming the lever, so a console showing the case
+// reads its levers again; a payout endpoint that stays down is a change when
+// its deliveries start failing, not at every failed round (a.Repeat), which
+// the record still keeps.
 func (s *Service) auditLever(a enforce.AuditRecord) {
 	ents := make([]string, 0, len(a.Lever.Entities))
 	for _, e := range a.Lever.Entities {
@@ -132,7 +134,7 @@ func (s *Service) auditLever(a enforce.AuditRecord) {
 	}
 	s.writer.Action(store.ActionRow{At: a.At, ActionID: "lever-" + hex.EncodeToString(id[:8]), AlertID: a.Lever.AlertID,
 		Moderator: a.Actor, Action: a.Action, Target: a.Lever.ID, Reason: "case " + a.Lever.CaseID, Note: note})
-	if s.hub != nil {
+	if s.hub != nil && !a.Repeat {
 		s.hub.PublishCase(hub.CaseUpdate{CaseID: a.Lever.CaseID, AlertID: a.Lever.AlertID, Change: a.Action,
 			LeverID: a.Lever.ID, By: a.Actor, At: a.At})
 	}

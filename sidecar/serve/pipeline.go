@@ -46,6 +46,7 @@ type pipeline struct {
 	// arrived: idle advances move event time on by the wall time since.
 	evNow, evWall time.Time
 	dropped       uint64 // the engine's Stats.HandoverMarksDropped at the last advance
+	zonesFallback uint64 // the engine's Stats.ZonesFallback at the last advance
 	futureLogged  int
 	// applied is the intake log seq of the last batch analysed: a
 	// checkpoint's position.
@@ -73,6 +74,7 @@ type pipelineMetrics struct {
 	reloads  *prometheus.CounterVec
 	lag      prometheus.Gauge
 	dropped  prometheus.Counter
+	zones    prometheus.Counter
 }
 
 func newPipelineMetrics(reg prometheus.Registerer, p *pipeline) *pipelineMetrics {
@@ -94,9 +96,11 @@ func newPipelineMetrics(reg prometheus.Registerer, p *pipeline) *pipelineMetrics
 			Help: "Wall clock minus the newest event time analysed, at its arrival: how far behind real time the input runs."}),
 		dropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "ronda_engine_handover_marks_dropped_total",
 			Help: "Recent stream starts and ends the analyzer dropped from its hand-over lists past their bound (4,096 each): hand-overs on a platform this busy go partly unseen."}),
+		zones: prometheus.NewCounter(prometheus.CounterOpts{Name: "ronda_engine_zones_fallback_total",
+			Help: "Time zone lookups (a stream.start's tz, a gift's sender_tz) not loaded because the analyzer's zone cache was full (1,024 names each): the default zone, or the sender's country's, applied instead. Counted since the process started."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.queued, m.events, m.alerts, m.batchSec, m.entities, m.reloads, m.lag, m.dropped)
+		reg.MustRegister(m.queued, m.events, m.alerts, m.batchSec, m.entities, m.reloads, m.lag, m.dropped, m.zones)
 	}
 	for _, o := range []string{"analysed", "busy", "record_busy", "log_full", "log_error", "future", "unanalysed"} {
 		m.events.WithLabelValues(o)
@@ -249,6 +253,10 @@ func (p *pipeline) advance() {
 		p.m.dropped.Add(float64(st.HandoverMarksDropped - p.dropped))
 	}
 	p.dropped = st.HandoverMarksDropped
+	if st.ZonesFallback > p.zonesFallback {
+		p.m.zones.Add(float64(st.ZonesFallback - p.zonesFallback))
+	}
+	p.zonesFallback = st.ZonesFallback
 }
 
 var errPipelineStopped = errors.New("the analyzer has stopped")
