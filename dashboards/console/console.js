@@ -1432,15 +1432,28 @@ function buildCaseFile(box, id) {
     }
   });
   print.addEventListener("click", async () => {
+    // The window opens now, on the key press itself: a browser blocks a
+    // pop-up opened later, after the link's request. Not with "noopener",
+    // under which window.open answers null even when the window opened, so
+    // a blocked one could not be told; the new window is cut from this page
+    // (opener null) before it is sent to the link instead.
+    const win = window.open("about:blank", "_blank");
+    if (!win) {
+      reportStatus.textContent = "The case file did not open: the browser blocked the new window. Allow pop-ups for this console, then print again.";
+      return;
+    }
+    win.opener = null;
     reportStatus.textContent = "Opening the case file…";
     try {
       const link = await caseFetch(CASES_PATH + encodeURIComponent(id) + "/print", "POST");
       // The link is a path on this origin with a one-time key: the page
       // opens once, with its own strict policy and no script.
       if (typeof link.url !== "string" || !link.url.startsWith(CASES_PATH)) throw new Error("not a case page");
-      window.open(link.url, "_blank", "noopener");
+      if (win.closed) throw new Error("its window was closed");
+      win.location.replace(link.url);
       reportStatus.textContent = "The case file opened in a new window: print it from there.";
     } catch (err) {
+      if (!win.closed) win.close();
       reportStatus.textContent = `The case file could not be opened (${err.message}).`;
     }
   });

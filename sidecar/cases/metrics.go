@@ -25,9 +25,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		breaker: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "ronda_cases_route_breaker_state",
 			Help: "State of each report route's circuit breaker: 0 closed, 1 half-open, 2 open."}, []string{"route"}),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ronda_cases_requests_total",
-			Help: "Requests to /v1/cases/ by outcome (ok, bad_request, forbidden, not_found, conflict, unavailable)."}, []string{"outcome"}),
+			Help: "Requests to /v1/cases/ by outcome (ok, bad_request, forbidden, not_found, conflict, too_many, unavailable)."}, []string{"outcome"}),
 		links: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ronda_cases_print_links_total",
-			Help: "One-time links to a case's printable page, by result: issued, used, refused (unknown, used, expired or another case's) or full (over the bound of open links)."},
+			Help: "One-time links to a case's printable page, by result: issued, used, refused (unknown, used, expired or another case's), user_full (the asker has 16 open: 429) or full (over the bound of open links in all: 503)."},
 			[]string{"result"}),
 	}
 	if reg != nil {

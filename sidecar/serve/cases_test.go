@@ -298,6 +298,19 @@ func TestCaseFromEscalationToReport(t *testing.T) {
 		t.Errorf("the page by its print link: %.200s, CSP %q", byLink.body, byLink.header.Get("Content-Security-Policy"))
 	}
 	keep(api(t, base, "GET", link.URL, "", nil), 403)
+	// No link for a case that does not exist; one viewer may hold
+	// MaxPrintLinksPerUser open, then 429, and another still gets one.
+	keep(api(t, base, "POST", cases.Path+"case-00000000000000000000/print", tokViewer, nil), 404)
+	for range cases.MaxPrintLinksPerUser {
+		keep(api(t, base, "POST", cases.Path+id+"/print", tokViewer, nil), 200)
+	}
+	if x := keep(api(t, base, "POST", cases.Path+id+"/print", tokViewer, nil), 429); x.header.Get("Retry-After") == "" {
+		t.Errorf("429 for print links without Retry-After")
+	}
+	keep(api(t, base, "POST", cases.Path+id+"/print", tokLead, nil), 200)
+	if n := metricSum(t, r.svc.reg, "ronda_cases_print_links_total", "result", "user_full"); n != 1 {
+		t.Errorf("%v print links refused over one viewer's bound, want 1", n)
+	}
 
 	doc := loadSpec(t, specPath)
 	for _, x := range xs {

@@ -124,6 +124,14 @@ func TestConsoleReport(t *testing.T) {
 	sectionShot(t, lead, shots, "report-3-submitted.png", "#d-case-report", "center")
 	sectionShot(t, modB, shots, "report-4-second-moderator-submitted.png", "#d-case-report", "center")
 
+	// A blocked pop-up (window.open answers null) is said, not taken for
+	// an opened case file. The test browser lets pop-ups open, so the
+	// blocker's answer is stood in for, and the real open put back.
+	evalJS[bool](t, lead, `(window.rondaOpen = window.open, window.open = () => null, true)`)
+	press(t, lead, "\r")
+	waitJS(t, lead, "the blocked window said", `document.getElementById("d-case-report-status").textContent.includes("blocked")`)
+	evalJS[bool](t, lead, `(window.open = window.rondaOpen, true)`)
+
 	// Print case file (Enter on the focused button) opens the page in a
 	// new window, through a one-time link.
 	opened := chromedp.WaitNewTarget(lead, func(i *target.Info) bool { return strings.Contains(i.URL, "/page?link=") })
