@@ -112,6 +112,12 @@ type Options struct {
 	// reading goroutine: a slow callee delays that track's reading (pion
 	// buffers, then drops), so hand heavy work to a bounded queue.
 	OnKeyframe func(streamID, codec string, frame []byte, at time.Time)
+	// WantsKeyframes, when set, says per codec (vp8, h264) whether OnKeyframe
+	// wants that codec's key frames; nil: every codec. A track of a codec not
+	// wanted is neither assembled nor asked for key frames (RTCP PLI): each
+	// costs the publisher several ordinary frames' bits, for a frame the
+	// consumer would drop. Called once per track.
+	WantsKeyframes func(codec string) bool
 	// Now is the wall clock; default time.Now.
 	Now func() time.Time
 	// Registerer receives the metrics; nil registers none.

@@ -2,6 +2,8 @@ package media
 
 import (
 	"context"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -80,6 +82,60 @@ func TestKeyframeRequests(t *testing.T) {
 				if !p.Sent(f) {
 					t.Errorf("a key frame of %d bytes handed over is not one that was sent", len(f))
 				}
+			}
+		})
+	}
+}
+
+// TestKeyframeRequestsPerCodec: a key frame consumer that wants VP8 only (a
+// sampler with hash lists and no classifier taking H.264) gets an H.264
+// publisher asked for nothing and handed nothing, while a VP8 publisher is
+// still asked and its key frames handed over.
+func TestKeyframeRequestsPerCodec(t *testing.T) {
+	for _, tc := range []struct {
+		mime string
+		want bool
+	}{{webrtc.MimeTypeVP8, true}, {webrtc.MimeTypeH264, false}} {
+		t.Run(tc.mime, func(t *testing.T) {
+			defer goleak.VerifyNone(t)
+			pubAPI, recvAPI, stopNet := vnetPair(t)
+			defer stopNet()
+			reg := prometheus.NewRegistry()
+			var handed atomic.Int64
+			var asked []string
+			var mu sync.Mutex
+			tap, err := New(Options{Config: Config{KeyframeEvery: time.Millisecond}, Registerer: reg,
+				OnKeyframe: func(_, _ string, _ []byte, _ time.Time) { handed.Add(1) },
+				WantsKeyframes: func(codec string) bool {
+					mu.Lock()
+					asked = append(asked, codec)
+					mu.Unlock()
+					return codec == codecVP8
+				}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tap.Close()
+			p := mediatest.NewPublisher(t, pubAPI, tc.mime)
+			p.KeyEvery, p.HonorPLI = 1<<30, true // the first frame, then only when asked
+			defer p.PC.Close()
+			pc, s := connect(t, p, recvAPI, tap, SessionInfo{StreamID: "s1"})
+			defer pc.Close()
+			p.Send(context.Background(), t, 2*time.Second)
+			s.End()
+			plis, n := p.PLIs(), handed.Load()
+			counted := testutil.ToFloat64(tap.m.keyRequests.WithLabelValues("sent"))
+			mu.Lock()
+			t.Logf("asked for codecs %v; %d PLIs received (%.0f counted), %d key frames handed over", asked, plis, counted, n)
+			mu.Unlock()
+			if tc.want {
+				if plis < 1 || n < 1 {
+					t.Fatalf("a wanted codec: %d PLIs, %d key frames handed over", plis, n)
+				}
+				return
+			}
+			if plis != 0 || counted != 0 || n != 0 {
+				t.Fatalf("a codec not wanted: %d PLIs received, %.0f counted, %d key frames handed over", plis, counted, n)
 			}
 		})
 	}

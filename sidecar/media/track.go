@@ -39,8 +39,9 @@ type track struct {
 	keyIntervalSum float64 // seconds, between consecutive key frames
 	lostBefore     int64   // the stats' cumulative loss at the previous report
 
-	asm     assembler // key frame capture; only the reading goroutine
-	nextPLI time.Time // no key frame request before; only the reading goroutine
+	wantKeys bool      // OnKeyframe is set and wants this codec's key frames
+	asm      assembler // key frame capture; only the reading goroutine
+	nextPLI  time.Time // no key frame request before; only the reading goroutine
 }
 
 // window is what arrived since the previous report.
@@ -59,6 +60,8 @@ func newTrack(s *Session, remote *webrtc.TrackRemote) *track {
 		t.clock = 90000
 	}
 	t.asm = assembler{codec: t.codec, max: s.tap.cfg.MaxKeyframeBytes}
+	o := s.tap.opts
+	t.wantKeys = o.OnKeyframe != nil && t.kind == "video" && (o.WantsKeyframes == nil || o.WantsKeyframes(t.codec))
 	return t
 }
 
@@ -139,7 +142,7 @@ func (t *track) observe(p *rtp.Packet, now time.Time) {
 	if first {
 		t.s.firstPacket(now)
 	}
-	if t.s.tap.opts.OnKeyframe != nil && t.kind == "video" {
+	if t.wantKeys {
 		t.capture(p, key && startsFrame, now)
 		t.requestKeyframe(now)
 	}

@@ -52,8 +52,9 @@ type MediaConfig struct {
 	// KeyframeEvery is the least time between two key frames handed, in
 	// memory, to the key frame consumers (hashing, classifiers) of one
 	// stream; when one is due, the publisher is asked for it (RTCP PLI, at
-	// most once per keyframe_every per track, never twice within 1s).
-	// Default 10s.
+	// most once per keyframe_every per track, never twice within 1s): VP8
+	// always, H.264 only when classifier.accepts_h264 is set, as Ronda
+	// decodes no H.264. Default 10s.
 	KeyframeEvery time.Duration `yaml:"keyframe_every"`
 	// MaxKeyframeBytes bounds one key frame assembled; a larger one is
 	// dropped and counted. Default 4 MiB.
@@ -198,6 +199,12 @@ func (s *Service) openMedia(mux *http.ServeMux, sink intake.Sink) error {
 		return err
 	}
 	onKey := s.opts.OnKeyframe
+	var wantKeys func(codec string) bool // nil: every codec
+	if keys != nil && s.opts.OnKeyframe == nil {
+		// Only the sampler takes key frames: a publisher is asked for those
+		// it can use (H.264 only for a classifier that takes it).
+		wantKeys = keys.sampler.Wants
+	}
 	if keys != nil {
 		hook := onKey
 		onKey = func(streamID, codec string, frame []byte, at time.Time) {
@@ -211,7 +218,7 @@ func (s *Service) openMedia(mux *http.ServeMux, sink intake.Sink) error {
 	}
 	tap, err := media.New(media.Options{OnReport: s.sendWire(sink, sent), Config: media.Config{MaxSessions: c.MaxSessions, MaxTracks: c.MaxTracks,
 		ReadBuffer: c.ReadBuffer, ReportEvery: c.ReportEvery, KeyframeEvery: c.KeyframeEvery, MaxKeyframeBytes: c.MaxKeyframeBytes},
-		OnKeyframe: onKey, Now: s.opts.Now, Registerer: s.reg, Logger: s.log.With("component", "media")})
+		OnKeyframe: onKey, WantsKeyframes: wantKeys, Now: s.opts.Now, Registerer: s.reg, Logger: s.log.With("component", "media")})
 	if err != nil {
 		keys.close()
 		return err

@@ -70,3 +70,38 @@ func TestMediaKeyframeRequests(t *testing.T) {
 		})
 	}
 }
+
+// TestMediaKeyframeRequestsH264: with hash lists only (the sampler decodes
+// VP8 alone and no classifier takes H.264), an H.264 publisher is asked for
+// no key frame: one would only be dropped as not decoded.
+func TestMediaKeyframeRequestsH264(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a broadcast of several seconds")
+	}
+	cfg := mediaConfig(t)
+	cfg.Media.KeyframeEvery = time.Second
+	list := filepath.Join(t.TempDir(), "list.txt")
+	if err := os.WriteFile(list, []byte("# no entry\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Media.HashLists = []hashlist.Config{{Name: "test", Path: list}}
+	cfg.Media.Keyframes.MinInterval = 500 * time.Millisecond
+	r := startService(t, cfg)
+	p := mediatest.NewPublisher(t, loopbackAPI(t), webrtc.MimeTypeH264)
+	p.KeyEvery, p.HonorPLI = 1<<30, true
+	defer p.PC.Close()
+	loc := whipPublish(t, r.addr, "stream-pli-h264", p)
+	p.Send(context.Background(), t, 3*time.Second)
+	whipDelete(t, loc)
+	m := metricsText(t, r.addr)
+	sm := regexp.MustCompile(`ronda_media_keyframe_requests_total\{result="sent"\} (\d+)`).FindStringSubmatch(m)
+	if sm == nil {
+		t.Fatal("no ronda_media_keyframe_requests_total in /metrics")
+	}
+	if p.PLIs() != 0 || sm[1] != "0" {
+		t.Fatalf("an H.264 publisher with hash lists only: %d PLIs received, %s counted sent", p.PLIs(), sm[1])
+	}
+	if !regexp.MustCompile(`ronda_media_tracks_total\{kind="whip",media="video"\} 1`).MatchString(m) {
+		t.Errorf("the H.264 track was not read:\n%s", regexp.MustCompile(`(?m)^ronda_media_tracks_total.*$`).FindAllString(m, -1))
+	}
+}

@@ -49,7 +49,10 @@ type Config struct {
 	// Janus's session_timeout (default 60s). Default 25s.
 	KeepaliveInterval time.Duration `yaml:"keepalive_interval"`
 	// BackoffMin and BackoffMax bound the wait, doubling with jitter, before
-	// a new session after Janus failed or restarted. Default 500ms and 30s.
+	// a new session after Janus failed or restarted, and before a feed the
+	// media tap refused (media.max_sessions) is joined again; the feed's
+	// wait starts over when one of the client's subscriptions ends. Default
+	// 500ms and 30s.
 	BackoffMin time.Duration `yaml:"backoff_min"`
 	BackoffMax time.Duration `yaml:"backoff_max"`
 	// NegotiationTimeout bounds a subscription's setup, from join to the

@@ -1,11 +1,20 @@
 package janus
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -232,6 +241,12 @@ func (w *testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+func (w *testWriter) count(s string) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return strings.Count(w.all.String(), s)
+}
+
 func (w *testWriter) contains(s string) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -293,4 +308,147 @@ func TestJanusLimit(t *testing.T) {
 	a.Close()
 	waitFor(t, "host-b subscribed once host-a left", tp.flowing(Feed{Room: 1234, ID: b.ID, Display: "host-b",
 		StreamID: fmt.Sprintf("janus-1234-%d", b.ID), Host: "host-b"}))
+}
+
+// counter is a reverse proxy in front of Janus counting the requests the
+// client sends: listparticipants (one per room per poll) and subscriber
+// joins per feed.
+type counter struct {
+	mu    sync.Mutex
+	polls int
+	joins map[uint64]int
+}
+
+func (n *counter) proxy(t *testing.T, target string) *httptest.Server {
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = ""
+	rp := httputil.NewSingleHostReverseProxy(u)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			body, err := io.ReadAll(r.Body)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			var req struct {
+				Body struct {
+					Request string `json:"request"`
+					Streams []struct {
+						Feed uint64 `json:"feed"`
+					} `json:"streams"`
+				} `json:"body"`
+			}
+			if json.Unmarshal(body, &req) == nil {
+				n.mu.Lock()
+				switch req.Body.Request {
+				case "listparticipants":
+					n.polls++
+				case "join":
+					for _, s := range req.Body.Streams {
+						n.joins[s.Feed]++
+					}
+				}
+				n.mu.Unlock()
+			}
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func (n *counter) get(feed uint64) (polls, joins int) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.polls, n.joins[feed]
+}
+
+// TestJanusRefusedBacksOff: with a tap of one place (its prepare refuses a
+// second session, as media.Tap does at max_sessions) and two publishers,
+// the second is joined once, refused, and not joined again at every poll:
+// it waits out its backoff, counted as skipped{backoff}, and is warned of
+// once.
+func TestJanusRefusedBacksOff(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts janus")
+	}
+	if !janustest.InNetns() {
+		janustest.RunInNetns(t)
+		return
+	}
+	ignore := goleak.IgnoreCurrent() // the goroutines before the test, not at its end
+	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
+	srv := janustest.Start(t, janustest.Options{})
+	api, err := mediatest.LoopbackAPI(janustest.Interface)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := &counter{joins: map[uint64]int{}}
+	px := n.proxy(t, srv.URL())
+	tp := &tap{}
+	var refused atomic.Int64
+	full := func(pc *webrtc.PeerConnection, f Feed) error {
+		tp.mu.Lock()
+		held := len(tp.subs)
+		tp.mu.Unlock()
+		if held >= 1 {
+			refused.Add(1)
+			return errors.New("media: too many sessions")
+		}
+		return tp.prepare(pc, f)
+	}
+	logs := &testWriter{t: t}
+	// A backoff far longer than the polls the test watches: a second join
+	// of the refused feed within them is a join per poll.
+	c, err := New(Config{URL: px.URL + "/janus", PollInterval: 100 * time.Millisecond, BackoffMin: time.Minute, BackoffMax: time.Minute},
+		full, slog.New(slog.NewTextHandler(logs, nil)), prometheus.NewRegistry(), WithAPI(api))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	pctx, pcancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer pcancel()
+	a, err := srv.Publish(pctx, 1234, "host-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	waitFor(t, "subscribed to host-a", tp.flowing(Feed{Room: 1234, ID: a.ID, Display: "host-a",
+		StreamID: fmt.Sprintf("janus-1234-%d", a.ID), Host: "host-a"}))
+	b, err := srv.Publish(pctx, 1234, "host-b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	waitFor(t, "host-b refused", func() (bool, string) {
+		return refused.Load() >= 1, fmt.Sprintf("%d refusals", refused.Load())
+	})
+	from, _ := n.get(b.ID)
+	const polls = 10
+	waitFor(t, "polls after the refusal", func() (bool, string) {
+		p, _ := n.get(b.ID)
+		return p-from >= polls, fmt.Sprintf("%d polls", p-from)
+	})
+	p, joins := n.get(b.ID)
+	if joins != 1 || refused.Load() != 1 {
+		t.Errorf("host-b over %d polls after its refusal: %d joins sent to Janus, %d refusals; want 1 and 1 (then backed off)", p-from, joins, refused.Load())
+	}
+	if s := metric(c.m.skipped.WithLabelValues(skipBackoff))(); s < polls-1 {
+		t.Errorf("skipped{backoff} %v over %d polls after the refusal", s, polls)
+	}
+	if got := logs.count("refused by prepare"); got != 1 {
+		t.Errorf("%d warnings of the refusal, want 1", got)
+	}
 }

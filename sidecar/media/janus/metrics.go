@@ -27,6 +27,7 @@ const (
 	skipLimit     = "limit"     // MaxSubscriptions reached
 	skipUnmatched = "unmatched" // the display does not match Mapping.DisplayPattern
 	skipPrepare   = "prepare"   // the prepare callback refused the feed
+	skipBackoff   = "backoff"   // refused by prepare before; not joined again yet
 )
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -45,7 +46,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"reason"}),
 		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ronda_media_janus_feeds_skipped_total",
-			Help: "Publishers seen but not subscribed, per poll, by reason: limit, unmatched, prepare.",
+			Help: "Publishers seen but not subscribed, per poll, by reason: limit, unmatched, prepare (refused by the tap after a join), backoff (a refused feed waiting before it is joined again).",
 		}, []string{"reason"}),
 		sessions: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ronda_media_janus_sessions_total",
@@ -63,7 +64,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	for _, r := range []string{endLeft, endHangup, endFailed, endSessionLost, endStopped} {
 		m.ended.WithLabelValues(r)
 	}
-	for _, r := range []string{skipLimit, skipUnmatched, skipPrepare} {
+	for _, r := range []string{skipLimit, skipUnmatched, skipPrepare, skipBackoff} {
 		m.skipped.WithLabelValues(r)
 	}
 	if reg != nil {

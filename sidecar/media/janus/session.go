@@ -22,7 +22,16 @@ type session struct {
 	mu       sync.Mutex
 	byHandle map[uint64]*subscription
 	byFeed   map[feedKey]*subscription
+	refused  map[feedKey]*refusal // feeds prepare refused, not joined again before their time
 	subs     sync.WaitGroup
+}
+
+// refusal is a feed prepare refused: each join costs Janus a handle and an
+// offer, so the feed is not joined again before next, and the wait doubles
+// up to BackoffMax at each refusal.
+type refusal struct {
+	next time.Time
+	wait time.Duration
 }
 
 type feedKey struct{ room, id uint64 }
@@ -37,7 +46,8 @@ func (c *Client) runSession(ctx context.Context) (established bool, err error) {
 	c.m.sessions.Inc()
 	sctx, fail := context.WithCancelCause(ctx)
 	defer fail(nil)
-	s := &session{c: c, outer: ctx, id: id, fail: fail, byHandle: map[uint64]*subscription{}, byFeed: map[feedKey]*subscription{}}
+	s := &session{c: c, outer: ctx, id: id, fail: fail, byHandle: map[uint64]*subscription{}, byFeed: map[feedKey]*subscription{},
+		refused: map[feedKey]*refusal{}}
 	c.log.Info("janus session created", "session", id)
 
 	var loops sync.WaitGroup
@@ -188,6 +198,12 @@ func (s *session) discover(ctx context.Context) error {
 			sub.stop(endLeft)
 		}
 	}
+	for k := range s.refused {
+		if _, ok := want[k]; !ok && !unlisted[k.room] {
+			delete(s.refused, k) // left: the map holds only listed feeds
+		}
+	}
+	now := time.Now()
 	for k, f := range want {
 		if _, ok := s.byFeed[k]; ok {
 			continue
@@ -196,9 +212,29 @@ func (s *session) discover(ctx context.Context) error {
 			c.m.skipped.WithLabelValues(skipLimit).Inc()
 			continue
 		}
+		if r := s.refused[k]; r != nil && now.Before(r.next) {
+			c.m.skipped.WithLabelValues(skipBackoff).Inc()
+			continue
+		}
 		s.startLocked(ctx, k, f)
 	}
 	return nil
+}
+
+// refusedLocked notes that prepare refused the feed k and when it may be
+// joined again; s.mu is held. It says whether this is the feed's first
+// refusal in a row (the one worth a warning).
+func (s *session) refusedLocked(k feedKey) (first bool) {
+	r := s.refused[k]
+	if r == nil {
+		r = &refusal{wait: s.c.cfg.BackoffMin}
+		s.refused[k] = r
+		first = true
+	} else {
+		r.wait = min(2*r.wait, s.c.cfg.BackoffMax)
+	}
+	r.next = time.Now().Add(jitter(r.wait))
+	return first
 }
 
 // stopAll ends every subscription with reason and waits for them.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 
 	"github.com/pion/webrtc/v4"
 )
@@ -38,9 +39,24 @@ func (s *session) startLocked(ctx context.Context, k feedKey, f Feed) {
 		cancel(nil)
 		s.mu.Lock()
 		delete(s.byFeed, k)
+		first := false
+		if reason == "" {
+			first = s.refusedLocked(k)
+		} else {
+			// A place may have freed in the tap: refused feeds may try again.
+			clear(s.refused)
+		}
 		s.mu.Unlock()
 		if reason == "" {
-			return // refused by prepare: counted there, never started
+			// Refused by prepare (counted there), never started: warn once
+			// per feed, not at every retry.
+			lvl := slog.LevelDebug
+			if first {
+				lvl = slog.LevelWarn
+			}
+			s.c.log.Log(context.Background(), lvl, "janus feed refused by prepare; backing off",
+				"room", f.Room, "feed", f.ID, "err", err)
+			return
 		}
 		s.c.m.ended.WithLabelValues(reason).Inc()
 		s.c.log.Info("janus subscription ended", "room", f.Room, "feed", f.ID, "reason", reason, "err", err)
@@ -100,7 +116,6 @@ func (sub *subscription) run(ctx context.Context) (reason string, err error) {
 	defer pc.Close()
 	if err := c.prepare(pc, sub.feed); err != nil {
 		c.m.skipped.WithLabelValues(skipPrepare).Inc()
-		c.log.Warn("janus feed refused by prepare", "room", sub.feed.Room, "feed", sub.feed.ID, "err", err)
 		return "", err
 	}
 	if c.done != nil {

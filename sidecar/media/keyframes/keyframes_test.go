@@ -242,3 +242,48 @@ func TestRealVP8Keyframes(t *testing.T) {
 		}
 	}
 }
+
+// TestSamplerWants: the tap is asked for VP8 key frames always and for
+// H.264 only when the classifier takes access units (Ronda decodes no
+// H.264), so that an H.264 publisher is not asked for key frames (RTCP PLI)
+// that would be dropped as not decoded.
+func TestSamplerWants(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler()) // never reached: Wants asks no one
+	defer srv.Close()
+	for _, tc := range []struct {
+		name       string
+		classifier bool
+		h264       bool
+	}{{"hash lists only", false, false}, {"classifier without accepts_h264", true, false}, {"classifier with accepts_h264", true, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := &eventtest.Recorder{}
+			listPath := filepath.Join(t.TempDir(), "known.csv")
+			if err := os.WriteFile(listPath, []byte("hash,quality,id\n"+strings.Repeat("5a", 32)+",100,case-1\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			list, err := hashlist.NewWatcher(hashlist.Config{Name: "known", Path: listPath}, nil, prometheus.NewRegistry())
+			if err != nil {
+				t.Fatal(err)
+			}
+			o := Options{Lists: []List{list}, Sink: rec.Sink, Registerer: prometheus.NewRegistry()}
+			if tc.classifier {
+				cl, err := classify.New(classify.Options{Config: classify.Config{URL: srv.URL, AcceptsH264: tc.h264}, Sink: rec.Sink})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer cl.Close()
+				o.Classifier = cl
+			}
+			s, err := New(o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Stop(context.Background())
+			for codec, want := range map[string]bool{"vp8": true, CodecVP8: true, "h264": tc.h264, CodecH264: tc.h264, "av1": false} {
+				if got := s.Wants(codec); got != want {
+					t.Errorf("Wants(%q) = %v, want %v", codec, got, want)
+				}
+			}
+		})
+	}
+}

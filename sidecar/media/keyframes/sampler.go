@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -140,6 +141,20 @@ func New(o Options) (*Sampler, error) {
 // OnKeyframe has the media tap's callback shape.
 func (s *Sampler) OnKeyframe(streamID, codec string, frame []byte, at time.Time) {
 	s.Offer(Frame{StreamID: streamID, Codec: codec, Data: frame, At: at})
+}
+
+// Wants says whether key frames of codec (VP8, H264; the media tap's lower
+// case too) are worth handing over: VP8 always (decoded for the lists and
+// the classifier), H.264 only when the classifier takes access units, as
+// Ronda does not decode it.
+func (s *Sampler) Wants(codec string) bool {
+	switch strings.ToUpper(codec) {
+	case CodecVP8:
+		return true
+	case CodecH264:
+		return s.classifier != nil && s.classifier.AcceptsH264()
+	}
+	return false
 }
 
 // Offer samples f: it is queued (its bytes copied, so the caller may reuse
