@@ -107,15 +107,7 @@ func TestJanusChromium(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}()
+	defer runClient(t, c)()
 
 	bctx, bcancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer bcancel()

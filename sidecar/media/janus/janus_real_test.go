@@ -277,15 +277,7 @@ func TestJanusLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}()
+	defer runClient(t, c)()
 	pctx, pcancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer pcancel()
 	a, err := srv.Publish(pctx, 1234, "host-a")
@@ -409,15 +401,7 @@ func TestJanusRefusedBacksOff(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}()
+	defer runClient(t, c)()
 	pctx, pcancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer pcancel()
 	a, err := srv.Publish(pctx, 1234, "host-a")
@@ -450,5 +434,20 @@ func TestJanusRefusedBacksOff(t *testing.T) {
 	}
 	if got := logs.count("refused by prepare"); got != 1 {
 		t.Errorf("%d warnings of the refusal, want 1", got)
+	}
+}
+
+// runClient runs c until the returned stop is called, which cancels it and
+// reports an error Run returned.
+func runClient(t *testing.T, c *Client) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	return func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
 	}
 }

@@ -168,3 +168,28 @@ func IsVP8Keyframe(payload []byte) bool {
 	}
 	return b[0]&0x01 == 0
 }
+
+// ServeOffer is a sending peer's half of an offer/answer exchange, as a
+// WHEP server does it: pc gets the test tracks (AddTracks), takes the offer
+// and answers it with every candidate gathered. On an error pc is closed.
+// The answer is pc.LocalDescription().SDP; Send(ctx, tracks) plays them.
+func ServeOffer(pc *webrtc.PeerConnection, offer string) (Tracks, error) {
+	tracks, err := AddTracks(pc)
+	if err == nil {
+		err = pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer})
+	}
+	var answer webrtc.SessionDescription
+	if err == nil {
+		answer, err = pc.CreateAnswer(nil)
+	}
+	gathered := webrtc.GatheringCompletePromise(pc)
+	if err == nil {
+		err = pc.SetLocalDescription(answer)
+	}
+	if err != nil {
+		pc.Close()
+		return Tracks{}, err
+	}
+	<-gathered
+	return tracks, nil
+}

@@ -107,24 +107,11 @@ func (s *server) post(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), 500)
 		return
 	}
-	tracks, err := mediatest.AddTracks(pc)
-	if err == nil {
-		err = pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: string(offer)})
-	}
-	var answer webrtc.SessionDescription
-	if err == nil {
-		answer, err = pc.CreateAnswer(nil)
-	}
-	gathered := webrtc.GatheringCompletePromise(pc)
-	if err == nil {
-		err = pc.SetLocalDescription(answer)
-	}
+	tracks, err := mediatest.ServeOffer(pc, string(offer))
 	if err != nil {
-		pc.Close()
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	<-gathered
 	ctx, cancel := context.WithCancel(context.Background())
 	s.mu.Lock()
 	s.n++
