@@ -2,6 +2,7 @@ package dashboards
 
 import (
 	"bufio"
+	"compress/gzip"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -41,6 +42,9 @@ type moderation struct {
 	minorHosts               map[string]bool
 	ringRegion               string // a geohash-4 region of an escalated ring
 	ids                      map[string]bool
+	// cues are the lures of analyzer/text in the world's posts: what the
+	// recruitment cues panel must show, whichever world was replayed.
+	cues map[string]bool
 }
 
 // lookalikeReason is what a moderator types when dismissing an alert with
@@ -294,9 +298,14 @@ func checkAnalystPanels(t *testing.T, results map[string][]map[string]any, m mod
 		}
 		cues[c] = true
 	}
-	for _, c := range []string{"young_age", "lodging", "pickup"} {
+	for _, c := range []string{"young_age", "lodging"} {
+		if !m.cues[c] {
+			t.Errorf("the world's posts carry no %s cue: a weak world for this panel (%v)", c, m.cues)
+		}
+	}
+	for c := range m.cues {
 		if !cues[c] {
-			t.Errorf("recruitment cues: %s missing (the Cirebon-like ad and DMs carry it)", c)
+			t.Errorf("recruitment cues: %s missing, which the world's posts carry", c)
 		}
 	}
 	langs := map[string]bool{}
@@ -519,4 +528,35 @@ func checkAggregates(t *testing.T, ctx context.Context, conn driver.Conn, bin, d
 	if aggLeft != 0 || rawAfter != rawBefore {
 		t.Errorf("after aggregate retention: %d outcome rows left (want 0), events %d of %d", aggLeft, rawAfter, rawBefore)
 	}
+}
+
+// postCues reads an event file (NDJSON, gzip) and returns the lure cues of
+// its posts, as the record derives them.
+func postCues(t *testing.T, path string) map[string]bool {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cues := map[string]bool{}
+	sc := bufio.NewScanner(zr)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var ev struct{ Type, Text string }
+		if json.Unmarshal(sc.Bytes(), &ev) != nil || ev.Type != "post" {
+			continue
+		}
+		for _, c := range text.ParseRecruitment(ev.Text).Lures {
+			cues[c] = true
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return cues
 }

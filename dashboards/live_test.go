@@ -68,6 +68,7 @@ func TestPanelsOnRealData(t *testing.T) {
 		positive[id] = true
 	}
 	mod := moderate(t, ctx, conn, srv.DSN(), positive)
+	mod.cues = postCues(t, in)
 
 	results := map[string][]map[string]any{}
 	for _, q := range Queries() {
